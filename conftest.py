@@ -1,0 +1,1 @@
+pytest_plugins = ["claystream_devstack.pytest_plugin"]

@@ -1,0 +1,1 @@
+"""Claystream's shared contract and plumbing (nothing service-specific)."""

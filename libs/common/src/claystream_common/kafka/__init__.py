@@ -1,0 +1,1 @@
+"""Kafka plumbing: topic administration, the event producer and the consumer runner."""

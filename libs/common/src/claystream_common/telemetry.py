@@ -1,0 +1,120 @@
+"""OpenTelemetry set-up and W3C trace-context propagation through Kafka headers.
+
+Nothing is configured at import time.  ``setup_telemetry`` installs a tracer provider
+once per process (OTLP over HTTP when an endpoint is configured; an extra span
+processor can be passed, e.g. an in-memory exporter in tests).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from opentelemetry import context as otel_context
+from opentelemetry import propagate, trace
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+log = logging.getLogger(__name__)
+
+_installed_provider: TracerProvider | None = None
+_instrumented: set[str] = set()
+
+
+def setup_telemetry(
+    service_name: str,
+    *,
+    otlp_endpoint: str | None = None,
+    extra_processors: Sequence[SpanProcessor] = (),
+) -> TracerProvider:
+    """Install (once) a tracer provider; later calls add processors to the same one."""
+    global _installed_provider
+    provider = _installed_provider
+    if provider is None:
+        provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
+        if otlp_endpoint:
+            try:
+                from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+                endpoint = otlp_endpoint.rstrip("/")
+                if not endpoint.endswith("/v1/traces"):
+                    endpoint += "/v1/traces"
+                provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint)))
+            except ImportError:  # pragma: no cover - exporter is an optional extra
+                log.warning("OTLP exporter not installed; traces stay in-process")
+        trace.set_tracer_provider(provider)
+        _installed_provider = provider
+        _instrument_clients()
+    for processor in extra_processors:
+        provider.add_span_processor(processor)
+    return provider
+
+
+def _instrument_clients() -> None:
+    """Auto-instrument PyMongo and redis-py where the instrumentations are installed."""
+    for name, module, cls in (
+        ("pymongo", "opentelemetry.instrumentation.pymongo", "PymongoInstrumentor"),
+        ("redis", "opentelemetry.instrumentation.redis", "RedisInstrumentor"),
+    ):
+        if name in _instrumented:
+            continue
+        try:
+            instrumentor = getattr(__import__(module, fromlist=[cls]), cls)
+            instrumentor().instrument()
+            _instrumented.add(name)
+        except Exception as error:  # pragma: no cover - optional
+            log.debug("instrumentation %s unavailable: %s", name, error)
+
+
+def instrument_fastapi(app: Any) -> None:
+    try:
+        from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+    except ImportError:  # pragma: no cover - optional
+        return
+    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics,static")
+
+
+def tracer(name: str) -> trace.Tracer:
+    return trace.get_tracer(name)
+
+
+def inject_headers(headers: list[tuple[str, bytes]] | None = None) -> list[tuple[str, bytes]]:
+    """Append the current W3C trace context to Kafka headers."""
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    out = list(headers or [])
+    for key, value in carrier.items():
+        out.append((key, value.encode()))
+    return out
+
+
+def current_traceparent() -> str | None:
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    return carrier.get("traceparent")
+
+
+def extract_context(headers: Iterable[tuple[str, bytes]] | None, traceparent: str | None = None) -> otel_context.Context:
+    """Context from Kafka headers (or an envelope's traceparent as a fallback)."""
+    carrier: dict[str, str] = {}
+    for key, value in headers or ():
+        try:
+            carrier[key] = value.decode() if isinstance(value, bytes | bytearray) else str(value)
+        except UnicodeDecodeError:
+            continue
+    if "traceparent" not in carrier and traceparent:
+        carrier["traceparent"] = traceparent
+    return propagate.extract(carrier)
+
+
+def context_from_traceparent(traceparent: str | None) -> otel_context.Context:
+    return propagate.extract({"traceparent": traceparent} if traceparent else {})
+
+
+def current_trace_id() -> str | None:
+    span_context = trace.get_current_span().get_span_context()
+    if not span_context.is_valid:
+        return None
+    return format(span_context.trace_id, "032x")

@@ -1,0 +1,1 @@
+"""Local embedded stack: real wire-protocol servers started as child processes."""

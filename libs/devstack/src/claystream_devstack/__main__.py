@@ -1,0 +1,5 @@
+import sys
+
+from claystream_devstack.cli import main
+
+sys.exit(main())

@@ -1,0 +1,105 @@
+"""Start / stop child processes by pid file; free-port helpers."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+
+def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port(preferred: int | None = None) -> int:
+    if preferred and port_is_free(preferred):
+        return preferred
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def spawn(name: str, argv: list[str], *, state_dir: Path, env: dict[str, str] | None = None, cwd: Path | None = None) -> int:
+    """Start a detached child (own session) logging to ``state_dir/logs/<name>.log``; write its pid file."""
+    logs = state_dir / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    pids = state_dir / "pids"
+    pids.mkdir(parents=True, exist_ok=True)
+    log_file = open(logs / f"{name}.log", "ab")  # noqa: SIM115 - handed to the child
+    process = subprocess.Popen(
+        argv,
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, **(env or {})},
+        cwd=str(cwd) if cwd else None,
+        start_new_session=True,
+    )
+    log_file.close()
+    (pids / f"{name}.pid").write_text(str(process.pid))
+    return process.pid
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # reap if it is our zombie child
+    with contextlib.suppress(ChildProcessError):
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        if done == pid:
+            return False
+    return True
+
+
+def read_pid(state_dir: Path, name: str) -> int | None:
+    path = state_dir / "pids" / f"{name}.pid"
+    try:
+        return int(path.read_text().strip())
+    except (FileNotFoundError, ValueError):
+        return None
+
+
+def stop_process(state_dir: Path, name: str, *, timeout_s: float = 10.0) -> bool:
+    """SIGTERM the process group we started (by pid file), SIGKILL after the timeout."""
+    pid = read_pid(state_dir, name)
+    path = state_dir / "pids" / f"{name}.pid"
+    if pid is None:
+        return False
+    if pid_alive(pid):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout_s
+        while pid_alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if pid_alive(pid):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pid, signal.SIGKILL)
+            while pid_alive(pid) and time.monotonic() < deadline + 5:
+                time.sleep(0.05)
+    path.unlink(missing_ok=True)
+    return True
+
+
+def kill_hard(state_dir: Path, name: str) -> None:
+    """SIGKILL (crash tests)."""
+    pid = read_pid(state_dir, name)
+    if pid is not None and pid_alive(pid):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 5
+        while pid_alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.02)

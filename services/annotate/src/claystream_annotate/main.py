@@ -1,0 +1,43 @@
+"""Annotate service: create_app + lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from claystream_annotate.api.routes import records
+from claystream_annotate.bootstrap import build_deps, close_deps, prepare_storage
+from claystream_annotate.config import AnnotateSettings
+from claystream_common.logs import setup_logging
+from claystream_common.runtime import standard_checks
+from claystream_common.service_app import install_operations
+from claystream_common.settings import load_settings
+from claystream_common.telemetry import setup_telemetry
+
+
+def create_app(settings: AnnotateSettings | None = None) -> FastAPI:
+    settings = settings or load_settings(AnnotateSettings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        setup_logging(settings.log_level, json_lines=settings.log_json)
+        setup_telemetry(settings.service_name, otlp_endpoint=settings.otlp_endpoint)
+        deps = build_deps(settings)
+        app.state.deps = deps
+        await prepare_storage(deps)
+        await deps.kafka.start()
+        try:
+            yield
+        finally:
+            await close_deps(deps)
+
+    app = FastAPI(title="Claystream annotate", version="0.1.0", lifespan=lifespan)
+    install_operations(
+        app,
+        service=settings.service_name,
+        checks=lambda: standard_checks(kafka=app.state.deps.kafka, mongo=app.state.deps.mongo, redis=app.state.deps.redis),
+    )
+    app.include_router(records.router)
+    return app
