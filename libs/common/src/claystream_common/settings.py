@@ -41,6 +41,11 @@ class BaseAppSettings(BaseSettings):
     service_name: str = "claystream"
     mode: RunMode = RunMode.DEVELOPMENT
     secret_key: str = Field(default=DEFAULT_SECRET_KEY, min_length=16)
+    service_token: str = Field(
+        default="dev-service-token-change-me",
+        min_length=16,
+        description="shared bearer token services use to call each other's internal APIs",
+    )
 
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     kafka_client_id: str | None = None
@@ -74,7 +79,7 @@ class BaseAppSettings(BaseSettings):
 
     def secret_values(self) -> dict[str, str | None]:
         """Secrets that production mode must not leave at their defaults (extend in services)."""
-        return {"secret_key": self.secret_key}
+        return {"secret_key": self.secret_key, "service_token": self.service_token}
 
     @property
     def is_production(self) -> bool:

@@ -61,9 +61,25 @@ class ServiceLauncher:
     def url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.ports[name]}"
 
+    def dev_secrets(self) -> dict[str, str]:
+        """Per-state-folder secrets shared by the local services (generated once)."""
+        import json
+        import secrets
+
+        path = self.stack.state_dir / "secrets.json"
+        try:
+            return dict(json.loads(path.read_text()))
+        except (FileNotFoundError, ValueError):
+            values = {"SECRET_KEY": secrets.token_urlsafe(32), "SERVICE_TOKEN": secrets.token_urlsafe(32)}
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(values))
+            path.chmod(0o600)
+            return values
+
     def env_for(self, spec: ServiceSpec) -> dict[str, str]:
         env = {
             **self.stack.env(spec.env_prefix),
+            **{f"{spec.env_prefix}{key}": value for key, value in self.dev_secrets().items()},
             f"{spec.env_prefix}MODE": "development",
             "HF_HUB_OFFLINE": "1",
             "TRANSFORMERS_OFFLINE": "1",

@@ -2,20 +2,12 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
+from claystream_common.datasets import record_id_for
 from claystream_common.events import RecordIngested, new_event
 from claystream_common.ports import EventPublisher
 
-RECORD_NAMESPACE = uuid.UUID("6f1b6a43-3b7a-4c1e-9a53-9b0f6f0c2a11")
-
-
-def record_id_for(dataset: str, external_id: str | None) -> str:
-    """Deterministic from (dataset, external_id); random when the client gave no id."""
-    if external_id is None:
-        return str(uuid.uuid4())
-    return str(uuid.uuid5(RECORD_NAMESPACE, f"{dataset}\x1f{external_id}"))
 
 
 async def ingest_records(
@@ -23,7 +15,7 @@ async def ingest_records(
 ) -> list[str]:
     events = []
     for record in records:
-        record_id = record_id_for(dataset, record.get("external_id"))
+        record_id = record_id_for(workspace or "default", dataset, record.get("external_id"))
         data = RecordIngested(
             record_id=record_id,
             external_id=record.get("external_id"),
