@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from datetime import UTC, datetime
 
 from opentelemetry import trace
 
-_REDACTED_KEYS = ("password", "api_key", "secret", "authorization", "cookie", "token")
+_REDACTED_KEYS = ("password", "api_key", "apikey", "secret", "authorization", "cookie", "token")
+# a plaintext API key (cs_<16 chars>_<secret>) wherever it appears: message, values, tracebacks
+_API_KEY_RE = re.compile(r"cs_[0-9A-Za-z]{16}_[0-9A-Za-z_\-]+")
 
 
 class JsonFormatter(logging.Formatter):
@@ -18,7 +21,7 @@ class JsonFormatter(logging.Formatter):
             "ts": datetime.fromtimestamp(record.created, UTC).isoformat(),
             "level": record.levelname,
             "logger": record.name,
-            "msg": record.getMessage(),
+            "msg": _scrub(record.getMessage()),
         }
         span_context = trace.get_current_span().get_span_context()
         if span_context.is_valid:
@@ -26,15 +29,32 @@ class JsonFormatter(logging.Formatter):
             payload["span_id"] = format(span_context.span_id, "016x")
         extra = getattr(record, "fields", None)
         if isinstance(extra, dict):
-            payload.update({k: ("***" if _is_secret(k) else v) for k, v in extra.items()})
+            payload.update(_redact(extra))
         if record.exc_info:
-            payload["exc"] = self.formatException(record.exc_info)
-        return json.dumps(payload, default=str)
+            payload["exc"] = _scrub(self.formatException(record.exc_info))
+        return json.dumps(payload, default=lambda value: _scrub(str(value)))
 
 
-def _is_secret(key: str) -> bool:
-    lowered = key.lower()
+def _is_secret(key: object) -> bool:
+    lowered = str(key).lower().replace("-", "_")  # X-API-Key, Set-Cookie...
     return any(word in lowered for word in _REDACTED_KEYS)
+
+
+def _scrub(text: str) -> str:
+    return _API_KEY_RE.sub("cs_***", text)
+
+
+def _redact(value: object, depth: int = 0) -> object:
+    """Secret-named keys become ``***`` at any depth; API-key-shaped strings are masked."""
+    if depth > 8:
+        return "..."
+    if isinstance(value, dict):
+        return {k: ("***" if _is_secret(k) else _redact(v, depth + 1)) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_redact(v, depth + 1) for v in value]
+    if isinstance(value, str):
+        return _scrub(value)
+    return value
 
 
 def setup_logging(level: str = "INFO", *, json_lines: bool = True) -> None:

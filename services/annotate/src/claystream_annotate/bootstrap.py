@@ -2,21 +2,35 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from pymongo import AsyncMongoClient
 from redis.asyncio import Redis
 
+from claystream_annotate.adapters.mongo_datasets import MongoDatasetStore
+from claystream_annotate.adapters.mongo_misc import MongoApiKeyStore, MongoModelEventStore
 from claystream_annotate.adapters.mongo_records import MongoRecordRepository
+from claystream_annotate.adapters.mongo_responses import MongoResponseStore
+from claystream_annotate.adapters.mongo_users import MongoUserStore, MongoWorkspaceStore
+from claystream_annotate.adapters.redis_queue import RedisCounters, RedisLoginLimiter, RedisQueue
 from claystream_annotate.config import AnnotateSettings
 from claystream_annotate.consumers.subscriptions import subscriptions
+from claystream_annotate.services.outbox import OutboxRelay
+from claystream_annotate.services.users import ensure_first_owner
+from claystream_common.datasets import DatasetSpec
 from claystream_common.idempotency import MongoFence
 from claystream_common.kafka.consumer import ConsumerRunner
 from claystream_common.kafka.producer import EventProducer
 from claystream_common.mongo import make_mongo_client, mongo_database
+from claystream_common.ports import EventPublisher
 from claystream_common.redis_client import make_redis
 from claystream_common.runtime import KafkaRuntime
+from claystream_common.web_sessions import SessionCodec
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -27,13 +41,36 @@ class Deps:
     producer: EventProducer
     kafka: KafkaRuntime
     records: MongoRecordRepository
+    responses: MongoResponseStore
+    datasets: MongoDatasetStore
+    users: MongoUserStore
+    workspaces: MongoWorkspaceStore
+    api_keys: MongoApiKeyStore
+    model_events: MongoModelEventStore
+    queue: RedisQueue
+    counters: RedisCounters
+    limiter: RedisLoginLimiter
+    sessions: SessionCodec
+    relay: OutboxRelay
+
+    async def spec_by_id(self, dataset_id: str) -> DatasetSpec | None:
+        document = await self.datasets.get_by_id(dataset_id)
+        return DatasetSpec.from_document(document) if document else None
 
 
-def build_deps(settings: AnnotateSettings) -> Deps:
+def build_deps(settings: AnnotateSettings, *, publisher: EventPublisher | None = None) -> Deps:
+    """Build every client and adapter.  ``publisher`` replaces the Kafka producer for the outbox
+    relay (tests simulate a broken broker with it)."""
     mongo = make_mongo_client(settings)
     db = mongo_database(mongo, settings)
+    redis = make_redis(settings)
     producer = EventProducer(settings.kafka_bootstrap_servers, service=settings.service_name, client_id=settings.kafka_client_id)
     records = MongoRecordRepository(db)
+    responses = MongoResponseStore(db)
+    datasets = MongoDatasetStore(db, cache_s=settings.dataset_cache_s)
+    queue = RedisQueue(redis)
+    counters = RedisCounters(redis)
+    model_events = MongoModelEventStore(db)
     runners = []
     if settings.consumers_enabled:
         runners.append(
@@ -41,7 +78,9 @@ def build_deps(settings: AnnotateSettings) -> Deps:
                 service=settings.service_name,
                 bootstrap_servers=settings.kafka_bootstrap_servers,
                 group_id=settings.consumer_group,
-                subscriptions=subscriptions(records=records),
+                subscriptions=subscriptions(
+                    records=records, datasets=datasets, queue=queue, counters=counters, model_events=model_events
+                ),
                 producer=producer,
                 fence=MongoFence(db["processed_events"], settings.consumer_group),
                 max_attempts=settings.consumer_max_attempts,
@@ -52,25 +91,80 @@ def build_deps(settings: AnnotateSettings) -> Deps:
                 rebalance_timeout_ms=settings.kafka_rebalance_timeout_ms,
             )
         )
-    return Deps(
+    deps = Deps(
         settings=settings,
         mongo=mongo,
-        redis=make_redis(settings),
+        redis=redis,
         producer=producer,
         kafka=KafkaRuntime(producer, runners),
         records=records,
+        responses=responses,
+        datasets=datasets,
+        users=MongoUserStore(db),
+        workspaces=MongoWorkspaceStore(db),
+        api_keys=MongoApiKeyStore(db),
+        model_events=model_events,
+        queue=queue,
+        counters=counters,
+        limiter=RedisLoginLimiter(
+            redis,
+            max_failures=settings.login_max_failures,
+            lockout_s=settings.login_lockout_s,
+            per_minute=settings.login_rate_per_minute,
+        ),
+        sessions=SessionCodec(settings.secret_key, max_age_s=settings.session_max_age_s),
+        relay=None,  # type: ignore[arg-type]  # set just below (it needs the Deps' spec loader)
     )
+    deps.relay = OutboxRelay(
+        responses=responses,
+        records=records,
+        queue=queue,
+        counters=counters,
+        publisher=publisher or producer,
+        load_spec=deps.spec_by_id,
+        batch=settings.outbox_batch,
+        poll_s=settings.outbox_poll_s,
+        service=settings.service_name,
+    )
+    return deps
 
 
 async def prepare_storage(deps: Deps) -> None:
     await deps.records.ensure_indexes()
+    await deps.responses.ensure_indexes()
+    await deps.datasets.ensure_indexes()
+    await deps.users.ensure_indexes()
+    await deps.model_events.ensure_indexes()
     for runner in deps.kafka.runners:
         fence = runner._fence  # noqa: SLF001 - the fence we built above
         if isinstance(fence, MongoFence):
             await fence.ensure_indexes()
 
 
+async def prepare_owner(deps: Deps) -> None:
+    """Create the first owner (from settings, or generated in development and printed once)."""
+    settings = deps.settings
+    generated = await ensure_first_owner(
+        username=settings.owner_username,
+        password=settings.owner_password,
+        workspace=settings.owner_workspace,
+        production=settings.is_production,
+        users=deps.users,
+        workspaces=deps.workspaces,
+    )
+    if generated is None:
+        return
+    username, password = generated
+    print(f"claystream annotate: created owner {username!r} with password {password!r} (shown once)", flush=True)
+    if settings.state_dir:
+        path = Path(settings.state_dir) / "annotate-owner.txt"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"{username}\n{password}\n")
+        path.chmod(0o600)
+
+
 async def close_deps(deps: Deps) -> None:
+    await deps.relay.stop()
     await deps.kafka.stop()
     await deps.redis.aclose()
     await deps.mongo.close()

@@ -1,18 +1,36 @@
-"""The only place that builds clients for the trainer service."""
+"""The only place that builds clients for the trainer service (→ ``Deps``)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+from dataclasses import dataclass, field
 from typing import Any
 
 from pymongo import AsyncMongoClient
 from redis.asyncio import Redis
 
+from claystream_common.kafka.consumer import ConsumerRunner
 from claystream_common.kafka.producer import EventProducer
-from claystream_common.mongo import make_mongo_client
+from claystream_common.mongo import make_mongo_client, mongo_database
 from claystream_common.redis_client import make_redis
 from claystream_common.runtime import KafkaRuntime
+from claystream_trainer.adapters.bodies import LocalBodyProvider
+from claystream_trainer.adapters.file_artifacts import FileArtifactStore
+from claystream_trainer.adapters.file_embedding_cache import FileEmbeddingCache
+from claystream_trainer.adapters.mongo_records import MongoLabelStore, MongoRecordStore
+from claystream_trainer.adapters.mongo_registry import MongoDatasetSpecs, MongoModelRegistry
+from claystream_trainer.adapters.redis_counters import RedisLabelCounters
+from claystream_trainer.adapters.redis_lock import RedisTrainingLock
 from claystream_trainer.config import TrainerSettings
+from claystream_trainer.consumers.subscriptions import subscriptions
+from claystream_trainer.domain.ports import DatasetKey
+from claystream_trainer.domain.thresholds import TrainingKind
+from claystream_trainer.services.champions import ChampionCache
+from claystream_trainer.services.embedding_worker import EmbeddingWorker
+from claystream_trainer.services.finetune import run_finetune
+from claystream_trainer.services.ports_bundle import TrainerPorts
+from claystream_trainer.services.refresh import RunOutcome, run_refresh
+from claystream_trainer.services.scheduler import SchedulerConfig, TrainingScheduler
 
 
 @dataclass
@@ -22,20 +40,89 @@ class Deps:
     redis: Redis
     producer: EventProducer
     kafka: KafkaRuntime
+    ports: TrainerPorts
+    champions: ChampionCache
+    scheduler: TrainingScheduler
+    worker: EmbeddingWorker
+    background: set[asyncio.Task[Any]] = field(default_factory=set)
 
 
-def build_deps(settings: TrainerSettings) -> Deps:
-    producer = EventProducer(settings.kafka_bootstrap_servers, service=settings.service_name, client_id=settings.kafka_client_id)
-    return Deps(
-        settings=settings,
-        mongo=make_mongo_client(settings),
-        redis=make_redis(settings),
-        producer=producer,
-        kafka=KafkaRuntime(producer),
+def build_deps(settings: TrainerSettings, *, finetuner: Any | None = None) -> Deps:
+    """``finetuner`` replaces the SetFit fine-tuner (tests pass a fake port)."""
+    producer = EventProducer(settings.kafka_bootstrap_servers, service=settings.service_name,
+                             client_id=settings.kafka_client_id)
+    mongo = make_mongo_client(settings)
+    db = mongo_database(mongo, settings)
+    redis = make_redis(settings)
+    bodies = LocalBodyProvider(settings)
+    if finetuner is None and settings.finetune_enabled and settings.embedder == "sentence-transformers":
+        from claystream_trainer.adapters.setfit_finetune import SetFitFineTuner
+
+        finetuner = SetFitFineTuner(bodies.base_path(), max_chunks=settings.max_chunks, threads=settings.torch_threads)
+    ports = TrainerPorts(
+        records=MongoRecordStore(db), labels=MongoLabelStore(db),
+        counters=RedisLabelCounters(redis, event_ttl_s=settings.label_event_ttl_s), lock=RedisTrainingLock(redis),
+        registry=MongoModelRegistry(db), artifacts=FileArtifactStore(settings.models_dir),
+        cache=FileEmbeddingCache(settings.models_dir), bodies=bodies, specs=MongoDatasetSpecs(db),
+        publisher=producer, finetuner=finetuner if settings.finetune_enabled else None,
     )
+    champions = ChampionCache(ports, ttl_s=settings.champion_cache_s)
+    worker = EmbeddingWorker(ports, champions, batch_size=max(settings.embed_batch_size * 8, 64),
+                             flush_s=settings.embed_flush_s)
+    base_model = str(bodies.base_path()) if settings.embedder == "sentence-transformers" else "hashing"
+
+    async def run_training(dataset: DatasetKey, kind: TrainingKind, run_id: str) -> RunOutcome:
+        spec = await ports.specs.get(dataset)
+        outcome = await run_refresh(dataset, spec, ports=ports, champions=champions, base_model=base_model,
+                                    run_id=run_id, seed=settings.seed, suggestion_batch=settings.suggestion_batch)
+        if kind == "finetune":  # the fast refresh first: fresh suggestions in seconds, the fine-tune after
+            outcome = await run_finetune(dataset, spec, ports=ports, champions=champions,
+                                         params=finetune_params(settings, spec), holdout=settings.finetune_holdout,
+                                         base_model=base_model, seed=settings.seed,
+                                         suggestion_batch=settings.suggestion_batch, on_body_ready=worker.poke)
+        return outcome
+
+    scheduler = TrainingScheduler(ports, run_training, SchedulerConfig(
+        debounce_s=settings.debounce_s, lease_s=settings.lock_lease_s,
+        finetune_enabled=settings.finetune_enabled and ports.finetuner is not None))
+    runners = []
+    if settings.consumers_enabled:
+        runners.append(ConsumerRunner(
+            service=settings.service_name, bootstrap_servers=settings.kafka_bootstrap_servers,
+            group_id=settings.consumer_group, producer=producer,
+            subscriptions=subscriptions(ports=ports, embed=worker.poke, train=scheduler.poke),
+            max_attempts=settings.consumer_max_attempts, backoff_initial_s=settings.consumer_backoff_initial_s,
+            backoff_max_s=settings.consumer_backoff_max_s, session_timeout_ms=settings.kafka_session_timeout_ms,
+            heartbeat_interval_ms=settings.kafka_heartbeat_interval_ms,
+            rebalance_timeout_ms=settings.kafka_rebalance_timeout_ms,
+        ))
+    return Deps(settings=settings, mongo=mongo, redis=redis, producer=producer,
+                kafka=KafkaRuntime(producer, runners), ports=ports, champions=champions,
+                scheduler=scheduler, worker=worker)
+
+
+def finetune_params(settings: TrainerSettings, spec: Any) -> Any:
+    from claystream_trainer.adapters.setfit_finetune import FinetuneParams
+
+    max_steps = (spec.trainer.finetune_max_steps if spec is not None else None) or settings.finetune_max_steps
+    return FinetuneParams(max_steps=max_steps, batch_size=settings.finetune_batch_size,
+                          num_iterations=settings.finetune_num_iterations, max_length=settings.max_seq_length,
+                          learning_rate=settings.finetune_learning_rate, memory_budget_mb=settings.memory_budget_mb,
+                          seed=settings.seed)
+
+
+async def start_deps(deps: Deps) -> None:
+    for store in (deps.ports.records, deps.ports.labels, deps.ports.registry):
+        await store.ensure_indexes()  # type: ignore[attr-defined]
+    deps.worker.start()
+    await deps.kafka.start()
 
 
 async def close_deps(deps: Deps) -> None:
+    await deps.scheduler.close()
+    await deps.worker.stop()
+    for task in list(deps.background):
+        task.cancel()
     await deps.kafka.stop()
     await deps.redis.aclose()
     await deps.mongo.close()

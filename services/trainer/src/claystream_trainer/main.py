@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -12,20 +12,23 @@ from claystream_common.runtime import standard_checks
 from claystream_common.service_app import install_operations
 from claystream_common.settings import load_settings
 from claystream_common.telemetry import setup_telemetry
-from claystream_trainer.bootstrap import build_deps, close_deps
+from claystream_trainer.api.routes.models import router as models_router
+from claystream_trainer.bootstrap import Deps, build_deps, close_deps, start_deps
 from claystream_trainer.config import TrainerSettings
 
 
-def create_app(settings: TrainerSettings | None = None) -> FastAPI:
+def create_app(settings: TrainerSettings | None = None, *, deps_factory: Callable[[TrainerSettings], Deps] | None = None
+               ) -> FastAPI:
     settings = settings or load_settings(TrainerSettings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         setup_logging(settings.log_level, json_lines=settings.log_json)
         setup_telemetry(settings.service_name, otlp_endpoint=settings.otlp_endpoint)
-        deps = build_deps(settings)
+        _limit_threads(settings.torch_threads)
+        deps = (deps_factory or build_deps)(settings)
         app.state.deps = deps
-        await deps.kafka.start()
+        await start_deps(deps)
         try:
             yield
         finally:
@@ -37,4 +40,14 @@ def create_app(settings: TrainerSettings | None = None) -> FastAPI:
         service=settings.service_name,
         checks=lambda: standard_checks(kafka=app.state.deps.kafka, mongo=app.state.deps.mongo, redis=app.state.deps.redis),
     )
+    app.include_router(models_router)
     return app
+
+
+def _limit_threads(threads: int) -> None:
+    try:
+        import torch
+
+        torch.set_num_threads(threads)
+    except ImportError:  # pragma: no cover - torch is a dependency of the real embedder only
+        pass

@@ -4,32 +4,44 @@ decode + validate → idempotency fence → handler → mark processed → commi
 
 * Handlers are plain coroutines that take validated envelopes (never aiokafka types):
   ``async def handler(event)`` or, for bulk writes, ``async def handler(events)``.
-* Offsets are committed only after the handlers' side effects (at-least-once).
-* Infrastructure errors (Mongo / Redis / Kafka unreachable) are retried with backoff
-  and never dead-lettered: the partition is rewound and polled again.
+* Messages of a partition are handled in offset order; offsets are committed only
+  after the handlers' side effects (at-least-once).  A failed commit is retried with
+  the next one; offsets of partitions revoked by a rebalance are never committed
+  (the new owner re-reads them and the fence absorbs what was done).
+* Infrastructure errors (Mongo / Redis / Kafka unreachable, :class:`TransientError`)
+  are retried with backoff and never dead-lettered: after ``infrastructure_retry_s``
+  the partition is rewound and polled again.
 * Other handler errors are retried ``max_attempts`` times, then the message goes to
   ``<topic>.dlq`` with cause headers; :class:`PermanentError` and undecodable or
   schema-invalid payloads go there at once.  The next message is then processed.
+  A batch handler that fails is retried, then its events are tried one at a time so
+  only the bad ones are dead-lettered.
+* ``stop()`` ends retries and backoffs at once: a message still being retried is left
+  uncommitted (its attempts are not used up and it is not dead-lettered), the offsets
+  of what was handled are committed, and the next start resumes from there.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import IllegalStateError
 from opentelemetry import trace
-from opentelemetry.trace import Link, SpanKind
 
 from claystream_common.errors import PermanentError, is_infrastructure_error
-from claystream_common.events import EVENT_TYPES, Envelope, EventDecodeError, decode_event
+from claystream_common.events import Envelope, EventDecodeError, decode_event
 from claystream_common.idempotency import IdempotencyFence, NoFence
 from claystream_common.kafka.dlq import dlq_headers, dlq_topic_for
 from claystream_common.kafka.producer import EventProducer
+from claystream_common.kafka.subscription import BatchHandler, EventHandler, RunnerStats, Subscription
+from claystream_common.kafka.tracing import start_batch_span, start_process_span
 from claystream_common.metrics import (
     CONSUMER_LAG,
     DLQ_PUBLISHED,
@@ -38,54 +50,31 @@ from claystream_common.metrics import (
     HANDLER_DURATION,
     HANDLER_RETRIES,
 )
-from claystream_common.telemetry import extract_context
 
 log = logging.getLogger(__name__)
 
-EventHandler = Callable[[Envelope[Any]], Awaitable[None]]
-BatchHandler = Callable[[list[Envelope[Any]]], Awaitable[None]]
-
-
-@dataclass(frozen=True, slots=True)
-class Subscription:
-    """One event type and the coroutine that handles it (one at a time, or in batches)."""
-
-    event_type: str
-    handler: EventHandler | None = None
-    batch_handler: BatchHandler | None = None
-
-    def __post_init__(self) -> None:
-        if self.event_type not in EVENT_TYPES:
-            raise ValueError(f"unknown event type {self.event_type}")
-        if (self.handler is None) == (self.batch_handler is None):
-            raise ValueError("give exactly one of handler / batch_handler")
-
-    @property
-    def topic(self) -> str:
-        return EVENT_TYPES[self.event_type][0].value
-
-
-@dataclass(slots=True)
-class RunnerStats:
-    handled: int = 0
-    dead_lettered: int = 0
-    duplicates: int = 0
-    ignored: int = 0
-    retries: int = 0
-
+__all__ = ["BatchHandler", "ConsumerRunner", "EventHandler", "RunnerStats", "Subscription"]
 
 @dataclass(slots=True)
 class _Decoded:
     message: Any
     event: Envelope[Any] | None = None
     error: str | None = None
-    span: Any = field(default=None)
 
 
 class _Rewind(Exception):
+    """Leave the partition uncommitted from ``offset`` on and poll it again later."""
+
     def __init__(self, offset: int) -> None:
         super().__init__(offset)
         self.offset = offset
+
+
+class _Exhausted(Exception):
+    def __init__(self, cause: BaseException, attempts: int) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+        self.attempts = attempts
 
 
 class ConsumerRunner:
@@ -107,12 +96,15 @@ class ConsumerRunner:
         heartbeat_interval_ms: int = 1_000,
         rebalance_timeout_ms: int = 10_000,
         auto_offset_reset: str = "earliest",
+        stop_timeout_s: float = 10.0,
+        poll_timeout_ms: int = 300,
+        topic_prefix: str = "",
     ) -> None:
         self._service = service
         self._bootstrap = bootstrap_servers
         self._group = group_id
         self._subs = {s.event_type: s for s in subscriptions}
-        self._topics = sorted({s.topic for s in subscriptions})
+        self._topics = sorted({f"{topic_prefix}{s.topic}" for s in subscriptions})  # prefix: isolated test runs
         self._producer = producer
         self._fence = fence or NoFence()
         self._max_attempts = max_attempts
@@ -120,6 +112,8 @@ class ConsumerRunner:
         self._backoff_max = backoff_max_s
         self._infra_retry_s = infrastructure_retry_s
         self._max_records = max_records
+        self._stop_timeout_s = stop_timeout_s
+        self._poll_timeout_ms = poll_timeout_ms
         self._consumer_options = {
             "session_timeout_ms": session_timeout_ms,
             "heartbeat_interval_ms": heartbeat_interval_ms,
@@ -129,7 +123,8 @@ class ConsumerRunner:
         self._consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
-        self._tracer = trace.get_tracer("claystream.kafka")
+        self._pending_commits: dict[TopicPartition, int] = {}
+        self._backoff = backoff_initial_s
         self.stats = RunnerStats()
         self.healthy = False
 
@@ -138,10 +133,16 @@ class ConsumerRunner:
         return list(self._topics)
 
     @property
+    def fence(self) -> IdempotencyFence:
+        return self._fence
+
+    @property
     def running(self) -> bool:
         return self._task is not None and not self._task.done()
 
     async def start(self) -> None:
+        if self.running:
+            return
         consumer = AIOKafkaConsumer(
             *self._topics,
             bootstrap_servers=self._bootstrap,
@@ -151,91 +152,142 @@ class ConsumerRunner:
             max_poll_interval_ms=600_000,
             **self._consumer_options,
         )
-        await consumer.start()
+        try:
+            await consumer.start()
+        except BaseException:
+            with contextlib.suppress(Exception):  # do not leak its connections and background tasks
+                await consumer.stop()
+            raise
         self._consumer = consumer
         self._stopping.clear()
+        self._pending_commits.clear()
+        self._backoff = self._backoff_initial
         self.healthy = True
-        self._task = asyncio.create_task(self._run(), name=f"consumer:{self._group}")
+        self._task = asyncio.create_task(self._run(consumer), name=f"consumer:{self._group}")
 
     async def stop(self) -> None:
+        """Finish the batch in hand (at most ``stop_timeout_s``), commit what was handled, leave the group."""
         self._stopping.set()
-        if self._task is not None:
-            try:
-                await asyncio.wait_for(asyncio.shield(self._task), timeout=10)
-            except (TimeoutError, asyncio.CancelledError):
-                self._task.cancel()
-            except Exception:  # noqa: BLE001 - already logged by the loop
-                pass
-        if self._consumer is not None:
-            await self._consumer.stop()
-        self._consumer = None
-        self._task = None
+        task, self._task = self._task, None
+        if task is not None:
+            done, _ = await asyncio.wait({task}, timeout=self._stop_timeout_s)
+            if not done:
+                log.warning("consumer %s did not stop within %.0fs; cancelling it", self._group, self._stop_timeout_s)
+                task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        consumer, self._consumer = self._consumer, None
         self.healthy = False
+        if consumer is not None:
+            try:
+                await self._flush_commits(consumer)
+            finally:
+                await consumer.stop()
 
     # ------------------------------------------------------------------ loop
-    async def _run(self) -> None:
-        consumer = self._consumer
-        assert consumer is not None
-        backoff = self._backoff_initial
+    async def _run(self, consumer: AIOKafkaConsumer) -> None:
         while not self._stopping.is_set():
+            await self._flush_commits(consumer)
             try:
-                batches = await consumer.getmany(timeout_ms=300, max_records=self._max_records)
-            except Exception as error:  # noqa: BLE001
+                batches = await consumer.getmany(timeout_ms=self._poll_timeout_ms, max_records=self._max_records)
+            except Exception as error:  # noqa: BLE001 - the client reconnects by itself
+                self.healthy = False
                 log.warning("poll failed: %r", error)
-                await asyncio.sleep(backoff)
+                await self._pause(self._next_backoff())
                 continue
             for tp, messages in batches.items():
-                if not messages:
-                    continue
-                try:
-                    await self._process_partition(tp, messages)
-                    await consumer.commit({tp: messages[-1].offset + 1})
-                    self.healthy = True
-                    backoff = self._backoff_initial
-                    self._record_lag(consumer, tp, messages[-1].offset)
-                except _Rewind as rewind:
-                    self.healthy = False
-                    consumer.seek(tp, rewind.offset)
-                    await asyncio.sleep(backoff)
-                    backoff = min(backoff * 2, self._backoff_max)
-                except Exception as error:  # noqa: BLE001 - commit failed etc.: re-read from committed
-                    self.healthy = False
-                    log.warning("partition %s failed, will re-read: %r", tp, error)
-                    consumer.seek(tp, messages[0].offset)
-                    await asyncio.sleep(backoff)
-                    backoff = min(backoff * 2, self._backoff_max)
+                if self._stopping.is_set():
+                    break  # neither handled nor committed: the next start reads them again
+                if messages:
+                    await self._consume_partition(consumer, tp, messages)
+
+    async def _consume_partition(self, consumer: AIOKafkaConsumer, tp: TopicPartition, messages: list[Any]) -> None:
+        if tp not in consumer.assignment():
+            return  # revoked since the poll: the new owner reads these from the last commit
+        try:
+            await self._process_partition(tp, messages)
+        except _Rewind as rewind:
+            await self._rewind(consumer, tp, rewind.offset, rewind.__cause__)
+            return
+        except Exception as error:  # noqa: BLE001 - a runner bug, not the message's fault: re-read, never skip
+            log.exception("unexpected failure on %s; re-reading from %d", tp, messages[0].offset)
+            await self._rewind(consumer, tp, messages[0].offset, error)
+            return
+        self._pending_commits[tp] = max(self._pending_commits.get(tp, 0), messages[-1].offset + 1)
+        await self._flush_commits(consumer)
+        self.healthy = True
+        self._backoff = self._backoff_initial
+        self._record_lag(consumer, tp, messages[-1].offset)
+
+    async def _flush_commits(self, consumer: AIOKafkaConsumer) -> None:
+        """Commit handled offsets of partitions still ours; keep failed ones for the next try."""
+        if not self._pending_commits:
+            return
+        assigned = consumer.assignment()
+        offsets = {tp: offset for tp, offset in self._pending_commits.items() if tp in assigned}
+        self._pending_commits = {}
+        if not offsets:
+            return
+        try:
+            await consumer.commit(offsets)
+        except Exception as error:  # noqa: BLE001 - rebalance or broker hiccup: handled work is fenced
+            self.stats.commit_failures += 1
+            log.warning("commit of %s failed, retrying with the next one: %r", offsets, error)
+            for tp, offset in offsets.items():
+                self._pending_commits[tp] = max(self._pending_commits.get(tp, 0), offset)
+
+    async def _rewind(self, consumer: AIOKafkaConsumer, tp: TopicPartition, offset: int, cause: object) -> None:
+        self.healthy = False
+        self.stats.rewinds += 1
+        log.warning("partition %s rewound to offset %d: %r", tp, offset, cause)
+        if tp in consumer.assignment():
+            with contextlib.suppress(IllegalStateError, AssertionError):  # revoked meanwhile
+                consumer.seek(tp, offset)
+        await self._pause(self._next_backoff())
+
+    def _next_backoff(self) -> float:
+        delay = self._backoff
+        self._backoff = min(self._backoff * 2, self._backoff_max)
+        return delay
+
+    async def _pause(self, seconds: float) -> bool:
+        """Sleep unless ``stop()`` comes first; True when stopping."""
+        if not self._stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
+        return self._stopping.is_set()
 
     def _record_lag(self, consumer: AIOKafkaConsumer, tp: TopicPartition, last_offset: int) -> None:
         highwater = consumer.highwater(tp)
         if highwater is not None:
             CONSUMER_LAG.labels(self._service, tp.topic, str(tp.partition)).set(max(0, highwater - last_offset - 1))
 
-    # ------------------------------------------------------------------ one partition's batch
+    # ------------------------------------------------------------------ one partition's batch, in offset order
     async def _process_partition(self, tp: TopicPartition, messages: list[Any]) -> None:
         decoded = [self._decode(m) for m in messages]
+        wanted = [str(d.event.event_id) for d in decoded if d.event is not None and d.event.type in self._subs]
+        new_ids = await self._guard(lambda: self._fence.filter_new(wanted), messages[0].offset) if wanted else set()
+        run: list[_Decoded] = []
+        seen: set[str] = set()
         for item in decoded:
-            if item.error is not None:
-                await self._dead_letter(item.message, item.error, attempts=1)
-        wanted = [d for d in decoded if d.event is not None and d.event.type in self._subs]
-        ignored = sum(1 for d in decoded if d.event is not None and d.event.type not in self._subs)
-        if ignored:
-            self.stats.ignored += ignored
-            EVENTS_HANDLED.labels(self._service, tp.topic, "ignored").inc(ignored)
-        if not wanted:
-            return
-        new_ids = await self._guard(lambda: self._fence.filter_new([str(d.event.event_id) for d in wanted]), wanted[0])
-        fresh: list[_Decoded] = []
-        seen_in_batch: set[str] = set()
-        for item in wanted:
-            event_id = str(item.event.event_id)
-            if event_id in new_ids and event_id not in seen_in_batch:
-                seen_in_batch.add(event_id)
-                fresh.append(item)
-            else:
+            event = item.event
+            if event is None:
+                await self._handle_run(tp.topic, run)
+                run = []
+                await self._dead_letter(item.message, item.error or "undecodable", attempts=1)
+            elif event.type not in self._subs:
+                self.stats.ignored += 1
+                EVENTS_HANDLED.labels(self._service, tp.topic, "ignored").inc()
+            elif (event_id := str(event.event_id)) in seen or event_id not in new_ids:
                 self.stats.duplicates += 1
                 DUPLICATES_ABSORBED.labels(self._service, tp.topic).inc()
-        for run in _runs_by_type(fresh):
-            await self._handle_run(tp.topic, run)
+            else:
+                seen.add(event_id)
+                if run and run[0].event.type != event.type:  # type: ignore[union-attr]
+                    await self._handle_run(tp.topic, run)
+                    run = []
+                run.append(item)
+        await self._handle_run(tp.topic, run)
 
     def _decode(self, message: Any) -> _Decoded:
         try:
@@ -244,85 +296,68 @@ class ConsumerRunner:
             return _Decoded(message=message, error=str(error))
 
     async def _handle_run(self, topic: str, run: list[_Decoded]) -> None:
-        subscription = self._subs[run[0].event.type]
-        if subscription.batch_handler is not None:
-            ok = await self._attempt_batch(topic, subscription.batch_handler, run)
-            if ok:
-                return
-            for item in run:  # isolate the bad ones
-                await self._attempt_single(topic, lambda e=item.event: subscription.batch_handler([e]), item)
-        else:
+        """Consecutive events of one type: one batch call, or one call each."""
+        if not run:
+            return
+        subscription = self._subs[run[0].event.type]  # type: ignore[union-attr]
+        batch_handler = subscription.batch_handler
+        if batch_handler is None:
+            handler = subscription.handler
+            assert handler is not None
             for item in run:
-                await self._attempt_single(topic, lambda e=item.event: subscription.handler(e), item)
+                await self._attempt_single(topic, handler, item)
+            return
+        if await self._attempt_batch(topic, batch_handler, run):
+            return
+        if self._stopping.is_set():
+            raise _Rewind(run[0].message.offset)
+        for item in run:  # isolate the bad ones
+            await self._attempt_single(topic, lambda event: batch_handler([event]), item)
 
     async def _attempt_batch(self, topic: str, handler: BatchHandler, run: list[_Decoded]) -> bool:
-        events = [d.event for d in run]
-        spans = [self._start_process_span(topic, d) for d in run]
-        links = [Link(s.get_span_context()) for s in spans]
+        events: list[Envelope[Any]] = [d.event for d in run]  # type: ignore[misc]
+        spans = [start_process_span(d.message, d.event, group=self._group) for d in run]
+        first_offset = run[0].message.offset
         try:
-            with self._tracer.start_as_current_span(
-                f"{topic} process batch",
-                kind=SpanKind.CONSUMER,
-                links=links,
-                attributes={
-                    "messaging.system": "kafka",
-                    "messaging.operation.type": "process",
-                    "messaging.destination.name": topic,
-                    "messaging.batch.message_count": len(events),
-                    "messaging.consumer.group.name": self._group,
-                },
-            ):
-                await self._with_retries(topic, lambda: handler(events), run[0])
-            await self._guard(lambda: self._fence.mark_processed([str(e.event_id) for e in events]), run[0])
-            self.stats.handled += len(events)
-            EVENTS_HANDLED.labels(self._service, topic, "ok").inc(len(events))
-            return True
-        except _Rewind:
-            raise
-        except Exception as error:  # noqa: BLE001 - falls back to one at a time
-            log.warning("batch of %d on %s failed, isolating: %r", len(events), topic, error)
+            with start_batch_span(topic, spans, group=self._group):
+                await self._with_retries(topic, lambda: handler(events), first_offset)
+            await self._guard(lambda: self._fence.mark_processed([str(e.event_id) for e in events]), first_offset)
+        except _Exhausted as exhausted:
+            log.warning("batch of %d on %s failed, isolating: %r", len(events), topic, exhausted.cause)
             return False
         finally:
             for span in spans:
                 span.end()
+        self.stats.handled += len(events)
+        EVENTS_HANDLED.labels(self._service, topic, "ok").inc(len(events))
+        return True
 
-    async def _attempt_single(self, topic: str, call: Callable[[], Awaitable[None]], item: _Decoded) -> None:
-        span = self._start_process_span(topic, item)
+    async def _attempt_single(self, topic: str, handler: EventHandler, item: _Decoded) -> None:
+        event = item.event
+        assert event is not None
+        offset = item.message.offset
+        span = start_process_span(item.message, event, group=self._group)
         try:
             with trace.use_span(span, end_on_exit=False):
-                attempts = await self._with_retries(topic, call, item)
-            await self._guard(lambda: self._fence.mark_processed([str(item.event.event_id)]), item)
-            self.stats.handled += 1
-            EVENTS_HANDLED.labels(self._service, topic, "ok").inc()
+                attempts = await self._with_retries(topic, lambda: handler(event), offset)
+            await self._guard(lambda: self._fence.mark_processed([str(event.event_id)]), offset)
             span.set_attribute("claystream.attempts", attempts)
-        except _Rewind:
-            raise
         except _Exhausted as exhausted:
             span.record_exception(exhausted.cause)
             await self._dead_letter(item.message, exhausted.cause, attempts=exhausted.attempts)
+            return
         finally:
             span.end()
+        self.stats.handled += 1
+        EVENTS_HANDLED.labels(self._service, topic, "ok").inc()
 
-    def _start_process_span(self, topic: str, item: _Decoded) -> Any:
-        parent = extract_context(item.message.headers, item.event.traceparent if item.event else None)
-        return self._tracer.start_span(
-            f"{topic} process",
-            context=parent,
-            kind=SpanKind.CONSUMER,
-            attributes={
-                "messaging.system": "kafka",
-                "messaging.operation.type": "process",
-                "messaging.destination.name": topic,
-                "messaging.destination.partition.id": str(item.message.partition),
-                "messaging.kafka.offset": item.message.offset,
-                "messaging.message.id": str(item.event.event_id) if item.event else "",
-                "messaging.consumer.group.name": self._group,
-                "claystream.event.type": item.event.type if item.event else "",
-            },
-        )
+    async def _with_retries(self, topic: str, call: Callable[[], Awaitable[None]], offset: int) -> int:
+        """Run ``call``; return the attempts it took.
 
-    async def _with_retries(self, topic: str, call: Callable[[], Awaitable[None]], item: _Decoded) -> int:
-        """Run ``call``; infrastructure errors rewind, others retry then raise _Exhausted."""
+        Raises _Exhausted (dead-letter it) after ``max_attempts`` or a PermanentError, and
+        _Rewind (leave it uncommitted) after an infrastructure outage longer than
+        ``infrastructure_retry_s`` or when ``stop()`` interrupts the retries.
+        """
         attempt = 0
         delay = self._backoff_initial
         infra_deadline: float | None = None
@@ -331,30 +366,32 @@ class ConsumerRunner:
             started = time.perf_counter()
             try:
                 await call()
-                HANDLER_DURATION.labels(self._service, topic).observe(time.perf_counter() - started)
-                return attempt
             except PermanentError as error:
                 raise _Exhausted(error, attempt) from error
             except Exception as error:  # noqa: BLE001
                 if is_infrastructure_error(error):
                     infra_deadline = infra_deadline or time.monotonic() + self._infra_retry_s
-                    if time.monotonic() > infra_deadline or self._stopping.is_set():
-                        raise _Rewind(item.message.offset) from error
+                    if time.monotonic() > infra_deadline:
+                        raise _Rewind(offset) from error
                     attempt -= 1  # an outage does not use up the message's attempts
                 elif attempt >= self._max_attempts:
                     raise _Exhausted(error, attempt) from error
                 self.stats.retries += 1
                 HANDLER_RETRIES.labels(self._service, topic).inc()
-                log.info("retrying %s after %r (attempt %d)", topic, error, attempt)
-                await asyncio.sleep(delay)
+                log.info("retrying %s@%d after %r (attempt %d)", topic, offset, error, attempt)
+                if await self._pause(delay):
+                    raise _Rewind(offset) from error
                 delay = min(delay * 2, self._backoff_max)
+            else:
+                HANDLER_DURATION.labels(self._service, topic).observe(time.perf_counter() - started)
+                return attempt
 
-    async def _guard(self, call: Callable[[], Awaitable[Any]], item: _Decoded) -> Any:
-        """Fence calls: infrastructure errors rewind the partition instead of failing the message."""
+    async def _guard(self, call: Callable[[], Awaitable[Any]], offset: int) -> Any:
+        """Fence calls: any failure rewinds the partition instead of failing the message."""
         try:
             return await call()
         except Exception as error:  # noqa: BLE001
-            raise _Rewind(item.message.offset) from error
+            raise _Rewind(offset) from error
 
     async def _dead_letter(self, message: Any, error: BaseException | str, *, attempts: int) -> None:
         headers = dlq_headers(message, error=error, attempts=attempts, group=self._group)
@@ -365,21 +402,3 @@ class ConsumerRunner:
         self.stats.dead_lettered += 1
         DLQ_PUBLISHED.labels(self._service, message.topic).inc()
         log.warning("dead-lettered %s[%s]@%s: %s", message.topic, message.partition, message.offset, error)
-
-
-class _Exhausted(Exception):
-    def __init__(self, cause: BaseException, attempts: int) -> None:
-        super().__init__(str(cause))
-        self.cause = cause
-        self.attempts = attempts
-
-
-def _runs_by_type(items: list[_Decoded]) -> list[list[_Decoded]]:
-    """Consecutive events of the same type, order kept."""
-    runs: list[list[_Decoded]] = []
-    for item in items:
-        if runs and runs[-1][0].event.type == item.event.type:
-            runs[-1].append(item)
-        else:
-            runs.append([item])
-    return runs

@@ -7,6 +7,7 @@ consumers are idempotent by event id and natural keys.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -67,7 +68,12 @@ class EventProducer:
                 request_timeout_ms=self._request_timeout_ms,
                 compression_type=None,
             )
-            await producer.start()
+            try:
+                await producer.start()
+            except BaseException:
+                with contextlib.suppress(Exception):  # do not leak its connections and background tasks
+                    await producer.stop()
+                raise
             self._producer = producer
 
     async def stop(self) -> None:

@@ -1,12 +1,32 @@
-"""Records in MongoDB: idempotent bulk upserts keyed by record id."""
+"""Records in MongoDB: idempotent bulk upserts keyed by record id.
+
+Document: ``{_id, dataset_id, workspace, dataset, external_id, fields, metadata,
+suggestions: {question: {value, score, agent, model_version, scores}}, priority, seq,
+status: pending|completed, submitted_by: [user ids], user_status: {user_id: status},
+inserted_at, updated_at}``.  Only one secondary index is kept at insert time
+(``dataset_id, seq``): listing, export and queue rebuilds walk it; everything hot
+(queue, counters) is served from Redis.
+"""
 
 from __future__ import annotations
 
+import time
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from pymongo import ASCENDING, UpdateOne
+from pymongo import ASCENDING, InsertOne, ReturnDocument, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import BulkWriteError
+
+from claystream_annotate.services.queue import queue_score
+
+QUEUE_PROJECTION = {"_id": 1, "priority": 1, "seq": 1}
+
+
+def new_seq(offset: int = 0) -> int:
+    """Arrival order: microseconds since the epoch (+ the position in a batch); exact in a double."""
+    return time.time_ns() // 1000 + offset
 
 
 class MongoRecordRepository:
@@ -14,24 +34,134 @@ class MongoRecordRepository:
         self._records = db["records"]
 
     async def ensure_indexes(self) -> None:
-        await self._records.create_index([("dataset", ASCENDING), ("inserted_at", ASCENDING)])
+        await self._records.create_index([("dataset_id", ASCENDING), ("seq", ASCENDING)])
 
-    async def upsert_many(self, records: list[dict[str, Any]]) -> int:
+    async def upsert_many(self, records: list[dict[str, Any]]) -> list[tuple[str, int]]:
+        """Insert new records (fast path: one insert_many); re-sent ones update fields only.
+        Returns (id, seq) of the records that were new."""
         if not records:
-            return 0
+            return []
         now = datetime.now(UTC)
-        operations = []
-        for record in records:
-            document = {k: v for k, v in record.items() if k != "_id"}
-            operations.append(
-                UpdateOne(
-                    {"_id": record["_id"]},
-                    {"$set": {**document, "updated_at": now}, "$setOnInsert": {"inserted_at": now}},
-                    upsert=True,
-                )
-            )
-        result = await self._records.bulk_write(operations, ordered=False)
-        return result.upserted_count
+        base = new_seq()
+        documents = []
+        for offset, record in enumerate(records):
+            document = {
+                "status": "pending",
+                **record,
+                "seq": base + offset,
+                "inserted_at": now,
+                "updated_at": now,
+            }
+            documents.append(document)
+        try:
+            await self._records.insert_many(documents, ordered=False)
+            return [(d["_id"], d["seq"]) for d in documents]
+        except BulkWriteError as error:
+            errors = error.details.get("writeErrors", [])
+            if any(e.get("code") != 11000 for e in errors):
+                raise
+            duplicate_positions = {e["index"] for e in errors}
+        updates = []
+        for position in duplicate_positions:
+            record = records[position]
+            changes = {k: v for k, v in record.items() if k in ("fields", "metadata", "external_id", "origin")}
+            updates.append(UpdateOne({"_id": record["_id"]}, {"$set": {**changes, "updated_at": now}}))
+        if updates:
+            await self._records.bulk_write(updates, ordered=False)
+        return [(d["_id"], d["seq"]) for i, d in enumerate(documents) if i not in duplicate_positions]
+
+    async def insert_documents(self, documents: list[dict[str, Any]]) -> None:
+        """Raw inserts (benchmarks and tools loading prepared documents)."""
+        await self._records.bulk_write([InsertOne(d) for d in documents], ordered=False)
 
     async def get(self, record_id: str) -> dict[str, Any] | None:
         return await self._records.find_one({"_id": record_id})
+
+    async def get_many(self, record_ids: Sequence[str]) -> list[dict[str, Any]]:
+        if not record_ids:
+            return []
+        found = {d["_id"]: d async for d in self._records.find({"_id": {"$in": list(record_ids)}})}
+        return [found[r] for r in record_ids if r in found]
+
+    async def find(self, query: dict[str, Any], *, sort: list[tuple[str, int]], limit: int) -> list[dict[str, Any]]:
+        return [d async for d in self._records.find(query).sort(sort).limit(limit)]
+
+    async def count(self, query: dict[str, Any]) -> int:
+        return await self._records.count_documents(query)
+
+    async def scan(
+        self, query: dict[str, Any], *, batch_size: int = 1000, projection: dict[str, int] | None = None
+    ) -> AsyncIterator[list[dict[str, Any]]]:
+        """Pages of records in arrival order, walking ``(dataset_id, seq)`` with a range cursor."""
+        last_seq: int | None = None
+        while True:
+            page_query = dict(query)
+            if last_seq is not None:
+                page_query["seq"] = {"$gt": last_seq}
+            cursor = self._records.find(page_query, projection).sort("seq", ASCENDING).limit(batch_size)
+            page = [d async for d in cursor]
+            if not page:
+                return
+            yield page
+            if len(page) < batch_size:
+                return
+            last_seq = page[-1]["seq"]
+
+    async def add_submitter(self, record_id: str, user_id: str) -> list[str]:
+        document = await self._records.find_one_and_update(
+            {"_id": record_id},
+            {"$addToSet": {"submitted_by": user_id}},
+            projection={"submitted_by": 1},
+            return_document=ReturnDocument.AFTER,
+        )
+        return list(document.get("submitted_by", [])) if document else []
+
+    async def remove_submitter(self, record_id: str, user_id: str) -> None:
+        await self._records.update_one({"_id": record_id}, {"$pull": {"submitted_by": user_id}})
+
+    async def set_user_status(self, record_ids: Sequence[str], user_id: str, status: str | None) -> None:
+        if not record_ids:
+            return
+        update = {"$set": {f"user_status.{user_id}": status}} if status else {"$unset": {f"user_status.{user_id}": ""}}
+        await self._records.update_many({"_id": {"$in": list(record_ids)}}, update)
+
+    async def apply_response_effects(self, effects: Sequence[tuple[str, str, str, bool]]) -> None:
+        """One bulk write for a batch of (record id, user id, response status, submitted?):
+        the per-user status (filters) and the set of submitters."""
+        if not effects:
+            return
+        now = datetime.now(UTC)
+        operations = []
+        for record_id, user_id, status, submitted in effects:
+            update: dict[str, Any] = {"$set": {f"user_status.{user_id}": status, "updated_at": now}}
+            update["$addToSet" if submitted else "$pull"] = {"submitted_by": user_id}
+            operations.append(UpdateOne({"_id": record_id}, update))
+        await self._records.bulk_write(operations, ordered=False)
+
+    async def mark_completed_many(self, record_ids: Sequence[str]) -> int:
+        """Set still-pending records completed; returns how many changed (for the counters)."""
+        if not record_ids:
+            return 0
+        result = await self._records.update_many(
+            {"_id": {"$in": list(record_ids)}, "status": "pending"},
+            {"$set": {"status": "completed", "completed_at": datetime.now(UTC)}},
+        )
+        return result.modified_count
+
+    async def mark_completed(self, record_id: str) -> bool:
+        result = await self._records.update_one(
+            {"_id": record_id, "status": "pending"}, {"$set": {"status": "completed", "completed_at": datetime.now(UTC)}}
+        )
+        return result.modified_count == 1
+
+    async def delete_dataset(self, dataset_id: str) -> int:
+        result = await self._records.delete_many({"dataset_id": dataset_id})
+        return result.deleted_count
+
+    async def queue_entries(self, dataset_id: str) -> list[tuple[str, float]]:
+        """(record id, queue score) of every pending record (queue rebuilds)."""
+        entries: list[tuple[str, float]] = []
+        query = {"dataset_id": dataset_id, "status": "pending"}
+        async for page in self.scan(query, batch_size=5000, projection=QUEUE_PROJECTION):
+            entries.extend((d["_id"], queue_score(d.get("priority"), d["seq"])) for d in page)
+        return entries

@@ -6,17 +6,24 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from claystream_annotate.adapters.mongo_records import MongoRecordRepository
 from claystream_annotate.bootstrap import Deps
+from claystream_annotate.services.datasets import get_dataset
+from claystream_common.datasets import DatasetSpec
 
 
 def get_deps(request: Request) -> Deps:
     return request.app.state.deps
 
 
-def get_records(request: Request) -> MongoRecordRepository:
-    return request.app.state.deps.records
-
-
 DepsDep = Annotated[Deps, Depends(get_deps)]
-RecordsDep = Annotated[MongoRecordRepository, Depends(get_records)]
+
+
+async def dataset_spec(workspace: str, dataset: str, request: Request) -> DatasetSpec:
+    """The dataset named in the path, visible to the caller (404 otherwise)."""
+    from claystream_annotate.api.auth import current_principal
+
+    principal = await current_principal(request)
+    return await get_dataset(actor=principal, workspace=workspace, name=dataset, datasets=request.app.state.deps.datasets)
+
+
+SpecDep = Annotated[DatasetSpec, Depends(dataset_spec)]

@@ -2,29 +2,114 @@
 
 from __future__ import annotations
 
+import logging
+from collections import defaultdict
 from typing import Any, Protocol
 
-from claystream_common.events import Envelope, RecordIngested
+from claystream_annotate.services.queue import queue_score
+from claystream_common.errors import PermanentError
+from claystream_common.events import Envelope, RecordIngested, SuggestionCreated
+
+log = logging.getLogger(__name__)
 
 
 class RecordStore(Protocol):
-    async def upsert_many(self, records: list[dict[str, Any]]) -> int: ...
+    async def upsert_many(self, records: list[dict[str, Any]]) -> list[tuple[str, int]]: ...
+    async def set_suggestions(self, items: list[tuple[str, str, dict[str, Any], float | None]]) -> int: ...
 
 
-async def on_records_ingested(events: list[Envelope[RecordIngested]], *, records: RecordStore) -> None:
-    documents = []
+class DatasetLookup(Protocol):
+    async def get(self, workspace: str, name: str) -> dict[str, Any] | None: ...
+
+
+class QueueWriter(Protocol):
+    async def add(self, dataset_id: str, entries: list[tuple[str, float]], *, only_new: bool = True) -> None: ...
+    async def rescore(self, dataset_id: str, entries: list[tuple[str, float]]) -> None: ...
+
+
+class CounterWriter(Protocol):
+    async def incr(self, dataset_id: str, name: str, amount: int = 1) -> None: ...
+
+
+class ModelEventWriter(Protocol):
+    async def add(self, *, event_id: str, workspace: str | None, dataset: str | None, event_type: str, data: dict[str, Any], occurred_at: Any) -> bool: ...
+
+
+async def _dataset_id(workspace: str | None, dataset: str | None, datasets: DatasetLookup) -> str:
+    if not workspace or not dataset:
+        raise PermanentError("event without workspace or dataset")
+    document = await datasets.get(workspace, dataset)
+    if document is None:
+        raise PermanentError(f"unknown dataset {workspace}/{dataset}")
+    return str(document["_id"])
+
+
+async def on_records_ingested(
+    events: list[Envelope[RecordIngested]], *, records: RecordStore, datasets: DatasetLookup, queue: QueueWriter, counters: CounterWriter
+) -> None:
+    """Upsert the batch (idempotent by record id), queue the new records, count them."""
+    by_dataset: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for event in events:
         data = event.data
-        documents.append(
-            {
-                "_id": data.record_id,
-                "dataset": event.dataset,
-                "workspace": event.workspace,
-                "external_id": data.external_id,
-                "fields": data.fields,
-                "metadata": data.metadata,
-                "origin": data.origin,
-                "ingest_event_id": str(event.event_id),
-            }
-        )
-    await records.upsert_many(documents)
+        dataset_id = await _dataset_id(event.workspace, event.dataset, datasets)
+        suggestions = {
+            s.question: {"value": s.value, "score": s.score, "agent": s.agent, "model_version": s.model_version}
+            for s in data.suggestions
+        }
+        document: dict[str, Any] = {
+            "_id": data.record_id,
+            "dataset_id": dataset_id,
+            "dataset": event.dataset,
+            "workspace": event.workspace,
+            "external_id": data.external_id,
+            "fields": data.fields,
+            "metadata": data.metadata,
+            "origin": data.origin,
+            "ingest_event_id": str(event.event_id),
+        }
+        if suggestions:
+            document["suggestions"] = suggestions
+        by_dataset[dataset_id].append(document)
+    for dataset_id, documents in by_dataset.items():
+        unique = list({d["_id"]: d for d in documents}.values())
+        new = await records.upsert_many(unique)
+        if new:
+            await queue.add(dataset_id, [(record_id, queue_score(None, seq)) for record_id, seq in new])
+            await counters.incr(dataset_id, "records", len(new))
+
+
+async def on_suggestions_created(
+    events: list[Envelope[SuggestionCreated]], *, records: RecordStore, datasets: DatasetLookup, queue: QueueWriter
+) -> None:
+    """Attach each suggestion (label, score, agent, model version) and re-rank the queue by priority."""
+    items: list[tuple[str, str, dict[str, Any], float | None]] = []
+    rescore: dict[str, list[tuple[str, float]]] = defaultdict(list)
+    for event in events:
+        data = event.data
+        dataset_id = await _dataset_id(event.workspace, event.dataset, datasets)
+        suggestion = {
+            "value": data.label,
+            "score": data.score,
+            "scores": data.scores,
+            "agent": data.agent,
+            "model_version": data.model_version,
+        }
+        items.append((data.record_id, data.question, suggestion, data.priority))
+        rescore[dataset_id].append((data.record_id, queue_score(data.priority, 0)))
+    matched = await records.set_suggestions(items)
+    if matched < len(items):
+        log.info("%d suggestions for records not stored (yet)", len(items) - matched)
+    for dataset_id, entries in rescore.items():
+        await queue.rescore(dataset_id, entries)
+
+
+async def on_model_event(event: Envelope[Any], *, model_events: ModelEventWriter) -> None:
+    """Keep training progress and model changes per dataset for the UI."""
+    await model_events.add(
+        event_id=str(event.event_id),
+        workspace=event.workspace,
+        dataset=event.dataset,
+        event_type=event.type,
+        data=event.data.model_dump(mode="json"),
+        occurred_at=event.occurred_at,
+    )

@@ -1,0 +1,235 @@
+"""The Claystream client: log records, predictions and feedback; load annotated datasets."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+from tqdm.auto import tqdm
+
+from claystream._http import RetryingJson, decode
+from claystream.errors import ApiError, ClaystreamError, ValidationFailed
+from claystream.records import ColumnMap, RecordMapper, batched, rows_of
+
+
+@dataclass
+class LogResult:
+    accepted: int = 0
+    ids: list[str] = field(default_factory=list)
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+
+
+class Client:
+    """``Client(url, api_key, annotate_url=None)``: ``url`` is the ingest service, ``annotate_url`` serves ``load``."""
+
+    def __init__(
+        self,
+        url: str,
+        api_key: str,
+        annotate_url: str | None = None,
+        *,
+        workspace: str | None = None,
+        timeout_s: float = 60.0,
+        max_retries: int = 6,
+        backoff_s: float = 0.5,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] | None = None,
+    ) -> None:
+        headers = {"X-API-Key": api_key, "User-Agent": "claystream-python/0.1"}
+        limits = httpx.Limits(max_connections=16, max_keepalive_connections=16)
+        options: dict[str, Any] = {"max_retries": max_retries, "backoff_s": backoff_s}
+        if sleep is not None:
+            options["sleep"] = sleep
+        self._ingest = RetryingJson(
+            httpx.Client(base_url=url.rstrip("/"), headers=headers, timeout=timeout_s, transport=transport, limits=limits),
+            **options,
+        )
+        self._annotate = (
+            RetryingJson(httpx.Client(base_url=annotate_url.rstrip("/"), headers=headers, timeout=timeout_s,
+                                      transport=transport), **options)
+            if annotate_url else None
+        )
+        self._workspace = workspace
+
+    def close(self) -> None:
+        self._ingest.client.close()
+        if self._annotate is not None:
+            self._annotate.client.close()
+
+    def __enter__(self) -> "Client":
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ identity
+    @property
+    def workspace(self) -> str:
+        """The API key's workspace (asked once from the ingest service)."""
+        if self._workspace is None:
+            self._workspace = str(self._call(self._ingest, "GET", "/api/v1/me")["workspace"])
+        return self._workspace
+
+    # ------------------------------------------------------------------ records
+    def log(
+        self,
+        records: Any,
+        dataset: str,
+        *,
+        fields: ColumnMap = None,
+        metadata: ColumnMap = None,
+        id_column: str | None = "id",
+        batch_size: int = 1000,
+        concurrency: int = 2,
+        partial: bool = False,
+        progress: bool = True,
+    ) -> LogResult:
+        """Send records in batches (retrying 429/503); returns record ids in input order.
+
+        ``records``: list of dicts, pandas DataFrame or datasets.Dataset; flat rows are mapped by
+        ``fields`` / ``metadata`` / ``id_column`` (see :class:`claystream.records.RecordMapper`).
+        All-or-nothing per batch unless ``partial``: a bad batch raises :class:`ValidationFailed`
+        with item indexes counted over the whole call.
+        """
+        rows, total = rows_of(records)
+        mapper = RecordMapper(fields=fields, metadata=metadata, id_column=id_column)
+        path = f"/api/v1/datasets/{quote(dataset, safe='')}/records:bulk"
+        params = {"partial": "true"} if partial else None
+        return self._send_batches(
+            (mapper(row) for row in rows), total, path, params, batch_size=batch_size, concurrency=concurrency,
+            progress=progress, unit="records", ids_key="record_ids",
+        )
+
+    # ------------------------------------------------------------------ production traffic
+    def log_prediction(
+        self,
+        request_id: str,
+        *,
+        model: str,
+        text: str,
+        predicted_label: str,
+        scores: Mapping[str, float] | None = None,
+        model_version: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        predicted_at: datetime | str | None = None,
+        dataset: str | None = None,
+    ) -> str:
+        """Log one prediction; returns its event id."""
+        body = _without_none({"request_id": request_id, "model": model, "text": text, "predicted_label": predicted_label,
+                              "scores": scores, "model_version": model_version, "metadata": metadata,
+                              "predicted_at": predicted_at, "dataset": dataset})
+        return str(self._call(self._ingest, "POST", "/api/v1/predictions", body=body)["event_ids"][0])
+
+    def log_predictions(
+        self, predictions: Iterable[Mapping[str, Any]], *, batch_size: int = 1000, concurrency: int = 2,
+        progress: bool = False,
+    ) -> LogResult:
+        items = list(predictions)
+        return self._send_batches(
+            (_without_none(dict(item)) for item in items), len(items), "/api/v1/predictions:bulk", None,
+            batch_size=batch_size, concurrency=concurrency, progress=progress, unit="predictions", ids_key="event_ids",
+        )
+
+    def log_feedback(
+        self,
+        request_id: str,
+        *,
+        true_label: str | None = None,
+        signal: str | None = None,
+        model: str | None = None,
+        received_at: datetime | str | None = None,
+        dataset: str | None = None,
+    ) -> str:
+        """Log the true label and/or a user signal (e.g. ``thumbs_down``) for a prediction's request id."""
+        body = _without_none({"request_id": request_id, "true_label": true_label, "signal": signal, "model": model,
+                              "received_at": received_at, "dataset": dataset})
+        return str(self._call(self._ingest, "POST", "/api/v1/feedback", body=body)["event_ids"][0])
+
+    def log_feedbacks(self, items: Iterable[Mapping[str, Any]], *, batch_size: int = 1000) -> LogResult:
+        listed = list(items)
+        return self._send_batches(
+            (_without_none(dict(item)) for item in listed), len(listed), "/api/v1/feedback:bulk", None,
+            batch_size=batch_size, concurrency=1, progress=False, unit="feedback", ids_key="event_ids",
+        )
+
+    # ------------------------------------------------------------------ reading back (annotate)
+    def load(self, dataset: str, **options: Any) -> Any:
+        """The dataset's records with responses and suggestions, as a ``datasets.Dataset``."""
+        from claystream.loading import load_records, records_to_dataset
+
+        if self._annotate is None:
+            raise ClaystreamError("load() needs the annotate service: Client(url, api_key, annotate_url=...)")
+        items = load_records(lambda path, params: self._call(self._annotate, "GET", path, params=params),
+                             workspace=self.workspace, dataset=dataset, **options)
+        return records_to_dataset(items)
+
+    def prepare_for_training(self, dataset: Any, **options: Any) -> Any:
+        """A text/label ``datasets.Dataset`` from a loaded dataset (or its name)."""
+        from claystream.training import prepare_for_training
+
+        loaded = self.load(dataset) if isinstance(dataset, str) else dataset
+        return prepare_for_training(loaded, **options)
+
+    # ------------------------------------------------------------------ plumbing
+    def _call(self, http: RetryingJson | None, method: str, path: str, *, body: Any = None,
+              params: dict[str, Any] | None = None) -> Any:
+        assert http is not None
+        response = http.request(method, path, body=body, params=params)
+        payload = decode(response)
+        if response.status_code == 422:
+            raise ValidationFailed(422, payload, accepted_before=0, method=method, url=path)
+        if response.status_code >= 400:
+            raise ApiError(response.status_code, payload, method=method, url=path)
+        return payload
+
+    def _send_batches(
+        self, items: Iterator[dict[str, Any]], total: int | None, path: str, params: dict[str, Any] | None, *,
+        batch_size: int, concurrency: int, progress: bool, unit: str, ids_key: str,
+    ) -> LogResult:
+        result = LogResult()
+        bar = tqdm(total=total, unit=unit, disable=not progress, desc=f"logging {unit}")
+        offsets: list[int] = []
+        pending: list[Future[Any]] = []
+
+        def collect(future: Future[Any], offset: int) -> None:
+            try:
+                payload = future.result()
+            except ValidationFailed as error:
+                for item in error.errors:
+                    if isinstance(item.get("index"), int):
+                        item["index"] += offset
+                error.accepted_before = result.accepted
+                raise
+            result.accepted += int(payload["accepted"])
+            result.ids.extend(payload[ids_key])
+            for item in payload.get("rejected") or []:
+                if isinstance(item.get("index"), int):
+                    item["index"] += offset
+                result.rejected.append(item)
+            bar.update(int(payload["accepted"]) + len({r.get("index") for r in payload.get("rejected") or []}))
+
+        try:
+            with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+                offset = 0
+                for batch in batched(items, batch_size):
+                    pending.append(pool.submit(self._call, self._ingest, "POST", path, body={"items": batch}, params=params))
+                    offsets.append(offset)
+                    offset += len(batch)
+                    while len(pending) >= max(1, concurrency):  # keep results in order, bound memory
+                        collect(pending.pop(0), offsets.pop(0))
+                while pending:
+                    collect(pending.pop(0), offsets.pop(0))
+        finally:
+            for future in pending:
+                future.cancel()
+            bar.close()
+        return result
+
+
+def _without_none(values: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in values.items() if value is not None}

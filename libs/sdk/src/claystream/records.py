@@ -1,0 +1,96 @@
+"""Turn what people have (dicts, pandas DataFrames, datasets.Dataset) into ingest records."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+RECORD_KEYS = ("external_id", "fields", "metadata", "suggestions", "vectors")
+ColumnMap = Mapping[str, str] | Sequence[str] | None
+
+
+def rows_of(records: Any) -> tuple[Iterable[Mapping[str, Any]], int | None]:
+    """(rows, length if known) for a list of dicts, a pandas DataFrame or a datasets.Dataset."""
+    if hasattr(records, "to_dict") and hasattr(records, "columns") and hasattr(records, "iloc"):  # pandas
+        return (row for row in records.to_dict(orient="records")), len(records)
+    if hasattr(records, "features") and hasattr(records, "column_names"):  # datasets.Dataset
+        return iter(records), len(records)
+    if isinstance(records, Mapping):
+        return [records], 1
+    try:
+        length = len(records)
+    except TypeError:
+        length = None
+    return records, length
+
+
+def _mapping(columns: ColumnMap) -> dict[str, str] | None:
+    if columns is None:
+        return None
+    if isinstance(columns, Mapping):
+        return dict(columns)
+    return {name: name for name in columns}
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+@dataclass(frozen=True)
+class RecordMapper:
+    """How flat rows become records.
+
+    ``fields``: dataset field → column (or a list of columns named like the fields); default: every
+    column that is not the id, a metadata column or a record key.  ``metadata`` likewise.  The
+    external id comes from ``external_id`` or ``id_column`` (default ``id``).  Rows that already have a
+    ``fields`` object are sent as they are.
+    """
+
+    fields: ColumnMap = None
+    metadata: ColumnMap = None
+    id_column: str | None = "id"
+
+    def __call__(self, row: Mapping[str, Any]) -> dict[str, Any]:
+        if isinstance(row.get("fields"), Mapping):
+            record = {key: row[key] for key in RECORD_KEYS if row.get(key) is not None}
+            if "external_id" in record:
+                record["external_id"] = str(record["external_id"])
+            return record
+        external_id = row.get("external_id")
+        if external_id is None and self.id_column:
+            external_id = row.get(self.id_column)
+        metadata_map = _mapping(self.metadata)
+        field_map = _mapping(self.fields)
+        if field_map is None:
+            taken = {"external_id", self.id_column, *RECORD_KEYS, *(metadata_map or {}).values()}
+            field_map = {column: column for column in row if column not in taken}
+        record: dict[str, Any] = {"fields": {name: _clean(row.get(column)) for name, column in field_map.items()}}
+        external_id = _clean(external_id)
+        if external_id is not None:
+            record["external_id"] = str(external_id)
+        metadata = dict(row.get("metadata") or {})
+        for name, column in (metadata_map or {}).items():
+            value = _clean(row.get(column))
+            if value is not None:
+                metadata[name] = value
+        if metadata:
+            record["metadata"] = metadata
+        for key in ("suggestions", "vectors"):
+            if row.get(key) is not None:
+                record[key] = row[key]
+        return record
+
+
+def batched(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    batch: list[Any] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

@@ -1,0 +1,105 @@
+"""Responses in MongoDB (``responses``; ``_id`` = ``<record_id>:<user_id>``) with their outbox.
+
+``outbox`` holds encoded envelopes (strings: scalars only, nx-27017 safe) written in the same
+single-document write as the state; ``outbox_pending`` marks documents the relay must visit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import asdict
+from typing import Any
+
+from pymongo import ASCENDING, ReplaceOne, UpdateOne
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from claystream_annotate.services.ports import ResponseDoc
+
+_FIELDS = ("record_id", "dataset_id", "workspace", "user_id", "status", "values", "version", "updated_at", "outbox")
+
+
+def _doc(document: dict[str, Any]) -> ResponseDoc:
+    return ResponseDoc(id=document["_id"], **{name: document.get(name) for name in _FIELDS[:-1]}, outbox=list(document.get("outbox") or []))
+
+
+def _document(response: ResponseDoc) -> dict[str, Any]:
+    document = asdict(response)
+    document["_id"] = document.pop("id")
+    document["outbox_pending"] = bool(response.outbox)
+    return document
+
+
+class MongoResponseStore:
+    def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
+        self._responses = db["responses"]
+
+    async def ensure_indexes(self) -> None:
+        await self._responses.create_index([("dataset_id", ASCENDING), ("user_id", ASCENDING)])
+        await self._responses.create_index([("outbox_pending", ASCENDING)])
+        await self._responses.create_index([("record_id", ASCENDING)])
+
+    async def get(self, response_id: str) -> ResponseDoc | None:
+        document = await self._responses.find_one({"_id": response_id})
+        return _doc(document) if document else None
+
+    async def get_many(self, response_ids: Sequence[str]) -> list[ResponseDoc]:
+        if not response_ids:
+            return []
+        return [_doc(d) async for d in self._responses.find({"_id": {"$in": list(response_ids)}})]
+
+    async def insert(self, response: ResponseDoc) -> bool:
+        try:
+            await self._responses.insert_one(_document(response))
+        except DuplicateKeyError:
+            return False
+        return True
+
+    async def replace_if_version(self, response: ResponseDoc, expected_version: int) -> bool:
+        result = await self._responses.replace_one({"_id": response.id, "version": expected_version}, _document(response))
+        return result.matched_count == 1
+
+    async def upsert_many(self, responses: Sequence[ResponseDoc]) -> None:
+        if responses:
+            await self._responses.bulk_write([ReplaceOne({"_id": r.id}, _document(r), upsert=True) for r in responses], ordered=False)
+
+    async def for_records(self, record_ids: Sequence[str]) -> list[ResponseDoc]:
+        if not record_ids:
+            return []
+        return [_doc(d) async for d in self._responses.find({"record_id": {"$in": list(record_ids)}}, {"outbox": 0})]
+
+    async def scan_dataset(self, dataset_id: str, *, batch_size: int = 2000) -> AsyncIterator[list[ResponseDoc]]:
+        batch: list[ResponseDoc] = []
+        async for document in self._responses.find({"dataset_id": dataset_id}, {"outbox": 0}).batch_size(batch_size):
+            batch.append(_doc(document))
+            if len(batch) >= batch_size:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
+
+    async def answered_by(self, dataset_id: str, user_id: str) -> list[str]:
+        cursor = self._responses.find({"dataset_id": dataset_id, "user_id": user_id}, {"record_id": 1})
+        return [d["record_id"] async for d in cursor]
+
+    async def with_pending_outbox(self, limit: int) -> list[ResponseDoc]:
+        return [_doc(d) async for d in self._responses.find({"outbox_pending": True}).limit(limit)]
+
+    async def clear_outboxes(self, published: Sequence[ResponseDoc]) -> int:
+        """Empty the outbox of documents whose version did not change since they were read
+        (a newer version keeps its whole outbox: re-published next pass, same event ids)."""
+        if not published:
+            return 0
+        operations = [
+            UpdateOne({"_id": doc.id, "version": doc.version}, {"$set": {"outbox": [], "outbox_pending": False}})
+            for doc in published
+        ]
+        result = await self._responses.bulk_write(operations, ordered=False)
+        return result.modified_count
+
+    async def pending_count(self) -> int:
+        return await self._responses.count_documents({"outbox_pending": True})
+
+    async def delete_dataset(self, dataset_id: str) -> int:
+        result = await self._responses.delete_many({"dataset_id": dataset_id})
+        return result.deleted_count

@@ -1,0 +1,76 @@
+"""Users and workspaces in MongoDB (collections ``users`` and ``workspaces``)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import UTC, datetime
+from typing import Any
+
+from pymongo import ASCENDING
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from claystream_annotate.services.ports import User
+
+
+def _user(document: dict[str, Any]) -> User:
+    return User(
+        id=document["_id"],
+        username=document["username"],
+        role=document["role"],
+        workspaces=list(document.get("workspaces", [])),
+        password_hash=document["password_hash"],
+        active=document.get("active", True),
+        session_epoch=int(document.get("session_epoch", 0)),
+        created_at=document.get("created_at"),
+    )
+
+
+class MongoUserStore:
+    def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
+        self._users = db["users"]
+
+    async def ensure_indexes(self) -> None:
+        await self._users.create_index([("username", ASCENDING)], unique=True)
+
+    async def get(self, user_id: str) -> User | None:
+        document = await self._users.find_one({"_id": user_id})
+        return _user(document) if document else None
+
+    async def by_username(self, username: str) -> User | None:
+        document = await self._users.find_one({"username": username})
+        return _user(document) if document else None
+
+    async def insert(self, user: User) -> None:
+        document = asdict(user)
+        document["_id"] = document.pop("id")
+        await self._users.insert_one(document)
+
+    async def update(self, user_id: str, changes: dict[str, Any]) -> bool:
+        result = await self._users.update_one({"_id": user_id}, {"$set": changes})
+        return result.matched_count == 1
+
+    async def list(self, workspace: str | None = None) -> list[User]:
+        query = {"workspaces": workspace} if workspace else {}
+        return [_user(d) async for d in self._users.find(query).sort("username", ASCENDING)]
+
+    async def any_owner(self) -> bool:
+        return await self._users.find_one({"role": "owner"}, {"_id": 1}) is not None
+
+
+class MongoWorkspaceStore:
+    def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
+        self._workspaces = db["workspaces"]
+
+    async def create(self, name: str) -> bool:
+        try:
+            await self._workspaces.insert_one({"_id": name, "created_at": datetime.now(UTC)})
+        except DuplicateKeyError:
+            return False
+        return True
+
+    async def list(self) -> list[str]:
+        return [d["_id"] async for d in self._workspaces.find({}, {"_id": 1}).sort("_id", ASCENDING)]
+
+    async def exists(self, name: str) -> bool:
+        return await self._workspaces.find_one({"_id": name}, {"_id": 1}) is not None

@@ -1,0 +1,191 @@
+"""The annotation queue in Redis.
+
+Keys (``{d}`` dataset id, ``{u}`` user id, ``{r}`` record id):
+``cs:q:{d}`` ZSET pending records by queue score · ``cs:qb:{d}`` "built" marker ·
+``cs:ans:{d}:{u}`` SET records the user answered · ``cs:ansb:{d}:{u}`` its marker ·
+``cs:l:{d}:{r}`` exclusive lease (value: user, expires) · ``cs:cur:{d}:{u}`` the user's current record.
+Everything here can be rebuilt from MongoDB (markers missing → rebuilt under a short lock).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+
+from redis.asyncio import Redis
+
+CHUNK = 5000
+
+
+class RedisQueue:
+    def __init__(self, redis: Redis, *, prefix: str = "cs") -> None:
+        self._redis = redis
+        self._p = prefix
+
+    def _q(self, d: str) -> str:
+        return f"{self._p}:q:{d}"
+
+    def _ans(self, d: str, u: str) -> str:
+        return f"{self._p}:ans:{d}:{u}"
+
+    def _lease(self, d: str, r: str) -> str:
+        return f"{self._p}:l:{d}:{r}"
+
+    def _cur(self, d: str, u: str) -> str:
+        return f"{self._p}:cur:{d}:{u}"
+
+    async def _build_once(self, marker: str, build: Callable[[], Awaitable[None]]) -> None:
+        if await self._redis.exists(marker):
+            return
+        lock = f"{marker}:lock"
+        while not await self._redis.set(lock, "1", nx=True, ex=60):
+            await asyncio.sleep(0.05)
+            if await self._redis.exists(marker):
+                return
+        try:
+            if not await self._redis.exists(marker):
+                await build()
+                await self._redis.set(marker, "1")
+        finally:
+            await self._redis.delete(lock)
+
+    async def ensure_built(self, dataset_id: str, load: Callable[[], Awaitable[list[tuple[str, float]]]]) -> None:
+        async def build() -> None:
+            entries = await load()
+            await self._redis.delete(self._q(dataset_id))
+            await self.add(dataset_id, entries, only_new=False)
+
+        await self._build_once(f"{self._p}:qb:{dataset_id}", build)
+
+    async def mark_built(self, dataset_id: str) -> None:
+        """For a brand-new dataset (nothing to load from MongoDB)."""
+        await self._redis.set(f"{self._p}:qb:{dataset_id}", "1", nx=True)
+
+    async def add(self, dataset_id: str, entries: Sequence[tuple[str, float]], *, only_new: bool = True) -> None:
+        for start in range(0, len(entries), CHUNK):
+            mapping = {record_id: score for record_id, score in entries[start:start + CHUNK]}
+            if only_new:
+                await self._redis.zadd(self._q(dataset_id), mapping, nx=True)
+            else:
+                await self._redis.zadd(self._q(dataset_id), mapping)
+
+    async def rescore(self, dataset_id: str, entries: Sequence[tuple[str, float]]) -> None:
+        """Change the score of records still queued (priorities from the trainer)."""
+        if entries:
+            await self._redis.zadd(self._q(dataset_id), dict(entries), xx=True)
+
+    async def remove(self, dataset_id: str, record_ids: Sequence[str]) -> None:
+        for start in range(0, len(record_ids), CHUNK):
+            await self._redis.zrem(self._q(dataset_id), *record_ids[start:start + CHUNK])
+
+    async def window(self, dataset_id: str, start: int, count: int) -> list[str]:
+        return list(await self._redis.zrange(self._q(dataset_id), start, start + count - 1))
+
+    async def size(self, dataset_id: str) -> int:
+        return int(await self._redis.zcard(self._q(dataset_id)))
+
+    async def ensure_answered_loaded(self, dataset_id: str, user_id: str, load: Callable[[], Awaitable[list[str]]]) -> None:
+        async def build() -> None:
+            record_ids = await load()
+            if record_ids:
+                await self.mark_answered(dataset_id, user_id, record_ids)
+
+        await self._build_once(f"{self._p}:ansb:{dataset_id}:{user_id}", build)
+
+    async def mark_answered(self, dataset_id: str, user_id: str, record_ids: Sequence[str]) -> None:
+        for start in range(0, len(record_ids), CHUNK):
+            await self._redis.sadd(self._ans(dataset_id, user_id), *record_ids[start:start + CHUNK])
+
+    async def answered_flags(self, dataset_id: str, user_id: str, record_ids: Sequence[str]) -> list[bool]:
+        if not record_ids:
+            return []
+        return [bool(flag) for flag in await self._redis.smismember(self._ans(dataset_id, user_id), list(record_ids))]
+
+    async def lease_holders(self, dataset_id: str, record_ids: Sequence[str]) -> list[str | None]:
+        if not record_ids:
+            return []
+        return list(await self._redis.mget([self._lease(dataset_id, r) for r in record_ids]))
+
+    async def try_lease(self, dataset_id: str, record_id: str, user_id: str, ttl_s: int, *, exclusive: bool = True) -> bool:
+        if exclusive:
+            key = self._lease(dataset_id, record_id)
+            if not await self._redis.set(key, user_id, nx=True, ex=ttl_s):
+                if await self._redis.get(key) != user_id:
+                    return False
+                await self._redis.expire(key, ttl_s)
+        await self._redis.set(self._cur(dataset_id, user_id), record_id, ex=ttl_s)
+        return True
+
+    async def current_lease(self, dataset_id: str, user_id: str) -> str | None:
+        return await self._redis.get(self._cur(dataset_id, user_id))
+
+    async def release(self, dataset_id: str, record_id: str, user_id: str) -> None:
+        key = self._lease(dataset_id, record_id)
+        if await self._redis.get(key) == user_id:
+            await self._redis.delete(key)
+        if await self._redis.get(self._cur(dataset_id, user_id)) == record_id:
+            await self._redis.delete(self._cur(dataset_id, user_id))
+
+    async def drop(self, dataset_id: str) -> None:
+        keys = [self._q(dataset_id), f"{self._p}:qb:{dataset_id}"]
+        async for key in self._redis.scan_iter(match=f"{self._p}:*:{dataset_id}:*", count=1000):
+            keys.append(key)
+        for start in range(0, len(keys), 500):
+            await self._redis.delete(*keys[start:start + 500])
+
+
+class RedisCounters:
+    """``cs:c:{d}`` HASH of counters (records, completed) for progress bars."""
+
+    def __init__(self, redis: Redis, *, prefix: str = "cs") -> None:
+        self._redis = redis
+        self._p = prefix
+
+    async def incr(self, dataset_id: str, name: str, amount: int = 1) -> None:
+        if amount:
+            await self._redis.hincrby(f"{self._p}:c:{dataset_id}", name, amount)
+
+    async def read(self, dataset_ids: Sequence[str]) -> dict[str, dict[str, int]]:
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for dataset_id in dataset_ids:
+                pipe.hgetall(f"{self._p}:c:{dataset_id}")
+            results = await pipe.execute()
+        return {d: {k: int(v) for k, v in r.items()} for d, r in zip(dataset_ids, results, strict=True)}
+
+    async def drop(self, dataset_id: str) -> None:
+        await self._redis.delete(f"{self._p}:c:{dataset_id}")
+
+
+class RedisLoginLimiter:
+    """Per-ip attempts per minute, and lockout of a username+ip after repeated failures."""
+
+    def __init__(self, redis: Redis, *, max_failures: int, lockout_s: int, per_minute: int, prefix: str = "cs") -> None:
+        self._redis = redis
+        self._max_failures = max_failures
+        self._lockout_s = lockout_s
+        self._per_minute = per_minute
+        self._p = prefix
+
+    def _fail_key(self, username: str, ip: str) -> str:
+        return f"{self._p}:login:fail:{username.lower()}:{ip}"
+
+    async def check(self, username: str, client_ip: str) -> int | None:
+        rate_key = f"{self._p}:login:rate:{client_ip}"
+        attempts = await self._redis.incr(rate_key)
+        if attempts == 1:
+            await self._redis.expire(rate_key, 60)
+        if attempts > self._per_minute:
+            return max(int(await self._redis.ttl(rate_key)), 1)
+        fail_key = self._fail_key(username, client_ip)
+        failures = int(await self._redis.get(fail_key) or 0)
+        if failures >= self._max_failures:
+            return max(int(await self._redis.ttl(fail_key)), 1)
+        return None
+
+    async def failed(self, username: str, client_ip: str) -> None:
+        key = self._fail_key(username, client_ip)
+        await self._redis.incr(key)
+        await self._redis.expire(key, self._lockout_s)
+
+    async def succeeded(self, username: str, client_ip: str) -> None:
+        await self._redis.delete(self._fail_key(username, client_ip))

@@ -1,0 +1,102 @@
+"""Request / answer models of the JSON API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from claystream_annotate.services.ports import User
+
+
+class LoginIn(BaseModel):
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class UserPublic(BaseModel):
+    id: str
+    username: str
+    role: str
+    workspaces: list[str]
+    active: bool = True
+
+    @classmethod
+    def of(cls, user: User) -> "UserPublic":
+        return cls(id=user.id, username=user.username, role=user.role, workspaces=user.workspaces, active=user.active)
+
+
+class SessionOut(BaseModel):
+    user: UserPublic
+    csrf_token: str
+
+
+class WorkspaceIn(BaseModel):
+    name: str
+
+
+class UserCreate(BaseModel):
+    username: str
+    password: str
+    role: Literal["owner", "admin", "annotator"] = "annotator"
+
+
+class MembershipIn(BaseModel):
+    role: Literal["admin", "annotator"] | None = None
+
+
+class ApiKeyIn(BaseModel):
+    name: str = Field(min_length=1, max_length=100)
+    role: Literal["admin", "annotator"] = "annotator"
+
+
+class ApiKeyOut(BaseModel):
+    key_id: str
+    api_key: str = Field(description="shown once")
+    workspace: str
+    role: str
+
+
+class ResponseIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    status: Literal["submitted", "draft", "discarded"] = "submitted"
+    values: dict[str, Any] = Field(default_factory=dict)
+
+
+class ResponseOut(BaseModel):
+    record_id: str
+    user_id: str
+    status: str
+    values: dict[str, Any]
+    version: int
+    updated_at: datetime
+
+
+class RecordFilter(BaseModel):
+    """The bulk view's filter (same meaning as the records query parameters)."""
+
+    model_config = ConfigDict(extra="forbid")
+    q: str | None = None
+    response_status: str | None = None
+    status: str | None = None
+    metadata: dict[str, list[str]] = Field(default_factory=dict)
+    suggested: str | None = None
+    question: str | None = None
+    score_min: float | None = None
+    score_max: float | None = None
+
+
+class BulkResponseIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    record_ids: list[str] | None = Field(default=None, description="the selected records")
+    filter: RecordFilter | None = Field(default=None, description="or every record matching this filter")
+    status: Literal["submitted", "draft", "discarded"] = "submitted"
+    values: dict[str, Any] = Field(default_factory=dict)
+    dry_run: bool = Field(default=False, description="only count the matching records (for the confirmation)")
+
+
+class BulkResponseOut(BaseModel):
+    matched: int
+    changed: int
+    dry_run: bool

@@ -1,0 +1,129 @@
+"""Datasets: create / read / list / update / delete, guidelines rendered safely, progress."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any
+
+import nh3
+from markdown_it import MarkdownIt
+from pydantic import ValidationError
+
+from claystream_annotate.services.errors import Conflict, Invalid, NotFound
+from claystream_annotate.services.ports import Counters, DatasetStore, QueueStore, RecordStore, ResponseStore
+from claystream_annotate.services.principals import Principal, Role
+from claystream_common.datasets import DatasetSpec
+
+IMMUTABLE = frozenset({"id", "workspace", "name"})
+
+
+def invalid_from(error: ValidationError, prefix: str = "") -> Invalid:
+    """The first pydantic error as Invalid(field, reason)."""
+    item = error.errors()[0]
+    loc = ".".join(str(part) for part in item.get("loc", ())) or "body"
+    return Invalid(f"{prefix}{loc}", item.get("msg", "invalid"))
+
+
+@lru_cache(maxsize=1)
+def _markdown() -> MarkdownIt:
+    return MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
+
+
+def render_guidelines(markdown: str) -> str:
+    """Markdown → HTML with raw HTML disabled, then sanitised by nh3 (no scripts, no handlers)."""
+    html = _markdown().render(markdown or "")
+    return nh3.clean(html, link_rel="noopener noreferrer nofollow")
+
+
+def _spec(document: dict[str, Any]) -> DatasetSpec:
+    return DatasetSpec.from_document(document)
+
+
+async def create_dataset(body: dict[str, Any], *, actor: Principal, workspace: str, datasets: DatasetStore) -> DatasetSpec:
+    actor.require(workspace, Role.ADMIN)
+    data = {key: value for key, value in body.items() if key not in ("id", "workspace")}
+    try:
+        spec = DatasetSpec.model_validate({**data, "id": uuid.uuid4().hex, "workspace": workspace})
+    except ValidationError as error:
+        raise invalid_from(error) from None
+    if await datasets.get(workspace, spec.name) is not None:
+        raise Conflict(f"dataset {spec.name} exists already in workspace {workspace}")
+    now = datetime.now(UTC)
+    document = spec.model_dump(mode="json", exclude={"id"}) | {"_id": spec.id, "created_at": now, "updated_at": now}
+    await datasets.insert(document)
+    return spec
+
+
+async def get_dataset(*, actor: Principal, workspace: str, name: str, datasets: DatasetStore) -> DatasetSpec:
+    """The dataset, or NotFound (also when the workspace is not the caller's)."""
+    actor.require(workspace, Role.ANNOTATOR)
+    document = await datasets.get(workspace, name)
+    if document is None:
+        raise NotFound(f"dataset {name} not found in workspace {workspace}")
+    return _spec(document)
+
+
+async def list_datasets(*, actor: Principal, workspace: str | None, datasets: DatasetStore) -> list[DatasetSpec]:
+    """Datasets of one workspace (or of every workspace the caller sees when ``workspace`` is None)."""
+    if workspace is not None:
+        actor.require(workspace, Role.ANNOTATOR)
+        scope: list[str] | None = [workspace]
+    else:
+        scope = None if actor.workspaces is None else sorted(actor.workspaces)
+    return [_spec(document) for document in await datasets.list(scope)]
+
+
+async def update_dataset(
+    changes: dict[str, Any], *, actor: Principal, workspace: str, name: str, datasets: DatasetStore
+) -> DatasetSpec:
+    actor.require(workspace, Role.ADMIN)
+    document = await datasets.get(workspace, name)
+    if document is None:
+        raise NotFound(f"dataset {name} not found in workspace {workspace}")
+    for key in changes:
+        if key in IMMUTABLE:
+            raise Invalid(key, "cannot be changed")
+    current = _spec(document).model_dump(mode="json")
+    try:
+        spec = DatasetSpec.model_validate({**current, **changes})
+    except ValidationError as error:
+        raise invalid_from(error) from None
+    replacement = spec.model_dump(mode="json", exclude={"id"}) | {
+        "_id": spec.id,
+        "created_at": document.get("created_at"),
+        "updated_at": datetime.now(UTC),
+    }
+    await datasets.replace(replacement)
+    return spec
+
+
+async def delete_dataset(
+    *,
+    actor: Principal,
+    workspace: str,
+    name: str,
+    datasets: DatasetStore,
+    records: RecordStore,
+    responses: ResponseStore,
+    queue: QueueStore,
+    counters: Counters,
+) -> None:
+    """Delete the dataset with its records, responses, queue and counters."""
+    actor.require(workspace, Role.ADMIN)
+    document = await datasets.get(workspace, name)
+    if document is None:
+        raise NotFound(f"dataset {name} not found in workspace {workspace}")
+    dataset_id = str(document["_id"])
+    await datasets.delete(dataset_id)
+    await records.delete_dataset(dataset_id)
+    await responses.delete_dataset(dataset_id)
+    await queue.drop(dataset_id)
+    await counters.drop(dataset_id)
+
+
+async def dataset_progress(specs: list[DatasetSpec], *, counters: Counters) -> dict[str, dict[str, int]]:
+    """``{dataset_id: {"records": n, "completed": n}}`` from the counters (no Mongo count)."""
+    values = await counters.read([spec.id for spec in specs])
+    return {spec.id: {"records": values.get(spec.id, {}).get("records", 0), "completed": values.get(spec.id, {}).get("completed", 0)} for spec in specs}

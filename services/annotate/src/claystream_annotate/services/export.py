@@ -1,0 +1,120 @@
+"""Export a dataset with its responses as JSONL, CSV or Parquet, streamed page by page.
+
+Responses are loaded first (one scan of the dataset's responses), then records are walked in
+arrival order along the ``(dataset_id, seq)`` index and written as they come.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+
+from claystream_annotate.services.errors import Invalid
+from claystream_annotate.services.ports import RecordStore, ResponseDoc, ResponseStore
+from claystream_annotate.services.principals import Principal, Role
+from claystream_annotate.services.records import public_record
+from claystream_common.datasets import DatasetSpec
+
+FORMATS = {"jsonl": "application/x-ndjson", "csv": "text/csv", "parquet": "application/vnd.apache.parquet"}
+PAGE = 2000
+RECORD_PROJECTION = {"_id": 1, "seq": 1, "external_id": 1, "fields": 1, "metadata": 1, "suggestions": 1, "priority": 1, "status": 1}
+
+
+async def _rows(spec: DatasetSpec, *, records: RecordStore, responses: ResponseStore) -> AsyncIterator[list[dict[str, Any]]]:
+    by_record: dict[str, list[ResponseDoc]] = {}
+    async for batch in responses.scan_dataset(spec.id):
+        for response in batch:
+            by_record.setdefault(response.record_id, []).append(response)
+    async for page in records.scan({"dataset_id": spec.id}, batch_size=PAGE, projection=RECORD_PROJECTION):
+        yield [public_record(document, by_record.get(document["_id"], [])) for document in page]
+
+
+def _json_default(value: Any) -> Any:
+    return str(value)
+
+
+async def _jsonl(rows: AsyncIterator[list[dict[str, Any]]]) -> AsyncIterator[bytes]:
+    async for page in rows:
+        yield b"".join(orjson.dumps(row, default=_json_default) + b"\n" for row in page)
+
+
+def _flat(spec: DatasetSpec, row: dict[str, Any]) -> list[Any]:
+    suggestions = {s["question"]: s for s in row["suggestions"]}
+    submitted = [r for r in row["responses"] if r["status"] == "submitted"]
+    out: list[Any] = [row["id"], row["external_id"], row["status"]]
+    out += [row["fields"].get(f.name) for f in spec.fields]
+    out += [row["metadata"].get(m.name) for m in spec.metadata_properties]
+    for question in spec.questions:
+        suggestion = suggestions.get(question.name, {})
+        out += [_cell(suggestion.get("value")), suggestion.get("score")]
+        out.append("|".join(sorted({_cell(r["values"].get(question.name)) for r in submitted if question.name in r["values"]})))
+    out.append(orjson.dumps(row["responses"], default=_json_default).decode())
+    return out
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, list):
+        return ";".join(str(v) for v in value)
+    return "" if value is None else str(value)
+
+
+def csv_header(spec: DatasetSpec) -> list[str]:
+    header = ["id", "external_id", "status"] + [f"field.{f.name}" for f in spec.fields]
+    header += [f"metadata.{m.name}" for m in spec.metadata_properties]
+    for question in spec.questions:
+        header += [f"suggestion.{question.name}", f"suggestion.{question.name}.score", f"response.{question.name}"]
+    return header + ["responses_json"]
+
+
+async def _csv(spec: DatasetSpec, rows: AsyncIterator[list[dict[str, Any]]]) -> AsyncIterator[bytes]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(csv_header(spec))
+    async for page in rows:
+        writer.writerows(_flat(spec, row) for row in page)
+        yield buffer.getvalue().encode()
+        buffer.seek(0)
+        buffer.truncate()
+    if buffer.tell():
+        yield buffer.getvalue().encode()
+
+
+async def _parquet(spec: DatasetSpec, rows: AsyncIterator[list[dict[str, Any]]]) -> AsyncIterator[bytes]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    header = csv_header(spec)
+    schema = pa.schema([(name, pa.string()) for name in header])
+    sink = io.BytesIO()
+    writer = pq.ParquetWriter(sink, schema)
+    try:
+        async for page in rows:
+            columns = list(zip(*(_flat(spec, row) for row in page), strict=True)) if page else [[] for _ in header]
+            arrays = [pa.array([None if v is None else str(v) for v in column], pa.string()) for column in columns]
+            writer.write_table(pa.Table.from_arrays(arrays, schema=schema))
+            if sink.tell():
+                yield sink.getvalue()
+                sink.seek(0)
+                sink.truncate()
+    finally:
+        writer.close()
+    yield sink.getvalue()
+
+
+def export_stream(
+    fmt: str, *, actor: Principal, spec: DatasetSpec, records: RecordStore, responses: ResponseStore
+) -> tuple[AsyncIterator[bytes], str]:
+    """(byte chunks, media type).  Admins and owners only."""
+    actor.require(spec.workspace, Role.ADMIN)
+    if fmt not in FORMATS:
+        raise Invalid("format", f"one of {sorted(FORMATS)}")
+    rows = _rows(spec, records=records, responses=responses)
+    if fmt == "jsonl":
+        return _jsonl(rows), FORMATS[fmt]
+    if fmt == "csv":
+        return _csv(spec, rows), FORMATS[fmt]
+    return _parquet(spec, rows), FORMATS[fmt]

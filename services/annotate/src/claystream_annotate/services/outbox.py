@@ -1,0 +1,159 @@
+"""The outbox relay: publishes the events stored with responses, then clears them.
+
+For every response document with unpublished envelopes it (1) applies the record-level
+effects (who submitted, per-user status, completion once ``min_submitted`` users submitted),
+(2) publishes the envelopes with their original event ids (plus ``record.completed`` with a
+deterministic id), (3) removes the published envelopes from the document.  Every step is
+idempotent, so a crash anywhere only causes a re-drive: the same events again, same ids.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from prometheus_client import Gauge
+
+from claystream_annotate.services.ports import Counters, QueueStore, RecordStore, ResponseDoc, ResponseStore
+from claystream_common.datasets import DatasetSpec
+from claystream_common.events import Envelope, RecordCompleted, decode_event, new_event
+from claystream_common.ports import EventPublisher
+
+log = logging.getLogger(__name__)
+COMPLETED_NAMESPACE = uuid.UUID("0d7a1c52-5b1e-4c55-8f0e-3b1d2a9c7e41")
+OUTBOX_BACKLOG = Gauge("claystream_outbox_backlog", "Response documents with unpublished events", ["service"])
+
+SpecLoader = Callable[[str], Awaitable[DatasetSpec | None]]
+
+
+def completed_event_id(record_id: str) -> uuid.UUID:
+    return uuid.uuid5(COMPLETED_NAMESPACE, record_id)
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        *,
+        responses: ResponseStore,
+        records: RecordStore,
+        queue: QueueStore,
+        counters: Counters,
+        publisher: EventPublisher,
+        load_spec: SpecLoader,
+        batch: int = 500,
+        poll_s: float = 1.0,
+        service: str = "annotate",
+    ) -> None:
+        self._responses = responses
+        self._records = records
+        self._queue = queue
+        self._counters = counters
+        self._publisher = publisher
+        self._load_spec = load_spec
+        self._batch = batch
+        self._poll_s = poll_s
+        self._service = service
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self.published = 0
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="outbox-relay")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                while await self.drain_once() >= self._batch:
+                    pass
+            except Exception as error:  # noqa: BLE001 - keep relaying; the entries stay for the next pass
+                log.warning("outbox relay pass failed: %r", error)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self._poll_s)
+            self._wake.clear()
+            await asyncio.sleep(0.005)  # let a burst of submits gather into one batch
+
+    async def drain_once(self) -> int:
+        """One pass over up to ``batch`` response documents; returns how many were handled.
+
+        Costs a handful of MongoDB round trips per pass whatever the batch size (bulk writes),
+        plus one read per submit on datasets with ``min_submitted`` > 1.
+        """
+        documents = await self._responses.with_pending_outbox(self._batch)
+        await self._report_backlog(len(documents))
+        if not documents:
+            return 0
+        events: list[Envelope[Any]] = []
+        effects: list[tuple[str, str, str, bool]] = []
+        completions: dict[str, tuple[DatasetSpec, dict[str, int]]] = {}
+        specs: dict[str, DatasetSpec | None] = {}
+        for document in documents:
+            if document.dataset_id not in specs:
+                specs[document.dataset_id] = await self._load_spec(document.dataset_id)
+            spec = specs[document.dataset_id]
+            decoded = [decode_event(raw.encode()) for raw in document.outbox]
+            events.extend(decoded)
+            if spec is None:
+                continue  # dataset deleted: publish what was said, touch nothing
+            submitted = document.status == "submitted"
+            effects.append((document.record_id, document.user_id, document.status, submitted))
+            if submitted and any(e.type == "response.submitted" for e in decoded):
+                count = await self._submitters_if_needed(spec, document)
+                if count is not None:
+                    completions.setdefault(spec.id, (spec, {}))[1][document.record_id] = count
+        await self._records.apply_response_effects(effects)
+        for spec, records in completions.values():
+            changed = await self._records.mark_completed_many(list(records))
+            await self._counters.incr(spec.id, "completed", changed)
+            await self._queue.remove(spec.id, list(records))
+            events.extend(self._completed_event(spec, record_id, count) for record_id, count in records.items())
+        await self._publisher.publish_many(events, keys=[self._key(e) for e in events])
+        self.published += len(events)
+        await self._responses.clear_outboxes(documents)
+        if len(documents) < self._batch:
+            OUTBOX_BACKLOG.labels(self._service).set(0)
+        return len(documents)
+
+    async def _report_backlog(self, seen: int) -> None:
+        backlog = seen if seen < self._batch else await self._responses.pending_count()
+        OUTBOX_BACKLOG.labels(self._service).set(backlog)
+
+    @staticmethod
+    def _key(event: Envelope[Any]) -> str | None:
+        return getattr(event.data, "record_id", None)
+
+    async def _submitters_if_needed(self, spec: DatasetSpec, document: ResponseDoc) -> int | None:
+        """The submitted count when this submit completes the record, else None.
+
+        N = 1: every submit completes.  N > 1: the user who is the N-th submitter completes
+        (re-drives of that user's event re-emit the same ``record.completed`` id)."""
+        if spec.min_submitted == 1:
+            return 1
+        submitters = await self._records.add_submitter(document.record_id, document.user_id)
+        n = spec.min_submitted
+        if len(submitters) >= n and document.user_id in submitters[:n] and submitters[n - 1] == document.user_id:
+            return len(submitters)
+        return None
+
+    @staticmethod
+    def _completed_event(spec: DatasetSpec, record_id: str, submitted: int) -> Envelope[Any]:
+        return new_event(
+            "record.completed",
+            RecordCompleted(record_id=record_id, submitted_count=submitted),
+            dataset=spec.name,
+            workspace=spec.workspace,
+            event_id=completed_event_id(record_id),
+        )

@@ -1,0 +1,181 @@
+"""Responses: one per (record, user), saved together with their events (the outbox).
+
+The response document is the unit of atomicity: the encoded ``response.*`` envelope is
+appended to the document's ``outbox`` in the same single-document write as the new state,
+so a crash can never keep the state and lose the event.  The relay (``outbox.py``) publishes
+the events, applies the record-level effects (submitters, completion) and clears them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+
+from claystream_annotate.services.errors import Conflict, Invalid, NotFound
+from claystream_annotate.services.ports import QueueStore, RecordStore, ResponseDoc, ResponseStore, Wakeable
+from claystream_annotate.services.principals import Principal, Role
+from claystream_annotate.services.validation import validate_values
+from claystream_common.datasets import DatasetSpec
+from claystream_common.events import ResponseChanged, encode_event, new_event
+
+MAX_ATTEMPTS = 5
+BULK_MAX = 10_000
+
+
+def response_id(record_id: str, user_id: str) -> str:
+    return f"{record_id}:{user_id}"
+
+
+def event_type_for(status: str, previous: ResponseDoc | None) -> str:
+    if status == "discarded":
+        return "response.discarded"
+    if status == "submitted" and (previous is None or previous.status != "submitted"):
+        return "response.submitted"
+    return "response.updated"
+
+
+def _encoded_event(spec: DatasetSpec, doc: ResponseDoc, previous: ResponseDoc | None) -> str:
+    data = ResponseChanged(
+        response_id=doc.id,
+        record_id=doc.record_id,
+        user_id=doc.user_id,
+        status=doc.status,  # type: ignore[arg-type]
+        values=doc.values,
+        previous_values=previous.values if previous is not None else None,
+        version=doc.version,
+    )
+    event = new_event(event_type_for(doc.status, previous), data, dataset=spec.name, workspace=spec.workspace)
+    return encode_event(event).decode()
+
+
+def _next_doc(spec: DatasetSpec, record_id: str, user_id: str, status: str, values: dict[str, Any], previous: ResponseDoc | None) -> ResponseDoc:
+    now = datetime.now(UTC)
+    doc = ResponseDoc(
+        id=response_id(record_id, user_id),
+        record_id=record_id,
+        dataset_id=spec.id,
+        workspace=spec.workspace,
+        user_id=user_id,
+        status=status,
+        values=values,
+        version=(previous.version + 1) if previous else 1,
+        updated_at=now,
+        outbox=list(previous.outbox) if previous else [],
+    )
+    doc.outbox.append(_encoded_event(spec, doc, previous))
+    return doc
+
+
+async def save_response(
+    *,
+    actor: Principal,
+    spec: DatasetSpec,
+    record_id: str,
+    status: str,
+    values: dict[str, Any] | None,
+    records: RecordStore,
+    responses: ResponseStore,
+    queue: QueueStore,
+    relay: Wakeable | None = None,
+) -> ResponseDoc:
+    """Create or change the caller's response to a record (submitted / draft / discarded).
+
+    Values are validated against the dataset's questions (Invalid names the question).
+    An unchanged save is a no-op (no event).  Raises NotFound for a record outside the dataset.
+    """
+    actor.require(spec.workspace, Role.ANNOTATOR)
+    cleaned = validate_values(spec, values, status)
+    rid = response_id(record_id, actor.user_id)
+    saved: ResponseDoc | None = None
+    # Fast path: the record is the caller's leased one (so it is in this dataset) and they never
+    # answered it: one insert, guarded by the unique _id (a duplicate falls back to the slow path).
+    if await queue.current_lease(spec.id, actor.user_id) == record_id:
+        if not (await queue.answered_flags(spec.id, actor.user_id, [record_id]))[0]:
+            doc = _next_doc(spec, record_id, actor.user_id, status, cleaned, None)
+            if await responses.insert(doc):
+                saved = doc
+    else:
+        record = await records.get(record_id)
+        if record is None or record.get("dataset_id") != spec.id:
+            raise NotFound(f"record {record_id} not found in dataset {spec.name}")
+    for _ in range(MAX_ATTEMPTS):
+        if saved is not None:
+            break
+        previous = await responses.get(rid)
+        if previous is not None and previous.status == status and previous.values == cleaned:
+            saved = previous
+            break
+        doc = _next_doc(spec, record_id, actor.user_id, status, cleaned, previous)
+        stored = await responses.insert(doc) if previous is None else await responses.replace_if_version(doc, previous.version)
+        if stored:
+            saved = doc
+    if saved is None:
+        raise Conflict(f"response {rid} kept changing; try again")
+    await queue.mark_answered(spec.id, actor.user_id, [record_id])
+    if status == "submitted" and spec.min_submitted == 1:
+        await queue.remove(spec.id, [record_id])
+    await queue.release(spec.id, record_id, actor.user_id)
+    if relay is not None and saved.outbox:
+        relay.wake()
+    return saved
+
+
+async def get_response(*, actor: Principal, spec: DatasetSpec, record_id: str, user_id: str | None, responses: ResponseStore) -> ResponseDoc:
+    """A response; annotators read only their own, admins anyone's."""
+    actor.require(spec.workspace, Role.ANNOTATOR)
+    user_id = user_id or actor.user_id
+    if user_id != actor.user_id:
+        actor.require(spec.workspace, Role.ADMIN)
+    doc = await responses.get(response_id(record_id, user_id))
+    if doc is None or doc.dataset_id != spec.id:
+        raise NotFound(f"no response by {user_id} to record {record_id}")
+    return doc
+
+
+async def bulk_respond(
+    *,
+    actor: Principal,
+    spec: DatasetSpec,
+    record_ids: Sequence[str],
+    status: str,
+    values: dict[str, Any] | None,
+    records: RecordStore,
+    responses: ResponseStore,
+    queue: QueueStore,
+    relay: Wakeable | None = None,
+) -> int:
+    """Apply one answer to many records at once (bulk labelling).  Returns how many changed.
+
+    Records outside the dataset are skipped.  Unchanged responses emit nothing.
+    """
+    actor.require(spec.workspace, Role.ANNOTATOR)
+    if len(record_ids) > BULK_MAX:
+        raise Invalid("record_ids", f"at most {BULK_MAX} records per bulk request")
+    cleaned = validate_values(spec, values, status)
+    unique_ids = list(dict.fromkeys(record_ids))
+    found = {r["_id"] for r in await records.get_many(unique_ids) if r.get("dataset_id") == spec.id}
+    targets = [r for r in unique_ids if r in found]
+    previous = {doc.record_id: doc for doc in await responses.get_many([response_id(r, actor.user_id) for r in targets])}
+    changed: list[ResponseDoc] = []
+    for record_id in targets:
+        before = previous.get(record_id)
+        if before is not None and before.status == status and before.values == cleaned:
+            continue
+        changed.append(_next_doc(spec, record_id, actor.user_id, status, dict(cleaned), before))
+    await responses.upsert_many(changed)
+    await queue.mark_answered(spec.id, actor.user_id, targets)
+    if status == "submitted" and spec.min_submitted == 1:
+        await queue.remove(spec.id, targets)
+    if relay is not None and changed:
+        relay.wake()
+    return len(changed)
+
+
+def public_response(doc: ResponseDoc) -> dict[str, Any]:
+    return {"user_id": doc.user_id, "status": doc.status, "values": doc.values, "updated_at": doc.updated_at, "version": doc.version}
+
+
+def without_outbox(doc: ResponseDoc) -> ResponseDoc:
+    return replace(doc, outbox=[])

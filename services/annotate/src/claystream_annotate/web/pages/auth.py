@@ -1,0 +1,79 @@
+"""Sign in and sign out (the session cookie is the shared ``claystream_session``)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
+
+from claystream_annotate.api.auth import client_ip, end_session, start_session
+from claystream_annotate.services.errors import RateLimited, Unauthenticated
+from claystream_annotate.services.users import login
+from claystream_annotate.web.rendering import render
+from claystream_annotate.web.routing import WebRoute
+from claystream_annotate.web.session import WebUser, session_principal
+from claystream_common.web_sessions import csrf_matches, new_csrf_token
+
+router = APIRouter(route_class=WebRoute, include_in_schema=False)
+
+LOGIN_CSRF_COOKIE = "claystream_login_csrf"
+
+
+def safe_next(value: str | None) -> str:
+    """Only same-site paths (``/x``), never ``//host`` or ``https://host``."""
+    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return "/"
+    return value
+
+
+def _login_page(request: Request, *, next_url: str, error: str | None = None, username: str = "", status_code: int = 200) -> Response:
+    token = new_csrf_token()
+    response = render(
+        request, "annotate/login.html", None, status_code=status_code, login_csrf=token, next_url=next_url, error=error, username=username
+    )
+    settings = request.app.state.deps.settings
+    response.set_cookie(
+        LOGIN_CSRF_COOKIE, token, max_age=3600, httponly=True, samesite="strict", secure=settings.secure_cookies, path="/login"
+    )
+    return response
+
+
+@router.get("/login")
+async def login_page(request: Request, next: str = "/") -> Response:  # noqa: A002 - the query parameter's name
+    if await session_principal(request) is not None:
+        return RedirectResponse(safe_next(next), status_code=303)
+    return _login_page(request, next_url=safe_next(next))
+
+
+@router.post("/login")
+async def login_submit(
+    request: Request,
+    username: Annotated[str, Form(max_length=200)] = "",
+    password: Annotated[str, Form(max_length=1000)] = "",
+    csrf_token: Annotated[str, Form()] = "",
+    next: Annotated[str, Form()] = "/",  # noqa: A002
+) -> Response:
+    deps = request.app.state.deps
+    next_url = safe_next(next)
+    if not csrf_matches(request.cookies.get(LOGIN_CSRF_COOKIE), csrf_token):
+        return _login_page(request, next_url=next_url, error="The form expired: please sign in again.", username=username, status_code=403)
+    try:
+        user = await login(username=username, password=password, client_ip=client_ip(request), users=deps.users, limiter=deps.limiter)
+    except RateLimited as error:
+        response = _login_page(request, next_url=next_url, error=str(error), username=username, status_code=429)
+        response.headers["Retry-After"] = str(error.retry_after_s)
+        return response
+    except Unauthenticated:
+        return _login_page(request, next_url=next_url, error="Wrong username or password.", username=username, status_code=401)
+    response = RedirectResponse(next_url, status_code=303)
+    start_session(response, deps, user)
+    response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
+    return response
+
+
+@router.post("/logout")
+async def logout(request: Request, principal: WebUser) -> Response:
+    response = RedirectResponse("/login", status_code=303)
+    end_session(response, request.app.state.deps)
+    return response

@@ -1,0 +1,92 @@
+"""The dataset list (the home page) and the new-dataset form."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
+
+from claystream_annotate.services.datasets import create_dataset, dataset_progress, list_datasets
+from claystream_annotate.services.errors import Conflict, Forbidden, Invalid
+from claystream_annotate.services.principals import Principal, Role
+from claystream_annotate.web.rendering import render
+from claystream_annotate.web.routing import WebRoute
+from claystream_annotate.web.session import WebUser
+from claystream_common.datasets import DatasetSpec
+
+router = APIRouter(route_class=WebRoute, include_in_schema=False)
+
+
+def summary(spec: DatasetSpec, records: int) -> str:
+    labels = next((q.labels for q in spec.questions if q.labels), [])
+    shown = ", ".join(labels[:4]) + ("…" if len(labels) > 4 else "")
+    parts = [f"{records:,} records"]
+    if shown:
+        parts.append(shown)
+    if spec.min_submitted > 1:
+        parts.append(f"{spec.min_submitted} annotators per record")
+    return " · ".join(parts)
+
+
+@router.get("/")
+async def dataset_list(request: Request, principal: WebUser) -> Response:
+    deps = request.app.state.deps
+    specs = await list_datasets(actor=principal, workspace=None, datasets=deps.datasets)
+    progress = await dataset_progress(specs, counters=deps.counters)
+    groups: dict[str, list[dict[str, object]]] = defaultdict(list)
+    for spec in sorted(specs, key=lambda s: (s.workspace, s.name)):
+        numbers = progress.get(spec.id, {"records": 0, "completed": 0})
+        groups[spec.workspace].append({"spec": spec, "progress": numbers, "summary": summary(spec, numbers["records"])})
+    return render(request, "annotate/datasets.html", principal, groups=sorted(groups.items()))
+
+
+async def admin_workspaces(request: Request, principal: Principal) -> list[str]:
+    if not principal.role.at_least(Role.ADMIN):
+        raise Forbidden("creating datasets needs the admin role")
+    if principal.workspaces is None:
+        return sorted(await request.app.state.deps.workspaces.list())
+    return sorted(principal.workspaces)
+
+
+@router.get("/datasets/new")
+async def new_dataset_page(request: Request, principal: WebUser) -> Response:
+    workspaces = await admin_workspaces(request, principal)
+    return render(request, "annotate/new_dataset.html", principal, workspaces=workspaces, form={}, error=None)
+
+
+def _labels(raw: str) -> list[str]:
+    return [part.strip() for part in raw.replace("\n", ",").split(",") if part.strip()]
+
+
+@router.post("/datasets/new")
+async def new_dataset_submit(
+    request: Request,
+    principal: WebUser,
+    workspace: Annotated[str, Form()],
+    name: Annotated[str, Form()],
+    text_field: Annotated[str, Form()] = "text",
+    question: Annotated[str, Form()] = "label",
+    question_type: Annotated[str, Form()] = "label",
+    labels: Annotated[str, Form()] = "",
+    guidelines: Annotated[str, Form()] = "",
+    min_submitted: Annotated[int, Form(ge=1, le=20)] = 1,
+) -> Response:
+    workspaces = await admin_workspaces(request, principal)
+    body = {
+        "name": name.strip(),
+        "guidelines": guidelines,
+        "fields": [{"name": text_field.strip() or "text"}],
+        "questions": [{"name": question.strip() or "label", "type": question_type, "labels": _labels(labels)}],
+        "min_submitted": min_submitted,
+    }
+    if question_type == "rating":
+        body["questions"][0] = {"name": question.strip() or "rating", "type": "rating", "rating_max": max(2, min(10, len(_labels(labels)) or 5))}
+    try:
+        spec = await create_dataset(body, actor=principal, workspace=workspace, datasets=request.app.state.deps.datasets)
+    except (Invalid, Conflict) as error:
+        form = {"workspace": workspace, "name": name, "text_field": text_field, "question": question,
+                "question_type": question_type, "labels": labels, "guidelines": guidelines, "min_submitted": min_submitted}
+        return render(request, "annotate/new_dataset.html", principal, status_code=422, workspaces=workspaces, form=form, error=str(error))
+    return RedirectResponse(f"/datasets/{spec.workspace}/{spec.name}/settings", status_code=303)

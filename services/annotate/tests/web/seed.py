@@ -1,0 +1,123 @@
+"""Test helpers shared by the web and browser tests: an in-process annotate app, datasets with
+records (through the real ``record.ingested`` handler, minus Kafka), and signing in."""
+
+from __future__ import annotations
+
+import gzip
+import itertools
+import json
+import re
+import uuid
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from claystream_annotate.config import AnnotateSettings
+from claystream_annotate.consumers.handlers import on_records_ingested, on_suggestions_created
+from claystream_annotate.services.datasets import create_dataset
+from claystream_annotate.services.principals import Principal, Role
+from claystream_annotate.services.users import create_user
+from claystream_common.datasets import record_id_for
+from claystream_common.events import RecordIngested, SuggestionCreated, new_event
+from claystream_devstack.pytest_plugin import service_env, shared_data_dir
+
+PREFIX = "CLAYSTREAM_ANNOTATE_"
+OWNER = ("owner", "owner-password-1234")
+WORKSPACE = "default"
+ROOT_OWNER = Principal(user_id="test", username="test", role=Role.OWNER, workspaces=None)
+
+
+def settings_for(stack: Any, db_name: str, **extra: str) -> AnnotateSettings:
+    env = service_env(stack, PREFIX, db_name, owner_username=OWNER[0], owner_password=OWNER[1], owner_workspace=WORKSPACE, **extra)
+    return AnnotateSettings(**{key.removeprefix(PREFIX).lower(): value for key, value in env.items()})
+
+
+def imdb_texts(count: int) -> list[str]:
+    """The first ``count`` IMDb reviews (read in place from ../shared/data)."""
+    candidates = sorted((shared_data_dir() / "imdb").glob("*.jsonl.gz")) if (shared_data_dir() / "imdb").is_dir() else []
+    candidates += sorted(shared_data_dir().glob("imdb*.jsonl.gz"))
+    for path in candidates:
+        with gzip.open(path, "rt") as handle:
+            texts = [json.loads(line)["text"] for line in itertools.islice(handle, count)]
+        if len(texts) == count:
+            return texts
+    return [f"Review {i}: a film with <br /><br />two paragraphs and a verdict." for i in range(count)]
+
+
+async def seed_dataset(
+    deps: Any,
+    name: str,
+    texts: Iterable[str],
+    *,
+    labels: tuple[str, ...] = ("negative", "positive"),
+    guidelines: str = "Label the **sentiment** of the review.",
+    metadata: list[dict[str, Any]] | None = None,
+    suggestions: list[tuple[str, float]] | None = None,
+    metadata_properties: list[dict[str, Any]] | None = None,
+    min_submitted: int = 1,
+    workspace: str = WORKSPACE,
+) -> tuple[Any, list[str]]:
+    """Create a dataset and ingest records (and suggestions) through the real handlers."""
+    spec = await create_dataset(
+        {
+            "name": name,
+            "guidelines": guidelines,
+            "fields": [{"name": "text", "title": "Review"}],
+            "questions": [{"name": "sentiment", "title": "Sentiment", "type": "label", "labels": list(labels)}],
+            "metadata_properties": metadata_properties or [],
+            "min_submitted": min_submitted,
+        },
+        actor=ROOT_OWNER,
+        workspace=workspace,
+        datasets=deps.datasets,
+    )
+    events, ids = [], []
+    for position, text in enumerate(texts):
+        record_id = record_id_for(workspace, name, f"r{position}")
+        ids.append(record_id)
+        data = RecordIngested(record_id=record_id, external_id=f"r{position}", fields={"text": text}, metadata=(metadata or [{}] * (position + 1))[position] if metadata else {})
+        events.append(new_event("record.ingested", data, dataset=name, workspace=workspace))
+    await on_records_ingested(events, records=deps.records, datasets=deps.datasets, queue=deps.queue, counters=deps.counters)
+    if suggestions:
+        created = [
+            new_event(
+                "suggestion.created",
+                SuggestionCreated(record_id=record_id, question="sentiment", label=label, score=score, scores={label: score}, model_version="v1"),
+                dataset=name,
+                workspace=workspace,
+            )
+            for record_id, (label, score) in zip(ids, suggestions, strict=False)
+        ]
+        await on_suggestions_created(created, records=deps.records, datasets=deps.datasets, queue=deps.queue)
+    return spec, ids
+
+
+async def add_user(deps: Any, role: str = "annotator", workspaces: list[str] | None = None, username: str | None = None) -> tuple[str, str]:
+    username = username or f"u{uuid.uuid4().hex[:8]}"
+    password = "annotator-password-1"
+    await create_user(
+        username=username, password=password, role=role, workspaces_list=workspaces if workspaces is not None else [WORKSPACE],
+        users=deps.users, workspaces=deps.workspaces,
+    )
+    return username, password
+
+
+CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)">')
+LOGIN_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+async def sign_in(client: httpx.AsyncClient, username: str, password: str) -> str:
+    """Sign in through the login form; returns the session's CSRF token."""
+    page = await client.get("/login")
+    token = LOGIN_CSRF.search(page.text).group(1)
+    response = await client.post("/login", data={"username": username, "password": password, "csrf_token": token, "next": "/"})
+    assert response.status_code == 303, response.text
+    home = await client.get("/")
+    assert home.status_code == 200, home.text
+    return CSRF_META.search(home.text).group(1)
+
+
+def data_dir_available() -> bool:
+    return Path(shared_data_dir()).is_dir()

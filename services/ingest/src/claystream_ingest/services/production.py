@@ -1,0 +1,68 @@
+"""Use cases: production predictions and feedback → ``prediction.logged`` / ``feedback.logged``."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from claystream_common.topics import Topic
+
+from claystream_ingest.services.auth import Principal
+from claystream_ingest.services.encoding import encode_events
+from claystream_ingest.services.ports import EncodedEvent, EncodedPublisher
+from claystream_ingest.services.production_validation import validate_feedback, validate_predictions
+from claystream_ingest.services.publishing import publish_or_unavailable, reject_unless_partial
+from claystream_ingest.services.records import Accepted
+
+
+async def log_predictions(
+    items: list[Any],
+    *,
+    principal: Principal,
+    partial: bool,
+    publisher: EncodedPublisher,
+    publish_timeout_s: float,
+    traceparent: str | None = None,
+) -> Accepted:
+    now = datetime.now(UTC).isoformat()
+    good, errors = validate_predictions(items, now=now)
+    reject_unless_partial(errors, len(items), partial=partial, noun="predictions")
+    events = _encode("prediction.logged", [item for _, item in good], principal, now, traceparent)
+    await publish_or_unavailable(publisher, Topic.PREDICTIONS.value, events, timeout_s=publish_timeout_s)
+    return Accepted(accepted=len(events), ids=[e.event_id for e in events], rejected=errors)
+
+
+async def log_feedback(
+    items: list[Any],
+    *,
+    principal: Principal,
+    partial: bool,
+    publisher: EncodedPublisher,
+    publish_timeout_s: float,
+    traceparent: str | None = None,
+) -> Accepted:
+    now = datetime.now(UTC).isoformat()
+    good, errors = validate_feedback(items, now=now)
+    reject_unless_partial(errors, len(items), partial=partial, noun="feedback items")
+    events = _encode("feedback.logged", [item for _, item in good], principal, now, traceparent)
+    await publish_or_unavailable(publisher, Topic.FEEDBACK.value, events, timeout_s=publish_timeout_s)
+    return Accepted(accepted=len(events), ids=[e.event_id for e in events], rejected=errors)
+
+
+def _encode(
+    event_type: str, items: list[dict[str, Any]], principal: Principal, now: str, traceparent: str | None
+) -> list[EncodedEvent]:
+    """Events in item order; encoded per envelope dataset (most requests name one or none)."""
+    by_dataset: dict[str | None, list[int]] = {}
+    for position, item in enumerate(items):
+        by_dataset.setdefault(item.pop("dataset"), []).append(position)
+    events: list[EncodedEvent | None] = [None] * len(items)
+    for dataset, positions in by_dataset.items():
+        group = [items[p] for p in positions]
+        encoded = encode_events(
+            event_type, group, [item["request_id"] for item in group], workspace=principal.workspace,
+            dataset=dataset, occurred_at=now, traceparent=traceparent,
+        )
+        for position, event in zip(positions, encoded, strict=True):
+            events[position] = event
+    return [event for event in events if event is not None]

@@ -1,0 +1,62 @@
+"""Publish-or-503: a request is acknowledged only after Kafka acknowledged all of it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+from claystream_common.kafka.producer import PublishError
+
+from claystream_ingest.services.errors import InvalidItems, KafkaUnavailable
+from claystream_ingest.services.ports import EncodedEvent, EncodedPublisher
+from claystream_ingest.services.validation import item_error
+
+
+async def publish_or_unavailable(
+    publisher: EncodedPublisher, topic: str, events: Sequence[EncodedEvent], *, timeout_s: float
+) -> None:
+    if not events:
+        return
+    try:
+        await asyncio.wait_for(publisher.publish_encoded(topic, events), timeout=timeout_s)
+    except (PublishError, TimeoutError) as error:
+        reason = str(error) or f"no acknowledgement within {timeout_s:g}s"
+        raise KafkaUnavailable(
+            "Kafka is unavailable: the request was not accepted; retry later "
+            "(re-sending is safe: record ids are deterministic from external_id)",
+            reason=reason,
+        ) from error
+
+
+def items_of(body: Any, *, max_items: int, noun: str) -> list[Any]:
+    """The ``items`` list of a bulk body, or 422 naming what is wrong with it."""
+    if not isinstance(body, dict):
+        raise InvalidItems("the body must be a JSON object", errors=[item_error(None, "", 'expected {"items": [...]}')])
+    items = body.get("items")
+    problem = None
+    if items is None:
+        problem = "required property is missing"
+    elif not isinstance(items, list):
+        problem = f"must be a list of {noun}"
+    elif not items:
+        problem = f"must contain at least one of the {noun}"
+    elif len(items) > max_items:
+        problem = f"at most {max_items} {noun} per request (got {len(items)}); split the batch"
+    if problem:
+        raise InvalidItems(f"invalid request body: items {problem}", errors=[item_error(None, "items", problem)])
+    unknown = sorted(body.keys() - {"items"})
+    if unknown:
+        raise InvalidItems(
+            "invalid request body", errors=[item_error(None, key, "unknown property") for key in unknown]
+        )
+    return items
+
+
+def reject_unless_partial(errors: list[dict[str, Any]], total: int, *, partial: bool, noun: str) -> None:
+    if errors and not partial:
+        bad = len({error["index"] for error in errors})
+        raise InvalidItems(
+            f"{bad} of {total} {noun} are invalid; nothing was accepted (fix them, or send ?partial=true)",
+            errors=errors,
+        )

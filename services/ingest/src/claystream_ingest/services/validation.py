@@ -1,0 +1,226 @@
+"""Record validation against a dataset's schema, compiled once per dataset version.
+
+``RecordValidator(spec).validate(items)`` returns the normalised good records and one
+error per problem: ``{"index": i, "field": "fields.text", "reason": "..."}``.  Plain
+dict / type checks (no pydantic per record): this runs for every record ingested.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from claystream_common.datasets import DatasetSpec
+
+RECORD_KEYS = frozenset({"external_id", "fields", "metadata", "suggestions", "vectors"})
+SUGGESTION_KEYS = frozenset({"question", "value", "score", "agent", "model_version"})
+MAX_EXTERNAL_ID = 256
+MAX_VECTOR_DIMS = 4096
+
+
+def item_error(index: int | None, field: str, reason: str) -> dict[str, Any]:
+    return {"index": index, "field": field, "reason": reason}
+
+
+def is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+@dataclass(frozen=True, slots=True)
+class _Question:
+    kind: str
+    labels: frozenset[str]
+    rating_max: int
+
+
+class RecordValidator:
+    """Checks records against one :class:`DatasetSpec`."""
+
+    def __init__(self, spec: DatasetSpec) -> None:
+        self.spec = spec
+        self._fields = frozenset(f.name for f in spec.fields)
+        self._required = tuple(f.name for f in spec.fields if f.required)
+        self._metadata = {m.name: (m.type, frozenset(m.values) if m.values is not None else None)
+                          for m in spec.metadata_properties}
+        self._questions = {q.name: _Question(q.type, frozenset(q.labels), q.rating_max or 0) for q in spec.questions}
+
+    def validate(self, items: list[Any]) -> tuple[list[tuple[int, dict[str, Any]]], list[dict[str, Any]]]:
+        """(index, normalised record) for the good ones, and every error found."""
+        good: list[tuple[int, dict[str, Any]]] = []
+        errors: list[dict[str, Any]] = []
+        for index, item in enumerate(items):
+            before = len(errors)
+            record = self._record(index, item, errors)
+            if len(errors) == before and record is not None:
+                good.append((index, record))
+        return good, errors
+
+    # ------------------------------------------------------------------ one record
+    def _record(self, i: int, item: Any, errors: list[dict[str, Any]]) -> dict[str, Any] | None:
+        if not isinstance(item, dict):
+            errors.append(item_error(i, "", "record must be a JSON object"))
+            return None
+        if not RECORD_KEYS.issuperset(item):
+            for key in sorted(item.keys() - RECORD_KEYS):
+                errors.append(item_error(i, key, f"unknown property (allowed: {', '.join(sorted(RECORD_KEYS))})"))
+        external_id = item.get("external_id")
+        if external_id is not None and not (type(external_id) is str and 0 < len(external_id) <= MAX_EXTERNAL_ID):
+            external_id = self._external_id(i, external_id, errors)
+        return {
+            "external_id": external_id,
+            "fields": self._fields_of(i, item.get("fields"), errors),
+            "metadata": self._metadata_of(i, item["metadata"], errors) if "metadata" in item else {},
+            "suggestions": self._suggestions_of(i, item["suggestions"], errors) if "suggestions" in item else [],
+            "vectors": self._vectors_of(i, item["vectors"], errors) if "vectors" in item else {},
+        }
+
+    def _external_id(self, i: int, value: Any, errors: list[dict[str, Any]]) -> str | None:
+        if value is None:
+            return None
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)
+        if not isinstance(value, str):
+            errors.append(item_error(i, "external_id", "must be a string or an integer"))
+            return None
+        if not value or len(value) > MAX_EXTERNAL_ID:
+            errors.append(item_error(i, "external_id", f"must be 1 to {MAX_EXTERNAL_ID} characters"))
+        return value
+
+    def _fields_of(self, i: int, value: Any, errors: list[dict[str, Any]]) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            reason = "required property is missing" if value is None else "must be an object of field name to text"
+            errors.append(item_error(i, "fields", reason))
+            return {}
+        clean = True
+        for name, text in value.items():
+            if name not in self._fields:
+                errors.append(item_error(i, f"fields.{name}", f"unknown field (dataset fields: {', '.join(sorted(self._fields))})"))
+            elif type(text) is not str:
+                clean = False
+                if text is not None:
+                    errors.append(item_error(i, f"fields.{name}", "must be a string"))
+        for name in self._required:
+            text = value.get(name)
+            if text is None:
+                errors.append(item_error(i, f"fields.{name}", "required field is missing"))
+            elif type(text) is str and not text.strip():
+                errors.append(item_error(i, f"fields.{name}", "required field is empty"))
+        return value if clean else {name: text for name, text in value.items() if text is not None}
+
+    def _metadata_of(self, i: int, value: Any, errors: list[dict[str, Any]]) -> dict[str, Any]:
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            errors.append(item_error(i, "metadata", "must be an object of property name to value"))
+            return {}
+        for name, item in value.items():
+            spec = self._metadata.get(name)
+            where = f"metadata.{name}"
+            if spec is None:
+                known = ", ".join(sorted(self._metadata)) or "none defined"
+                errors.append(item_error(i, where, f"unknown metadata property (dataset properties: {known})"))
+                continue
+            kind, allowed = spec
+            if item is None:
+                continue
+            if kind == "terms":
+                if not isinstance(item, str):
+                    errors.append(item_error(i, where, "must be a string (terms)"))
+                elif allowed is not None and item not in allowed:
+                    errors.append(item_error(i, where, f"'{item}' is not one of the allowed terms: {', '.join(sorted(allowed))}"))
+            elif kind == "integer":
+                if not isinstance(item, int) or isinstance(item, bool):
+                    errors.append(item_error(i, where, "must be an integer"))
+            elif not is_number(item):
+                errors.append(item_error(i, where, "must be a finite number (float)"))
+        return {name: item for name, item in value.items() if item is not None}
+
+    def _suggestions_of(self, i: int, value: Any, errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            errors.append(item_error(i, "suggestions", "must be a list of suggestion objects"))
+            return []
+        seen: set[str] = set()
+        out = []
+        for j, suggestion in enumerate(value):
+            where = f"suggestions[{j}]"
+            if not isinstance(suggestion, dict):
+                errors.append(item_error(i, where, "must be an object with question and value"))
+                continue
+            for key in suggestion.keys() - SUGGESTION_KEYS:
+                errors.append(item_error(i, f"{where}.{key}", "unknown property"))
+            question_name = suggestion.get("question")
+            question = self._questions.get(question_name) if isinstance(question_name, str) else None
+            if question is None:
+                known = ", ".join(sorted(self._questions))
+                errors.append(item_error(i, f"{where}.question", f"unknown question {question_name!r} (dataset questions: {known})"))
+                continue
+            if question_name in seen:
+                errors.append(item_error(i, f"{where}.question", f"more than one suggestion for question '{question_name}'"))
+            seen.add(question_name)
+            reason = _value_problem(question, suggestion.get("value"))
+            if reason:
+                errors.append(item_error(i, f"{where}.value", reason))
+            score = suggestion.get("score")
+            if score is not None and (not is_number(score) or not 0.0 <= score <= 1.0):
+                errors.append(item_error(i, f"{where}.score", "must be a number between 0 and 1"))
+            for key in ("agent", "model_version"):
+                if suggestion.get(key) is not None and not isinstance(suggestion[key], str):
+                    errors.append(item_error(i, f"{where}.{key}", "must be a string"))
+            out.append({"question": question_name, "value": suggestion.get("value"), "score": score,
+                        "agent": suggestion.get("agent"), "model_version": suggestion.get("model_version")})
+        return out
+
+    def _vectors_of(self, i: int, value: Any, errors: list[dict[str, Any]]) -> dict[str, list[float]]:
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            errors.append(item_error(i, "vectors", "must be an object of vector name to list of numbers"))
+            return {}
+        for name, vector in value.items():
+            if not isinstance(vector, list) or not vector or len(vector) > MAX_VECTOR_DIMS:
+                errors.append(item_error(i, f"vectors.{name}", f"must be a list of 1 to {MAX_VECTOR_DIMS} numbers"))
+            elif not all(is_number(x) for x in vector):
+                errors.append(item_error(i, f"vectors.{name}", "must contain only finite numbers"))
+        return value
+
+
+def _value_problem(question: _Question, value: Any) -> str | None:
+    if value is None:
+        return "required property is missing"
+    if question.kind == "label":
+        if not isinstance(value, str) or value not in question.labels:
+            return f"{value!r} is not an allowed label: {', '.join(sorted(question.labels))}"
+    elif question.kind == "multi_label":
+        if not isinstance(value, list) or not value:
+            return "must be a non-empty list of labels"
+        bad = [v for v in value if not isinstance(v, str) or v not in question.labels]
+        if bad:
+            return f"{bad[0]!r} is not an allowed label: {', '.join(sorted(question.labels))}"
+        if len(set(value)) != len(value):
+            return "labels must not repeat"
+    elif question.kind == "rating":
+        if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= question.rating_max:
+            return f"must be an integer rating from 1 to {question.rating_max}"
+    elif not isinstance(value, str) or not value.strip():
+        return "must be a non-empty string"
+    return None
+
+
+class ValidatorCache:
+    """Compiled validators by dataset version (the spec's JSON), bounded."""
+
+    def __init__(self, max_entries: int = 256) -> None:
+        self._max = max_entries
+        self._by_spec: dict[str, RecordValidator] = {}
+
+    def for_spec(self, spec: DatasetSpec) -> RecordValidator:
+        key = spec.model_dump_json()
+        validator = self._by_spec.get(key)
+        if validator is None:
+            if len(self._by_spec) >= self._max:
+                self._by_spec.pop(next(iter(self._by_spec)))
+            validator = self._by_spec[key] = RecordValidator(spec)
+        return validator

@@ -1,0 +1,128 @@
+"""Every record rule, with the exact error entries the 422 body carries."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from claystream_ingest.services.validation import RecordValidator, ValidatorCache
+from ingest_fakes import imdb_spec
+
+GOOD = {"external_id": "r1", "fields": {"text": "Great film"}}
+
+
+def errors_of(record: Any) -> list[dict[str, Any]]:
+    good, errors = RecordValidator(imdb_spec()).validate([record])
+    assert (not good) == bool(errors)
+    return errors
+
+
+def test_a_valid_record_is_normalised() -> None:
+    record = {
+        "external_id": 42, "fields": {"text": "Great", "title": None},
+        "metadata": {"genre": "drama", "source": "web", "year": 1999, "rating": 7, "extra": None} | {},
+        "suggestions": [{"question": "sentiment", "value": "positive", "score": 0.9, "agent": "m"},
+                        {"question": "topics", "value": ["plot", "music"]},
+                        {"question": "stars", "value": 4}, {"question": "note", "value": "fine"}],
+        "vectors": {"mini": [0.1, 2, -3.5]},
+    }
+    record["metadata"].pop("extra")
+    good, errors = RecordValidator(imdb_spec()).validate([record])
+    assert errors == []
+    assert good == [(0, {
+        "external_id": "42", "fields": {"text": "Great"},
+        "metadata": {"genre": "drama", "source": "web", "year": 1999, "rating": 7},
+        "suggestions": [
+            {"question": "sentiment", "value": "positive", "score": 0.9, "agent": "m", "model_version": None},
+            {"question": "topics", "value": ["plot", "music"], "score": None, "agent": None, "model_version": None},
+            {"question": "stars", "value": 4, "score": None, "agent": None, "model_version": None},
+            {"question": "note", "value": "fine", "score": None, "agent": None, "model_version": None},
+        ],
+        "vectors": {"mini": [0.1, 2, -3.5]},
+    })]
+
+
+@pytest.mark.parametrize(
+    ("record", "expected"),
+    [
+        ("text", [{"index": 0, "field": "", "reason": "record must be a JSON object"}]),
+        (GOOD | {"colour": "red"}, [{"index": 0, "field": "colour", "reason":
+                                     "unknown property (allowed: external_id, fields, metadata, suggestions, vectors)"}]),
+        (GOOD | {"external_id": 1.5}, [{"index": 0, "field": "external_id", "reason": "must be a string or an integer"}]),
+        (GOOD | {"external_id": ""}, [{"index": 0, "field": "external_id", "reason": "must be 1 to 256 characters"}]),
+        (GOOD | {"external_id": "x" * 257}, [{"index": 0, "field": "external_id", "reason": "must be 1 to 256 characters"}]),
+        ({"external_id": "r1"}, [{"index": 0, "field": "fields", "reason": "required property is missing"}]),
+        (GOOD | {"fields": ["Great"]}, [{"index": 0, "field": "fields", "reason": "must be an object of field name to text"}]),
+        (GOOD | {"fields": {"text": "ok", "body": "x"}},
+         [{"index": 0, "field": "fields.body", "reason": "unknown field (dataset fields: text, title)"}]),
+        (GOOD | {"fields": {"text": 5}}, [{"index": 0, "field": "fields.text", "reason": "must be a string"}]),
+        (GOOD | {"fields": {"title": "t"}}, [{"index": 0, "field": "fields.text", "reason": "required field is missing"}]),
+        (GOOD | {"fields": {"text": "  "}}, [{"index": 0, "field": "fields.text", "reason": "required field is empty"}]),
+        (GOOD | {"metadata": [1]}, [{"index": 0, "field": "metadata", "reason": "must be an object of property name to value"}]),
+        (GOOD | {"metadata": {"lang": "en"}}, [{"index": 0, "field": "metadata.lang", "reason":
+                                                "unknown metadata property (dataset properties: genre, rating, source, year)"}]),
+        (GOOD | {"metadata": {"source": 3}}, [{"index": 0, "field": "metadata.source", "reason": "must be a string (terms)"}]),
+        (GOOD | {"metadata": {"genre": "horror"}}, [{"index": 0, "field": "metadata.genre", "reason":
+                                                     "'horror' is not one of the allowed terms: comedy, drama"}]),
+        (GOOD | {"metadata": {"year": 1999.5}}, [{"index": 0, "field": "metadata.year", "reason": "must be an integer"}]),
+        (GOOD | {"metadata": {"year": True}}, [{"index": 0, "field": "metadata.year", "reason": "must be an integer"}]),
+        (GOOD | {"metadata": {"rating": "7"}}, [{"index": 0, "field": "metadata.rating", "reason":
+                                                 "must be a finite number (float)"}]),
+        (GOOD | {"suggestions": {"sentiment": "positive"}},
+         [{"index": 0, "field": "suggestions", "reason": "must be a list of suggestion objects"}]),
+        (GOOD | {"suggestions": ["positive"]},
+         [{"index": 0, "field": "suggestions[0]", "reason": "must be an object with question and value"}]),
+        (GOOD | {"suggestions": [{"question": "mood", "value": "x"}]},
+         [{"index": 0, "field": "suggestions[0].question", "reason":
+           "unknown question 'mood' (dataset questions: note, sentiment, stars, topics)"}]),
+        (GOOD | {"suggestions": [{"question": "sentiment", "value": "meh"}]},
+         [{"index": 0, "field": "suggestions[0].value", "reason": "'meh' is not an allowed label: negative, positive"}]),
+        (GOOD | {"suggestions": [{"question": "sentiment"}]},
+         [{"index": 0, "field": "suggestions[0].value", "reason": "required property is missing"}]),
+        (GOOD | {"suggestions": [{"question": "sentiment", "value": "positive"}, {"question": "sentiment", "value": "negative"}]},
+         [{"index": 0, "field": "suggestions[1].question", "reason": "more than one suggestion for question 'sentiment'"}]),
+        (GOOD | {"suggestions": [{"question": "topics", "value": "plot"}]},
+         [{"index": 0, "field": "suggestions[0].value", "reason": "must be a non-empty list of labels"}]),
+        (GOOD | {"suggestions": [{"question": "topics", "value": ["plot", "dance"]}]},
+         [{"index": 0, "field": "suggestions[0].value", "reason": "'dance' is not an allowed label: acting, music, plot"}]),
+        (GOOD | {"suggestions": [{"question": "topics", "value": ["plot", "plot"]}]},
+         [{"index": 0, "field": "suggestions[0].value", "reason": "labels must not repeat"}]),
+        (GOOD | {"suggestions": [{"question": "stars", "value": 6}]},
+         [{"index": 0, "field": "suggestions[0].value", "reason": "must be an integer rating from 1 to 5"}]),
+        (GOOD | {"suggestions": [{"question": "note", "value": ""}]},
+         [{"index": 0, "field": "suggestions[0].value", "reason": "must be a non-empty string"}]),
+        (GOOD | {"suggestions": [{"question": "sentiment", "value": "positive", "score": 1.5}]},
+         [{"index": 0, "field": "suggestions[0].score", "reason": "must be a number between 0 and 1"}]),
+        (GOOD | {"suggestions": [{"question": "sentiment", "value": "positive", "agent": 7}]},
+         [{"index": 0, "field": "suggestions[0].agent", "reason": "must be a string"}]),
+        (GOOD | {"suggestions": [{"question": "sentiment", "value": "positive", "why": "x"}]},
+         [{"index": 0, "field": "suggestions[0].why", "reason": "unknown property"}]),
+        (GOOD | {"vectors": [1.0]}, [{"index": 0, "field": "vectors", "reason":
+                                      "must be an object of vector name to list of numbers"}]),
+        (GOOD | {"vectors": {"mini": []}}, [{"index": 0, "field": "vectors.mini", "reason": "must be a list of 1 to 4096 numbers"}]),
+        (GOOD | {"vectors": {"mini": [1, "2"]}}, [{"index": 0, "field": "vectors.mini", "reason":
+                                                   "must contain only finite numbers"}]),
+    ],
+)
+def test_each_rule_reports_index_field_and_reason(record: Any, expected: list[dict[str, Any]]) -> None:
+    assert errors_of(record) == expected
+
+
+def test_every_bad_record_is_listed_by_index_and_good_ones_are_kept() -> None:
+    items = [GOOD, {"fields": {}}, GOOD | {"external_id": "r3"}, {"fields": {"text": 1, "body": "x"}}]
+    good, errors = RecordValidator(imdb_spec()).validate(items)
+    assert [index for index, _ in good] == [0, 2]
+    assert errors == [
+        {"index": 1, "field": "fields.text", "reason": "required field is missing"},
+        {"index": 3, "field": "fields.text", "reason": "must be a string"},
+        {"index": 3, "field": "fields.body", "reason": "unknown field (dataset fields: text, title)"},
+    ]
+
+
+def test_validators_are_compiled_once_per_dataset_version() -> None:
+    cache = ValidatorCache(max_entries=2)
+    spec = imdb_spec()
+    assert cache.for_spec(spec) is cache.for_spec(imdb_spec())
+    changed = spec.model_copy(update={"guidelines": "new"})
+    assert cache.for_spec(changed) is not cache.for_spec(spec)

@@ -1,0 +1,229 @@
+"""One model version's live state: its reference, a sliding event window, the checks and their alerts.
+
+Pure and synchronous (no I/O): the service layer feeds it observations and feedback, persists
+what it returns and publishes the alert transitions.
+
+* Event windows: the last ``window_size`` predictions, evaluated every ``stride`` predictions.
+* Multiplicity: every check runs at ``alpha / number_of_checks`` (Bonferroni over the family of
+  checks a model has), and an alert needs ``raise_after`` breaching evaluations in a row.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from claystream_monitor.drift import statistics as st
+from claystream_monitor.drift.hysteresis import AlertState, HysteresisPolicy, Transition
+from claystream_monitor.drift.reference import Embed, Observation, Reference, build_reference
+from claystream_monitor.drift.text import oov_share, tokenize
+
+PREDICTION_CHECKS = ("label_distribution", "score_distribution", "text_length", "oov_share", "embedding_drift", "low_confidence")
+ALL_CHECKS = (*PREDICTION_CHECKS, "accuracy")
+
+
+@dataclass(frozen=True)
+class DriftConfig:
+    window_size: int = 200
+    stride: int = 50
+    reference_size: int = 1000
+    alpha: float = 0.01
+    low_confidence: float = 0.6
+    embedding_every: int = 2
+    embedding_reference_sample: int = 300
+    min_auc: float = 0.55
+    feedback_window: int = 200
+    feedback_stride: int = 50
+    feedback_reference_size: int = 200
+    checks: tuple[str, ...] = ALL_CHECKS
+    hysteresis: HysteresisPolicy = field(default_factory=HysteresisPolicy)
+
+    @property
+    def check_alpha(self) -> float:
+        """Bonferroni: the family-wise level ``alpha`` shared by every check of a model."""
+        return self.alpha / max(1, len(self.checks))
+
+
+@dataclass(frozen=True, slots=True)
+class _Seen:
+    observation: Observation
+    length: int
+    oov: float
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    kind: str  # "predictions" | "feedback"
+    index: int
+    events_seen: int
+    window_size: int
+    results: list[st.CheckResult]
+    transitions: list[tuple[Transition, st.CheckResult]]
+    summary: dict[str, Any]
+    alerting: list[str]
+
+
+@dataclass
+class ModelMonitor:
+    workspace: str | None
+    model: str
+    version: str | None
+    config: DriftConfig
+    reference: Reference | None = None
+    reference_accuracy: float | None = None
+    events_seen: int = 0
+    evaluations: int = 0
+    _pending_reference: list[Observation] = field(default_factory=list)
+    _window: deque[_Seen] = field(init=False)
+    _since_evaluation: int = 0
+    _states: dict[str, AlertState] = field(default_factory=dict)
+    _feedback: deque[tuple[str, str]] = field(init=False)
+    _feedback_reference: list[tuple[str, str]] = field(default_factory=list)
+    _feedback_seen: int = 0
+    _since_feedback_evaluation: int = 0
+
+    def __post_init__(self) -> None:
+        self._window = deque(maxlen=self.config.window_size)
+        self._feedback = deque(maxlen=self.config.feedback_window)
+        self._states = {check: AlertState(self.config.hysteresis) for check in self.config.checks}
+
+    # ------------------------------------------------------------------ state
+    @property
+    def reference_ready(self) -> bool:
+        return self.reference is not None
+
+    def alerting(self) -> list[str]:
+        return [check for check, state in self._states.items() if state.alerting]
+
+    def alert_states(self) -> dict[str, dict[str, int | bool]]:
+        return {check: state.as_dict() for check, state in self._states.items()}
+
+    def restore_alert_states(self, states: dict[str, dict[str, int | bool]]) -> None:
+        for check, data in states.items():
+            if check in self._states:
+                self._states[check] = AlertState.from_dict(self.config.hysteresis, data)
+
+    def window_observations(self) -> list[Observation]:
+        return [seen.observation for seen in self._window]
+
+    def use_reference(self, reference: Reference) -> None:
+        self.reference = reference
+        self._pending_reference.clear()
+
+    # ------------------------------------------------------------------ predictions
+    def observe(self, observations: Sequence[Observation], *, embed: Embed | None = None) -> tuple[list[Evaluation], Reference | None]:
+        """Feed predictions in arrival order; returns the window evaluations they completed and the
+        reference if these observations completed it."""
+        evaluations: list[Evaluation] = []
+        frozen: Reference | None = None
+        vocabulary = self.reference.vocabulary if self.reference is not None else None
+        for observation in observations:
+            self.events_seen += 1
+            if self.reference is None:
+                self._pending_reference.append(observation)
+                if len(self._pending_reference) >= self.config.reference_size:
+                    frozen = build_reference(
+                        self._pending_reference, source="first_window", low_confidence=self.config.low_confidence,
+                        embed=embed if "embedding_drift" in self.config.checks else None,
+                        embedding_sample=self.config.embedding_reference_sample,
+                    )
+                    self.use_reference(frozen)
+                    vocabulary = frozen.vocabulary
+                continue
+            tokens = tokenize(observation.text)
+            self._window.append(_Seen(observation, len(tokens), oov_share(tokens, vocabulary or frozenset())))
+            self._since_evaluation += 1
+            if len(self._window) >= self.config.window_size and self._since_evaluation >= self.config.stride:
+                evaluations.append(self._evaluate(embed))
+        return evaluations, frozen
+
+    def _evaluate(self, embed: Embed | None) -> Evaluation:
+        reference = self.reference
+        assert reference is not None
+        self._since_evaluation = 0
+        self.evaluations += 1
+        alpha = self.config.check_alpha
+        window = list(self._window)
+        labels = Counter(seen.observation.label for seen in window)
+        scores = np.array([seen.observation.score for seen in window], float)
+        scores = scores[~np.isnan(scores)]
+        low_hits = int(np.sum(scores < self.config.low_confidence))
+        checks = self.config.checks
+        results: list[st.CheckResult] = []
+        if "label_distribution" in checks:
+            results.append(st.label_distribution(labels, reference.label_counts, alpha=alpha))
+        if "score_distribution" in checks and len(scores) and len(reference.scores):
+            results.append(st.two_sample_ks("score_distribution", scores, reference.scores, alpha=alpha))
+        if "text_length" in checks:
+            results.append(st.two_sample_ks("text_length", [s.length for s in window], reference.lengths, alpha=alpha))
+        if "oov_share" in checks:
+            results.append(st.stochastically_greater("oov_share", [s.oov for s in window], reference.oov_baseline, alpha=alpha))
+        if (
+            "embedding_drift" in checks and embed is not None and reference.embeddings is not None
+            and self.evaluations % self.config.embedding_every == 0
+        ):
+            vectors = np.asarray(embed([s.observation.text for s in window]), np.float32)
+            results.append(st.embedding_domain_classifier(vectors, reference.embeddings, alpha=alpha,
+                                                          min_auc=self.config.min_auc, seed=self.evaluations))
+        if "low_confidence" in checks and len(scores) and len(reference.scores):
+            results.append(st.share_increase("low_confidence", low_hits, len(scores), reference.low_confidence_hits,
+                                             len(reference.scores), alpha=alpha))
+        summary = {
+            "label_counts": dict(labels),
+            "mean_score": float(scores.mean()) if len(scores) else None,
+            "low_confidence_share": low_hits / len(scores) if len(scores) else None,
+            "mean_length": float(np.mean([s.length for s in window])),
+        }
+        return self._conclude("predictions", self.events_seen, len(window), results, summary)
+
+    def _conclude(self, kind: str, events_seen: int, size: int, results: list[st.CheckResult], summary: dict[str, Any]) -> Evaluation:
+        transitions = []
+        for result in results:
+            transition = self._states[result.check].update(breached=result.breached, p_value=result.p_value)
+            if transition is not None:
+                transitions.append((transition, result))
+        return Evaluation(kind, self.evaluations, events_seen, size, results, transitions, summary, self.alerting())
+
+    # ------------------------------------------------------------------ feedback
+    def observe_feedback(self, pairs: Sequence[tuple[str, str]]) -> list[Evaluation]:
+        """Feed joined (true label, predicted label) pairs; returns accuracy evaluations."""
+        evaluations: list[Evaluation] = []
+        if "accuracy" not in self.config.checks:
+            return evaluations
+        for pair in pairs:
+            self._feedback_seen += 1
+            if self.reference_accuracy is None and len(self._feedback_reference) < self.config.feedback_reference_size:
+                self._feedback_reference.append(pair)
+                continue
+            self._feedback.append(pair)
+            self._since_feedback_evaluation += 1
+            if len(self._feedback) >= self.config.feedback_window and self._since_feedback_evaluation >= self.config.feedback_stride:
+                evaluations.append(self._evaluate_feedback())
+        return evaluations
+
+    def _evaluate_feedback(self) -> Evaluation:
+        self._since_feedback_evaluation = 0
+        self.evaluations += 1
+        window = list(self._feedback)
+        correct = sum(1 for truth, predicted in window if truth == predicted)
+        reference_correct = sum(1 for truth, predicted in self._feedback_reference if truth == predicted)
+        result = st.accuracy_drop(
+            correct, len(window), alpha=self.config.check_alpha,
+            reference_correct=reference_correct if self.reference_accuracy is None else None,
+            reference_n=len(self._feedback_reference) if self.reference_accuracy is None else None,
+            reference_accuracy=self.reference_accuracy,
+        )
+        f1, (f1_low, f1_high) = st.macro_f1_interval([t for t, _ in window], [p for _, p in window])
+        low, high = st.wilson_interval(correct, len(window))
+        summary = {"accuracy": correct / len(window), "accuracy_ci": [low, high], "macro_f1": f1,
+                   "macro_f1_ci": [f1_low, f1_high], "n": len(window)}
+        return self._conclude("feedback", self._feedback_seen, len(window), [result], summary)
+
+
+def is_finite(value: float | None) -> bool:
+    return value is not None and math.isfinite(value)

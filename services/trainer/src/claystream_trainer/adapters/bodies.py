@@ -1,0 +1,65 @@
+"""Which embedding body a model uses: the configured base model, or a fine-tuned body from an artifact."""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from pathlib import Path
+
+from claystream_trainer.adapters.st_embedder import HashingEmbedder, SentenceTransformerEmbedder
+from claystream_trainer.config import TrainerSettings
+from claystream_trainer.domain.ports import Embedder
+
+
+def body_key(settings: TrainerSettings, body_ref: str) -> str:
+    if settings.embedder == "hashing":
+        return f"hashing-{body_ref}"
+    return f"{body_ref}-L{settings.max_seq_length}-C{settings.max_chunks}"
+
+
+class LocalBodyProvider:
+    """Loads bodies lazily and keeps the few most recent in memory (each MiniLM body is ~90 MB)."""
+
+    def __init__(self, settings: TrainerSettings, *, body_dirs: dict[str, str] | None = None, keep: int = 3) -> None:
+        self._settings = settings
+        self._dirs = dict(body_dirs or {})
+        self._loaded: OrderedDict[str, Embedder] = OrderedDict()
+        self._keep = keep
+        self._lock = threading.Lock()
+
+    def register(self, body_ref: str, directory: str) -> None:
+        self._dirs[body_ref] = directory
+
+    def base_path(self) -> Path:
+        if self._settings.base_model_path is not None:
+            return Path(self._settings.base_model_path)
+        from claystream_trainer.adapters.st_embedder import default_base_model_path
+
+        return default_base_model_path()
+
+    def get(self, body_ref: str | None) -> Embedder:
+        ref = body_ref or "base"
+        with self._lock:
+            if ref in self._loaded:
+                self._loaded.move_to_end(ref)
+                return self._loaded[ref]
+            embedder = self._build(ref)
+            self._loaded[ref] = embedder
+            while len(self._loaded) > self._keep:
+                oldest = next(iter(self._loaded))
+                if oldest == "base":
+                    self._loaded.move_to_end("base")
+                    oldest = next(iter(self._loaded))
+                self._loaded.pop(oldest)
+            return embedder
+
+    def _build(self, ref: str) -> Embedder:
+        s = self._settings
+        key = body_key(s, ref)
+        if s.embedder == "hashing":
+            return HashingEmbedder(key=key)
+        path = self.base_path() if ref == "base" else self._dirs.get(ref)
+        if path is None:
+            raise LookupError(f"no body directory known for {ref}")
+        return SentenceTransformerEmbedder(path, key=key, max_seq_length=s.max_seq_length, max_chunks=s.max_chunks,
+                                           batch_size=s.embed_batch_size, quantize=s.quantize_inference)

@@ -1,0 +1,78 @@
+"""Request and response bodies of the trainer API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class PredictRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    text: str | None = Field(default=None, min_length=1, description="one text")
+    texts: list[str] | None = Field(default=None, min_length=1, description="a batch of texts")
+    forward: bool | None = Field(default=None, description="log to the predictions topic (default: dataset setting)")
+    request_id: str | None = Field(default=None, max_length=128)
+
+    @model_validator(mode="after")
+    def _one_of(self) -> "PredictRequest":
+        if (self.text is None) == (self.texts is None):
+            raise ValueError("give exactly one of 'text' or 'texts'")
+        if self.texts is not None and any(not t for t in self.texts):
+            raise ValueError("texts: every text must be non-empty")
+        return self
+
+    def batch(self) -> list[str]:
+        return [self.text] if self.text is not None else list(self.texts or [])
+
+
+class PredictionPublic(BaseModel):
+    label: str
+    score: float
+    scores: dict[str, float]
+    priority: float
+
+
+class PredictResponse(BaseModel):
+    request_id: str
+    dataset: str
+    model_version: str
+    label: str | None = None
+    score: float | None = None
+    predictions: list[PredictionPublic]
+
+
+class ModelPublic(BaseModel):
+    version: str
+    dataset: str
+    workspace: str
+    kind: str
+    status: str
+    label_count: int
+    labels: list[str]
+    question: str
+    base_model: str
+    body_ref: str
+    params: dict[str, Any]
+    metrics: dict[str, Any]
+    artifact_path: str
+    sha256: str
+    created_at: datetime | None
+    promoted_at: datetime | None
+
+
+class ModelList(BaseModel):
+    items: list[ModelPublic]
+    champion: str | None
+
+
+class TrainRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["refresh", "finetune"] = "refresh"
+
+
+class TrainAccepted(BaseModel):
+    dataset: str
+    kind: str
+    accepted: bool

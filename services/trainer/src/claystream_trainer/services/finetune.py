@@ -1,0 +1,120 @@
+"""Full SetFit fine-tune (background thread), judged against the champion on the same held-out split.
+
+The candidate body is trained on the training part only; both the candidate body and the champion's
+body get a head fitted on that same part and are scored on the same held-out part.  Only a strict
+gain promotes; the promoted model's head is then refitted on every label.  The embedding cache of
+the new body is filled by the background embedder (and suggestions follow as it goes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+import time
+import uuid
+from collections.abc import Callable
+
+import numpy as np
+
+from claystream_common.datasets import DatasetSpec
+from claystream_common.events import ModelTrained, TrainingProgress, TrainingStarted, new_event
+from claystream_trainer.domain.evaluation import better, evaluate_on, fit_head, holdout_split
+from claystream_trainer.domain.ports import DatasetKey
+from claystream_trainer.services.champions import ChampionCache, LoadedModel
+from claystream_trainer.services.ports_bundle import TrainerPorts
+from claystream_trainer.services.refresh import RunOutcome, check_trainable, promote_and_suggest, register, summary
+from claystream_trainer.services.training_data import ensure_embeddings, load_training_data
+
+log = logging.getLogger(__name__)
+
+
+async def run_finetune(
+    dataset: DatasetKey,
+    spec: DatasetSpec | None,
+    *,
+    ports: TrainerPorts,
+    champions: ChampionCache,
+    params: object,
+    holdout: float,
+    base_model: str,
+    run_id: str | None = None,
+    seed: int = 42,
+    suggestion_batch: int = 2000,
+    on_body_ready: Callable[[DatasetKey], None] | None = None,
+) -> RunOutcome:
+    if ports.finetuner is None:
+        raise RuntimeError("no fine-tuner configured")
+    started = time.perf_counter()
+    run_id = run_id or uuid.uuid4().hex
+    data = await load_training_data(dataset, spec, ports=ports)
+    check_trainable(data, spec.trainer.min_per_label if spec else 2)
+    split = holdout_split(data.labels, fraction=holdout, seed=seed)
+    texts_by_id = await ports.records.texts(dataset, data.record_ids)
+    texts = [texts_by_id[r] for r in data.record_ids]
+    y = np.asarray(data.labels)
+    total = int(getattr(params, "max_steps", 0)) or None
+    await _publish(ports, dataset, "training.started", TrainingStarted(
+        run_id=run_id, kind="finetune", label_count=len(data.labels), total_steps=total))
+
+    loop = asyncio.get_running_loop()
+    last_sent = [0.0]
+
+    def progress(step: int, steps: int, eta: float | None) -> None:  # called from the training thread
+        now = time.monotonic()
+        if step < steps and now - last_sent[0] < 1.0:
+            return
+        last_sent[0] = now
+        event = TrainingProgress(run_id=run_id, kind="finetune", step=step, total_steps=steps,
+                                 eta_s=round(eta, 1) if eta is not None else None)
+        asyncio.run_coroutine_threadsafe(_publish(ports, dataset, "training.progress", event), loop)
+
+    result = await asyncio.to_thread(ports.finetuner.finetune, [texts[i] for i in split.train],
+                                     list(y[split.train]), params, progress)
+    try:
+        candidate_body = await asyncio.to_thread(_load_body, ports, result.body_dir, run_id)
+        candidate_vectors = await asyncio.to_thread(candidate_body.embed, texts)
+        candidate_head = await asyncio.to_thread(fit_head, candidate_vectors[split.train], list(y[split.train]))
+        metrics = evaluate_on(candidate_head, candidate_vectors[split.test], list(y[split.test]), data.classes)
+        champion = await ports.registry.champion(dataset)
+        champion_metrics = None
+        if champion is not None:
+            champion_loaded = await champions.load(champion)
+            old_vectors = await ensure_embeddings(dataset, champion_loaded.embedder, data.record_ids, ports=ports)
+            old_head = await asyncio.to_thread(fit_head, old_vectors[split.train], list(y[split.train]))
+            champion_metrics = evaluate_on(old_head, old_vectors[split.test], list(y[split.test]), data.classes)
+        metrics["champion_on_same_split"] = summary(champion_metrics) if champion_metrics else None
+        final_head = await asyncio.to_thread(fit_head, candidate_vectors, data.labels)
+        entry = await register(dataset, data, head=final_head, body_ref="self", body_key="self", kind="finetune",
+                               metrics=metrics, params=dict(result.params), ports=ports, base_model=base_model,
+                               started=started, body_dir=result.body_dir)
+    finally:
+        shutil.rmtree(result.body_dir, ignore_errors=True)
+    await _publish(ports, dataset, "model.trained", ModelTrained(
+        run_id=run_id, model_version=entry.version, kind="finetune", label_count=entry.label_count,
+        metrics=summary(metrics), duration_s=round(time.perf_counter() - started, 3)))
+    promoted = better(metrics, champion_metrics, strict=True)
+    suggestions = 0
+    if promoted:
+        loaded = await champions.load(entry)  # from the artifact just written (hash-checked)
+        ports.cache.put_many(dataset, loaded.embedder.key, data.record_ids, candidate_vectors)
+        suggestions = await promote_and_suggest(dataset, loaded, champion, ports=ports, champions=champions,
+                                                labelled=set(data.record_ids), batch=suggestion_batch)
+        if on_body_ready is not None:
+            on_body_ready(dataset)  # the background embedder re-embeds every record with the new body
+    else:
+        log.info("fine-tune %s of %s not promoted: %s vs champion %s", entry.version, dataset,
+                 summary(metrics), summary(champion_metrics or {}))
+    return RunOutcome(entry=entry, promoted=promoted, suggestions=suggestions, seconds=time.perf_counter() - started)
+
+
+def _load_body(ports: TrainerPorts, body_dir: str, run_id: str):  # type: ignore[no-untyped-def]
+    register = getattr(ports.bodies, "register", None)
+    if register is not None:
+        register(f"run-{run_id}", body_dir)
+    return ports.bodies.get(f"run-{run_id}")
+
+
+async def _publish(ports: TrainerPorts, dataset: DatasetKey, event_type: str, data: object) -> None:
+    await ports.publisher.publish_many([new_event(event_type, data, dataset=dataset.dataset,  # type: ignore[arg-type]
+                                                  workspace=dataset.workspace)], keys=[dataset.dataset])

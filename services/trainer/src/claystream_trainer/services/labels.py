@@ -1,0 +1,60 @@
+"""Use cases behind the consumers: store record texts and label answers, count labels, poke the loops."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from claystream_common.datasets import DatasetSpec
+from claystream_common.errors import PermanentError
+from claystream_common.events import Envelope
+from claystream_trainer.domain.ports import DatasetKey, LabelChange, StoredRecord
+from claystream_trainer.services.ports_bundle import TrainerPorts
+from claystream_trainer.services.training_data import question_and_field
+
+
+def dataset_of(event: Envelope[Any]) -> DatasetKey:
+    if not event.workspace or not event.dataset:
+        raise PermanentError(f"{event.type} {event.event_id} has no workspace/dataset")
+    return DatasetKey(event.workspace, event.dataset)
+
+
+def text_of(fields: dict[str, Any], spec: DatasetSpec | None) -> str | None:
+    _, field, _ = question_and_field(spec)
+    value = fields.get(field)
+    if isinstance(value, str):
+        return value
+    return next((v for v in fields.values() if isinstance(v, str)), None)
+
+
+async def store_records(events: Sequence[Envelope[Any]], *, ports: TrainerPorts) -> set[DatasetKey]:
+    """Keep the learnable text of each ingested record; returns the datasets touched."""
+    grouped: dict[DatasetKey, list[StoredRecord]] = {}
+    for event in events:
+        dataset = dataset_of(event)
+        spec = await ports.specs.get(dataset)
+        text = text_of(event.data.fields, spec)
+        if text is not None:
+            grouped.setdefault(dataset, []).append(StoredRecord(event.data.record_id, text))
+    for dataset, records in grouped.items():
+        await ports.records.upsert_texts(dataset, records)
+    return set(grouped)
+
+
+async def record_label(event: Envelope[Any], *, ports: TrainerPorts) -> DatasetKey:
+    """Store the answer (source of truth) then count it once (Redis, by event id)."""
+    dataset = dataset_of(event)
+    spec = await ports.specs.get(dataset)
+    question, _, allowed = question_and_field(spec)
+    data = event.data
+    value = data.values.get(question)
+    if value is None and spec is None and len(data.values) == 1:
+        value = next(iter(data.values.values()))  # no dataset document yet: the only answer is the label
+    label = str(value) if value is not None else None
+    status = "discarded" if event.type == "response.discarded" else data.status
+    change = LabelChange(event_id=str(event.event_id), dataset=dataset, record_id=data.record_id,
+                         user_id=data.user_id, status=status, label=label, version=data.version, at=event.occurred_at)
+    stored = await ports.labels.apply(change)
+    if stored and status == "submitted" and label is not None and (not allowed or label in allowed):
+        await ports.counters.count_once(str(event.event_id), dataset, label)
+    return dataset

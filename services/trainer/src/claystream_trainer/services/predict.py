@@ -1,0 +1,68 @@
+"""Predict with the champion: labels, scores, version; optionally log each prediction for the monitor."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from claystream_common.events import PredictionLogged, new_event
+from claystream_common.ports import EventPublisher
+from claystream_trainer.domain.ports import DatasetKey
+from claystream_trainer.services.champions import ChampionCache
+from claystream_trainer.services.suggestions import score
+
+
+class NoChampion(LookupError):
+    """The dataset has no servable model (none trained yet, or its artifact failed its check)."""
+
+
+@dataclass(frozen=True)
+class Prediction:
+    label: str
+    score: float
+    scores: dict[str, float]
+    priority: float
+
+
+@dataclass(frozen=True)
+class PredictResult:
+    request_id: str
+    model_version: str
+    predictions: list[Prediction]
+
+
+async def predict(
+    dataset: DatasetKey,
+    texts: Sequence[str],
+    *,
+    champions: ChampionCache,
+    publisher: EventPublisher | None = None,
+    forward: bool = False,
+    request_id: str | None = None,
+) -> PredictResult:
+    loaded = await champions.get(dataset)
+    if loaded is None:
+        reason = champions.load_errors.get(dataset, "no model trained yet")
+        raise NoChampion(f"no champion model for {dataset}: {reason}")
+    request_id = request_id or uuid.uuid4().hex
+    vectors = await asyncio.to_thread(loaded.embedder.embed, list(texts))
+    labels, probabilities, priorities = score(loaded.head, vectors)
+    classes = [str(c) for c in loaded.head.classes_]
+    predictions = [
+        Prediction(label=labels[i], score=float(probabilities[i].max()),
+                   scores={c: float(p) for c, p in zip(classes, probabilities[i], strict=True)},
+                   priority=float(priorities[i]))
+        for i in range(len(texts))
+    ]
+    if forward and publisher is not None:
+        events = [
+            new_event("prediction.logged", PredictionLogged(
+                request_id=request_id if len(texts) == 1 else f"{request_id}-{i}", model=dataset.dataset,
+                model_version=loaded.entry.version, text=text, predicted_label=p.label, scores=p.scores,
+                metadata={"workspace": dataset.workspace}), dataset=dataset.dataset, workspace=dataset.workspace)
+            for i, (text, p) in enumerate(zip(texts, predictions, strict=True))
+        ]
+        await publisher.publish_many(events, keys=[e.data.request_id for e in events])
+    return PredictResult(request_id=request_id, model_version=loaded.entry.version, predictions=predictions)

@@ -1,0 +1,127 @@
+"""Fast refresh (seconds): refit the head on cached embeddings, evaluate, register, promote, suggest."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from claystream_common.datasets import DatasetSpec
+from claystream_common.events import ModelPromoted, ModelTrained, new_event
+from claystream_trainer.domain.evaluation import better, cross_validate, fit_head
+from claystream_trainer.domain.ports import DatasetKey, Embedder, ModelEntry
+from claystream_trainer.services.champions import ChampionCache, LoadedModel
+from claystream_trainer.services.ports_bundle import TrainerPorts
+from claystream_trainer.services.suggestions import publish_suggestions
+from claystream_trainer.services.training_data import TrainingData, ensure_embeddings, load_training_data
+
+log = logging.getLogger(__name__)
+
+
+class NotEnoughLabels(ValueError):
+    """Training was asked for but the labels cannot support it yet (not an error to retry)."""
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    entry: ModelEntry
+    promoted: bool
+    suggestions: int
+    seconds: float
+
+
+def check_trainable(data: TrainingData, min_per_label: int = 2) -> None:
+    counts = {c: data.labels.count(c) for c in set(data.labels)}
+    if len(counts) < 2 or min(counts.values()) < max(2, min_per_label):
+        raise NotEnoughLabels(f"need ≥2 classes with ≥{max(2, min_per_label)} labels each, have {counts}")
+
+
+async def run_refresh(
+    dataset: DatasetKey,
+    spec: DatasetSpec | None,
+    *,
+    ports: TrainerPorts,
+    champions: ChampionCache,
+    base_model: str,
+    run_id: str | None = None,
+    seed: int = 42,
+    suggestion_batch: int = 2000,
+) -> RunOutcome:
+    started = time.perf_counter()
+    run_id = run_id or uuid.uuid4().hex
+    champion = await ports.registry.champion(dataset)
+    body_ref = champion.body_ref if champion else "base"
+    embedder = await asyncio.to_thread(ports.bodies.get, body_ref) if champion is None else (
+        await champions.load(champion)).embedder
+    data = await load_training_data(dataset, spec, ports=ports)
+    check_trainable(data, spec.trainer.min_per_label if spec else 2)
+    vectors = await ensure_embeddings(dataset, embedder, data.record_ids, ports=ports)
+    metrics, head = await asyncio.to_thread(_evaluate_and_fit, vectors, data, seed)
+    entry = await register(dataset, data, head=head, body_ref=body_ref, body_key=embedder.key, kind="refresh",
+                           metrics=metrics, params={"head": "LogisticRegression", "C": head.C}, ports=ports,
+                           base_model=base_model, started=started)
+    await ports.publisher.publish_many([new_event("model.trained", ModelTrained(
+        run_id=run_id, model_version=entry.version, kind="refresh", label_count=entry.label_count,
+        metrics=summary(metrics), duration_s=round(time.perf_counter() - started, 3)),
+        dataset=dataset.dataset, workspace=dataset.workspace)], keys=[dataset.dataset])
+    # Same body and same protocol as the champion, on a superset of its labels: better or equal by construction;
+    # only a champion with another body (a fine-tune that landed meanwhile) is compared on its metrics.
+    promoted = champion is None or champion.body_ref == body_ref or better(metrics, champion.metrics, strict=False)
+    suggestions = 0
+    if promoted:
+        loaded = LoadedModel(entry=entry, head=head, embedder=embedder)
+        suggestions = await promote_and_suggest(dataset, loaded, champion, ports=ports, champions=champions,
+                                                labelled=set(data.record_ids), batch=suggestion_batch)
+    return RunOutcome(entry=entry, promoted=promoted, suggestions=suggestions, seconds=time.perf_counter() - started)
+
+
+def _evaluate_and_fit(vectors: np.ndarray, data: TrainingData, seed: int) -> tuple[dict[str, Any], Any]:
+    metrics = cross_validate(vectors, data.labels, data.classes, seed=seed)
+    return metrics, fit_head(vectors, data.labels, seed=seed)
+
+
+def summary(metrics: dict[str, Any]) -> dict[str, Any]:
+    return {k: metrics[k] for k in ("accuracy", "macro_f1", "n_eval", "protocol") if k in metrics}
+
+
+async def register(dataset: DatasetKey, data: TrainingData, *, head: Any, body_ref: str, body_key: str, kind: str,
+                   metrics: dict[str, Any], params: dict[str, Any], ports: TrainerPorts, base_model: str,
+                   started: float, body_dir: str | None = None) -> ModelEntry:
+    version = await ports.registry.next_version(dataset)
+    if body_ref == "self":
+        body_ref = version
+    path, sha = await asyncio.to_thread(ports.artifacts.save, dataset, version, head, body_dir)
+    entry = ModelEntry(
+        version=version, workspace=dataset.workspace, dataset=dataset.dataset, kind=kind, status="candidate",
+        label_count=len(data.labels), labels=list(data.classes), question=data.question, text_field=data.text_field,
+        base_model=base_model, body_ref=body_ref, body_key=body_key if body_key != "self" else version,
+        params={**params, "train_seconds": round(time.perf_counter() - started, 3)}, metrics=metrics,
+        artifact_path=path, sha256=sha,
+    )
+    await ports.registry.add(entry)
+    return entry
+
+
+async def promote_and_suggest(dataset: DatasetKey, loaded: LoadedModel, previous: ModelEntry | None, *,
+                              ports: TrainerPorts, champions: ChampionCache, labelled: set[str], batch: int) -> int:
+    """Promote, announce, then score every pending record whose embedding is cached for this body."""
+    entry = loaded.entry
+    await ports.registry.promote(dataset, entry.version)
+    entry.status = "champion"
+    champions.put(dataset, loaded)
+    await ports.publisher.publish_many([new_event("model.promoted", ModelPromoted(
+        model_version=entry.version, previous_version=previous.version if previous else None,
+        metrics=summary(entry.metrics), labels=entry.labels), dataset=dataset.dataset, workspace=dataset.workspace)],
+        keys=[dataset.dataset])
+    pending = [r for r in await ports.records.all_ids(dataset) if r not in labelled]
+    cached = ports.cache.get_many(dataset, loaded.embedder.key, pending)
+    ids = [r for r in pending if r in cached]
+    if not ids:
+        return 0
+    vectors = np.stack([cached[r] for r in ids])
+    return await publish_suggestions(dataset, entry, loaded.head, ids, vectors, publisher=ports.publisher, batch=batch)

@@ -1,0 +1,148 @@
+"""Debounced training triggers: one run per dataset at a time, guarded by a Redis lease lock.
+
+Label events only ``poke`` a dataset; after ``debounce_s`` of quiet the scheduler reads the counters,
+decides (domain.thresholds) and runs the due training under the lock, renewing the lease while it
+runs.  The counters are decremented by what the run consumed, so labels that arrive during a run
+trigger the next one.  A failing run publishes ``training.failed``, releases the lock and consumes
+its labels (no hot retry loop); a crashed process simply lets its lease expire.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from claystream_common.datasets import TrainerSettings as DatasetTrainerSettings
+from claystream_common.events import TrainingFailed, new_event
+from claystream_trainer.domain.ports import DatasetKey
+from claystream_trainer.domain.thresholds import LabelCounts, TrainingKind, decide
+from claystream_trainer.services.ports_bundle import TrainerPorts
+from claystream_trainer.services.refresh import NotEnoughLabels, RunOutcome
+from claystream_trainer.services.training_data import question_and_field
+
+log = logging.getLogger(__name__)
+
+Runner = Callable[[DatasetKey, TrainingKind, str], Awaitable[RunOutcome]]
+
+
+@dataclass(frozen=True)
+class SchedulerConfig:
+    debounce_s: float
+    lease_s: float
+    finetune_enabled: bool
+
+
+async def read_counts(dataset: DatasetKey, *, ports: TrainerPorts) -> LabelCounts:
+    """Counters from Redis, rebuilt from MongoDB (labels vs. the last models' label counts) when lost."""
+    labelled = await ports.labels.labelled(dataset)
+    per_class: dict[str, int] = {}
+    for label in labelled.values():
+        per_class[label] = per_class.get(label, 0) + 1
+    raw = await ports.counters.read(dataset)
+    if raw is None:
+        last_refresh = await ports.registry.champion(dataset)
+        last_finetune = await ports.registry.last_of_kind(dataset, "finetune")
+        refresh = len(labelled) - (last_refresh.label_count if last_refresh else 0)
+        finetune = len(labelled) - (last_finetune.label_count if last_finetune else 0)
+        await ports.counters.reset_to(dataset, refresh=max(0, refresh), finetune=max(0, finetune))
+        raw = {"refresh": max(0, refresh), "finetune": max(0, finetune)}
+    return LabelCounts(per_class=per_class, new_since_refresh=raw.get("refresh", 0),
+                       new_since_finetune=raw.get("finetune", 0))
+
+
+class TrainingScheduler:
+    def __init__(self, ports: TrainerPorts, runner: Runner, config: SchedulerConfig) -> None:
+        self._ports = ports
+        self._runner = runner
+        self._config = config
+        self._timers: dict[DatasetKey, asyncio.Task[None]] = {}
+        self._running: dict[DatasetKey, asyncio.Task[None]] = {}
+        self.outcomes: list[RunOutcome] = []
+        self.failures: list[str] = []
+
+    def poke(self, dataset: DatasetKey) -> None:
+        """Something changed: check again after ``debounce_s`` of quiet (restarting the timer)."""
+        timer = self._timers.get(dataset)
+        if timer is not None and not timer.done():
+            timer.cancel()
+        self._timers[dataset] = asyncio.create_task(self._after_quiet(dataset), name=f"debounce:{dataset}")
+
+    async def _after_quiet(self, dataset: DatasetKey) -> None:
+        await asyncio.sleep(self._config.debounce_s)
+        running = self._running.get(dataset)
+        if running is not None and not running.done():
+            return  # the running one re-checks when it ends
+        self._running[dataset] = asyncio.create_task(self.check_and_run(dataset), name=f"train:{dataset}")
+
+    async def check_and_run(self, dataset: DatasetKey, *, force: TrainingKind | None = None) -> RunOutcome | None:
+        spec = await self._ports.specs.get(dataset)
+        settings = spec.trainer if spec else DatasetTrainerSettings()
+        kind = force
+        counts = await read_counts(dataset, ports=self._ports)
+        if kind is None:
+            _, _, labels = question_and_field(spec)
+            champion = await self._ports.registry.champion(dataset)
+            kind = decide(counts, settings, labels, has_champion=champion is not None,
+                          finetune_enabled=self._config.finetune_enabled and self._ports.finetuner is not None)
+        if kind is None:
+            return None
+        name = f"{dataset.workspace}:{dataset.dataset}"
+        token = await self._ports.lock.acquire(name, self._config.lease_s)
+        if token is None:
+            log.info("training of %s already running elsewhere", dataset)
+            return None
+        run_id = uuid.uuid4().hex
+        keeper = asyncio.create_task(self._keep_lease(name, token), name=f"lease:{dataset}")
+        outcome: RunOutcome | None = None
+        consume = True
+        try:
+            outcome = await self._runner(dataset, kind, run_id)
+            self.outcomes.append(outcome)
+        except NotEnoughLabels as error:
+            consume = False  # e.g. label events ahead of their records: the records' arrival pokes again
+            log.info("no training for %s yet: %s", dataset, error)
+        except Exception as error:  # noqa: BLE001 - reported as training.failed, champion untouched
+            log.exception("training %s of %s failed", kind, dataset)
+            self.failures.append(f"{dataset}:{kind}:{error!r}")
+            with contextlib.suppress(Exception):
+                await self._ports.publisher.publish_many([new_event("training.failed", TrainingFailed(
+                    run_id=run_id, kind=kind, error=repr(error)[:500]), dataset=dataset.dataset,
+                    workspace=dataset.workspace)], keys=[dataset.dataset])
+        finally:
+            keeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await keeper
+            consumed_finetune = counts.new_since_finetune if kind == "finetune" else 0
+            if consume:
+                with contextlib.suppress(Exception):
+                    await self._ports.counters.consume(dataset, refresh=counts.new_since_refresh,
+                                                       finetune=consumed_finetune)
+            with contextlib.suppress(Exception):
+                await self._ports.lock.release(name, token)
+        if force is None and consume:
+            self.poke(dataset)  # labels that arrived meanwhile
+        return outcome
+
+    async def _keep_lease(self, name: str, token: str) -> None:
+        while True:
+            await asyncio.sleep(self._config.lease_s / 3)
+            try:
+                if not await self._ports.lock.renew(name, token, self._config.lease_s):
+                    log.warning("lost the training lease %s", name)
+                    return
+            except Exception as error:  # noqa: BLE001 - keep trying; the lease outlives a blip
+                log.warning("lease renewal failed: %r", error)
+
+    async def wait_idle(self) -> None:
+        for task in list(self._timers.values()) + list(self._running.values()):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    async def close(self) -> None:
+        for task in list(self._timers.values()) + list(self._running.values()):
+            task.cancel()
+        await self.wait_idle()

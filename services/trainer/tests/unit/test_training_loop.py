@@ -1,0 +1,189 @@
+"""Use cases over fake ports: labels → counters → scheduler → refresh → registry, suggestions, predict."""
+
+import asyncio
+import shutil
+import tempfile
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import pytest
+
+from claystream_common.events import ResponseChanged, new_event
+from claystream_trainer.domain.ports import DatasetKey, StoredRecord
+from claystream_trainer.services.champions import ChampionCache
+from claystream_trainer.services.finetune import run_finetune
+from claystream_trainer.services.labels import record_label
+from claystream_trainer.services.predict import NoChampion, predict
+from claystream_trainer.services.refresh import NotEnoughLabels, run_refresh
+from claystream_trainer.services.scheduler import SchedulerConfig, TrainingScheduler, read_counts
+
+from .corpus import sample
+from .fakes import make_ports, spec_for
+
+DS = DatasetKey("acme", "reviews")
+
+
+def label_event(record_id: str, label: str, *, user: str = "u1", version: int = 1, event_id=None, kind="submitted"):
+    data = ResponseChanged(response_id=f"{record_id}:{user}", record_id=record_id, user_id=user,
+                           status="discarded" if kind == "discarded" else "submitted", values={"label": label},
+                           version=version)
+    return new_event(f"response.{kind}", data, dataset=DS.dataset, workspace=DS.workspace,
+                     event_id=event_id or uuid.uuid4())
+
+
+async def seed(ports, labels, n_labelled, n_pending, *, seed_=0):
+    rows = sample(labels, n_labelled + n_pending, seed=seed_)
+    await ports.records.upsert_texts(DS, [StoredRecord(r, t) for r, t, _ in rows])
+    for record_id, _, label in rows[:n_labelled]:
+        await record_label(label_event(record_id, label), ports=ports)
+    return rows
+
+
+async def test_label_counted_once_per_event_id_and_old_versions_ignored(tmp_path):
+    ports = make_ports(tmp_path)
+    ports.specs.specs[DS] = spec_for(DS, ["positive", "negative"])
+    event = label_event("r1", "positive", version=2)
+    await record_label(event, ports=ports)
+    await record_label(event, ports=ports)  # redelivery
+    await record_label(label_event("r1", "negative", version=1), ports=ports)  # late, older answer
+    await record_label(label_event("r2", "maybe"), ports=ports)  # not a label of the question
+    assert await ports.counters.read(DS) == {"refresh": 1, "finetune": 1, "class:positive": 1}
+    assert (await ports.labels.labelled(DS))["r1"] == "positive"  # "maybe" is stored, never learnt
+
+
+async def test_counters_rebuilt_from_mongo_when_redis_lost_them(tmp_path):
+    ports = make_ports(tmp_path)
+    await seed(ports, ["positive", "negative"], 6, 0)
+    ports.counters.hashes.clear()
+    counts = await read_counts(DS, ports=ports)
+    assert counts.new_since_refresh == 6 and counts.per_class == {"positive": 3, "negative": 3}
+
+
+async def test_refresh_registers_promotes_suggests_and_serves(tmp_path):
+    ports = make_ports(tmp_path)
+    labels = ["LOC", "HUM", "NUM"]  # not two sentiment labels: any label set works
+    ports.specs.specs[DS] = spec_for(DS, labels)
+    rows = await seed(ports, labels, 24, 30)
+    champions = ChampionCache(ports, ttl_s=60)
+    outcome = await run_refresh(DS, ports.specs.specs[DS], ports=ports, champions=champions, base_model="hashing")
+    entry = outcome.entry
+    assert outcome.promoted and entry.status == "champion" and entry.version == "v1"
+    assert entry.label_count == 24 and entry.labels == labels
+    assert entry.metrics["accuracy"] > 0.8 and set(entry.metrics["per_class"]) == set(labels)
+    assert "cv" in entry.metrics["protocol"] and len(entry.sha256) == 64
+    published = ports.publisher.of_type("suggestion.created")
+    assert outcome.suggestions == len(published) == 30
+    by_record = {e.data.record_id: e.data for e in published}
+    truth = {r: label for r, _, label in rows[24:]}
+    assert set(by_record) == set(truth)
+    assert sum(by_record[r].label == truth[r] for r in truth) >= 25
+    assert all(0.0 <= s.priority <= 1.0 and s.model_version == "v1" for s in by_record.values())
+    assert [e.data.model_version for e in ports.publisher.of_type("model.promoted")] == ["v1"]
+    result = await predict(DS, ["where is the river located", "who was the inventor"], champions=ChampionCache(ports, ttl_s=0))
+    assert result.model_version == "v1" and [p.label for p in result.predictions] == ["LOC", "HUM"]
+
+
+async def test_refresh_refuses_without_two_examples_per_class(tmp_path):
+    ports = make_ports(tmp_path)
+    await seed(ports, ["positive", "negative"], 3, 0)
+    with pytest.raises(NotEnoughLabels):
+        await run_refresh(DS, None, ports=ports, champions=ChampionCache(ports, ttl_s=60), base_model="hashing")
+
+
+async def test_predict_without_champion_and_corrupt_artifact_keeps_champion(tmp_path):
+    ports = make_ports(tmp_path)
+    champions = ChampionCache(ports, ttl_s=0)
+    with pytest.raises(NoChampion):
+        await predict(DS, ["x"], champions=champions)
+    await seed(ports, ["positive", "negative"], 10, 0)
+    first = await run_refresh(DS, None, ports=ports, champions=champions, base_model="hashing")
+    await seed(ports, ["positive", "negative"], 10, 0, seed_=1)
+    second = await run_refresh(DS, None, ports=ports, champions=ChampionCache(ports, ttl_s=0), base_model="hashing")
+    assert second.entry.version == "v2"
+    (tmp_path / DS.workspace / DS.dataset / "v2" / "head.joblib").write_bytes(b"tampered")
+    result = await predict(DS, ["great"], champions=champions)  # registry says v2, its artifact is corrupt
+    assert result.model_version == first.entry.version == "v1"
+    assert "corrupt" in champions.load_errors[DS]
+
+
+@dataclass
+class FakeFinetuneResult:
+    body_dir: str
+    params: dict
+    seconds: float = 0.1
+
+
+class FakeFineTuner:
+    """Writes a body directory; ``fail`` raises mid-training like a crashing trainer."""
+
+    def __init__(self, fail: bool = False) -> None:
+        self.fail = fail
+        self.calls = 0
+
+    def finetune(self, texts, labels, params, progress, work_dir=None):
+        self.calls += 1
+        progress(1, 2, 1.0)
+        if self.fail:
+            raise RuntimeError("CUDA out of memory (simulated)")
+        progress(2, 2, 0.0)
+        directory = tempfile.mkdtemp()
+        with open(f"{directory}/weights.bin", "wb") as handle:
+            handle.write(b"body")
+        return FakeFinetuneResult(body_dir=directory, params={"max_steps": 2})
+
+
+async def test_finetune_must_strictly_beat_champion(tmp_path):
+    ports = make_ports(tmp_path, finetuner=FakeFineTuner())
+    await seed(ports, ["positive", "negative"], 20, 5)
+    champions = ChampionCache(ports, ttl_s=60)
+    await run_refresh(DS, None, ports=ports, champions=champions, base_model="hashing")
+    outcome = await run_finetune(DS, None, ports=ports, champions=champions, params=None, holdout=0.2,
+                                 base_model="hashing")
+    # the fake body embeds exactly like the champion's: equal on the same split, so no promotion
+    assert not outcome.promoted and outcome.entry.status == "candidate"
+    assert outcome.entry.metrics["champion_on_same_split"] is not None
+    assert (await ports.registry.champion(DS)).version == "v1"
+    assert [e.data.step for e in ports.publisher.of_type("training.progress")][-1] == 2
+    shutil.rmtree(tmp_path / "acme", ignore_errors=True)
+
+
+async def test_scheduler_debounces_runs_once_and_survives_crash(tmp_path):
+    ports = make_ports(tmp_path, finetuner=FakeFineTuner(fail=True))
+    ports.specs.specs[DS] = spec_for(DS, ["positive", "negative"], refresh_every=4, finetune_every=30)
+    champions = ChampionCache(ports, ttl_s=0)
+    runs = []
+
+    async def runner(dataset, kind, run_id):
+        runs.append(kind)
+        outcome = await run_refresh(dataset, ports.specs.specs[DS], ports=ports, champions=champions,
+                                    base_model="hashing")
+        if kind == "finetune":
+            outcome = await run_finetune(dataset, ports.specs.specs[DS], ports=ports, champions=champions,
+                                         params=None, holdout=0.2, base_model="hashing")
+        return outcome
+
+    scheduler = TrainingScheduler(ports, runner, SchedulerConfig(debounce_s=0.05, lease_s=5, finetune_enabled=True))
+    rows = await seed(ports, ["positive", "negative"], 10, 0)
+    for _ in range(5):
+        scheduler.poke(DS)  # a burst of label events
+    await asyncio.sleep(0.3)
+    await scheduler.wait_idle()
+    assert runs == ["refresh"] and (await ports.registry.champion(DS)).version == "v1"
+    assert (await ports.counters.read(DS))["refresh"] == 0
+
+    # lock held by another replica: nothing runs
+    await seed(ports, ["positive", "negative"], 24, 0, seed_=2)
+    ports.lock.held["acme:reviews"] = "other"
+    assert await scheduler.check_and_run(DS) is None
+    del ports.lock.held["acme:reviews"]
+
+    # 34 new labels ≥ finetune_every: refresh (v2, promoted) then a fine-tune that crashes mid-training
+    outcome = await scheduler.check_and_run(DS)
+    assert outcome is None and runs[-1] == "finetune" and "simulated" in scheduler.failures[-1]
+    assert (await ports.registry.champion(DS)).version == "v2"
+    assert ports.lock.held == {}
+    failed = ports.publisher.of_type("training.failed")
+    assert failed and failed[-1].data.kind == "finetune"
+    await scheduler.close()
+    assert len(rows) == 10
