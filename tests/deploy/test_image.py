@@ -86,7 +86,33 @@ def test_image_is_python_311_slim_with_cpu_torch(instructions: list[tuple[str, s
     assert torch_pins == ["torch==2.13.0"], "the Dockerfile installs requirements.txt's torch pin from the CPU index"
 
 
-def test_every_package_is_copied_and_installed(
+def repository_packages(repo: Path) -> dict[str, str]:
+    """``{top-level module: package folder}`` for every installable package in libs/ and services/."""
+    found = {}
+    for folder in sorted(repo.glob("libs/*")) + sorted(repo.glob("services/*")):
+        for module in (folder / "src").glob("*/__init__.py"):
+            found[module.parent.name] = folder.relative_to(repo).as_posix()
+    return found
+
+
+def image_packages(repo: Path, support: ModuleType) -> set[str]:
+    """The services plus every repository package their code imports, transitively."""
+    packages = repository_packages(repo)
+    pending = [f"services/{name}" for name in support.service_names()]
+    needed: set[str] = set()
+    while pending:
+        folder = pending.pop()
+        if folder in needed:
+            continue
+        needed.add(folder)
+        for path in (repo / folder / "src").rglob("*.py"):
+            for module in re.findall(r"^\s*(?:from|import)\s+(claystream\w*)", path.read_text(errors="replace"), re.M):
+                if module in packages:
+                    pending.append(packages[module])
+    return needed
+
+
+def test_every_package_the_services_import_is_copied_and_installed(
     instructions: list[tuple[str, str]], ignore_patterns: list[str], repo: Path, support: ModuleType
 ) -> None:
     copies = [rest.split() for keyword, rest in instructions if keyword == "COPY" and "--from=" not in rest]
@@ -94,15 +120,19 @@ def test_every_package_is_copied_and_installed(
     for source in sources:
         assert (repo / source).exists(), f"COPY {source}: no such path"
         assert not is_ignored(source, ignore_patterns), f"COPY {source}: excluded by .dockerignore"
-    packages = {"libs/common"} | {f"services/{name}" for name in support.service_names()}
-    assert packages <= set(sources)
-    install = next(rest for keyword, rest in instructions if keyword == "RUN" and "./libs/common" in rest)
+    declared = next(rest for keyword, rest in instructions if keyword == "ARG" and rest.startswith("PACKAGES="))
+    packages = set(declared.removeprefix("PACKAGES=").strip('"').split())
+    assert {"libs/common"} | {f"services/{name}" for name in support.service_names()} <= packages
+    assert packages == image_packages(repo, support), "ARG PACKAGES must list exactly what the services import"
+    assert packages <= set(sources), f"not copied: {packages - set(sources)}"
+    install = next(rest for keyword, rest in instructions if keyword == "RUN" and "for package in ${PACKAGES}" in rest)
+    assert "graft src" in install and "pip install" in install
     for package in packages:
-        assert f"./{package} " in install + " ", f"{package} is not pip-installed"
-        for source_file in (repo / package / "src").rglob("*.py"):
+        for source_file in (repo / package / "src").rglob("*"):
             relative = source_file.relative_to(repo).as_posix()
-            assert not is_ignored(relative, ignore_patterns), f"{relative} would be missing from the image"
-    for local in (".venv", ".state", ".git", "services/ingest/tests"):
+            if source_file.is_file() and "egg-info" not in relative and "__pycache__" not in relative:
+                assert not is_ignored(relative, ignore_patterns), f"{relative} would be missing from the image"
+    for local in (".venv", ".state", ".git", "services/ingest/tests", "libs/common/src/x.egg-info"):
         assert is_ignored(local, ignore_patterns), f"{local} belongs outside the build context"
 
 

@@ -95,7 +95,11 @@ async def test_a_stopped_consumer_resumes_from_its_committed_offset_without_loss
         second.append(event.data.record_id)
 
     restarted = kit.runner([Subscription("record.ingested", handler=record_second)])
+    started = time.monotonic()
     await restarted.start()
+    await kit.wait_for(lambda: len(second) > 0, "the restarted consumer's first event")
+    # the stopped member left the group: no ~11 s wait for a departed leader (Tansu's join delay is 3 s)
+    assert time.monotonic() - started < 8
     await kit.wait_for(lambda: len(first) + len(second) >= total, "the rest")
     assert first + second == [f"r{i:03d}" for i in range(total)]  # resumed exactly at the commit: no loss, no repeat
 
@@ -173,10 +177,14 @@ async def test_a_killed_consumer_restarts_from_its_committed_offset_without_loss
         )
         counts = {doc["_id"]: doc["n"] async for doc in db["records"].find()}
         assert sorted(counts) == [f"k{i:03d}" for i in range(total)], "events lost"
-        assert set(counts.values()) == {1}, "an event was applied twice despite the fence"
         # it started exactly at the committed offset: what it saw is the rest of the partition
         assert restarted.stats.handled + restarted.stats.duplicates == total - committed
-        assert restarted.stats.duplicates == stored_before - committed  # handled but not yet committed at the kill
+        # the fence absorbed what the child handled and marked but had not committed; only the one batch
+        # in flight at the kill (written, not yet marked) can be applied again: handlers must be idempotent
+        applied_twice = sorted(key for key, n in counts.items() if n > 1)
+        assert max(counts.values()) <= 2
+        assert len(applied_twice) <= 10 and all(int(key[1:]) >= committed for key in applied_twice), applied_twice
+        assert restarted.stats.duplicates + len(applied_twice) == stored_before - committed
     finally:
         if child.poll() is None:
             child.kill()

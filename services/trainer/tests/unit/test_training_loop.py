@@ -12,6 +12,7 @@ import pytest
 from claystream_common.events import ResponseChanged, new_event
 from claystream_trainer.domain.ports import DatasetKey, StoredRecord
 from claystream_trainer.services.champions import ChampionCache
+from claystream_trainer.services.embedding_worker import EmbeddingWorker
 from claystream_trainer.services.finetune import run_finetune
 from claystream_trainer.services.labels import record_label
 from claystream_trainer.services.predict import NoChampion, predict
@@ -66,6 +67,9 @@ async def test_refresh_registers_promotes_suggests_and_serves(tmp_path):
     ports.specs.specs[DS] = spec_for(DS, labels)
     rows = await seed(ports, labels, 24, 30)
     champions = ChampionCache(ports, ttl_s=60)
+    worker = EmbeddingWorker(ports, champions, batch_size=16, flush_s=0)
+    assert await worker.fill(DS) == 54  # the background cache: every record, before any model exists
+    assert ports.publisher.of_type("suggestion.created") == []
     outcome = await run_refresh(DS, ports.specs.specs[DS], ports=ports, champions=champions, base_model="hashing")
     entry = outcome.entry
     assert outcome.promoted and entry.status == "champion" and entry.version == "v1"
@@ -82,6 +86,10 @@ async def test_refresh_registers_promotes_suggests_and_serves(tmp_path):
     assert [e.data.model_version for e in ports.publisher.of_type("model.promoted")] == ["v1"]
     result = await predict(DS, ["where is the river located", "who was the inventor"], champions=ChampionCache(ports, ttl_s=0))
     assert result.model_version == "v1" and [p.label for p in result.predictions] == ["LOC", "HUM"]
+    # records arriving after the model: the worker embeds them and suggests right away
+    await ports.records.upsert_texts(DS, [StoredRecord("late", "how many years")])
+    assert await worker.fill(DS) == 1
+    assert ports.publisher.of_type("suggestion.created")[-1].data.record_id == "late"
 
 
 async def test_refresh_refuses_without_two_examples_per_class(tmp_path):
