@@ -17,15 +17,35 @@ from typing import Any
 import yaml
 
 SUPPORTED_FIELDS = {
-    "apiVersion", "kind", "resources", "namespace", "labels", "images", "replicas", "patches",
-    "secretGenerator", "configMapGenerator", "generatorOptions",
+    "apiVersion",
+    "kind",
+    "resources",
+    "namespace",
+    "labels",
+    "images",
+    "replicas",
+    "patches",
+    "secretGenerator",
+    "configMapGenerator",
+    "generatorOptions",
 }
-CLUSTER_SCOPED = {"Namespace", "ClusterRole", "ClusterRoleBinding", "PersistentVolume", "StorageClass",
-                  "CustomResourceDefinition"}
+CLUSTER_SCOPED = {
+    "Namespace",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "PersistentVolume",
+    "StorageClass",
+    "CustomResourceDefinition",
+}
 POD_OWNERS = {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job"}
 # strategic-merge keys of the lists the manifests patch (everything else is replaced, like kustomize does)
-LIST_MERGE_KEYS = {"containers": "name", "initContainers": "name", "env": "name", "volumes": "name",
-                   "volumeMounts": "mountPath"}
+LIST_MERGE_KEYS = {
+    "containers": "name",
+    "initContainers": "name",
+    "env": "name",
+    "volumes": "name",
+    "volumeMounts": "mountPath",
+}
 
 Resource = dict[str, Any]
 
@@ -108,7 +128,9 @@ def apply_patch(resources: list[Resource], patch: dict[str, Any], directory: Pat
     kind, name = document.get("kind"), document.get("metadata", {}).get("name")
     matches = [r for r in resources if r.get("kind") == kind and r.get("metadata", {}).get("name") == name]
     if len(matches) != 1:
-        raise KustomizeError(f"{directory / patch['path']}: patch target {kind}/{name} matches {len(matches)} resources")
+        raise KustomizeError(
+            f"{directory / patch['path']}: patch target {kind}/{name} matches {len(matches)} resources"
+        )
     merge(matches[0], document)
 
 
@@ -178,7 +200,11 @@ def apply_replicas(resources: list[Resource], replicas: list[dict[str, Any]], pa
 def check_unique(resources: list[Resource], path: Path) -> None:
     seen = set()
     for resource in resources:
-        key = (resource.get("kind"), resource.get("metadata", {}).get("namespace"), resource.get("metadata", {}).get("name"))
+        key = (
+            resource.get("kind"),
+            resource.get("metadata", {}).get("namespace"),
+            resource.get("metadata", {}).get("name"),
+        )
         if key in seen:
             raise KustomizeError(f"{path}: duplicate resource {key}")
         seen.add(key)

@@ -83,8 +83,12 @@ def test_every_claystream_variable_is_a_field_of_that_services_settings(
 def test_a_renamed_setting_is_reported(support: ModuleType) -> None:
     problems = support.unknown_settings_variables(
         "trainer",
-        {"CLAYSTREAM_TRAINER_MONGO_URLS": "x", "CLAYSTREAM_INGEST_MONGO_URL": "x", "CLAYSTREAM_NOPE_MODE": "x",
-         "CLAYSTREAM_TRAINER_MODE": "production"},
+        {
+            "CLAYSTREAM_TRAINER_MONGO_URLS": "x",
+            "CLAYSTREAM_INGEST_MONGO_URL": "x",
+            "CLAYSTREAM_NOPE_MODE": "x",
+            "CLAYSTREAM_TRAINER_MODE": "production",
+        },
     )
     assert len(problems) == 3
     assert any("MONGO_URLS" in problem and "no field 'mongo_urls'" in problem for problem in problems)
@@ -140,8 +144,13 @@ def test_settings_load_from_the_interpolated_compose_environment(
 
 
 def test_secrets_are_required_variables_not_defaults(compose: dict, support: ModuleType) -> None:
-    assert {"CLAYSTREAM_SECRET_KEY", "CLAYSTREAM_SERVICE_TOKEN", "CLAYSTREAM_MONGO_PASSWORD",
-            "CLAYSTREAM_REDIS_PASSWORD", "CLAYSTREAM_GRAFANA_PASSWORD"} <= support.required_variables(compose)
+    assert {
+        "CLAYSTREAM_SECRET_KEY",
+        "CLAYSTREAM_SERVICE_TOKEN",
+        "CLAYSTREAM_MONGO_PASSWORD",
+        "CLAYSTREAM_REDIS_PASSWORD",
+        "CLAYSTREAM_GRAFANA_PASSWORD",
+    } <= support.required_variables(compose)
     assert support.required_variables(compose) <= set(DEPLOY_ENV)
     environ = dict(DEPLOY_ENV)
     del environ["CLAYSTREAM_SECRET_KEY"]

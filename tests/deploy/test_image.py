@@ -42,6 +42,7 @@ def dockerignore_patterns(path: Path) -> list[str]:
 
 def is_ignored(relative: str, patterns: list[str]) -> bool:
     """Docker's .dockerignore matching for plain patterns (no ``!`` exceptions): a path or any parent matches."""
+
     def to_regex(pattern: str) -> re.Pattern[str]:
         out = ""
         for token in re.split(r"(\*\*/|\*\*|\*|\?)", pattern.strip("/")):
@@ -106,7 +107,8 @@ def image_packages(repo: Path, support: ModuleType) -> set[str]:
             continue
         needed.add(folder)
         for path in (repo / folder / "src").rglob("*.py"):
-            for module in re.findall(r"^\s*(?:from|import)\s+(claystream\w*)", path.read_text(errors="replace"), re.M):
+            source = path.read_text(errors="replace")
+            for module in re.findall(r"^\s*(?:from|import)\s+(claystream\w*)", source, re.MULTILINE):
                 if module in packages:
                     pending.append(packages[module])
     return needed
@@ -138,7 +140,7 @@ def test_every_package_the_services_import_is_copied_and_installed(
 
 def test_runtime_code_needs_no_development_packages(repo: Path, support: ModuleType) -> None:
     """The image leaves out libs/devstack and the embedded servers; production code must not import them."""
-    roots = [repo / "libs" / "common" / "src"] + [repo / "services" / n / "src" for n in support.service_names()]
+    roots = [repo / package / "src" for package in image_packages(repo, support)]
     offenders = []
     for root in roots:
         for path in root.rglob("*.py"):
@@ -169,7 +171,11 @@ def stub_uvicorn(tmp_path: Path) -> dict[str, str]:
 def test_entrypoint_starts_the_selected_service(service: str, repo: Path, stub_uvicorn: dict[str, str]) -> None:
     result = subprocess.run(
         ["sh", str(repo / "deploy" / "docker" / "entrypoint.sh")],
-        env={**stub_uvicorn, "SERVICE": service}, capture_output=True, text=True, timeout=10, check=True,
+        env={**stub_uvicorn, "SERVICE": service},
+        capture_output=True,
+        text=True,
+        timeout=10,
+        check=True,
     )
     args = result.stdout.split()
     factory = args[args.index("--factory") + 1]
@@ -185,7 +191,11 @@ def test_entrypoint_starts_the_selected_service(service: str, repo: Path, stub_u
 def test_entrypoint_refuses_an_unknown_service(repo: Path, stub_uvicorn: dict[str, str]) -> None:
     result = subprocess.run(
         ["sh", str(repo / "deploy" / "docker" / "entrypoint.sh")],
-        env={**stub_uvicorn, "SERVICE": "annotator"}, capture_output=True, text=True, timeout=10, check=False,
+        env={**stub_uvicorn, "SERVICE": "annotator"},
+        capture_output=True,
+        text=True,
+        timeout=10,
+        check=False,
     )
     assert result.returncode == 64
     assert "SERVICE must be one of annotate, ingest, trainer, monitor (got 'annotator')" in result.stderr
@@ -214,7 +224,11 @@ def probe_target() -> Iterator[int]:
 def run_probe(repo: Path, path: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, str(repo / "deploy" / "docker" / "healthcheck.py"), path],
-        env={**env, "HEALTHCHECK_TIMEOUT_S": "2"}, capture_output=True, text=True, timeout=15, check=False,
+        env={**env, "HEALTHCHECK_TIMEOUT_S": "2"},
+        capture_output=True,
+        text=True,
+        timeout=15,
+        check=False,
     )
 
 

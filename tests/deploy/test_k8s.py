@@ -54,8 +54,12 @@ def service_of(deployment: dict) -> str:
 
 @pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
 def test_every_manifest_is_valid_kubernetes(version: str, k8s_dir: Path, rendered: dict, kustomize: ModuleType) -> None:
-    documents = [(path.name, doc) for path in sorted((k8s_dir / "base").glob("*.yaml"))
-                 if path.name != "kustomization.yaml" for doc in kustomize.read_documents(path)]
+    documents = [
+        (path.name, doc)
+        for path in sorted((k8s_dir / "base").glob("*.yaml"))
+        if path.name != "kustomization.yaml"
+        for doc in kustomize.read_documents(path)
+    ]
     documents += [(f"overlays/{overlay}", doc) for overlay, docs in rendered.items() for doc in docs]
     assert len(documents) > 20
     errors = []
@@ -77,15 +81,21 @@ def test_validation_rejects_a_misspelled_field(rendered: dict) -> None:
 @pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl not installed")
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_renderer_agrees_with_kubectl_kustomize(overlay: str, k8s_dir: Path, rendered: dict) -> None:
-    output = subprocess.run(["kubectl", "kustomize", str(k8s_dir / "overlays" / overlay)],
-                            capture_output=True, text=True, timeout=60, check=True).stdout
+    output = subprocess.run(
+        ["kubectl", "kustomize", str(k8s_dir / "overlays" / overlay)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
     theirs = [doc for doc in yaml.safe_load_all(output) if doc]
     assert sorted(rendered[overlay], key=resource_key) == sorted(theirs, key=resource_key)
 
 
 def test_renderer_refuses_a_patch_without_target(kustomize: ModuleType, k8s_dir: Path, tmp_path: Path) -> None:
     (tmp_path / "kustomization.yaml").write_text(
-        f"resources: [{(k8s_dir / 'base').as_posix()}]\npatches:\n  - path: p.yaml\n")
+        f"resources: [{(k8s_dir / 'base').as_posix()}]\npatches:\n  - path: p.yaml\n"
+    )
     (tmp_path / "p.yaml").write_text("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: claystream-annotator}\n")
     with pytest.raises(kustomize.KustomizeError, match="matches 0 resources"):
         kustomize.render(tmp_path)
@@ -105,7 +115,9 @@ def test_four_services_with_probes_resources_and_a_service(overlay: str, rendere
         assert container["ports"] == [{"name": "http", "containerPort": port, "protocol": "TCP"}], name
         assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}, name
         assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}, name
-        assert {"cpu", "memory"} <= set(container["resources"]["requests"]) and "memory" in container["resources"]["limits"]
+        assert {"cpu", "memory"} <= set(container["resources"]["requests"]) and "memory" in container["resources"][
+            "limits"
+        ]
         assert pod["enableServiceLinks"] is False, f"{name}: service links would inject CLAYSTREAM_<SVC>_* variables"
         assert pod["securityContext"]["runAsNonRoot"] is True
         selector = deployment["spec"]["selector"]["matchLabels"]
@@ -145,8 +157,10 @@ def test_trainer_is_a_singleton_with_a_models_volume(overlay: str, rendered: dic
 def resolved_environment(resources: list[dict], deployment: dict, external_secret: dict[str, str]) -> dict[str, str]:
     """The container's environment with ConfigMap / Secret references resolved (as the kubelet would)."""
     config_maps = by_kind(resources, "ConfigMap")
-    secrets = {name: {k: base64.b64decode(v).decode() for k, v in s.get("data", {}).items()}
-               for name, s in by_kind(resources, "Secret").items()}
+    secrets = {
+        name: {k: base64.b64decode(v).decode() for k, v in s.get("data", {}).items()}
+        for name, s in by_kind(resources, "Secret").items()
+    }
     secrets.setdefault(EXTERNAL_SECRET, external_secret)
     environment = {}
     for entry in container_of(deployment)["env"]:
@@ -155,7 +169,10 @@ def resolved_environment(resources: list[dict], deployment: dict, external_secre
             continue
         source = entry["valueFrom"]
         if "configMapKeyRef" in source:
-            ref, values = source["configMapKeyRef"], config_maps.get(source["configMapKeyRef"]["name"], {}).get("data", {})
+            ref, values = (
+                source["configMapKeyRef"],
+                config_maps.get(source["configMapKeyRef"]["name"], {}).get("data", {}),
+            )
         else:
             ref, values = source["secretKeyRef"], secrets.get(source["secretKeyRef"]["name"], {})
         if ref["key"] in values:
@@ -209,7 +226,7 @@ def test_settings_load_from_the_rendered_environment(
                 assert getattr(settings, f"{other}_url") == expected, f"{service}.{other}_url"
 
 
-def test_annotate_autoscaling_is_documented_against_partitions(k8s_dir: Path, repo: Path) -> None:
+def test_scaling_doc_lists_the_current_partition_counts(repo: Path) -> None:
     """Replicas past a topic's partition count consume nothing; the docs must say so with today's numbers."""
     scaling = (repo / "docs" / "SCALING.md").read_text()
     for topic in Topic:

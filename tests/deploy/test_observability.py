@@ -23,7 +23,7 @@ EXPECTED_SERVICE_METRICS = {
     "claystream_outbox_backlog": ("gauge", {"service"}),
     "claystream_training_duration_seconds": ("histogram", set()),
     "claystream_training_runs_total": ("counter", {"result"}),
-    "claystream_drift_score": ("gauge", {"dataset"}),
+    "claystream_drift_score": ("gauge", {"model", "check"}),
 }
 METRIC_CLASSES = {"Counter": "counter", "Gauge": "gauge", "Histogram": "histogram", "Summary": "summary"}
 SAMPLE_SUFFIXES = {
@@ -32,8 +32,19 @@ SAMPLE_SUFFIXES = {
     "histogram": ("_bucket", "_sum", "_count", "_created"),
     "summary": ("", "_sum", "_count", "_created"),
 }
-PANEL_TOPICS = ("Requests", "Error", "duration", "lag", "Handler duration", "retries", "Dead-lettered",
-                "Outbox backlog", "Training duration", "Training runs", "Drift")
+PANEL_TOPICS = (
+    "Requests",
+    "Error",
+    "duration",
+    "lag",
+    "Handler duration",
+    "retries",
+    "Dead-lettered",
+    "Outbox backlog",
+    "Training duration",
+    "Training runs",
+    "Drift",
+)
 
 
 def defined_metrics(repo: Path, support: ModuleType) -> dict[str, tuple[str, set[str]]]:
@@ -43,13 +54,23 @@ def defined_metrics(repo: Path, support: ModuleType) -> dict[str, tuple[str, set
     for root in roots:
         for path in root.rglob("*.py"):
             for node in ast.walk(ast.parse(path.read_text(errors="replace"))):
-                if not (isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", None)) in METRIC_CLASSES):
+                if not (
+                    isinstance(node, ast.Call)
+                    and getattr(node.func, "id", getattr(node.func, "attr", None)) in METRIC_CLASSES
+                ):
                     continue
-                if not (node.args and isinstance(node.args[0], ast.Constant) and str(node.args[0].value).startswith("claystream_")):
+                if not (
+                    node.args
+                    and isinstance(node.args[0], ast.Constant)
+                    and str(node.args[0].value).startswith("claystream_")
+                ):
                     continue
                 kind = METRIC_CLASSES[getattr(node.func, "id", None) or node.func.attr]
-                labels_node = node.args[2] if len(node.args) > 2 else next(
-                    (kw.value for kw in node.keywords if kw.arg == "labelnames"), None)
+                labels_node = (
+                    node.args[2]
+                    if len(node.args) > 2
+                    else next((kw.value for kw in node.keywords if kw.arg == "labelnames"), None)
+                )
                 labels = {elt.value for elt in getattr(labels_node, "elts", []) if isinstance(elt, ast.Constant)}
                 name = str(node.args[0].value)
                 if kind == "counter":
@@ -119,13 +140,21 @@ def test_dashboard_covers_what_operators_watch(dashboard: dict) -> None:
     for topic in PANEL_TOPICS:
         assert topic.lower() in titles.lower(), f"no panel about {topic!r}"
     exprs = " ".join(expr for _, expr in dashboard_targets(dashboard))
-    for metric in ("claystream_http_requests_total", "claystream_http_request_duration_seconds_bucket",
-                   "claystream_consumer_lag", "claystream_handler_duration_seconds_bucket",
-                   "claystream_handler_retries_total", "claystream_dlq_published_total", *EXPECTED_SERVICE_METRICS):
+    for metric in (
+        "claystream_http_requests_total",
+        "claystream_http_request_duration_seconds_bucket",
+        "claystream_consumer_lag",
+        "claystream_handler_duration_seconds_bucket",
+        "claystream_handler_retries_total",
+        "claystream_dlq_published_total",
+        *EXPECTED_SERVICE_METRICS,
+    ):
         assert metric in exprs, f"{metric} is not charted"
 
 
-def test_grafana_provisioning_matches_the_dashboard(repo: Path, dashboard: dict, compose: dict, support: ModuleType) -> None:
+def test_grafana_provisioning_matches_the_dashboard(
+    repo: Path, dashboard: dict, compose: dict, support: ModuleType
+) -> None:
     provisioning = repo / "deploy" / "grafana" / "provisioning"
     sources = support.load_yaml(provisioning / "datasources" / "claystream.yaml")["datasources"]
     uids = {source["uid"]: source for source in sources}
@@ -135,15 +164,20 @@ def test_grafana_provisioning_matches_the_dashboard(repo: Path, dashboard: dict,
     for source in sources:
         assert urlparse(source["url"]).hostname in compose["services"], source["name"]
     provider = support.load_yaml(provisioning / "dashboards" / "claystream.yaml")["providers"][0]
-    mounts = dict(volume.rsplit(":", 1)[0].split(":", 1) for volume in compose["services"]["grafana"]["volumes"]
-                  if volume.startswith("./"))
+    mounts = dict(
+        volume.rsplit(":", 1)[0].split(":", 1)
+        for volume in compose["services"]["grafana"]["volumes"]
+        if volume.startswith("./")
+    )
     assert mounts["./deploy/grafana/dashboards"] == provider["options"]["path"]
     assert mounts["./deploy/grafana/provisioning"] == "/etc/grafana/provisioning"
     panel_ids = [panel["id"] for panel in dashboard["panels"]]
     assert len(panel_ids) == len(set(panel_ids))
 
 
-def test_prometheus_scrapes_every_service(repo: Path, compose: dict, claystream_services: dict, support: ModuleType) -> None:
+def test_prometheus_scrapes_every_service(
+    repo: Path, compose: dict, claystream_services: dict, support: ModuleType
+) -> None:
     config = support.load_yaml(repo / "deploy" / "prometheus" / "prometheus.yml")
     targets: dict[str, str] = {}
     for job in config["scrape_configs"]:
@@ -176,7 +210,9 @@ def test_collector_receives_otlp_and_exports_traces_to_jaeger(
     assert compose["services"]["jaeger"]["environment"]["COLLECTOR_OTLP_ENABLED"] == "true"
     http_port = config["receivers"]["otlp"]["protocols"]["http"]["endpoint"].rsplit(":", 1)[1]
     for name, service in claystream_services.items():
-        endpoint = urlparse(support.environment_dict(service["environment"])[f"{support.env_prefix(name)}OTLP_ENDPOINT"])
+        endpoint = urlparse(
+            support.environment_dict(service["environment"])[f"{support.env_prefix(name)}OTLP_ENDPOINT"]
+        )
         assert (endpoint.hostname, str(endpoint.port)) == ("otel-collector", http_port), name
     mounted = {volume.split(":")[1] for volume in compose["services"]["otel-collector"]["volumes"]}
     config_flag = next(arg for arg in compose["services"]["otel-collector"]["command"] if arg.startswith("--config="))

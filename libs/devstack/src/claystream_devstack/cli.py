@@ -1,6 +1,6 @@
 """``claystream-dev``: bring the embedded stack and the services up or down.
 
-    claystream-dev up [--detach] [--no-services] [--no-demo] [--simulate]
+    claystream-dev [--state-dir DIR] up [--detach] [--no-services] [--no-demo] [--simulate] [--free-ports]
     claystream-dev down
     claystream-dev status
 """
@@ -35,7 +35,7 @@ def _print_urls(launcher: ServiceLauncher) -> None:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    stack = EmbeddedStack(args.state_dir)
+    stack = EmbeddedStack(args.state_dir, free_ports=True if args.free_ports else None)
     print(f"starting embedded servers in {stack.state_dir} ...", flush=True)
     stack.start()
     launcher = ServiceLauncher(stack)
@@ -104,6 +104,11 @@ def main(argv: list[str] | None = None) -> int:
     up.add_argument("--detach", action="store_true", help="return once everything is up")
     up.add_argument("--no-services", action="store_true", help="only the embedded servers")
     up.add_argument("--no-demo", action="store_true", help="skip the demo dataset")
+    up.add_argument(
+        "--free-ports",
+        action="store_true",
+        help="random free ports instead of the defaults (also CLAYSTREAM_DEV_FREE_PORTS=1); kept in the state folder",
+    )
     up.add_argument("--simulate", action="store_true", help="simulate an annotator and production traffic")
     up.add_argument("--out-dir", default="out/demo", help="where the demo writes its report")
     up.set_defaults(func=cmd_up)

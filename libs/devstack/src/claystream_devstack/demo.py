@@ -1,11 +1,242 @@
-"""The demo the run command ends with (filled in by the walkthrough work)."""
+"""The demo the run command ends with: the walkthrough, and with ``--simulate`` the whole loop.
+
+Set-up (always, idempotent): workspace ``demo``, dataset ``imdb_reviews`` (question ``sentiment``:
+positive / negative, field ``text``, guidelines), an annotator with a generated password, an SDK API
+key, and 100 random unlabelled IMDb reviews (seed 42) imported through the SDK.
+
+``--simulate``: an annotator labels IMDb train reviews through the HTTP API with their true labels;
+the trainer trains and publishes suggestions; production traffic goes through the predict endpoint
+(forwarded to the monitor), then switches to Rotten Tomatoes sentences; the drift alert and the
+samples sent back appear.  Every wait is bounded: a step that times out is reported and the demo
+goes on.  It ends with ``report.md`` and PNG plots in ``out_dir``.
+"""
 
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from claystream_devstack.services import ServiceLauncher
+from claystream_common.datasets import record_id_for
+from claystream_devstack import demo_data
+from claystream_devstack.demo_api import AnnotatorSession, DemoApi, ServiceUrls
+from claystream_devstack.demo_learning import CurvePoint, learn, wait_suggestions
+from claystream_devstack.demo_monitor import DriftWatch
+from claystream_devstack.demo_report import write_report
+from claystream_devstack.demo_setup import (
+    CredentialStore,
+    Credentials,
+    ensure_annotator,
+    ensure_api_key,
+    ensure_dataset,
+    import_records,
+    wait_stored,
+)
+from claystream_devstack.demo_steps import StepLog, StepTimeout
+from claystream_devstack.demo_traffic import TrafficLog, stream, wait_alert, wait_routed_back
+from claystream_devstack.services import SERVICE_BY_NAME, ServiceLauncher
 
 
-def run_demo(launcher: ServiceLauncher, *, simulate: bool, out_dir: Path) -> None:
-    print("demo: not available yet in this build")
+@dataclass(frozen=True)
+class DemoConfig:
+    """Sizes and bounds; the defaults are the full demo (≤ 15 minutes on 2 cores)."""
+
+    workspace: str = "demo"
+    dataset: str = "imdb_reviews"
+    annotator: str = "annotator"
+    seed: int = 42
+    unlabelled: int = 100
+    labelled: int = 120
+    label_chunk: int = 20
+    eval_size: int = 200
+    stationary: int = 1300
+    drifted: int = 700
+    traffic_batch: int = 50
+    trainer: dict[str, Any] = field(default_factory=dict)  # dataset trainer settings (defaults when empty)
+    store_wait_s: float = 120.0
+    train_wait_s: float = 240.0
+    suggestion_wait_s: float = 120.0
+    alert_wait_s: float = 90.0
+    routed_wait_s: float = 120.0
+
+
+@dataclass
+class DemoOutcome:
+    steps: StepLog
+    credentials: Credentials | None = None
+    report: Path | None = None
+    curve: list[CurvePoint] = field(default_factory=list)
+    traffic: TrafficLog | None = None
+    watch: DriftWatch | None = None
+
+
+def run_demo(launcher: ServiceLauncher, *, simulate: bool, out_dir: Path, config: DemoConfig | None = None) -> DemoOutcome:
+    config = config or DemoConfig()
+    started = time.monotonic()
+    steps = StepLog()
+    outcome = DemoOutcome(steps=steps)
+    urls = ServiceUrls(**{name: launcher.url(name) if name in launcher.ports else None
+                          for name in ("annotate", "ingest", "trainer", "monitor")})
+    api = DemoApi(urls, service_token=launcher.dev_secrets()["SERVICE_TOKEN"], workspace=config.workspace,
+                  dataset=config.dataset)
+    try:
+        client = _set_up(launcher, api, config, steps, outcome)
+        if client is None:
+            print("demo: set-up did not complete; see the messages above")
+            return outcome
+        _print_access(api, outcome.credentials)
+        if simulate:
+            try:
+                _simulate(launcher, api, client, config, steps, outcome)
+            finally:
+                client.close()
+            steps.figures["demo_seconds"] = round(time.monotonic() - started, 1)
+            outcome.report = _report(out_dir, steps, outcome, config)
+            print(f"demo: report written to {outcome.report} (plots beside it)")
+            _print_access(api, outcome.credentials)
+        else:
+            client.close()
+    finally:
+        api.close()
+    return outcome
+
+
+def _set_up(launcher: ServiceLauncher, api: DemoApi, config: DemoConfig, steps: StepLog, outcome: DemoOutcome) -> Any:
+    import claystream
+
+    store = CredentialStore(launcher.stack.state_dir / "demo-credentials.json")
+    annotate_env = launcher.env_for(SERVICE_BY_NAME["annotate"])
+    credentials = steps.run("workspace and annotator", lambda: ensure_annotator(
+        api, store, username=config.annotator, annotate_env=annotate_env))
+    if credentials is None:
+        return None
+    outcome.credentials = credentials
+    api_key = steps.run("SDK API key", lambda: ensure_api_key(api, store, credentials))
+    if api_key is None or steps.run("dataset", lambda: ensure_dataset(api, config.trainer)) is None:
+        return None
+    client = claystream.Client(api.urls.ingest, api_key, api.urls.annotate)
+    rows = demo_data.unlabelled_imdb(config.unlabelled, seed=config.seed)
+    steps.run(f"import {len(rows)} unlabelled IMDb reviews (SDK)",
+              lambda: f"{import_records(client, rows, dataset=config.dataset, source='imdb_unsup')} accepted")
+    steps.run("records stored in annotate",
+              lambda: wait_stored(api, {str(r["id"]) for r in rows}, timeout_s=config.store_wait_s))
+    return client
+
+
+def _print_access(api: DemoApi, credentials: Credentials | None) -> None:
+    print("")
+    print(f"Annotation UI: {api.urls.annotate}/datasets/{api.workspace}/{api.dataset}")
+    if credentials is not None:
+        password = credentials.annotator_password or "(set by an earlier run; see its output)"
+        print(f"  username {credentials.annotator_username}   password {password}")
+        print(f"  SDK: claystream.Client({api.urls.ingest!r}, {credentials.api_key!r})")
+    print("")
+
+
+def _simulate(launcher: ServiceLauncher, api: DemoApi, client: Any, config: DemoConfig, steps: StepLog,
+              outcome: DemoOutcome) -> None:
+    if not api.urls.trainer:
+        steps.skip("simulation", "the trainer service is not running")
+        return
+    train = demo_data.balanced("imdb/train.jsonl.gz", config.labelled, seed=config.seed)
+    evaluation = demo_data.sample("imdb/test.jsonl.gz", config.eval_size, seed=config.seed)
+    production = demo_data.sample("imdb/test.jsonl.gz", config.stationary, seed=config.seed + 1,
+                                  exclude={str(r["id"]) for r in evaluation})
+    drifted = demo_data.sample("rt_polarity/sentences.jsonl.gz", config.drifted, seed=config.seed)
+    steps.run(f"import {len(train)} labelled IMDb train reviews (SDK)",
+              lambda: f"{import_records(client, train, dataset=config.dataset, source='imdb_train')} accepted")
+    steps.run("labelled reviews stored", lambda: wait_stored(api, {str(r["id"]) for r in train},
+                                                             timeout_s=config.store_wait_s))
+    truth = {record_id_for(config.workspace, config.dataset, str(r["id"])): str(r["label"]) for r in train}
+    session = AnnotatorSession(api.urls.annotate, config.workspace, config.dataset)
+    try:
+        if steps.run("annotator logs in", lambda: _login(session, outcome.credentials)) is None:
+            return
+        already = session.submitted_ids()
+        truth = {k: v for k, v in truth.items() if k not in already}
+        steps.figures["labels_already_submitted"] = len(already)
+        result = steps.run(f"simulated annotator labels {len(truth)} reviews; trainer learns",
+                           lambda: _learn(api, session, truth, evaluation, config, outcome))
+    finally:
+        session.close()
+    if result is not None and outcome.curve:
+        final = outcome.curve[-1]
+        steps.figures.update({"final_model_version": final.model_version, "final_model_kind": final.kind,
+                              "final_test_accuracy": final.test_accuracy, "final_label_count": final.label_count})
+    counts = steps.run("suggestions on pending records", lambda: wait_suggestions(api, timeout_s=config.suggestion_wait_s))
+    if counts:
+        steps.figures["pending_with_suggestions"] = counts["with_suggestions"]
+    _production(launcher, api, client, config, steps, outcome, production, drifted,
+                known={str(r["id"]) for r in train} | set(_imported_unlabelled(config)))
+
+
+def _login(session: AnnotatorSession, credentials: Credentials | None) -> str:
+    if credentials is None or not credentials.annotator_password:
+        raise RuntimeError("the annotator's password is unknown (demo-credentials.json was removed); "
+                           "delete the state folder or create a user with the annotate CLI")
+    session.login(credentials.annotator_username, credentials.annotator_password)
+    return credentials.annotator_username
+
+
+def _learn(api: DemoApi, session: AnnotatorSession, truth: dict[str, str], evaluation: list[dict[str, Any]],
+           config: DemoConfig, outcome: DemoOutcome) -> str:
+    curve, timeouts = learn(api, session, truth, evaluation, chunk=config.label_chunk, train_wait_s=config.train_wait_s)
+    outcome.curve = curve
+    if not curve:
+        raise StepTimeout("no model was registered: " + "; ".join(timeouts[-2:]))
+    note = f"; {len(timeouts)} wait(s) timed out: {timeouts[-1]}" if timeouts else ""
+    return f"{len(curve)} model measurement(s){note}"
+
+
+def _imported_unlabelled(config: DemoConfig) -> list[str]:
+    return [str(r["id"]) for r in demo_data.unlabelled_imdb(config.unlabelled, seed=config.seed)]
+
+
+def _production(launcher: ServiceLauncher, api: DemoApi, client: Any, config: DemoConfig, steps: StepLog,
+                outcome: DemoOutcome, production: list[dict[str, Any]], drifted: list[dict[str, Any]],
+                known: set[str]) -> None:
+    if not outcome.curve:
+        steps.skip("production traffic", "no champion model to serve predictions")
+        return
+    watch = DriftWatch(api.urls.monitor, launcher.stack.ports.kafka_bootstrap, config.dataset, config.workspace)
+    traffic = TrafficLog()
+    outcome.watch, outcome.traffic = watch, traffic
+    watch.start()
+    try:
+        steps.run(f"production traffic: {len(production)} IMDb test reviews (predict → monitor, feedback → ingest)",
+                  lambda: stream(api, client, production, phase="imdb", log=traffic, watch=watch,
+                                 batch=config.traffic_batch))
+        traffic.drift_started_at_event = traffic.predictions
+        steps.run(f"drift injected: {len(drifted)} Rotten Tomatoes sentences",
+                  lambda: stream(api, client, drifted, phase="rotten_tomatoes", log=traffic, watch=watch,
+                                 batch=config.traffic_batch))
+        alert = steps.run("drift alert raised", lambda: _alert(watch, traffic, config))
+        steps.run("samples routed back to annotation",
+                  lambda: str(wait_routed_back(api, known, timeout_s=config.routed_wait_s)))
+    finally:
+        watch.stop()
+    steps.figures.update({
+        "predictions_sent": traffic.predictions, "feedback_sent": traffic.feedback,
+        "accuracy_imdb_traffic": traffic.accuracy("imdb"), "accuracy_rotten_tomatoes_traffic": traffic.accuracy("rotten_tomatoes"),
+        "drift_alerts": len(watch.detected()), "events_from_switch_to_alert":
+            (traffic.first_alert_at_event - traffic.drift_started_at_event)
+            if alert and traffic.first_alert_at_event is not None and traffic.drift_started_at_event is not None else None,
+    })
+
+
+def _alert(watch: DriftWatch, traffic: TrafficLog, config: DemoConfig) -> str:
+    found = wait_alert(watch, timeout_s=config.alert_wait_s)
+    if traffic.first_alert_at_event is None:
+        traffic.first_alert_at_event = traffic.predictions
+    return f"{found.get('check')}: statistic {found.get('statistic')} > threshold {found.get('threshold')}"
+
+
+def _report(out_dir: Path, steps: StepLog, outcome: DemoOutcome, config: DemoConfig) -> Path:
+    header = [f"Workspace `{config.workspace}`, dataset `{config.dataset}`; "
+              f"{config.unlabelled} unlabelled + {config.labelled} labelled IMDb reviews (seed {config.seed}); "
+              f"production: {config.stationary} IMDb test reviews, then {config.drifted} Rotten Tomatoes sentences."]
+    watch = outcome.watch
+    return write_report(out_dir, steps, curve=outcome.curve, drift_points=watch.points if watch else [],
+                        alerts=watch.alerts if watch else [],
+                        drift_start=outcome.traffic.drift_started_at_event if outcome.traffic else None, header=header)

@@ -21,12 +21,28 @@ def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
     return True
 
 
+FREE_PORTS_ENV = "CLAYSTREAM_DEV_FREE_PORTS"
+_handed_out: set[int] = set()
+
+
+def free_ports_requested() -> bool:
+    """``CLAYSTREAM_DEV_FREE_PORTS=1``: never use the well-known default ports (tests beside a dev stack)."""
+    return os.environ.get(FREE_PORTS_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+
+
 def free_port(preferred: int | None = None) -> int:
-    if preferred and port_is_free(preferred):
+    """``preferred`` when it is free, else a free port the OS picks (never one this process handed out before)."""
+    if preferred and preferred not in _handed_out and port_is_free(preferred):
+        _handed_out.add(preferred)
         return preferred
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    for _ in range(100):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        if port not in _handed_out:
+            _handed_out.add(port)
+            return port
+    raise RuntimeError("no free port found")
 
 
 def spawn(name: str, argv: list[str], *, state_dir: Path, env: dict[str, str] | None = None, cwd: Path | None = None) -> int:

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from claystream_common.kafka.admin import ensure_topics
-from claystream_devstack.processes import free_port, pid_alive, read_pid, spawn, stop_process
+from claystream_devstack.processes import free_port, free_ports_requested, pid_alive, read_pid, spawn, stop_process
 
 SERVERS = ("kafka", "mongo", "redis")
 
@@ -70,10 +70,15 @@ def redis_binary() -> str:
 class EmbeddedStack:
     """Start, check and stop the three servers under one state folder."""
 
-    def __init__(self, state_dir: Path, ports: StackPorts | None = None) -> None:
+    def __init__(self, state_dir: Path, ports: StackPorts | None = None, *, free_ports: bool | None = None) -> None:
+        """Ports: given, else those saved in the state folder, else new ones (the defaults when free,
+        random free ones with ``free_ports=True`` or ``CLAYSTREAM_DEV_FREE_PORTS=1``)."""
         self.state_dir = Path(state_dir)
+        self.free_ports = free_ports_requested() if free_ports is None else free_ports
         self.ports = ports or self._load_ports() or StackPorts(
-            kafka=free_port(19092), mongo=free_port(27117), redis=free_port(16379)
+            kafka=free_port(None if self.free_ports else 19092),
+            mongo=free_port(None if self.free_ports else 27117),
+            redis=free_port(None if self.free_ports else 16379),
         )
 
     # ------------------------------------------------------------------ state

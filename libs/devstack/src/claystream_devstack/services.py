@@ -97,7 +97,7 @@ class ServiceLauncher:
         for name in names:
             spec = SERVICE_BY_NAME[name]
             if name not in self.ports:
-                self.ports[name] = free_port(spec.default_port)
+                self.ports[name] = free_port(None if self.stack.free_ports else spec.default_port)
         self._save_ports()
         for name in names:
             self.start_one(name)
@@ -108,7 +108,9 @@ class ServiceLauncher:
         pid = read_pid(self.stack.state_dir, name)
         if pid is not None and pid_alive(pid):
             return
-        port = self.ports.setdefault(name, free_port(spec.default_port))
+        if name not in self.ports:
+            self.ports[name] = free_port(None if self.stack.free_ports else spec.default_port)
+        port = self.ports[name]
         self._save_ports()
         spawn(
             name,

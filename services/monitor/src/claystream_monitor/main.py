@@ -12,7 +12,8 @@ from claystream_common.runtime import standard_checks
 from claystream_common.service_app import install_operations
 from claystream_common.settings import load_settings
 from claystream_common.telemetry import setup_telemetry
-from claystream_monitor.bootstrap import build_deps, close_deps
+from claystream_monitor.api.routes import dashboard, monitoring
+from claystream_monitor.bootstrap import build_deps, close_deps, prepare_storage
 from claystream_monitor.config import MonitorSettings
 
 
@@ -25,6 +26,7 @@ def create_app(settings: MonitorSettings | None = None) -> FastAPI:
         setup_telemetry(settings.service_name, otlp_endpoint=settings.otlp_endpoint)
         deps = build_deps(settings)
         app.state.deps = deps
+        await prepare_storage(deps)
         await deps.kafka.start()
         try:
             yield
@@ -37,4 +39,6 @@ def create_app(settings: MonitorSettings | None = None) -> FastAPI:
         service=settings.service_name,
         checks=lambda: standard_checks(kafka=app.state.deps.kafka, mongo=app.state.deps.mongo, redis=app.state.deps.redis),
     )
+    app.include_router(monitoring.router)
+    dashboard.install(app)
     return app

@@ -3,9 +3,13 @@
 Document: ``{_id, dataset_id, workspace, dataset, external_id, fields, metadata,
 suggestions: {question: {value, score, agent, model_version, scores}}, priority, seq,
 status: pending|completed, submitted_by: [user ids], user_status: {user_id: status},
-inserted_at, updated_at}``.  Only one secondary index is kept at insert time
-(``dataset_id, seq``): listing, export and queue rebuilds walk it; everything hot
-(queue, counters) is served from Redis.
+inserted_at, updated_at}``.  Only one secondary index is kept at insert time, ``(seq, dataset_id)``: listing,
+export and queue rebuilds walk it in arrival order; everything hot (queue, counters)
+is served from Redis.  Why that key order: nx-27017 keeps an equality on a field
+sargable only when an index *name* ends with that field (otherwise it adds an
+array-containment ``OR`` that forces a full scan), so ``idx_records_seq_dataset_id``
+serves ``{dataset_id: X}`` sorted by ``seq`` in ~5 ms at 100k records instead of ~800 ms.
+Filters are kept flat (no ``$and`` / ``$or``), which nx-27017 would evaluate in Python.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ class MongoRecordRepository:
         self._records = db["records"]
 
     async def ensure_indexes(self) -> None:
-        await self._records.create_index([("dataset_id", ASCENDING), ("seq", ASCENDING)])
+        await self._records.create_index([("seq", ASCENDING), ("dataset_id", ASCENDING)])
 
     async def upsert_many(self, records: list[dict[str, Any]]) -> list[tuple[str, int]]:
         """Insert new records (fast path: one insert_many); re-sent ones update fields only.

@@ -35,9 +35,10 @@ class MongoResponseStore:
         self._responses = db["responses"]
 
     async def ensure_indexes(self) -> None:
-        await self._responses.create_index([("dataset_id", ASCENDING), ("user_id", ASCENDING)])
-        await self._responses.create_index([("outbox_pending", ASCENDING)])
-        await self._responses.create_index([("record_id", ASCENDING)])
+        # single-field indexes: nx-27017 keeps an equality sargable only on an index whose
+        # name ends with the field (see mongo_records.py)
+        for field in ("user_id", "dataset_id", "record_id", "outbox_pending"):
+            await self._responses.create_index([(field, ASCENDING)])
 
     async def get(self, response_id: str) -> ResponseDoc | None:
         document = await self._responses.find_one({"_id": response_id})
@@ -79,8 +80,8 @@ class MongoResponseStore:
             yield batch
 
     async def answered_by(self, dataset_id: str, user_id: str) -> list[str]:
-        cursor = self._responses.find({"dataset_id": dataset_id, "user_id": user_id}, {"record_id": 1})
-        return [d["record_id"] async for d in cursor]
+        cursor = self._responses.find({"user_id": user_id}, {"record_id": 1, "dataset_id": 1})
+        return [d["record_id"] async for d in cursor if d.get("dataset_id") == dataset_id]
 
     async def with_pending_outbox(self, limit: int) -> list[ResponseDoc]:
         return [_doc(d) async for d in self._responses.find({"outbox_pending": True}).limit(limit)]

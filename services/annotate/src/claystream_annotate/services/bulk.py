@@ -8,7 +8,7 @@ from typing import Any
 from claystream_annotate.services.errors import Invalid
 from claystream_annotate.services.ports import QueueStore, RecordStore, ResponseStore, Wakeable
 from claystream_annotate.services.principals import Principal, Role
-from claystream_annotate.services.records import RecordQuery, build_query
+from claystream_annotate.services.records import RecordQuery, matches_text, build_query
 from claystream_annotate.services.responses import BULK_MAX, bulk_respond
 from claystream_annotate.services.validation import validate_values
 from claystream_common.datasets import DatasetSpec
@@ -18,10 +18,11 @@ CHUNK = 1000
 
 async def matching_ids(query: RecordQuery, *, spec: DatasetSpec, user_id: str, records: RecordStore, cap: int = BULK_MAX) -> list[str]:
     """Ids of the records matching the filter (at most ``cap``; more is refused)."""
-    mongo_query, _, _ = build_query(spec, query, user_id)
+    built = build_query(spec, query, user_id)
+    projection = None if built.text else {"_id": 1, "seq": 1}
     ids: list[str] = []
-    async for page in records.scan(mongo_query, batch_size=5000, projection={"_id": 1, "seq": 1}):
-        ids.extend(d["_id"] for d in page)
+    async for page in records.scan(built.mongo, batch_size=5000, projection=projection):
+        ids.extend(d["_id"] for d in page if built.text is None or matches_text(spec, d, built.text))
         if len(ids) > cap:
             raise Invalid("filter", f"matches more than {cap} records; narrow it down")
     return ids

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import json
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +16,8 @@ from claystream_common.datasets import DatasetSpec
 
 RESPONSE_STATUSES = ("pending", "submitted", "draft", "discarded")
 SORTS = ("arrival", "-arrival", "score", "-score")
+TEXT_SCAN_BUDGET = 20_000
+TEXT_CHUNK = 2000
 
 
 @dataclass
@@ -66,13 +67,22 @@ def _question(spec: DatasetSpec, name: str | None) -> str:
     return name
 
 
-def build_query(spec: DatasetSpec, params: RecordQuery, user_id: str) -> tuple[dict[str, Any], list[tuple[str, int]], str]:
-    """MongoDB filter, sort and the sorted-by field for ``params`` (validated)."""
+@dataclass
+class BuiltQuery:
+    """A MongoDB filter that stays index-friendly on nx-27017 (one flat document, no ``$and``/``$or``),
+    its sort, and what is checked in Python: the text search and the cursor's ties."""
+
+    mongo: dict[str, Any]
+    sort: list[tuple[str, int]]
+    sort_field: str
+    direction: int
+    text: str | None
+    after: tuple[Any, int] | None
+
+
+def build_query(spec: DatasetSpec, params: RecordQuery, user_id: str) -> BuiltQuery:
+    """Validate ``params`` (Invalid names the parameter) and build the query."""
     query: dict[str, Any] = {"dataset_id": spec.id}
-    clauses: list[dict[str, Any]] = []
-    if params.q:
-        pattern = re.escape(params.q.strip()[:200])
-        query["$or"] = [{f"fields.{f.name}": {"$regex": pattern, "$options": "i"}} for f in spec.fields]
     if params.response_status is not None:
         if params.response_status not in RESPONSE_STATUSES:
             raise Invalid("response_status", f"one of {list(RESPONSE_STATUSES)}")
@@ -104,24 +114,39 @@ def build_query(spec: DatasetSpec, params: RecordQuery, user_id: str) -> tuple[d
     question = _question(spec, params.question)
     if params.suggested is not None:
         query[f"suggestions.{question}.value"] = params.suggested
+    score_field = f"suggestions.{question}.score"
     score_bounds = {k: v for k, v in (("$gte", params.score_min), ("$lte", params.score_max)) if v is not None}
-    if score_bounds:
-        query[f"suggestions.{question}.score"] = score_bounds
     if params.sort not in SORTS:
         raise Invalid("sort", f"one of {list(SORTS)}")
     direction = -1 if params.sort.startswith("-") else 1
-    sort_field = "seq" if params.sort.endswith("arrival") else f"suggestions.{question}.score"
+    sort_field = "seq" if params.sort.endswith("arrival") else score_field
     sort = [(sort_field, direction)] if sort_field == "seq" else [(sort_field, direction), ("seq", 1)]
+    after: tuple[Any, int] | None = None
     if params.after:
         value, seq = _decode_cursor(params.after)
-        op = "$gt" if direction == 1 else "$lt"
+        after = (value, int(seq))
         if sort_field == "seq":
-            clauses.append({"seq": {op: seq}})
-        else:
-            clauses.append({"$or": [{sort_field: {op: value}}, {sort_field: value, "seq": {"$gt": seq}}]})
-    if clauses:
-        query = {"$and": [query, *clauses]}
-    return query, sort, sort_field
+            query["seq"] = {"$gt" if direction == 1 else "$lt": after[1]}
+        elif value is not None:
+            # ties on the score are resolved in Python (see _after_cursor)
+            score_bounds["$gte" if direction == 1 else "$lte"] = value
+    if score_bounds:
+        query[score_field] = score_bounds
+    text = params.q.strip().lower()[:200] if params.q and params.q.strip() else None
+    return BuiltQuery(mongo=query, sort=sort, sort_field=sort_field, direction=direction, text=text, after=after)
+
+
+def _after_cursor(built: BuiltQuery, document: dict[str, Any]) -> bool:
+    if built.after is None or built.sort_field == "seq":
+        return True
+    value, seq = built.after
+    current = _lookup(document, built.sort_field)
+    return current != value or document["seq"] > seq
+
+
+def matches_text(spec: DatasetSpec, document: dict[str, Any], text: str) -> bool:
+    fields = document.get("fields") or {}
+    return any(text in str(fields.get(f.name, "")).lower() for f in spec.fields)
 
 
 def _lookup(document: dict[str, Any], dotted: str) -> Any:
@@ -170,24 +195,54 @@ async def search_records(
     responses: ResponseStore,
     counters: Counters,
     page_max: int = 200,
+    text_scan_budget: int = TEXT_SCAN_BUDGET,
 ) -> RecordPage:
+    """One page of records.  Text search walks the index in chunks and matches in Python, at most
+    ``text_scan_budget`` records per request: a page may come back short with a ``next_after``
+    to continue from (the bulk view shows "search further")."""
     actor.require(spec.workspace, Role.ANNOTATOR)
     if not 1 <= params.limit <= page_max:
         raise Invalid("limit", f"between 1 and {page_max}")
-    query, sort, sort_field = build_query(spec, params, actor.user_id)
-    documents = await records.find(query, sort=sort, limit=params.limit + 1)
-    has_more = len(documents) > params.limit
-    documents = documents[: params.limit]
+    built = build_query(spec, params, actor.user_id)
+    found: list[dict[str, Any]] = []
+    scanned = 0
+    last: dict[str, Any] | None = None
+    exhausted = False
+    plain = built.text is None and built.after is None
+    chunk = params.limit + 1 if plain else max(2 * params.limit + 1, TEXT_CHUNK if built.text else 0)
+    query = dict(built.mongo)
+    while True:
+        page = await records.find(query, sort=built.sort, limit=chunk)
+        for document in page:
+            if not _after_cursor(built, document):
+                continue
+            scanned += 1
+            last = document
+            if built.text is None or matches_text(spec, document, built.text):
+                found.append(document)
+                if len(found) > params.limit:
+                    break
+        if len(found) > params.limit:
+            break
+        if len(page) < chunk:
+            exhausted = True
+            break
+        if built.sort_field != "seq" or scanned >= text_scan_budget:
+            break
+        query["seq"] = {"$gt" if built.direction == 1 else "$lt": page[-1]["seq"]}
+    has_more = len(found) > params.limit
+    documents = found[: params.limit]
     next_after = None
-    if has_more and documents:
-        last = documents[-1]
-        next_after = _encode_cursor([_lookup(last, sort_field), last["seq"]])
+    if has_more:
+        tail = documents[-1]
+        next_after = _encode_cursor([_lookup(tail, built.sort_field), tail["seq"]])
+    elif not exhausted and last is not None:
+        next_after = _encode_cursor([_lookup(last, built.sort_field), last["seq"]])
     total: int | None = None
-    unfiltered = set(query) == {"dataset_id"}
-    if unfiltered:
+    if set(built.mongo) == {"dataset_id"} and built.text is None:
         total = (await counters.read([spec.id])).get(spec.id, {}).get("records")
-    elif params.count:
-        total = await records.count(query)
+    elif params.count and built.text is None:
+        total = await records.count(built.mongo)
     return RecordPage(items=await attach_responses(documents, actor=actor, spec=spec, responses=responses), next_after=next_after, total=total)
 
 

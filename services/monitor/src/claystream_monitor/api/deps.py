@@ -7,7 +7,10 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from claystream_common.kafka.producer import EventProducer
+from claystream_monitor.adapters.mongo_store import MongoMonitorStore
+from claystream_monitor.api.auth import Viewer, require_user, require_viewer
 from claystream_monitor.bootstrap import Deps
+from claystream_monitor.services.engine import MonitorEngine
 
 
 def get_deps(request: Request) -> Deps:
@@ -18,5 +21,17 @@ def get_producer(request: Request) -> EventProducer:
     return request.app.state.deps.producer
 
 
+def get_store(request: Request) -> MongoMonitorStore:
+    return request.app.state.deps.store
+
+
+def get_engine(request: Request) -> MonitorEngine:
+    return request.app.state.deps.engine
+
+
 DepsDep = Annotated[Deps, Depends(get_deps)]
 ProducerDep = Annotated[EventProducer, Depends(get_producer)]
+StoreDep = Annotated[MongoMonitorStore, Depends(get_store)]
+EngineDep = Annotated[MonitorEngine, Depends(get_engine)]
+ViewerDep = Annotated[Viewer, Depends(require_viewer)]
+UserDep = Annotated[Viewer, Depends(require_user)]

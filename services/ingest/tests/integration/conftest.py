@@ -1,0 +1,1 @@
+from ingest_stack import ingest_server  # noqa: F401 - the module-scoped fixture

@@ -1,0 +1,70 @@
+"""The live monitors, one per model version, restored from storage on first use."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import OrderedDict
+from collections.abc import Iterable
+
+from claystream_monitor.drift.monitor import DriftConfig, ModelMonitor
+from claystream_monitor.drift.reference import Reference
+from claystream_monitor.services.ports import Embedder, ModelKey, MonitorStore
+
+log = logging.getLogger(__name__)
+
+
+class MonitorEngine:
+    def __init__(self, config: DriftConfig, *, store: MonitorStore, embedder: Embedder | None, dedupe_capacity: int = 200_000) -> None:
+        self.config = config
+        self.store = store
+        self.embedder = embedder
+        self._monitors: dict[str, ModelMonitor] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._recent: OrderedDict[str, None] = OrderedDict()
+        self._capacity = dedupe_capacity
+
+    def fresh(self, event_ids: Iterable[str]) -> list[bool]:
+        """True for ids not seen recently (redeliveries must not count twice in a window)."""
+        flags = []
+        for event_id in event_ids:
+            if event_id in self._recent:
+                flags.append(False)
+                continue
+            self._recent[event_id] = None
+            flags.append(True)
+        while len(self._recent) > self._capacity:
+            self._recent.popitem(last=False)
+        return flags
+
+    def lock(self, key: ModelKey) -> asyncio.Lock:
+        return self._locks.setdefault(key.id, asyncio.Lock())
+
+    def known(self) -> list[ModelMonitor]:
+        return list(self._monitors.values())
+
+    def peek(self, key: ModelKey) -> ModelMonitor | None:
+        return self._monitors.get(key.id)
+
+    async def monitor_for(self, key: ModelKey) -> ModelMonitor:
+        monitor = self._monitors.get(key.id)
+        if monitor is not None:
+            return monitor
+        monitor = ModelMonitor(key.workspace, key.model, key.version, self.config)
+        state = await self.store.load_model_state(key)
+        if state:
+            if state.get("reference"):
+                try:
+                    monitor.use_reference(Reference.from_document(state["reference"]))
+                except (KeyError, ValueError) as error:
+                    log.warning("stored reference of %s unreadable, rebuilding: %r", key.id, error)
+            if state.get("alert_states"):
+                monitor.restore_alert_states(state["alert_states"])
+            accuracy = (state.get("validation_metrics") or {}).get("accuracy")
+            if isinstance(accuracy, int | float) and 0 < accuracy <= 1:
+                monitor.reference_accuracy = float(accuracy)
+        self._monitors[key.id] = self._monitors.get(key.id, monitor)
+        return self._monitors[key.id]
+
+    def forget(self, key: ModelKey) -> None:
+        self._monitors.pop(key.id, None)

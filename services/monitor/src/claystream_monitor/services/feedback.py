@@ -1,0 +1,89 @@
+"""Use case: feedback.logged → joined to its prediction (now, or when the prediction arrives) → accuracy windows."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from typing import Any
+
+from claystream_common.events import Envelope, FeedbackLogged
+from claystream_common.ports import EventPublisher
+from claystream_monitor.metrics import FEEDBACK_SEEN
+from claystream_monitor.services import alerts as alerting
+from claystream_monitor.services.engine import MonitorEngine
+from claystream_monitor.services.ports import JoinedPrediction, JoinIndex, ModelKey, MonitorStore, ParkedFeedback
+
+
+def label_key(label: str) -> str:
+    """A label as a MongoDB field name (no dots, no leading $)."""
+    return label.replace(".", "\uff0e").replace("$", "\uff04")
+
+
+async def record_feedback(
+    events: list[Envelope[FeedbackLogged]], *, engine: MonitorEngine, store: MonitorStore, join: JoinIndex,
+    publisher: EventPublisher, bucket_s: int = 60,
+) -> None:
+    latest: dict[str, FeedbackLogged] = {}
+    for event in events:
+        latest[event.data.request_id] = event.data  # the last word on a request wins within a batch
+    predictions = await join.lookup(list(latest))
+    matched = [(predictions[rid], ParkedFeedback(rid, fb.true_label, fb.signal)) for rid, fb in latest.items() if rid in predictions]
+    unmatched = [ParkedFeedback(rid, fb.true_label, fb.signal) for rid, fb in latest.items() if rid not in predictions]
+    if unmatched:
+        await join.park(unmatched)
+        await store.store_feedback([
+            {"_id": f.request_id, "request_id": f.request_id, "true_label": f.true_label, "signal": f.signal,
+             "matched": False, "at": alerting.now(), "model": latest[f.request_id].model}
+            for f in unmatched
+        ])
+        for feedback in unmatched:
+            FEEDBACK_SEEN.labels(latest[feedback.request_id].model or "unknown", "waiting").inc()
+    if matched:
+        await apply_joined_feedback(matched, engine=engine, store=store, publisher=publisher, bucket_s=bucket_s)
+
+
+async def apply_joined_feedback(
+    pairs: list[tuple[JoinedPrediction, ParkedFeedback]], *, engine: MonitorEngine, store: MonitorStore,
+    publisher: EventPublisher, bucket_s: int = 60,
+) -> None:
+    """Store the joined rows and feed labelled pairs to each model's accuracy window."""
+    at = alerting.now()
+    documents: list[dict[str, Any]] = []
+    by_key: dict[ModelKey, list[tuple[str, str]]] = defaultdict(list)
+    traffic: dict[ModelKey, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    for prediction, feedback in pairs:
+        correct = None if feedback.true_label is None else feedback.true_label == prediction.label
+        documents.append({
+            "_id": prediction.request_id, **prediction.key.as_dict(), "model_key": prediction.key.id,
+            "request_id": prediction.request_id, "predicted_label": prediction.label, "true_label": feedback.true_label,
+            "signal": feedback.signal, "correct": correct, "matched": True, "at": at,
+        })
+        FEEDBACK_SEEN.labels(prediction.key.model, "matched").inc()
+        if feedback.true_label is not None:
+            by_key[prediction.key].append((feedback.true_label, prediction.label))
+            bucket = traffic[prediction.key]
+            bucket["feedback"] += 1
+            bucket["correct"] += bool(correct)
+            bucket[f"true_labels.{label_key(feedback.true_label)}"] += 1
+    await store.store_feedback(documents)
+    for key, labelled in by_key.items():
+        async with engine.lock(key):
+            monitor = await engine.monitor_for(key)
+            evaluations = await asyncio.to_thread(monitor.observe_feedback, labelled)
+            states = monitor.alert_states() if any(e.transitions for e in evaluations) else None
+        start = int(at.timestamp()) // bucket_s * bucket_s
+        await store.add_traffic(key, {str(start): dict(traffic[key])})
+        if not evaluations:
+            continue
+        events, alerts = [], []
+        for evaluation in evaluations:
+            alerting.record_gauges(key, evaluation)
+            produced, docs = alerting.drift_events(key, evaluation, at=at)
+            events.extend(produced)
+            alerts.extend(docs)
+        await store.store_evaluations(key, [alerting.evaluation_document(key, e, at=at) for e in evaluations])
+        if states is not None:
+            await store.save_alert_states(key, states)
+        if alerts:
+            await store.store_alerts(alerts)
+        await alerting.publish_drift(events, publisher=publisher)

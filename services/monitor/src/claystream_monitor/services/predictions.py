@@ -1,0 +1,156 @@
+"""Use case: a batch of prediction.logged events → storage, windows, checks, alerts, samples."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from claystream_common.events import Envelope, PredictionLogged
+from claystream_common.ports import EventPublisher
+from claystream_monitor.drift.hysteresis import Transition
+from claystream_monitor.drift.monitor import Evaluation
+from claystream_monitor.drift.reference import Observation, confidence
+from claystream_monitor.metrics import PREDICTIONS_SEEN
+from claystream_monitor.services import alerts as alerting
+from claystream_monitor.services.engine import MonitorEngine
+from claystream_monitor.services.feedback import apply_joined_feedback, label_key
+from claystream_monitor.services.ports import (
+    DatasetDirectory, JoinedPrediction, JoinIndex, ModelKey, MonitorStore, RateLimiter, SampleSink,
+)
+from claystream_monitor.services.sampling import send_samples, text_digest
+
+
+@dataclass(frozen=True)
+class SamplingPolicy:
+    dataset: str | None
+    per_alert: int
+    per_hour: int
+
+    def dataset_for(self, key: ModelKey) -> str:
+        return self.dataset or key.model
+
+
+@dataclass(frozen=True)
+class PredictionPorts:
+    engine: MonitorEngine
+    store: MonitorStore
+    join: JoinIndex
+    publisher: EventPublisher
+    sink: SampleSink
+    limiter: RateLimiter
+    directory: DatasetDirectory
+    sampling: SamplingPolicy
+    time_bucket_s: int = 60
+    store_texts: bool = False
+
+
+async def record_predictions(events: list[Envelope[PredictionLogged]], *, ports: PredictionPorts) -> list[Evaluation]:
+    """Handle one consumer batch; idempotent by event id (redeliveries are skipped)."""
+    engine = ports.engine
+    fresh = engine.fresh(str(e.event_id) for e in events)
+    by_key: dict[ModelKey, list[Envelope[PredictionLogged]]] = defaultdict(list)
+    for event, is_new in zip(events, fresh, strict=True):
+        if is_new:
+            by_key[ModelKey(event.workspace, event.data.model, event.data.model_version)].append(event)
+    done: list[Evaluation] = []
+    for key, batch in by_key.items():
+        done.extend(await _record_model_batch(key, batch, ports=ports))
+    return done
+
+
+async def _record_model_batch(key: ModelKey, batch: list[Envelope[PredictionLogged]], *, ports: PredictionPorts) -> list[Evaluation]:
+    observations = [
+        Observation(e.data.request_id, e.data.predicted_label, confidence(e.data.scores, e.data.predicted_label), e.data.text)
+        for e in batch
+    ]
+    at = alerting.now()
+    async with ports.engine.lock(key):
+        monitor = await ports.engine.monitor_for(key)
+        embed = ports.engine.embedder.embed if ports.engine.embedder is not None else None
+        evaluations, frozen = await asyncio.to_thread(monitor.observe, observations, embed=embed)
+        window = monitor.window_observations() if any(_wants_samples(e, monitor.config) for e in evaluations) else []
+        states = monitor.alert_states() if any(e.transitions for e in evaluations) else None
+    PREDICTIONS_SEEN.labels(key.model).inc(len(batch))
+    await ports.store.store_predictions(key, _bucket(batch, observations, store_texts=ports.store_texts))
+    await ports.store.add_traffic(key, _traffic(batch, observations, bucket_s=ports.time_bucket_s, low=monitor.config.low_confidence))
+    parked = await ports.join.remember([JoinedPrediction(o.request_id, key, o.label, o.score) for o in observations])
+    if frozen is not None:
+        await ports.store.save_reference(key, frozen.to_document())
+    await conclude(key, evaluations, at=at, ports=ports, window=window, states=states)
+    if parked:
+        await apply_joined_feedback(parked, engine=ports.engine, store=ports.store, publisher=ports.publisher,
+                                    bucket_s=ports.time_bucket_s)
+    return evaluations
+
+
+def _wants_samples(evaluation: Evaluation, config: Any) -> bool:
+    if any(t is Transition.DETECTED for t, _ in evaluation.transitions):
+        return True
+    fresh_window = max(1, config.window_size // max(1, config.stride))
+    return bool(evaluation.alerting) and evaluation.index % fresh_window == 0
+
+
+async def conclude(
+    key: ModelKey, evaluations: list[Evaluation], *, at: datetime, ports: PredictionPorts,
+    window: list[Observation], states: dict[str, Any] | None,
+) -> None:
+    """Persist evaluations, publish transitions, route samples back."""
+    if not evaluations:
+        return
+    events, alert_documents = [], []
+    for evaluation in evaluations:
+        alerting.record_gauges(key, evaluation)
+        produced, documents = alerting.drift_events(key, evaluation, at=at)
+        events.extend(produced)
+        alert_documents.extend(documents)
+    await ports.store.store_evaluations(key, [alerting.evaluation_document(key, e, at=at) for e in evaluations])
+    if states is not None:
+        await ports.store.save_alert_states(key, states)
+    if alert_documents:
+        await ports.store.store_alerts(alert_documents)
+    await alerting.publish_drift(events, publisher=ports.publisher)
+    sampling = [e for e in evaluations if e.kind == "predictions" and _wants_samples(e, ports.engine.config)]
+    if sampling and window:
+        reasons = sorted({r.check for e in sampling for r in e.results if r.breached} or set(sampling[-1].alerting))
+        await send_samples(
+            key, window, reasons=reasons, dataset=ports.sampling.dataset_for(key), limit=ports.sampling.per_alert,
+            per_hour=ports.sampling.per_hour, at=at, sink=ports.sink, limiter=ports.limiter, store=ports.store,
+            directory=ports.directory,
+        )
+
+
+def _bucket(batch: list[Envelope[PredictionLogged]], observations: list[Observation], *, store_texts: bool) -> dict[str, list[Any]]:
+    """One document per batch (bucket pattern): parallel arrays of scalars."""
+    bucket: dict[str, list[Any]] = {
+        "request_ids": [o.request_id for o in observations],
+        "labels": [o.label for o in observations],
+        "scores": [None if math.isnan(o.score) else round(o.score, 5) for o in observations],
+        "lengths": [len(o.text) for o in observations],
+        "text_digests": [text_digest(o.text) for o in observations],
+        "predicted_at": [e.data.predicted_at for e in batch],
+        "event_ids": [str(batch[0].event_id)],
+    }
+    if store_texts:
+        bucket["texts"] = [o.text for o in observations]
+    return bucket
+
+
+def _traffic(
+    batch: list[Envelope[PredictionLogged]], observations: list[Observation], *, bucket_s: int, low: float
+) -> dict[str, dict[str, float]]:
+    """Per time bucket (epoch seconds as a string): counts to $inc."""
+    buckets: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    for event, observation in zip(batch, observations, strict=True):
+        start = int(event.data.predicted_at.timestamp()) // bucket_s * bucket_s
+        counts = buckets[str(start)]
+        counts["count"] += 1
+        counts[f"labels.{label_key(observation.label)}"] += 1
+        if not math.isnan(observation.score):
+            counts["score_sum"] += observation.score
+            counts["scored"] += 1
+            counts["low_confidence"] += observation.score < low
+    return {start: dict(counts) for start, counts in buckets.items()}

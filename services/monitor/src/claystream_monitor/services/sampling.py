@@ -1,0 +1,119 @@
+"""The way back: a stratified, deduplicated, rate-limited sample of affected inputs to annotators."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from claystream_monitor.drift.reference import Observation
+from claystream_monitor.metrics import SAMPLES_SENT
+from claystream_monitor.services.ports import DatasetDirectory, ModelKey, MonitorStore, RateLimiter, SampleSink
+
+log = logging.getLogger(__name__)
+AGENT = "claystream-monitor"
+
+
+def text_digest(text: str) -> str:
+    return hashlib.sha1(" ".join(text.lower().split()).encode()).hexdigest()[:20]
+
+
+def stratified_sample(observations: Sequence[Observation], limit: int, *, exclude: set[str] = frozenset()) -> list[Observation]:
+    """Up to ``limit`` distinct texts, balanced over predicted labels, least confident first within a label."""
+    by_label: dict[str, list[Observation]] = defaultdict(list)
+    seen: set[str] = set(exclude)
+    for observation in observations:
+        digest = text_digest(observation.text)
+        if digest in seen:
+            continue
+        seen.add(digest)
+        by_label[observation.label].append(observation)
+    for items in by_label.values():
+        items.sort(key=lambda o: o.score if not math.isnan(o.score) else -1.0)
+    picked: list[Observation] = []
+    labels = sorted(by_label)
+    while len(picked) < limit and any(by_label[label] for label in labels):
+        for label in labels:  # round robin: every predicted label gets its share
+            if by_label[label] and len(picked) < limit:
+                picked.append(by_label[label].pop(0))
+    return picked
+
+
+async def send_samples(
+    key: ModelKey,
+    observations: Sequence[Observation],
+    *,
+    reasons: list[str],
+    dataset: str,
+    limit: int,
+    per_hour: int,
+    at: datetime,
+    sink: SampleSink,
+    limiter: RateLimiter,
+    store: MonitorStore,
+    directory: DatasetDirectory,
+) -> int:
+    """Pick, rate-limit, deliver and remember a sample; returns how many records were delivered."""
+    if limit <= 0 or not observations:
+        return 0
+    candidates = stratified_sample(observations, limit * 3)
+    ids = {o.request_id: f"{key.workspace or '-'}|{key.model}|{text_digest(o.text)}" for o in candidates}
+    already = await store.sent_sample_ids(key, list(ids.values()))
+    candidates = [o for o in candidates if ids[o.request_id] not in already]
+    candidates = stratified_sample(candidates, limit)
+    granted = await limiter.take(f"samples:{key.workspace}:{key.model}", len(candidates), limit=per_hour, period_s=3600)
+    candidates = candidates[:granted]
+    if not candidates:
+        return 0
+    target = await directory.label_target(key.workspace, dataset)
+    text_field, question = target or ("text", "label")
+    records = [_record(key, o, text_field=text_field, question=question, reasons=reasons) for o in candidates]
+    outcome = "sent"
+    try:
+        accepted = await sink.send(workspace=key.workspace, dataset=dataset, records=records)
+    except Exception as error:  # noqa: BLE001 - a side channel: the alert itself is already stored and published
+        log.warning("samples for %s not delivered to %s: %r", key.id, dataset, error)
+        accepted, outcome = 0, "failed"
+    SAMPLES_SENT.labels(key.model, outcome).inc(len(records))
+    await store.store_samples([
+        {
+            "_id": ids[o.request_id],
+            **key.as_dict(),
+            "model_key": key.id,
+            "request_id": o.request_id,
+            "dataset": dataset,
+            "text": o.text[:2000],
+            "predicted_label": o.label,
+            "score": None if math.isnan(o.score) else o.score,
+            "reasons": reasons,
+            "status": outcome,
+            "at": at,
+        }
+        for o in candidates
+    ])
+    return accepted
+
+
+def _record(key: ModelKey, observation: Observation, *, text_field: str, question: str, reasons: list[str]) -> dict[str, Any]:
+    score = None if math.isnan(observation.score) else round(observation.score, 4)
+    return {
+        "external_id": f"monitor-{text_digest(observation.text)}",
+        "fields": {text_field: observation.text},
+        "metadata": {
+            "origin": "monitor",
+            "model": key.model,
+            "model_version": key.version,
+            "predicted_label": observation.label,
+            "score": score,
+            "reason": ",".join(reasons),
+            "request_id": observation.request_id,
+        },
+        "suggestions": [
+            {"question": question, "value": observation.label, "score": score, "agent": AGENT, "model_version": key.version}
+        ],
+        "origin": "monitor",
+    }
