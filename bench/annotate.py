@@ -95,7 +95,7 @@ async def load_records(stack: EmbeddedStack, dataset: dict[str, Any], count: int
             "dataset_id": dataset["id"], "workspace": WORKSPACE, "dataset": dataset["name"],
             "external_id": f"{dataset['name']}-{i}", "fields": {"text": text},
             "metadata": {"split": "even" if i % 2 == 0 else "odd", "rating": rating},
-            "origin": "bench", "status": "pending", "seq": base + i, "inserted_at": now, "updated_at": now,
+            "origin": "bench", "status": "pending", "submitted_by": [], "seq": base + i, "inserted_at": now, "updated_at": now,
         }
         if i % 3 == 0:
             document["suggestions"] = {"sentiment": {"value": label, "score": round(random.random(), 3), "agent": "bench"}}

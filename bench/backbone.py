@@ -28,14 +28,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from pymongo import AsyncMongoClient, UpdateOne
-
 from claystream_common.events import Envelope, RecordIngested, new_event
 from claystream_common.idempotency import MongoFence, NoFence
 from claystream_common.kafka.consumer import ConsumerRunner, Subscription
 from claystream_common.kafka.producer import EventProducer
 from claystream_devstack.processes import free_port
 from claystream_devstack.servers import EmbeddedStack, StackPorts
+from pymongo import AsyncMongoClient, UpdateOne
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -70,6 +69,8 @@ class Sink:
         ]
         if self.write == "insert":
             await self.records.insert_many(documents, ordered=False)
+        elif self.write == "none":
+            pass  # the runner's and the broker's ceiling, without MongoDB
         else:
             await self.records.bulk_write(
                 [UpdateOne({"_id": d["_id"]}, {"$set": d}, upsert=True) for d in documents], ordered=False
@@ -176,7 +177,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=50_000, help="events in the throughput burst")
     parser.add_argument("--chunk", type=int, default=1000, help="events per publish_many call in the burst")
-    parser.add_argument("--write", choices=("upsert", "insert"), default="upsert", help="the handler's bulk write")
+    parser.add_argument("--write", choices=("upsert", "insert", "none"), default="upsert",
+                        help="the handler's bulk write (none: measure the runner without MongoDB)")
     parser.add_argument("--fence", action="store_true", help="add the MongoFence (two more Mongo calls per batch)")
     parser.add_argument("--paced-s", type=float, default=5.0, help="length of the steady-rate latency phase")
     parser.add_argument("--paced-fraction", type=float, default=0.5, help="steady rate as a fraction of the burst's")

@@ -12,13 +12,15 @@ free ports), creates a dataset and an API key directly in MongoDB, and measures:
 
     .venv/bin/python bench/ingest.py [--records 49990] [--predictions 50000] [--concurrency 4]
 
-Last line: ``{"accepted_per_s": ..., "records_per_s": ..., "request_p95_ms": ..., "ingest_peak_rss_mb": ..., "predictions_per_s": ...}``.
+Last line: ``{"accepted_per_s": ..., "records_per_s": ..., "request_p95_ms": ...,
+"ingest_peak_rss_mb": ..., "predictions_per_s": ...}``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import tempfile
 import threading
@@ -127,6 +129,8 @@ def run(args: argparse.Namespace, state_dir: Path) -> dict[str, Any]:
         launcher.start(("annotate", "ingest"))
         api_key = seed(stack.ports.mongo_url)
         rows = read_jsonl_gz(shared_data_dir() / "imdb" / "unsup.jsonl.gz")[: args.records]
+        load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+        print(f"machine: {os.cpu_count()} cores, load average {load} (other work on the machine skews these figures)")
         print(f"logging {len(rows)} IMDb reviews through the SDK (batches of {args.batch_size}, "
               f"{args.concurrency} in flight) to {launcher.url('ingest')}")
         transport = TimingTransport()
@@ -188,7 +192,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=1000)
     parser.add_argument("--prediction-batch", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=4)
-    parser.add_argument("--store-timeout", type=float, default=300.0)
+    parser.add_argument("--store-timeout", type=float, default=180.0)
     parser.add_argument("--keep", action="store_true", help="keep the state folder (logs) afterwards")
     args = parser.parse_args()
     state_dir = Path(tempfile.mkdtemp(prefix="claystream-bench-ingest-"))

@@ -20,11 +20,10 @@ from typing import Any
 
 import httpx
 import pytest
-from pymongo import AsyncMongoClient
-
 from claystream_common.apikeys import generate_api_key
 from claystream_common.datasets import DatasetSpec
 from claystream_devstack.processes import pid_alive
+from pymongo import AsyncMongoClient
 
 pytestmark = pytest.mark.slow
 
@@ -41,6 +40,7 @@ def _devstack(state_dir: Path, *args: str, timeout: float) -> subprocess.Complet
         cwd=REPO,
         env=env,
         capture_output=True,
+        check=False,
         text=True,
         timeout=timeout,
     )

@@ -113,6 +113,18 @@ def context_from_traceparent(traceparent: str | None) -> otel_context.Context:
     return propagate.extract({"traceparent": traceparent} if traceparent else {})
 
 
+def publish_context(traceparent: str | None) -> otel_context.Context | None:
+    """The parent a ``publish`` span should have: the current span, or else the event's own traceparent.
+
+    An outbox relay publishes from a background task where no span is active; the envelope's
+    ``traceparent`` (captured when the event was created, inside the request) then keeps the
+    publish — and every consumer after it — in the request's trace.  None: use the current context.
+    """
+    if trace.get_current_span().get_span_context().is_valid or not traceparent:
+        return None
+    return context_from_traceparent(traceparent)
+
+
 def current_trace_id() -> str | None:
     span_context = trace.get_current_span().get_span_context()
     if not span_context.is_valid:

@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
-
 from claystream_common.events import Envelope, RecordIngested, new_event
 from claystream_common.idempotency import IdempotencyFence
 from claystream_common.kafka.admin import ensure_topics

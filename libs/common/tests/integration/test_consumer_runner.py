@@ -11,13 +11,12 @@ from collections import Counter
 from typing import Any
 
 import pytest
-from pymongo import AsyncMongoClient
-
 from claystream_common.errors import PermanentError, TransientError
 from claystream_common.events import Envelope, encode_event
 from claystream_common.idempotency import MongoFence
 from claystream_common.kafka.consumer import Subscription
 from claystream_common.kafka.dlq import header_map
+from pymongo import AsyncMongoClient
 
 pytestmark = pytest.mark.slow
 

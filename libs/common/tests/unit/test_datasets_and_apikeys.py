@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from pydantic import ValidationError
-
 from claystream_common.apikeys import KEY_PREFIX, generate_api_key, hash_secret, parse_api_key, secret_matches
 from claystream_common.datasets import DatasetSpec, record_id_for, valid_name
+from pydantic import ValidationError
 
 
 def _spec(**changes: object) -> dict[str, object]:

@@ -7,7 +7,6 @@ import re
 import uuid
 
 import pytest
-
 from claystream_common.events import (
     EVENT_TYPES,
     EventDecodeError,

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from pydantic_settings import SettingsConfigDict
-
 from claystream_common.settings import DEFAULT_SECRET_KEY, BaseAppSettings, RunMode, SettingsError, load_settings
+from pydantic_settings import SettingsConfigDict
 
 PREFIX = "CLAYSTREAM_UNITSVC_"
 

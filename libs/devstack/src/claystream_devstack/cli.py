@@ -14,8 +14,8 @@ import sys
 import time
 from pathlib import Path
 
-from claystream_devstack.services import SERVICES, ServiceLauncher
 from claystream_devstack.servers import SERVERS, EmbeddedStack
+from claystream_devstack.services import SERVICES, ServiceLauncher
 
 
 def default_state_dir() -> Path:

@@ -19,14 +19,15 @@ from pathlib import Path
 from typing import Any
 
 from claystream_common.datasets import record_id_for
+
 from claystream_devstack import demo_data
 from claystream_devstack.demo_api import AnnotatorSession, DemoApi, ServiceUrls
 from claystream_devstack.demo_learning import CurvePoint, learn, wait_suggestions
 from claystream_devstack.demo_monitor import DriftWatch
 from claystream_devstack.demo_report import write_report
 from claystream_devstack.demo_setup import (
-    CredentialStore,
     Credentials,
+    CredentialStore,
     ensure_annotator,
     ensure_api_key,
     ensure_dataset,
@@ -112,7 +113,7 @@ def _set_up(launcher: ServiceLauncher, api: DemoApi, config: DemoConfig, steps: 
     if credentials is None:
         return None
     outcome.credentials = credentials
-    api_key = steps.run("SDK API key", lambda: ensure_api_key(api, store, credentials))
+    api_key = ensure_api_key_step(steps, api, store, credentials)
     if api_key is None or steps.run("dataset", lambda: ensure_dataset(api, config.trainer)) is None:
         return None
     client = claystream.Client(api.urls.ingest, api_key, api.urls.annotate)
@@ -124,14 +125,26 @@ def _set_up(launcher: ServiceLauncher, api: DemoApi, config: DemoConfig, steps: 
     return client
 
 
+def ensure_api_key_step(steps: StepLog, api: DemoApi, store: CredentialStore, credentials: Credentials) -> str | None:
+    """The step log shows only the key's id (``cs_<id>_…``), never its secret."""
+    keys: list[str] = []
+
+    def action() -> str:
+        keys.append(ensure_api_key(api, store, credentials))
+        return f"key {keys[0].rsplit('_', 1)[0]}_…"
+
+    steps.run("SDK API key", action)
+    return keys[0] if keys else None
+
+
 def _print_access(api: DemoApi, credentials: Credentials | None) -> None:
-    print("")
+    print()
     print(f"Annotation UI: {api.urls.annotate}/datasets/{api.workspace}/{api.dataset}")
     if credentials is not None:
         password = credentials.annotator_password or "(set by an earlier run; see its output)"
         print(f"  username {credentials.annotator_username}   password {password}")
         print(f"  SDK: claystream.Client({api.urls.ingest!r}, {credentials.api_key!r})")
-    print("")
+    print()
 
 
 def _simulate(launcher: ServiceLauncher, api: DemoApi, client: Any, config: DemoConfig, steps: StepLog,

@@ -33,6 +33,19 @@ Keyboard: `1` positive, `2` negative, `Enter` submit, `Backspace` discard.
 """
 
 
+# ``source``: where the demo took a review from; the rest tag the samples the monitor sends back
+METADATA_PROPERTIES: list[dict[str, Any]] = [
+    {"name": "source", "type": "terms"},
+    {"name": "origin", "type": "terms"},
+    {"name": "model", "type": "terms"},
+    {"name": "model_version", "type": "terms"},
+    {"name": "predicted_label", "type": "terms"},
+    {"name": "score", "type": "float"},
+    {"name": "reason", "type": "terms"},
+    {"name": "request_id", "type": "terms"},
+]
+
+
 @dataclass
 class Credentials:
     annotator_username: str
@@ -46,7 +59,7 @@ def dataset_body(name: str, trainer: dict[str, Any]) -> dict[str, Any]:
         "guidelines": GUIDELINES,
         "fields": [{"name": "text", "title": "Review", "required": True}],
         "questions": [{"name": "sentiment", "title": "Sentiment", "type": "label", "labels": ["positive", "negative"]}],
-        "metadata_properties": [{"name": "source", "type": "terms"}],
+        "metadata_properties": METADATA_PROPERTIES,
         "trainer": trainer,
     }
 
@@ -108,15 +121,22 @@ def ensure_api_key(api: DemoApi, store: CredentialStore, credentials: Credential
 
 
 def ensure_dataset(api: DemoApi, trainer: dict[str, Any]) -> str:
-    """Create the dataset, or bring an existing one's trainer settings in line; says which."""
+    """Create the dataset, or bring an existing one's trainer settings and properties in line; says which."""
     current = api.get_dataset()
     if current is None:
         api.create_dataset(dataset_body(api.dataset, trainer))
         return "created"
+    changes: dict[str, Any] = {}
     wanted = {**current.get("trainer", {}), **trainer}
     if wanted != current.get("trainer"):
-        api.patch_dataset({"trainer": wanted})
-        return "exists (trainer settings updated)"
+        changes["trainer"] = wanted
+    have = {m["name"] for m in current.get("metadata_properties") or []}
+    if any(m["name"] not in have for m in METADATA_PROPERTIES):
+        changes["metadata_properties"] = [*(current.get("metadata_properties") or []),
+                                          *(m for m in METADATA_PROPERTIES if m["name"] not in have)]
+    if changes:
+        api.patch_dataset(changes)
+        return f"exists ({', '.join(changes)} updated)"
     return "exists"
 
 

@@ -41,7 +41,7 @@ class StepLog:
             if required:
                 raise
             return None
-        except Exception as error:  # noqa: BLE001 - a failed step is reported, the next ones still run
+        except Exception as error:
             self._record(name, "failed", started, f"{type(error).__name__}: {error}")
             if required:
                 raise

@@ -41,7 +41,9 @@ class RetryingJson:
         self.backoff_s = backoff_s
         self._sleep = sleep
 
-    def request(self, method: str, path: str, *, body: Any = None, params: dict[str, Any] | None = None) -> httpx.Response:
+    def request(
+        self, method: str, path: str, *, body: Any = None, params: dict[str, Any] | None = None
+    ) -> httpx.Response:
         """The final response (2xx or a non-retryable error); raises ApiError for errors."""
         content = dumps(body) if body is not None else None
         headers = {"Content-Type": "application/json"} if content is not None else None

@@ -18,6 +18,9 @@ app.add_typer(keys_app, name="keys")
 
 UrlOption = Annotated[str, typer.Option("--url", envvar="CLAYSTREAM_URL", help="ingest service URL")]
 ApiKeyOption = Annotated[str, typer.Option("--api-key", envvar="CLAYSTREAM_API_KEY", help="cs_<id>_<secret>")]
+MapOption = Annotated[list[str], typer.Option("--map", help="FIELD=COLUMN, e.g. text=review (repeatable)")]
+MetadataOption = Annotated[list[str], typer.Option("--metadata", help="NAME[=COLUMN] (repeatable)")]
+AnnotateUrlOption = Annotated[str, typer.Option(envvar="CLAYSTREAM_ANNOTATE_URL", help="annotate service URL")]
 
 
 def _pairs(values: list[str], option: str) -> dict[str, str]:
@@ -41,10 +44,10 @@ def import_file(
     dataset: Annotated[str, typer.Option("--dataset", "-d", help="target dataset in the key's workspace")],
     api_key: ApiKeyOption,
     url: UrlOption = "http://127.0.0.1:8001",
-    field_map: Annotated[list[str], typer.Option("--map", help="FIELD=COLUMN, e.g. text=review (repeatable)")] = [],  # noqa: B006
-    metadata: Annotated[list[str], typer.Option("--metadata", help="NAME[=COLUMN] (repeatable)")] = [],  # noqa: B006
+    field_map: MapOption = [],  # noqa: B006 - typer reads the default, never mutates it
+    metadata: MetadataOption = [],  # noqa: B006
     id_column: Annotated[str, typer.Option(help="column holding your record id (external_id)")] = "id",
-    fmt: Annotated[str | None, typer.Option("--format", help=f"one of {', '.join(FORMATS)} (default: from the name)")] = None,
+    fmt: Annotated[str | None, typer.Option("--format", help="csv, jsonl or parquet (default: from the name)")] = None,
     batch_size: Annotated[int, typer.Option(min=1, max=1000)] = 1000,
     partial: Annotated[bool, typer.Option(help="skip invalid rows instead of stopping")] = False,
 ) -> None:
@@ -67,8 +70,9 @@ def import_file(
 
         where = "row" if fmt == "parquet" else "line"
         with Client(url, api_key) as client:
-            result = client.log(rows(), dataset, fields=mapping or None, metadata=_pairs(metadata, "--metadata") or None,
-                                id_column=id_column, batch_size=batch_size, partial=partial, progress=True)
+            result = client.log(rows(), dataset, fields=mapping or None,
+                                metadata=_pairs(metadata, "--metadata") or None, id_column=id_column,
+                                batch_size=batch_size, partial=partial, progress=True)
     except FileFormatError as error:
         raise _fail(f"error: {error}") from None
     except ValidationFailed as error:
@@ -86,14 +90,15 @@ def import_file(
         index = item.get("index")
         place = f"{file}:{lines[index]}" if isinstance(index, int) and index < len(lines) else str(file)
         typer.secho(f"  rejected {place}: {item.get('field')}: {item.get('reason')}", fg=typer.colors.YELLOW, err=True)
-    typer.echo(f"accepted {result.accepted} records into {dataset}" + (f" ({len(result.rejected)} problems)" if result.rejected else ""))
+    problems = f" ({len(result.rejected)} problems)" if result.rejected else ""
+    typer.echo(f"accepted {result.accepted} records into {dataset}{problems}")
 
 
 @app.command("export")
 def export(
     dataset: Annotated[str, typer.Option("--dataset", "-d")],
     api_key: ApiKeyOption,
-    annotate_url: Annotated[str, typer.Option(envvar="CLAYSTREAM_ANNOTATE_URL", help="annotate service URL")] = "http://127.0.0.1:8000",
+    annotate_url: AnnotateUrlOption = "http://127.0.0.1:8000",
     url: UrlOption = "http://127.0.0.1:8001",
     workspace: Annotated[str | None, typer.Option(help="default: the key's workspace")] = None,
     fmt: Annotated[str, typer.Option("--format", help="jsonl, csv or parquet")] = "jsonl",

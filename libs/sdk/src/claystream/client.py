@@ -46,7 +46,8 @@ class Client:
         if sleep is not None:
             options["sleep"] = sleep
         self._ingest = RetryingJson(
-            httpx.Client(base_url=url.rstrip("/"), headers=headers, timeout=timeout_s, transport=transport, limits=limits),
+            httpx.Client(base_url=url.rstrip("/"), headers=headers, timeout=timeout_s, transport=transport,
+                         limits=limits),
             **options,
         )
         self._annotate = (
@@ -120,7 +121,8 @@ class Client:
         dataset: str | None = None,
     ) -> str:
         """Log one prediction; returns its event id."""
-        body = _without_none({"request_id": request_id, "model": model, "text": text, "predicted_label": predicted_label,
+        body = _without_none({"request_id": request_id, "model": model, "text": text,
+                              "predicted_label": predicted_label,
                               "scores": scores, "model_version": model_version, "metadata": metadata,
                               "predicted_at": predicted_at, "dataset": dataset})
         return str(self._call(self._ingest, "POST", "/api/v1/predictions", body=body)["event_ids"][0])
@@ -217,7 +219,9 @@ class Client:
             with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
                 offset = 0
                 for batch in batched(items, batch_size):
-                    pending.append(pool.submit(self._call, self._ingest, "POST", path, body={"items": batch}, params=params))
+                    pending.append(
+                        pool.submit(self._call, self._ingest, "POST", path, body={"items": batch}, params=params)
+                    )
                     offsets.append(offset)
                     offset += len(batch)
                     while len(pending) >= max(1, concurrency):  # keep results in order, bound memory

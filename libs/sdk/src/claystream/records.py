@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 RECORD_KEYS = ("external_id", "fields", "metadata", "suggestions", "vectors")
@@ -40,7 +39,6 @@ def _clean(value: Any) -> Any:
     return value
 
 
-@dataclass(frozen=True)
 class RecordMapper:
     """How flat rows become records.
 
@@ -50,9 +48,11 @@ class RecordMapper:
     ``fields`` object are sent as they are.
     """
 
-    fields: ColumnMap = None
-    metadata: ColumnMap = None
-    id_column: str | None = "id"
+    def __init__(self, fields: ColumnMap = None, metadata: ColumnMap = None, id_column: str | None = "id") -> None:
+        self.field_map = _mapping(fields)
+        self.metadata_map = _mapping(metadata) or {}
+        self.id_column = id_column
+        self._taken = {"external_id", id_column, *RECORD_KEYS, *self.metadata_map.values()}
 
     def __call__(self, row: Mapping[str, Any]) -> dict[str, Any]:
         if isinstance(row.get("fields"), Mapping):
@@ -63,17 +63,16 @@ class RecordMapper:
         external_id = row.get("external_id")
         if external_id is None and self.id_column:
             external_id = row.get(self.id_column)
-        metadata_map = _mapping(self.metadata)
-        field_map = _mapping(self.fields)
+        field_map = self.field_map
         if field_map is None:
-            taken = {"external_id", self.id_column, *RECORD_KEYS, *(metadata_map or {}).values()}
-            field_map = {column: column for column in row if column not in taken}
+            field_map = {column: column for column in row if column not in self._taken}
         record: dict[str, Any] = {"fields": {name: _clean(row.get(column)) for name, column in field_map.items()}}
         external_id = _clean(external_id)
         if external_id is not None:
-            record["external_id"] = str(external_id)
-        metadata = dict(row.get("metadata") or {})
-        for name, column in (metadata_map or {}).items():
+            record["external_id"] = external_id if type(external_id) is str else str(external_id)
+        metadata = row.get("metadata")
+        metadata = dict(metadata) if metadata else {}
+        for name, column in self.metadata_map.items():
             value = _clean(row.get(column))
             if value is not None:
                 metadata[name] = value

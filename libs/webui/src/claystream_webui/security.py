@@ -9,19 +9,17 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 # No inline script anywhere: scripts come from our own origin only (htmx config is a <meta>,
 # the CSRF token is a <meta> read by claystream.js, chart data sits in data-* attributes).
-DEFAULT_CSP = "; ".join(
-    [
-        "default-src 'self'",
-        "script-src 'self'",
-        "style-src 'self'",
-        "img-src 'self' data:",
-        "font-src 'self'",
-        "connect-src 'self'",
-        "object-src 'none'",
-        "base-uri 'none'",
-        "form-action 'self'",
-        "frame-ancestors 'none'",
-    ]
+DEFAULT_CSP = (
+    "default-src 'self'; "
+    "script-src 'self'; "
+    "style-src 'self'; "
+    "img-src 'self' data:; "
+    "font-src 'self'; "
+    "connect-src 'self'; "
+    "object-src 'none'; "
+    "base-uri 'none'; "
+    "form-action 'self'; "
+    "frame-ancestors 'none'"
 )
 
 
@@ -37,22 +35,36 @@ def security_headers(csp: str = DEFAULT_CSP) -> list[tuple[str, str]]:
 
 
 class SecurityHeadersMiddleware:
-    """Adds the headers to every HTTP response that does not set them itself."""
+    """Adds the headers to every HTTP response that does not set them itself.
 
-    def __init__(self, app: ASGIApp, *, csp: str = DEFAULT_CSP, extra: Iterable[tuple[str, str]] = ()) -> None:
+    ``csp_exempt`` path prefixes (FastAPI's own ``/docs`` and ``/redoc``, which use inline
+    script) get every header but the Content-Security-Policy.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        csp: str = DEFAULT_CSP,
+        extra: Iterable[tuple[str, str]] = (),
+        csp_exempt: tuple[str, ...] = ("/docs", "/redoc"),
+    ) -> None:
         self.app = app
         self.headers = [*security_headers(csp), *extra]
+        self.csp_exempt = csp_exempt
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
 
+        exempt = str(scope.get("path", "")).startswith(self.csp_exempt)
+
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
                 for name, value in self.headers:
-                    if name not in headers:
+                    if name not in headers and not (exempt and name == "Content-Security-Policy"):
                         headers[name] = value
             await send(message)
 

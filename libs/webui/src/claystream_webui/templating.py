@@ -30,7 +30,7 @@ def record_text(value: object) -> Markup:
     return Markup(escaped)
 
 
-def percent(part: float | int | None, whole: float | int | None, digits: int = 0) -> str:
+def percent(part: float | None, whole: float | None, digits: int = 0) -> str:
     """``part / whole`` as a percentage string; 0 when the whole is 0 or missing."""
     if not whole or part is None:
         return "0%"
@@ -38,7 +38,7 @@ def percent(part: float | int | None, whole: float | int | None, digits: int = 0
     return f"{value:.{digits}f}%"
 
 
-def compact_number(value: float | int | None) -> str:
+def compact_number(value: float | None) -> str:
     """1234 → 1.2k, 2500000 → 2.5M."""
     if value is None:
         return "–"

@@ -8,7 +8,6 @@ Browser tests are marked ``browser`` and skip cleanly when ``/usr/bin/chromium``
 from __future__ import annotations
 
 import importlib.util
-import shutil
 import sys
 import threading
 import time
@@ -24,7 +23,6 @@ CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
-ARTIFACTS = Path(__file__).resolve().parents[4] / "test-artifacts"
 
 
 def _load_seed() -> Any:
@@ -62,7 +60,6 @@ class LiveServer:
 @pytest.fixture(scope="session")
 def live_server(embedded_stack: Any) -> Iterator[LiveServer]:
     import uvicorn
-
     from claystream_annotate.main import create_app
     from claystream_devstack.processes import free_port
 
@@ -106,11 +103,3 @@ async def browser() -> AsyncIterator[Any]:
         finally:
             await instance.close()
 
-
-def artifact(name: str) -> Path:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    return ARTIFACTS / name
-
-
-def chromium_available() -> bool:
-    return CHROMIUM.exists() and shutil.which(str(CHROMIUM)) is not None

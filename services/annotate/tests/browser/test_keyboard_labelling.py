@@ -10,8 +10,8 @@ import uuid
 
 import pytest
 from aiokafka import AIOKafkaConsumer
-
 from claystream_common.topics import Topic
+from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
 seed = sys.modules["claystream_annotate_web_seed"]
 pytestmark = pytest.mark.browser
@@ -50,8 +50,7 @@ async def test_label_ten_imdb_reviews_with_the_keyboard_only(live_server, store,
     problems: list[str] = []
     page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
     posts: list[str] = []
-    page.on("request", lambda request: posts.append(request.method + " " + request.url[-60:]) if "progress" not in request.url else None)
-    page.on("response", lambda response: posts.append(f"-> {response.status} {response.url[-40:]}") if "progress" not in response.url else None)
+    page.on("request", lambda request: posts.append(f"{request.method} {request.url[-50:]}"))
     page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
 
     await page.goto(f"{live_server.url}/login?next=/datasets/default/{name}")
@@ -59,28 +58,30 @@ async def test_label_ten_imdb_reviews_with_the_keyboard_only(live_server, store,
     await page.keyboard.press("Tab")
     await page.keyboard.type(seed.OWNER[1])
     await page.keyboard.press("Enter")
-    await page.wait_for_selector("#record[data-record-id]")
+    await page.wait_for_selector("#record[data-record-id]", timeout=60_000)
     assert await page.get_attribute("#progress-bar progress", "value") == "0"
 
     seen: list[str] = []
     try:
         await label_ten(page, seen)
-    except Exception:
-        await page.screenshot(path=str(seed_artifact("annotate-keyboard-failure.png")), full_page=True)
+    except (AssertionError, PlaywrightTimeoutError):
+        await page.screenshot(path=str(seed.artifact("annotate-keyboard-failure.png")), full_page=True)
         state = await page.evaluate(
             "() => [...document.querySelectorAll('.htmx-request, [data-hotkey-busy]')].map(e => e.id + ':' + e.className).join(' | ')"
         )
         raise AssertionError(f"labelling failed after {len(seen)}; busy: {state}; browser said: {problems}; {posts[-8:]}") from None
     # K goes back to the last answered record (answer shown), J returns
+    await ready(page)
     newest = await record_id(page)
     await page.keyboard.press("k")
     await page.wait_for_function("id => document.querySelector('#record').dataset.recordId === id", arg=seen[-1])
     assert (await page.text_content("#my-status")).strip() == "your answer: submitted"
+    await ready(page)
     await page.keyboard.press("j")
     await page.wait_for_function("id => document.querySelector('#record').dataset.recordId === id", arg=newest)
 
-    await page.wait_for_function("() => document.querySelector('#progress-bar progress').value >= 10", timeout=15_000)
-    await page.screenshot(path=str(seed_artifact("annotate-keyboard.png")), full_page=True)
+    await page.wait_for_function("() => document.querySelector('#progress-bar progress').value >= 10", timeout=30_000)
+    await page.screenshot(path=str(seed.artifact("annotate-keyboard.png")), full_page=True)
     assert not problems, problems
 
     events = await submitted_events(live_server.settings.kafka_bootstrap_servers, name, expected=10)
@@ -90,21 +91,20 @@ async def test_label_ten_imdb_reviews_with_the_keyboard_only(live_server, store,
     await page.close()
 
 
+async def ready(page) -> None:
+    """Wait until the previous answer has settled (claystream.js drops keys until then)."""
+    await page.wait_for_function("() => window.claystreamIdle && window.claystreamIdle()", timeout=30_000)
+
+
 async def label_ten(page, seen: list[str]) -> None:
     for index in range(10):
+        await ready(page)
         current = await record_id(page)
         assert current not in seen
         seen.append(current)
         await page.keyboard.press("2" if index % 3 else "1")
         await page.keyboard.press("Enter")
         await page.wait_for_function(
-            "previous => document.querySelector('#record').dataset.recordId !== previous", arg=current, timeout=10_000
+            "previous => document.querySelector('#record').dataset.recordId !== previous", arg=current, timeout=30_000
         )
 
-
-def seed_artifact(name: str):
-    from pathlib import Path
-
-    folder = Path(__file__).resolve().parents[4] / "test-artifacts"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder / name

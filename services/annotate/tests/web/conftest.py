@@ -11,7 +11,6 @@ from typing import Any
 
 import httpx
 import pytest
-
 from claystream_annotate.main import create_app
 from claystream_common.ports import RecordingPublisher
 

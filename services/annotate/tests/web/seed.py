@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-
 from claystream_annotate.config import AnnotateSettings
 from claystream_annotate.consumers.handlers import on_records_ingested, on_suggestions_created
 from claystream_annotate.services.datasets import create_dataset
@@ -24,13 +23,16 @@ from claystream_common.events import RecordIngested, SuggestionCreated, new_even
 from claystream_devstack.pytest_plugin import service_env, shared_data_dir
 
 PREFIX = "CLAYSTREAM_ANNOTATE_"
-OWNER = ("owner", "owner-password-1234")
+OWNER = ("web-owner", "owner-password-1234")
 WORKSPACE = "default"
 ROOT_OWNER = Principal(user_id="test", username="test", role=Role.OWNER, workspaces=None)
 
 
 def settings_for(stack: Any, db_name: str, **extra: str) -> AnnotateSettings:
-    env = service_env(stack, PREFIX, db_name, owner_username=OWNER[0], owner_password=OWNER[1], owner_workspace=WORKSPACE, **extra)
+    env = service_env(
+        stack, PREFIX, db_name, owner_username=OWNER[0], owner_password=OWNER[1], owner_workspace=WORKSPACE,
+        login_rate_per_minute="1000", **extra,
+    )
     return AnnotateSettings(**{key.removeprefix(PREFIX).lower(): value for key, value in env.items()})
 
 
@@ -119,5 +121,8 @@ async def sign_in(client: httpx.AsyncClient, username: str, password: str) -> st
     return CSRF_META.search(home.text).group(1)
 
 
-def data_dir_available() -> bool:
-    return Path(shared_data_dir()).is_dir()
+def artifact(name: str) -> Path:
+    """A path under the repository's test-artifacts/ (gitignored) for screenshots."""
+    folder = Path(__file__).resolve().parents[4] / "test-artifacts"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / name

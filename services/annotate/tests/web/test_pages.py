@@ -6,6 +6,7 @@ import asyncio
 import re
 import sys
 import uuid
+from datetime import UTC, datetime
 
 seed = sys.modules["claystream_annotate_web_seed"]  # loaded by conftest.py
 
@@ -33,7 +34,7 @@ async def test_login_page_has_strict_security_headers_and_no_inline_script(web_a
     assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp and "unsafe-inline" not in csp
     assert page.headers["x-content-type-options"] == "nosniff"
     assert page.headers["referrer-policy"] == "same-origin"
-    scripts = re.findall(r"<script([^>]*)>(.*?)</script>", page.text, re.S)
+    scripts = re.findall(r"<script([^>]*)>(.*?)</script>", page.text, re.DOTALL)
     assert scripts and all('src="/static/ui/' in attrs and not body.strip() for attrs, body in scripts)
 
 
@@ -41,7 +42,7 @@ async def test_wrong_password_and_forged_login_form_are_refused(web_app) -> None
     async with web_app.client() as client:
         page = await client.get("/login")
         token = seed.LOGIN_CSRF.search(page.text).group(1)
-        wrong = await client.post("/login", data={"username": "owner", "password": "nope-nope", "csrf_token": token})
+        wrong = await client.post("/login", data={"username": seed.OWNER[0], "password": "nope-nope", "csrf_token": token})
         assert wrong.status_code == 401 and "Wrong username or password" in wrong.text
         forged = await client.post("/login", data={"username": seed.OWNER[0], "password": seed.OWNER[1], "csrf_token": "forged"})
         assert forged.status_code == 403 and "claystream_session" not in forged.headers.get("set-cookie", "")
@@ -63,14 +64,14 @@ async def test_dataset_list_shows_progress(web_app, owner_client) -> None:
     await seed.seed_dataset(web_app.deps, name, ["one", "two", "three"])
     page = await client.get("/")
     assert page.status_code == 200
-    card = re.search(rf'data-dataset="{name}".*?</a>', page.text, re.S).group(0)
+    card = re.search(rf'data-dataset="{name}".*?</a>', page.text, re.DOTALL).group(0)
     assert '<progress value="0" max="3"' in card
 
 
-async def test_keyboardless_annotation_flow_swaps_fragments_and_emits_events(web_app, owner_client) -> None:
+async def test_annotation_flow_swaps_fragments_and_emits_events(web_app, owner_client) -> None:
     client, csrf = owner_client
     name = _name()
-    spec, ids = await seed.seed_dataset(
+    _, ids = await seed.seed_dataset(
         web_app.deps, name, ["first review", "second review"], suggestions=[("positive", 0.91), ("negative", 0.7)]
     )
     page = await client.get(f"/datasets/default/{name}")
@@ -93,7 +94,7 @@ async def test_keyboardless_annotation_flow_swaps_fragments_and_emits_events(web
     assert 'id="progress" class="card" hx-swap-oob="true"' in answer.text
     assert "<html" not in answer.text  # a fragment, not a page
     assert answer.headers["HX-Replace-Url"] == f"/datasets/default/{name}"
-    stored = await web_app.deps.responses.get(f"{first}:{(await web_app.deps.users.by_username('owner')).id}")
+    stored = await web_app.deps.responses.get(f"{first}:{(await web_app.deps.users.by_username(seed.OWNER[0])).id}")
     assert stored.status == "submitted" and stored.values == {"sentiment": "negative"}
     for _ in range(50):
         events = [e for e in web_app.publisher.of_type("response.submitted") if e.data.record_id == first]
@@ -136,7 +137,7 @@ async def test_record_html_is_escaped_and_line_breaks_kept(web_app, owner_client
     text = 'Great<br /><br />film <script>alert(1)</script><img src=x onerror="alert(2)">'
     _, ids = await seed.seed_dataset(web_app.deps, name, [text], metadata=[{"source": "<b onmouseover=alert(3)>x</b>"}])
     page = await client.get(f"/datasets/default/{name}/records/{ids[0]}")
-    body = re.search(r'<div class="record-text" data-field="text">(.*?)</div>', page.text, re.S).group(1)
+    body = re.search(r'<div class="record-text" data-field="text">(.*?)</div>', page.text, re.DOTALL).group(1)
     assert body == "Great<br><br>film &lt;script&gt;alert(1)&lt;/script&gt;&lt;img src=x onerror=&#34;alert(2)&#34;&gt;"
     assert "<b onmouseover" not in page.text and "&lt;b onmouseover=alert(3)&gt;" in page.text
 
@@ -152,7 +153,7 @@ async def test_bulk_view_filters_and_labels_selected_and_matching(web_app, owner
     page = await client.get(base)
     assert page.status_code == 200 and page.text.count('name="record_id"') == 4
     filtered = await client.get(base, params={"q": "good", "suggested": "positive", "score_min": "0.7"}, headers={**HX, "HX-Target": "bulk-results"})
-    assert filtered.text.count('name="record_id"') == 2 and "2 records match" in filtered.text
+    assert filtered.text.count('name="record_id"') == 2 and "2 shown" in filtered.text
     assert "<html" not in filtered.text
     selected = await client.post(
         f"{base}/bulk", data={"scope": "selected", "label": "negative", "record_id": [ids[1]]}, headers={**HX, "X-CSRF-Token": csrf}
@@ -162,7 +163,7 @@ async def test_bulk_view_filters_and_labels_selected_and_matching(web_app, owner
         f"{base}/bulk", data={"scope": "matching", "label": "positive", "q": "good"}, headers={**HX, "X-CSRF-Token": csrf}
     )
     assert '<strong id="confirm-count">3</strong>' in confirm.text
-    owner = await web_app.deps.users.by_username("owner")
+    owner = await web_app.deps.users.by_username(seed.OWNER[0])
     assert await web_app.deps.responses.get(f"{ids[0]}:{owner.id}") is None  # the dry run wrote nothing
     done = await client.post(
         f"{base}/bulk", data={"scope": "matching", "label": "positive", "q": "good", "confirm": "1"}, headers={**HX, "X-CSRF-Token": csrf}
@@ -197,7 +198,7 @@ async def test_settings_metrics_and_team_pages_for_owner(web_app, owner_client) 
     assert bad.status_code == 422 and "questions: not valid JSON" in bad.text
     form = {"csrf_token": csrf, "guidelines": "# New rules", "min_submitted": "2"}
     for part in ("fields", "questions", "metadata_properties", "trainer"):
-        form[part] = re.search(rf'name="{part}"[^>]*>(.*?)</textarea>', settings.text, re.S).group(1).replace("&#34;", '"')
+        form[part] = re.search(rf'name="{part}"[^>]*>(.*?)</textarea>', settings.text, re.DOTALL).group(1).replace("&#34;", '"')
     saved = await client.post(f"/datasets/default/{name}/settings", data=form)
     assert saved.status_code == 303, saved.text
     spec = await web_app.deps.datasets.get("default", name)
@@ -208,3 +209,19 @@ async def test_settings_metrics_and_team_pages_for_owner(web_app, owner_client) 
     assert team.status_code == 200 and "owner" in team.text
     created = await client.post("/team/default/users", data={"csrf_token": csrf, "username": f"n{uuid.uuid4().hex[:6]}", "password": "long-enough-1", "role": "annotator"})
     assert created.status_code == 200 and "Created" in created.text
+
+
+async def test_training_partial_polls_fast_while_a_run_is_in_progress(web_app, owner_client) -> None:
+    client, _ = owner_client
+    name = _name()
+    await seed.seed_dataset(web_app.deps, name, ["x"])
+    url = f"/datasets/default/{name}/training"
+    idle = await client.get(url, headers=HX)
+    assert 'data-state="idle"' in idle.text and 'hx-trigger="every 20s"' in idle.text
+    await web_app.deps.model_events.add(
+        event_id=str(uuid.uuid4()), workspace="default", dataset=name, event_type="training.progress",
+        data={"run_id": "r1", "kind": "finetune", "step": 4, "total_steps": 10}, occurred_at=datetime.now(UTC),
+    )
+    running = await client.get(url, headers=HX)
+    assert 'data-state="running"' in running.text and 'hx-trigger="every 2s"' in running.text
+    assert '<progress value="4" max="10"' in running.text

@@ -27,7 +27,9 @@ limit, 422 invalid items (all listed by index, field and reason), 429 rate limit
 503 Kafka unavailable (nothing accepted; retry)."""
 
 
-def create_app(settings: IngestSettings | None = None, *, deps_builder: Callable[[IngestSettings], Deps] = build_deps) -> FastAPI:
+def create_app(
+    settings: IngestSettings | None = None, *, deps_builder: Callable[[IngestSettings], Deps] = build_deps
+) -> FastAPI:
     settings = settings or load_settings(IngestSettings)
 
     @asynccontextmanager
@@ -46,7 +48,9 @@ def create_app(settings: IngestSettings | None = None, *, deps_builder: Callable
     install_operations(
         app,
         service=settings.service_name,
-        checks=lambda: standard_checks(kafka=app.state.deps.kafka, mongo=app.state.deps.mongo, redis=app.state.deps.redis),
+        checks=lambda: standard_checks(
+            kafka=app.state.deps.kafka, mongo=app.state.deps.mongo, redis=app.state.deps.redis
+        ),
     )
     install_error_handlers(app)
     for module in (records, predictions, feedback, me):

@@ -21,6 +21,7 @@ from pymongo import AsyncMongoClient
 from claystream_common.events import FeedbackLogged, PredictionLogged, decode_event, new_event
 from claystream_common.kafka.producer import EventProducer
 from claystream_common.settings import load_settings
+from claystream_common.web_sessions import SESSION_COOKIE, SessionCodec
 from claystream_devstack.pytest_plugin import service_env
 from claystream_monitor.config import MonitorSettings
 from claystream_monitor.main import create_app
@@ -171,6 +172,25 @@ async def test_shift_is_detected_published_and_sampled_back(embedded_stack, uniq
                 body = overview.json()
                 assert sum(t["count"] for t in body["traffic"]) >= 420 and body["alerts"] and body["samples"]
                 assert (await client.get("/api/v1/models")).status_code == 401
+                missing = await client.get("/api/v1/models/nope/overview", headers={"Authorization": f"Bearer {TOKEN}"})
+                assert missing.status_code == 404 and "model" in missing.json()["detail"]
+                assert (await client.get("/api/v1/models", headers={"X-API-Key": "bogus"})).status_code == 401
+
+                # the dashboard, signed in with annotate's session cookie, sees only its workspaces
+                await db["users"].insert_one({"_id": "u1", "username": "ada", "role": "annotator", "workspaces": [workspace]})
+                cookie = SessionCodec(settings.secret_key).encode(SessionCodec(settings.secret_key).new_session("u1"))
+                client.cookies.set(SESSION_COOKIE, cookie)
+                page = await client.get(f"/dashboard/models/{model}")
+                assert page.status_code == 200 and "data-chart" in page.text and 'hx-trigger="every 5s"' in page.text
+                assert "chart-4.6.1.umd.min.js" in page.text and "cdn" not in page.text.lower()
+                fragment = await client.get(f"/dashboard/models/{model}/fragments/panels?version=v1")
+                assert fragment.status_code == 200 and "<html" not in fragment.text and "text_length" in fragment.text
+                listing = await client.get("/dashboard/fragments/models")
+                assert model in listing.text
+                await db["users"].update_one({"_id": "u1"}, {"$set": {"workspaces": ["elsewhere"]}})
+                assert model not in (await client.get("/dashboard/fragments/models")).text
+                client.cookies.clear()
+                assert (await client.get("/dashboard")).status_code in (303, 401)
                 assert b"claystream_drift_score" in (await client.get("/metrics")).content
             consumer = AIOKafkaConsumer("drift", bootstrap_servers=settings.kafka_bootstrap_servers, auto_offset_reset="earliest",
                                         group_id=f"{unique_name}-reader")

@@ -28,7 +28,7 @@ class TrainerSettings(BaseAppSettings):
 
     # --- embedding (shared by the cache, refresh and predict)
     max_seq_length: int = Field(default=128, ge=16, le=512, description="tokens per chunk")
-    max_chunks: int = Field(default=2, ge=1, le=16, description="1: head only; 2: head + tail; more: evenly spread")
+    max_chunks: int = Field(default=1, ge=1, le=16, description="1: head only; 2: head + tail; more: evenly spread")
     embed_batch_size: int = Field(default=32, ge=1, le=1024)
     embed_flush_s: float = Field(default=0.5, ge=0, description="how long the cache waits to fill a batch")
     torch_threads: int = Field(default=2, ge=1, le=256)

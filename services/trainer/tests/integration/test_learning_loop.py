@@ -118,7 +118,8 @@ async def test_labels_to_model_to_suggestions_to_predict_and_crash_safety(embedd
                     runner = deps.kafka.runners[0]
                     status = (await client.get(f"/api/v1/models/{dataset}/status")).json()
                     raise AssertionError(f"no champion: {status} failures={deps.scheduler.failures} "
-                                         f"consumer={runner.stats} worker={deps.worker.last_error}") from None
+                                         f"consumer={runner.stats} worker={deps.worker.last_error} outcomes={deps.scheduler.outcomes} "
+                                         f"docs={await mongo[unique_name]['trainer_models'].find({}, {'status': 1, 'promoted_ts': 1, 'dskey': 1}).to_list(None)}") from None
                 version = registry["champion"]
                 model = registry["items"][0]
                 assert model["label_count"] >= 12 and model["labels"] == classes

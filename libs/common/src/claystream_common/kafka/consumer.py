@@ -41,6 +41,7 @@ from claystream_common.idempotency import IdempotencyFence, NoFence
 from claystream_common.kafka.dlq import dlq_headers, dlq_topic_for
 from claystream_common.kafka.producer import EventProducer
 from claystream_common.kafka.subscription import BatchHandler, EventHandler, RunnerStats, Subscription
+from claystream_common.kafka.tansu import let_first_generation_leave
 from claystream_common.kafka.tracing import start_batch_span, start_process_span
 from claystream_common.metrics import (
     CONSUMER_LAG,
@@ -55,11 +56,13 @@ log = logging.getLogger(__name__)
 
 __all__ = ["BatchHandler", "ConsumerRunner", "EventHandler", "RunnerStats", "Subscription"]
 
+
 @dataclass(slots=True)
 class _Decoded:
     message: Any
     event: Envelope[Any] | None = None
     error: str | None = None
+    event_id: str = ""
 
 
 class _Rewind(Exception):
@@ -182,7 +185,7 @@ class ConsumerRunner:
             try:
                 await self._flush_commits(consumer)
             finally:
-                _let_first_generation_leave(consumer)
+                let_first_generation_leave(consumer)
                 await consumer.stop()
 
     # ------------------------------------------------------------------ loop
@@ -210,7 +213,7 @@ class ConsumerRunner:
         except _Rewind as rewind:
             await self._rewind(consumer, tp, rewind.offset, rewind.__cause__)
             return
-        except Exception as error:  # noqa: BLE001 - a runner bug, not the message's fault: re-read, never skip
+        except Exception as error:
             log.exception("unexpected failure on %s; re-reading from %d", tp, messages[0].offset)
             await self._rewind(consumer, tp, messages[0].offset, error)
             return
@@ -266,7 +269,7 @@ class ConsumerRunner:
     # ------------------------------------------------------------------ one partition's batch, in offset order
     async def _process_partition(self, tp: TopicPartition, messages: list[Any]) -> None:
         decoded = [self._decode(m) for m in messages]
-        wanted = [str(d.event.event_id) for d in decoded if d.event is not None and d.event.type in self._subs]
+        wanted = [d.event_id for d in decoded if d.event is not None and d.event.type in self._subs]
         new_ids = await self._guard(lambda: self._fence.filter_new(wanted), messages[0].offset) if wanted else set()
         run: list[_Decoded] = []
         seen: set[str] = set()
@@ -279,11 +282,11 @@ class ConsumerRunner:
             elif event.type not in self._subs:
                 self.stats.ignored += 1
                 EVENTS_HANDLED.labels(self._service, tp.topic, "ignored").inc()
-            elif (event_id := str(event.event_id)) in seen or event_id not in new_ids:
+            elif item.event_id in seen or item.event_id not in new_ids:
                 self.stats.duplicates += 1
                 DUPLICATES_ABSORBED.labels(self._service, tp.topic).inc()
             else:
-                seen.add(event_id)
+                seen.add(item.event_id)
                 if run and run[0].event.type != event.type:  # type: ignore[union-attr]
                     await self._handle_run(tp.topic, run)
                     run = []
@@ -292,7 +295,8 @@ class ConsumerRunner:
 
     def _decode(self, message: Any) -> _Decoded:
         try:
-            return _Decoded(message=message, event=decode_event(message.value))
+            event = decode_event(message.value)
+            return _Decoded(message=message, event=event, event_id=str(event.event_id))
         except EventDecodeError as error:
             return _Decoded(message=message, error=str(error))
 
@@ -317,12 +321,12 @@ class ConsumerRunner:
 
     async def _attempt_batch(self, topic: str, handler: BatchHandler, run: list[_Decoded]) -> bool:
         events: list[Envelope[Any]] = [d.event for d in run]  # type: ignore[misc]
-        spans = [start_process_span(d.message, d.event, group=self._group) for d in run]
+        spans = [start_process_span(d.message, d.event, group=self._group, event_id=d.event_id) for d in run]
         first_offset = run[0].message.offset
         try:
             with start_batch_span(topic, spans, group=self._group):
                 await self._with_retries(topic, lambda: handler(events), first_offset)
-            await self._guard(lambda: self._fence.mark_processed([str(e.event_id) for e in events]), first_offset)
+            await self._guard(lambda: self._fence.mark_processed([d.event_id for d in run]), first_offset)
         except _Exhausted as exhausted:
             log.warning("batch of %d on %s failed, isolating: %r", len(events), topic, exhausted.cause)
             return False
@@ -337,11 +341,11 @@ class ConsumerRunner:
         event = item.event
         assert event is not None
         offset = item.message.offset
-        span = start_process_span(item.message, event, group=self._group)
+        span = start_process_span(item.message, event, group=self._group, event_id=item.event_id)
         try:
             with trace.use_span(span, end_on_exit=False):
                 attempts = await self._with_retries(topic, lambda: handler(event), offset)
-            await self._guard(lambda: self._fence.mark_processed([str(event.event_id)]), offset)
+            await self._guard(lambda: self._fence.mark_processed([item.event_id]), offset)
             span.set_attribute("claystream.attempts", attempts)
         except _Exhausted as exhausted:
             span.record_exception(exhausted.cause)
@@ -369,7 +373,7 @@ class ConsumerRunner:
                 await call()
             except PermanentError as error:
                 raise _Exhausted(error, attempt) from error
-            except Exception as error:  # noqa: BLE001
+            except Exception as error:
                 if is_infrastructure_error(error):
                     infra_deadline = infra_deadline or time.monotonic() + self._infra_retry_s
                     if time.monotonic() > infra_deadline:
@@ -391,25 +395,16 @@ class ConsumerRunner:
         """Fence calls: any failure rewinds the partition instead of failing the message."""
         try:
             return await call()
-        except Exception as error:  # noqa: BLE001
+        except Exception as error:
             raise _Rewind(offset) from error
 
     async def _dead_letter(self, message: Any, error: BaseException | str, *, attempts: int) -> None:
         headers = dlq_headers(message, error=error, attempts=attempts, group=self._group)
         try:
             await self._producer.send_raw(dlq_topic_for(message.topic), message.value, key=message.key, headers=headers)
-        except Exception as publish_error:  # noqa: BLE001 - never skip a message we could not park
+        except Exception as publish_error:
             raise _Rewind(message.offset) from publish_error
         self.stats.dead_lettered += 1
         DLQ_PUBLISHED.labels(self._service, message.topic).inc()
         log.warning("dead-lettered %s[%s]@%s: %s", message.topic, message.partition, message.offset, error)
 
-
-def _let_first_generation_leave(consumer: AIOKafkaConsumer) -> None:
-    """aiokafka sends LeaveGroup on stop only from generation 1 on; Tansu numbers the first generation 0.
-
-    Without this, the next member of the group waits ~8 s (a failed SyncGroup) for the departed leader.
-    """
-    coordinator = getattr(consumer, "_coordinator", None)
-    if coordinator is not None and getattr(coordinator, "generation", None) == 0 and getattr(coordinator, "member_id", ""):
-        coordinator.generation = 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from opentelemetry import trace
@@ -13,11 +14,17 @@ from claystream_common.telemetry import extract_context
 _TRACER_NAME = "claystream.kafka"
 
 
-def start_process_span(message: Any, event: Envelope[Any] | None, *, group: str) -> Span:
+@functools.cache
+def _tracer() -> trace.Tracer:
+    """Asked once (a proxy until ``setup_telemetry`` installs the provider, then delegating to it)."""
+    return trace.get_tracer(_TRACER_NAME)
+
+
+def start_process_span(message: Any, event: Envelope[Any] | None, *, group: str, event_id: str = "") -> Span:
     """A CONSUMER span continuing the trace carried by the message headers (or the envelope)."""
     topic = message.topic
     parent = extract_context(message.headers, event.traceparent if event else None)
-    return trace.get_tracer(_TRACER_NAME).start_span(
+    return _tracer().start_span(
         f"{topic} process",
         context=parent,
         kind=SpanKind.CONSUMER,
@@ -27,7 +34,7 @@ def start_process_span(message: Any, event: Envelope[Any] | None, *, group: str)
             "messaging.destination.name": topic,
             "messaging.destination.partition.id": str(message.partition),
             "messaging.kafka.offset": message.offset,
-            "messaging.message.id": str(event.event_id) if event else "",
+            "messaging.message.id": event_id or (str(event.event_id) if event else ""),
             "messaging.consumer.group.name": group,
             "claystream.event.type": event.type if event else "",
         },
@@ -39,7 +46,7 @@ def start_batch_span(topic: str, spans: list[Span], *, group: str) -> Any:
 
     It is a child of the first message's span, so that message's trace shows the write.
     """
-    return trace.get_tracer(_TRACER_NAME).start_as_current_span(
+    return _tracer().start_as_current_span(
         f"{topic} process batch",
         context=trace.set_span_in_context(spans[0]),
         kind=SpanKind.CONSUMER,

@@ -51,6 +51,7 @@ class MongoRecordRepository:
         for offset, record in enumerate(records):
             document = {
                 "status": "pending",
+                "submitted_by": [],  # nx-27017: $addToSet does nothing on a missing field
                 **record,
                 "seq": base + offset,
                 "inserted_at": now,

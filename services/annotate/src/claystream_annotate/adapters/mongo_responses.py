@@ -87,15 +87,15 @@ class MongoResponseStore:
         return [_doc(d) async for d in self._responses.find({"outbox_pending": True}).limit(limit)]
 
     async def clear_outboxes(self, published: Sequence[ResponseDoc]) -> int:
-        """Empty the outbox of documents whose version did not change since they were read
-        (a newer version keeps its whole outbox: re-published next pass, same event ids)."""
+        """Remove the published envelopes: an unchanged document is emptied and leaves the relay's
+        list; a document changed meanwhile loses only what was published (its new events stay)."""
         if not published:
             return 0
-        operations = [
-            UpdateOne({"_id": doc.id, "version": doc.version}, {"$set": {"outbox": [], "outbox_pending": False}})
-            for doc in published
-        ]
-        result = await self._responses.bulk_write(operations, ordered=False)
+        operations = []
+        for doc in published:
+            operations.append(UpdateOne({"_id": doc.id, "version": doc.version}, {"$set": {"outbox": [], "outbox_pending": False}}))
+            operations.append(UpdateOne({"_id": doc.id, "version": {"$ne": doc.version}}, {"$pull": {"outbox": {"$in": list(doc.outbox)}}}))
+        result = await self._responses.bulk_write(operations, ordered=True)
         return result.modified_count
 
     async def pending_count(self) -> int:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
+import time
+from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,15 +28,28 @@ def _user(document: dict[str, Any]) -> User:
 
 
 class MongoUserStore:
-    def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
+    """Users; ``get`` (every authenticated request) is cached ``cache_s`` seconds in process, so a
+    role, membership or logout change reaches other processes within that time."""
+
+    def __init__(self, db: AsyncDatabase[dict[str, Any]], *, cache_s: float = 2.0) -> None:
         self._users = db["users"]
+        self._cache_s = cache_s
+        self._cache: dict[str, tuple[float, User | None]] = {}
 
     async def ensure_indexes(self) -> None:
         await self._users.create_index([("username", ASCENDING)], unique=True)
 
     async def get(self, user_id: str) -> User | None:
+        hit = self._cache.get(user_id)
+        now = time.monotonic()
+        if hit is not None and now - hit[0] < self._cache_s:
+            return replace(hit[1]) if hit[1] is not None else None
         document = await self._users.find_one({"_id": user_id})
-        return _user(document) if document else None
+        user = _user(document) if document else None
+        if len(self._cache) > 10_000:
+            self._cache.clear()
+        self._cache[user_id] = (now, user)
+        return replace(user) if user is not None else None
 
     async def by_username(self, username: str) -> User | None:
         document = await self._users.find_one({"username": username})
@@ -48,6 +62,7 @@ class MongoUserStore:
 
     async def update(self, user_id: str, changes: dict[str, Any]) -> bool:
         result = await self._users.update_one({"_id": user_id}, {"$set": changes})
+        self._cache.pop(user_id, None)
         return result.matched_count == 1
 
     async def list(self, workspace: str | None = None) -> list[User]:

@@ -5,11 +5,14 @@ Keys (``{d}`` dataset id, ``{u}`` user id, ``{r}`` record id):
 ``cs:ans:{d}:{u}`` SET records the user answered · ``cs:ansb:{d}:{u}`` its marker ·
 ``cs:l:{d}:{r}`` exclusive lease (value: user, expires) · ``cs:cur:{d}:{u}`` the user's current record.
 Everything here can be rebuilt from MongoDB (markers missing → rebuilt under a short lock).
+"Next" is one Lua script (one round trip, atomic: two annotators can never claim the same
+record); answering is one pipeline.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable, Sequence
 
 from redis.asyncio import Redis
@@ -17,10 +20,54 @@ from redis.asyncio import Redis
 CHUNK = 5000
 
 
+# Claim the caller's next record in one round trip.  KEYS: queue zset, answered set, current key.
+# ARGV: user, ttl, exclusive (1/0), lease key prefix, window size, max windows.
+CLAIM_NEXT = """
+local user, ttl, exclusive, prefix = ARGV[1], ARGV[2], ARGV[3] == '1', ARGV[4]
+local scan, windows = tonumber(ARGV[5]), tonumber(ARGV[6])
+local function take(id)
+  if exclusive then
+    local lease = prefix .. id
+    if not redis.call('SET', lease, user, 'NX', 'EX', ttl) then
+      if redis.call('GET', lease) ~= user then return false end
+      redis.call('EXPIRE', lease, ttl)
+    end
+  end
+  redis.call('SET', KEYS[3], id, 'EX', ttl)
+  return true
+end
+local current = redis.call('GET', KEYS[3])
+if current and redis.call('SISMEMBER', KEYS[2], current) == 0 and redis.call('ZSCORE', KEYS[1], current) then
+  if take(current) then return current end
+end
+local start = 0
+for w = 1, windows do
+  local ids = redis.call('ZRANGE', KEYS[1], start, start + scan - 1)
+  if #ids == 0 then return false end
+  for _, id in ipairs(ids) do
+    if redis.call('SISMEMBER', KEYS[2], id) == 0 and take(id) then return id end
+  end
+  start = start + scan
+end
+return false
+"""
+
+# Release a lease and the current pointer only when they are the caller's.
+RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+if redis.call('GET', KEYS[2]) == ARGV[2] then redis.call('DEL', KEYS[2]) end
+return 1
+"""
+
+
 class RedisQueue:
-    def __init__(self, redis: Redis, *, prefix: str = "cs") -> None:
+    def __init__(self, redis: Redis, *, prefix: str = "cs", marker_cache_s: float = 10.0) -> None:
         self._redis = redis
         self._p = prefix
+        self._claim = redis.register_script(CLAIM_NEXT)
+        self._release = redis.register_script(RELEASE)
+        self._marker_cache_s = marker_cache_s
+        self._markers: dict[str, float] = {}
 
     def _q(self, d: str) -> str:
         return f"{self._p}:q:{d}"
@@ -28,26 +75,30 @@ class RedisQueue:
     def _ans(self, d: str, u: str) -> str:
         return f"{self._p}:ans:{d}:{u}"
 
-    def _lease(self, d: str, r: str) -> str:
-        return f"{self._p}:l:{d}:{r}"
+    def _lease_prefix(self, d: str) -> str:
+        return f"{self._p}:l:{d}:"
 
     def _cur(self, d: str, u: str) -> str:
         return f"{self._p}:cur:{d}:{u}"
 
     async def _build_once(self, marker: str, build: Callable[[], Awaitable[None]]) -> None:
-        if await self._redis.exists(marker):
+        seen = self._markers.get(marker)
+        if seen is not None and time.monotonic() - seen < self._marker_cache_s:
             return
-        lock = f"{marker}:lock"
-        while not await self._redis.set(lock, "1", nx=True, ex=60):
-            await asyncio.sleep(0.05)
-            if await self._redis.exists(marker):
-                return
-        try:
-            if not await self._redis.exists(marker):
-                await build()
-                await self._redis.set(marker, "1")
-        finally:
-            await self._redis.delete(lock)
+        if not await self._redis.exists(marker):
+            lock = f"{marker}:lock"
+            while not await self._redis.set(lock, "1", nx=True, ex=60):
+                await asyncio.sleep(0.05)
+                if await self._redis.exists(marker):
+                    break
+            else:
+                try:
+                    if not await self._redis.exists(marker):
+                        await build()
+                        await self._redis.set(marker, "1")
+                finally:
+                    await self._redis.delete(lock)
+        self._markers[marker] = time.monotonic()
 
     async def ensure_built(self, dataset_id: str, load: Callable[[], Awaitable[list[tuple[str, float]]]]) -> None:
         async def build() -> None:
@@ -64,10 +115,7 @@ class RedisQueue:
     async def add(self, dataset_id: str, entries: Sequence[tuple[str, float]], *, only_new: bool = True) -> None:
         for start in range(0, len(entries), CHUNK):
             mapping = {record_id: score for record_id, score in entries[start:start + CHUNK]}
-            if only_new:
-                await self._redis.zadd(self._q(dataset_id), mapping, nx=True)
-            else:
-                await self._redis.zadd(self._q(dataset_id), mapping)
+            await self._redis.zadd(self._q(dataset_id), mapping, nx=only_new)
 
     async def rescore(self, dataset_id: str, entries: Sequence[tuple[str, float]]) -> None:
         """Change the score of records still queued (priorities from the trainer)."""
@@ -87,14 +135,37 @@ class RedisQueue:
     async def ensure_answered_loaded(self, dataset_id: str, user_id: str, load: Callable[[], Awaitable[list[str]]]) -> None:
         async def build() -> None:
             record_ids = await load()
-            if record_ids:
-                await self.mark_answered(dataset_id, user_id, record_ids)
+            for start in range(0, len(record_ids), CHUNK):
+                await self._redis.sadd(self._ans(dataset_id, user_id), *record_ids[start:start + CHUNK])
 
         await self._build_once(f"{self._p}:ansb:{dataset_id}:{user_id}", build)
 
-    async def mark_answered(self, dataset_id: str, user_id: str, record_ids: Sequence[str]) -> None:
+    async def claim_next(self, dataset_id: str, user_id: str, *, ttl_s: int, exclusive: bool, scan: int = 64, max_windows: int = 50) -> str | None:
+        keys = [self._q(dataset_id), self._ans(dataset_id, user_id), self._cur(dataset_id, user_id)]
+        args = [user_id, ttl_s, "1" if exclusive else "0", self._lease_prefix(dataset_id), scan, max_windows]
+        claimed = await self._claim(keys=keys, args=args)
+        return claimed or None
+
+    async def lease_state(self, dataset_id: str, user_id: str, record_id: str) -> tuple[bool, bool]:
+        """(the record is the caller's current one, the caller answered it already)."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.get(self._cur(dataset_id, user_id))
+            pipe.sismember(self._ans(dataset_id, user_id), record_id)
+            current, answered = await pipe.execute()
+        return current == record_id, bool(answered)
+
+    async def record_answered(self, dataset_id: str, user_id: str, record_ids: Sequence[str], *, dequeue: bool) -> None:
+        """The caller answered these: never offer them again to them; ``dequeue`` drops them for
+        everyone (complete); their leases are released."""
         for start in range(0, len(record_ids), CHUNK):
-            await self._redis.sadd(self._ans(dataset_id, user_id), *record_ids[start:start + CHUNK])
+            chunk = list(record_ids[start:start + CHUNK])
+            async with self._redis.pipeline(transaction=False) as pipe:
+                pipe.sadd(self._ans(dataset_id, user_id), *chunk)
+                if dequeue:
+                    pipe.zrem(self._q(dataset_id), *chunk)
+                if len(chunk) == 1:
+                    await self._release(keys=[self._lease_prefix(dataset_id) + chunk[0], self._cur(dataset_id, user_id)], args=[user_id, chunk[0]], client=pipe)
+                await pipe.execute()
 
     async def answered_flags(self, dataset_id: str, user_id: str, record_ids: Sequence[str]) -> list[bool]:
         if not record_ids:
@@ -104,27 +175,10 @@ class RedisQueue:
     async def lease_holders(self, dataset_id: str, record_ids: Sequence[str]) -> list[str | None]:
         if not record_ids:
             return []
-        return list(await self._redis.mget([self._lease(dataset_id, r) for r in record_ids]))
-
-    async def try_lease(self, dataset_id: str, record_id: str, user_id: str, ttl_s: int, *, exclusive: bool = True) -> bool:
-        if exclusive:
-            key = self._lease(dataset_id, record_id)
-            if not await self._redis.set(key, user_id, nx=True, ex=ttl_s):
-                if await self._redis.get(key) != user_id:
-                    return False
-                await self._redis.expire(key, ttl_s)
-        await self._redis.set(self._cur(dataset_id, user_id), record_id, ex=ttl_s)
-        return True
-
-    async def current_lease(self, dataset_id: str, user_id: str) -> str | None:
-        return await self._redis.get(self._cur(dataset_id, user_id))
+        return list(await self._redis.mget([self._lease_prefix(dataset_id) + r for r in record_ids]))
 
     async def release(self, dataset_id: str, record_id: str, user_id: str) -> None:
-        key = self._lease(dataset_id, record_id)
-        if await self._redis.get(key) == user_id:
-            await self._redis.delete(key)
-        if await self._redis.get(self._cur(dataset_id, user_id)) == record_id:
-            await self._redis.delete(self._cur(dataset_id, user_id))
+        await self._release(keys=[self._lease_prefix(dataset_id) + record_id, self._cur(dataset_id, user_id)], args=[user_id, record_id])
 
     async def drop(self, dataset_id: str) -> None:
         keys = [self._q(dataset_id), f"{self._p}:qb:{dataset_id}"]
@@ -132,6 +186,7 @@ class RedisQueue:
             keys.append(key)
         for start in range(0, len(keys), 500):
             await self._redis.delete(*keys[start:start + 500])
+        self._markers = {k: v for k, v in self._markers.items() if dataset_id not in k}
 
 
 class RedisCounters:

@@ -6,7 +6,9 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from claystream_annotate.api.auth import current_principal
 from claystream_annotate.bootstrap import Deps
+from claystream_annotate.services.principals import Principal
 from claystream_annotate.services.datasets import get_dataset
 from claystream_common.datasets import DatasetSpec
 
@@ -18,11 +20,8 @@ def get_deps(request: Request) -> Deps:
 DepsDep = Annotated[Deps, Depends(get_deps)]
 
 
-async def dataset_spec(workspace: str, dataset: str, request: Request) -> DatasetSpec:
+async def dataset_spec(workspace: str, dataset: str, request: Request, principal: Annotated[Principal, Depends(current_principal)]) -> DatasetSpec:
     """The dataset named in the path, visible to the caller (404 otherwise)."""
-    from claystream_annotate.api.auth import current_principal
-
-    principal = await current_principal(request)
     return await get_dataset(actor=principal, workspace=workspace, name=dataset, datasets=request.app.state.deps.datasets)
 
 

@@ -15,7 +15,7 @@ from claystream_annotate.services.ports import QueueStore, RecordStore, Response
 from claystream_annotate.services.principals import Principal, Role
 from claystream_common.datasets import DatasetSpec
 
-MAX_WINDOWS = 50
+MAX_STALE = 20
 
 
 def queue_score(priority: float | None, seq: float) -> float:
@@ -48,31 +48,16 @@ async def next_record(
     user = actor.user_id
     await _ensure_loaded(spec, user, records=records, responses=responses, queue=queue)
     exclusive = spec.min_submitted == 1
-    current = await queue.current_lease(spec.id, user)
-    if current is not None and not (await queue.answered_flags(spec.id, user, [current]))[0]:
-        if await queue.try_lease(spec.id, current, user, lease_ttl_s, exclusive=exclusive):
-            record = await records.get(current)
-            if record is not None and record.get("dataset_id") == spec.id and record.get("status") != "completed":
-                return record
-    start = 0
-    for _ in range(MAX_WINDOWS):
-        ids = await queue.window(spec.id, start, scan)
-        if not ids:
+    for _ in range(MAX_STALE):
+        record_id = await queue.claim_next(spec.id, user, ttl_s=lease_ttl_s, exclusive=exclusive, scan=scan)
+        if record_id is None:
             return None
-        answered = await queue.answered_flags(spec.id, user, ids)
-        holders = await queue.lease_holders(spec.id, ids) if exclusive else [None] * len(ids)
-        for record_id, done, holder in zip(ids, answered, holders, strict=True):
-            if done or (holder is not None and holder != user):
-                continue
-            if not await queue.try_lease(spec.id, record_id, user, lease_ttl_s, exclusive=exclusive):
-                continue
-            record = await records.get(record_id)
-            if record is None or record.get("dataset_id") != spec.id or record.get("status") == "completed":
-                await queue.remove(spec.id, [record_id])
-                await queue.release(spec.id, record_id, user)
-                continue
+        record = await records.get(record_id)
+        if record is not None and record.get("dataset_id") == spec.id and record.get("status") != "completed":
             return record
-        start += len(ids)
+        # stale queue entry (record deleted or completed meanwhile): drop it and look again
+        await queue.remove(spec.id, [record_id])
+        await queue.release(spec.id, record_id, user)
     return None
 
 

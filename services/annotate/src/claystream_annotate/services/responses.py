@@ -16,6 +16,7 @@ from typing import Any
 from claystream_annotate.services.errors import Conflict, Invalid, NotFound
 from claystream_annotate.services.ports import QueueStore, RecordStore, ResponseDoc, ResponseStore, Wakeable
 from claystream_annotate.services.principals import Principal, Role
+from claystream_annotate.services.queue import queue_score
 from claystream_annotate.services.validation import validate_values
 from claystream_common.datasets import DatasetSpec
 from claystream_common.events import ResponseChanged, encode_event, new_event
@@ -89,10 +90,12 @@ async def save_response(
     cleaned = validate_values(spec, values, status)
     rid = response_id(record_id, actor.user_id)
     saved: ResponseDoc | None = None
+    record: dict[str, Any] | None = None
     # Fast path: the record is the caller's leased one (so it is in this dataset) and they never
     # answered it: one insert, guarded by the unique _id (a duplicate falls back to the slow path).
-    if await queue.current_lease(spec.id, actor.user_id) == record_id:
-        if not (await queue.answered_flags(spec.id, actor.user_id, [record_id]))[0]:
+    held, answered = await queue.lease_state(spec.id, actor.user_id, record_id)
+    if held:
+        if not answered:
             doc = _next_doc(spec, record_id, actor.user_id, status, cleaned, None)
             if await responses.insert(doc):
                 saved = doc
@@ -100,6 +103,7 @@ async def save_response(
         record = await records.get(record_id)
         if record is None or record.get("dataset_id") != spec.id:
             raise NotFound(f"record {record_id} not found in dataset {spec.name}")
+    previous: ResponseDoc | None = None
     for _ in range(MAX_ATTEMPTS):
         if saved is not None:
             break
@@ -113,10 +117,9 @@ async def save_response(
             saved = doc
     if saved is None:
         raise Conflict(f"response {rid} kept changing; try again")
-    await queue.mark_answered(spec.id, actor.user_id, [record_id])
-    if status == "submitted" and spec.min_submitted == 1:
-        await queue.remove(spec.id, [record_id])
-    await queue.release(spec.id, record_id, actor.user_id)
+    await queue.record_answered(spec.id, actor.user_id, [record_id], dequeue=status == "submitted" and spec.min_submitted == 1)
+    if previous is not None and previous.status == "submitted" and status != "submitted" and record is not None:
+        await queue.add(spec.id, [(record_id, queue_score(record.get("priority"), record["seq"]))])  # retracted
     if relay is not None and saved.outbox:
         relay.wake()
     return saved
@@ -165,9 +168,7 @@ async def bulk_respond(
             continue
         changed.append(_next_doc(spec, record_id, actor.user_id, status, dict(cleaned), before))
     await responses.upsert_many(changed)
-    await queue.mark_answered(spec.id, actor.user_id, targets)
-    if status == "submitted" and spec.min_submitted == 1:
-        await queue.remove(spec.id, targets)
+    await queue.record_answered(spec.id, actor.user_id, targets, dequeue=status == "submitted" and spec.min_submitted == 1)
     if relay is not None and changed:
         relay.wake()
     return len(changed)

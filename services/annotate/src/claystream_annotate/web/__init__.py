@@ -6,9 +6,8 @@ which serves the shared static assets (``/static/ui``) and adds the security hea
 
 from __future__ import annotations
 
-from fastapi import FastAPI
-
 from claystream_webui import SecurityHeadersMiddleware, mount_static
+from fastapi import FastAPI
 
 
 def mount_web(app: FastAPI) -> None:

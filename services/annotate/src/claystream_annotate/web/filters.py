@@ -6,9 +6,10 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode
 
+from claystream_common.datasets import DatasetSpec
+
 from claystream_annotate.services.errors import Invalid
 from claystream_annotate.services.records import RESPONSE_STATUSES, SORTS, RecordQuery
-from claystream_common.datasets import DatasetSpec
 
 PAGE_SIZE = 25
 FILTER_KEYS = ("q", "response_status", "status", "suggested", "score_min", "score_max", "sort")

@@ -6,12 +6,12 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from claystream_webui import make_templates
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from starlette.templating import Jinja2Templates
 
 from claystream_annotate.services.principals import Principal, Role
-from claystream_webui import make_templates
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 
@@ -28,7 +28,7 @@ def is_htmx(request: Request) -> bool:
 
 def base_context(request: Request, principal: Principal | None, **extra: Any) -> dict[str, Any]:
     path = request.url.path
-    nav = [{"href": "/", "label": "Datasets", "active": path == "/" or path.startswith("/datasets")}]
+    nav = [{"href": "/", "label": "Datasets", "active": path == "/" or path.startswith("/datasets")}] if principal else []
     if principal is not None and principal.role.at_least(Role.ADMIN):
         nav.append({"href": "/team", "label": "Team", "active": path.startswith("/team")})
     return {

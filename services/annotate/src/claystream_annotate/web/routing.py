@@ -10,7 +10,15 @@ from fastapi import Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.routing import APIRoute
 
-from claystream_annotate.services.errors import AnnotateError, Conflict, Forbidden, Invalid, NotFound, RateLimited, Unauthenticated
+from claystream_annotate.services.errors import (
+    AnnotateError,
+    Conflict,
+    Forbidden,
+    Invalid,
+    NotFound,
+    RateLimited,
+    Unauthenticated,
+)
 from claystream_annotate.web.rendering import is_htmx, render
 from claystream_annotate.web.session import LoginRequired
 

@@ -12,13 +12,13 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Annotated
 
+from claystream_common.web_sessions import CSRF_FORM_FIELD, CSRF_HEADER, csrf_matches, requires_csrf
 from fastapi import Depends, Request
 
 from claystream_annotate.api.auth import session_user
 from claystream_annotate.services.errors import Forbidden
 from claystream_annotate.services.principals import Principal
 from claystream_annotate.services.users import principal_for
-from claystream_common.web_sessions import CSRF_FORM_FIELD, CSRF_HEADER, csrf_matches, requires_csrf
 
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 

@@ -7,8 +7,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from claystream_annotate.services.errors import Invalid
 from claystream_common.datasets import DatasetSpec, QuestionSpec
+
+from claystream_annotate.services.errors import Invalid
 
 TRAIL_MAX = 20
 HOTKEY_DIGITS = "123456789"

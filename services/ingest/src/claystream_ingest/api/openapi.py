@@ -16,7 +16,8 @@ def json_body(model: type[BaseModel]) -> dict[str, Any]:
     schema = model.model_json_schema(ref_template=REF_TEMPLATE)
     _components.update(schema.pop("$defs", {}))
     _components[model.__name__] = schema
-    return {"requestBody": {"required": True, "content": {"application/json": {"schema": {"$ref": REF_TEMPLATE.format(model=model.__name__)}}}}}
+    reference = {"$ref": REF_TEMPLATE.format(model=model.__name__)}
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": reference}}}}
 
 
 def install_openapi_models(app: FastAPI) -> None:

@@ -79,6 +79,8 @@ def encode_events(
     })[:-1] + b',"event_id":"'
     dumps, join = orjson.dumps, b"".join
     return [
-        EncodedEvent(key.encode(), join((head, event_id.encode(), b'","data":', dumps(payload), b"}")), event_id, event_type)
+        EncodedEvent(
+            key.encode(), join((head, event_id.encode(), b'","data":', dumps(payload), b"}")), event_id, event_type
+        )
         for payload, key, event_id in zip(payloads, keys, event_ids(len(payloads)), strict=True)
     ]

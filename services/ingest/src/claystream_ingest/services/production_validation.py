@@ -14,7 +14,9 @@ FEEDBACK_KEYS = frozenset({"request_id", "model", "true_label", "signal", "recei
 MAX_ID = 256
 
 
-def _required_str(i: int, item: dict[str, Any], key: str, errors: list[dict[str, Any]], max_len: int | None = None) -> None:
+def _required_str(
+    i: int, item: dict[str, Any], key: str, errors: list[dict[str, Any]], max_len: int | None = None
+) -> None:
     value = item.get(key)
     if value is None:
         errors.append(item_error(i, key, "required property is missing"))
@@ -50,7 +52,10 @@ def _unknown(i: int, item: dict[str, Any], allowed: frozenset[str], errors: list
         errors.append(item_error(i, key, f"unknown property (allowed: {', '.join(sorted(allowed))})"))
 
 
-def validate_predictions(items: list[Any], *, now: str) -> tuple[list[tuple[int, dict[str, Any]]], list[dict[str, Any]]]:
+Checked = tuple[list[tuple[int, dict[str, Any]]], list[dict[str, Any]]]
+
+
+def validate_predictions(items: list[Any], *, now: str) -> Checked:
     good: list[tuple[int, dict[str, Any]]] = []
     errors: list[dict[str, Any]] = []
     for i, item in enumerate(items):
@@ -84,7 +89,7 @@ def validate_predictions(items: list[Any], *, now: str) -> tuple[list[tuple[int,
     return good, errors
 
 
-def validate_feedback(items: list[Any], *, now: str) -> tuple[list[tuple[int, dict[str, Any]]], list[dict[str, Any]]]:
+def validate_feedback(items: list[Any], *, now: str) -> Checked:
     good: list[tuple[int, dict[str, Any]]] = []
     errors: list[dict[str, Any]] = []
     for i, item in enumerate(items):

@@ -95,7 +95,8 @@ class RecordValidator:
         clean = True
         for name, text in value.items():
             if name not in self._fields:
-                errors.append(item_error(i, f"fields.{name}", f"unknown field (dataset fields: {', '.join(sorted(self._fields))})"))
+                known = ", ".join(sorted(self._fields))
+                errors.append(item_error(i, f"fields.{name}", f"unknown field (dataset fields: {known})"))
             elif type(text) is not str:
                 clean = False
                 if text is not None:
@@ -128,7 +129,8 @@ class RecordValidator:
                 if not isinstance(item, str):
                     errors.append(item_error(i, where, "must be a string (terms)"))
                 elif allowed is not None and item not in allowed:
-                    errors.append(item_error(i, where, f"'{item}' is not one of the allowed terms: {', '.join(sorted(allowed))}"))
+                    terms = ", ".join(sorted(allowed))
+                    errors.append(item_error(i, where, f"'{item}' is not one of the allowed terms: {terms}"))
             elif kind == "integer":
                 if not isinstance(item, int) or isinstance(item, bool):
                     errors.append(item_error(i, where, "must be an integer"))
@@ -155,10 +157,12 @@ class RecordValidator:
             question = self._questions.get(question_name) if isinstance(question_name, str) else None
             if question is None:
                 known = ", ".join(sorted(self._questions))
-                errors.append(item_error(i, f"{where}.question", f"unknown question {question_name!r} (dataset questions: {known})"))
+                reason = f"unknown question {question_name!r} (dataset questions: {known})"
+                errors.append(item_error(i, f"{where}.question", reason))
                 continue
             if question_name in seen:
-                errors.append(item_error(i, f"{where}.question", f"more than one suggestion for question '{question_name}'"))
+                reason = f"more than one suggestion for question '{question_name}'"
+                errors.append(item_error(i, f"{where}.question", reason))
             seen.add(question_name)
             reason = _value_problem(question, suggestion.get("value"))
             if reason:

@@ -72,7 +72,8 @@ async def _record_model_batch(key: ModelKey, batch: list[Envelope[PredictionLogg
         monitor = await ports.engine.monitor_for(key)
         embed = ports.engine.embedder.embed if ports.engine.embedder is not None else None
         evaluations, frozen = await asyncio.to_thread(monitor.observe, observations, embed=embed)
-        window = monitor.window_observations() if any(_wants_samples(e, monitor.config) for e in evaluations) else []
+        window = _affected(monitor.window_observations(), monitor.config) if any(
+            _wants_samples(e, monitor.config) for e in evaluations) else []
         states = monitor.alert_states() if any(e.transitions for e in evaluations) else None
     PREDICTIONS_SEEN.labels(key.model).inc(len(batch))
     await ports.store.store_predictions(key, _bucket(batch, observations, store_texts=ports.store_texts))
@@ -85,6 +86,11 @@ async def _record_model_batch(key: ModelKey, batch: list[Envelope[PredictionLogg
         await apply_joined_feedback(parked, engine=ports.engine, store=ports.store, publisher=ports.publisher,
                                     bucket_s=ports.time_bucket_s)
     return evaluations
+
+
+def _affected(window: list[Observation], config: Any) -> list[Observation]:
+    """The newest events: those of the windows whose consecutive breaches raised the alert."""
+    return window[-min(len(window), config.stride * config.hysteresis.raise_after):]
 
 
 def _wants_samples(evaluation: Evaluation, config: Any) -> bool:

@@ -48,7 +48,8 @@ class MongoModelRegistry:
         doc["created_at"] = doc["created_at"] or datetime.now(UTC)
         doc["created_ts"] = time.time()
         doc["dskey"] = f"{entry.workspace}/{entry.dataset}"
-        await self._models.replace_one({"_id": _doc_id(entry.dataset_key, entry.version)}, doc, upsert=True)
+        doc["_id"] = _doc_id(entry.dataset_key, entry.version)  # in the document too: some servers drop the filter's
+        await self._models.replace_one({"_id": doc["_id"]}, doc, upsert=True)
 
     async def get(self, dataset: DatasetKey, version: str) -> ModelEntry | None:
         return _entry(await self._models.find_one({"_id": _doc_id(dataset, version)}))
@@ -71,14 +72,14 @@ class MongoModelRegistry:
     async def promote(self, dataset: DatasetKey, version: str) -> ModelEntry | None:
         previous = await self.champion(dataset)
         now = datetime.now(UTC)
+        # retire first, then crown (no "$ne" on _id: the dev server's matcher differs from MongoDB's there);
+        # readers between the two writes see no champion for an instant and keep their loaded model
+        await self._models.update_many(
+            {"dskey": f"{dataset.workspace}/{dataset.dataset}", "status": "champion"}, {"$set": {"status": "retired"}}
+        )
         await self._models.update_one(
             {"_id": _doc_id(dataset, version)},
             {"$set": {"status": "champion", "promoted_at": now, "promoted_ts": time.time()}},
-        )
-        await self._models.update_many(
-            {"dskey": f"{dataset.workspace}/{dataset.dataset}", "status": "champion",
-             "_id": {"$ne": _doc_id(dataset, version)}},
-            {"$set": {"status": "retired"}},
         )
         return previous if previous is None or previous.version != version else None
 

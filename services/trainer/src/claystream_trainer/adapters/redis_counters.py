@@ -18,9 +18,9 @@ return 0
 
 _CONSUME = """
 local fields = redis.call('HGETALL', KEYS[1])
-redis.call('HINCRBY', KEYS[1], 'refresh', -tonumber(ARGV[1]))
-redis.call('HINCRBY', KEYS[1], 'finetune', -tonumber(ARGV[2]))
-if tonumber(ARGV[1]) > 0 then
+redis.call('HINCRBY', KEYS[1], 'refresh', ARGV[1])
+redis.call('HINCRBY', KEYS[1], 'finetune', ARGV[2])
+if tonumber(ARGV[1]) < 0 then
   for i = 1, #fields, 2 do
     if string.sub(fields[i], 1, 6) == 'class:' then redis.call('HSET', KEYS[1], fields[i], 0) end
   end
@@ -53,7 +53,7 @@ class RedisLabelCounters:
         return {key: int(value) for key, value in raw.items()}
 
     async def consume(self, dataset: DatasetKey, *, refresh: int, finetune: int) -> None:
-        await self._consume(keys=[self._hash(dataset)], args=[refresh, finetune])
+        await self._consume(keys=[self._hash(dataset)], args=[str(-refresh), str(-finetune)])
 
     async def reset_to(self, dataset: DatasetKey, *, refresh: int, finetune: int) -> None:
         await self._redis.hset(self._hash(dataset), mapping={"refresh": refresh, "finetune": finetune})

@@ -14,6 +14,8 @@ class PredictRequest(BaseModel):
     texts: list[str] | None = Field(default=None, min_length=1, description="a batch of texts")
     forward: bool | None = Field(default=None, description="log to the predictions topic (default: dataset setting)")
     request_id: str | None = Field(default=None, max_length=128)
+    model_version: str | None = Field(default=None, max_length=32,
+                                      description="a registered version to use instead of the champion (shadow tests)")
 
     @model_validator(mode="after")
     def _one_of(self) -> "PredictRequest":

@@ -32,6 +32,7 @@ class ChampionCache:
         self._checked: dict[DatasetKey, float] = {}
         self._locks: dict[DatasetKey, asyncio.Lock] = {}
         self.load_errors: dict[DatasetKey, str] = {}
+        self._versions: dict[tuple[DatasetKey, str], LoadedModel] = {}
 
     def forget(self, dataset: DatasetKey) -> None:
         self._checked.pop(dataset, None)
@@ -75,6 +76,13 @@ class ChampionCache:
                 register(entry.body_ref, self._ports.artifacts.body_dir(owner.artifact_path))
         embedder = await asyncio.to_thread(self._ports.bodies.get, entry.body_ref)
         return LoadedModel(entry=entry, head=head, embedder=embedder)
+
+    async def load_cached(self, entry: ModelEntry) -> LoadedModel:
+        """Any registered version (not only the champion), kept in memory once loaded."""
+        key = (entry.dataset_key, entry.version)
+        if key not in self._versions:
+            self._versions[key] = await self.load(entry)
+        return self._versions[key]
 
     def put(self, dataset: DatasetKey, loaded: LoadedModel) -> None:
         """A model just promoted in this process (saves a reload)."""

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from claystream_common.events import PredictionLogged, new_event
 from claystream_common.ports import EventPublisher
-from claystream_trainer.domain.ports import DatasetKey
+from claystream_trainer.domain.ports import DatasetKey, ModelRegistry
 from claystream_trainer.services.champions import ChampionCache
 from claystream_trainer.services.suggestions import score
 
@@ -41,8 +41,16 @@ async def predict(
     publisher: EventPublisher | None = None,
     forward: bool = False,
     request_id: str | None = None,
+    version: str | None = None,
+    registry: ModelRegistry | None = None,
 ) -> PredictResult:
-    loaded = await champions.get(dataset)
+    if version is not None and registry is not None:
+        entry = await registry.get(dataset, version)
+        if entry is None:
+            raise NoChampion(f"no model {version} for {dataset}")
+        loaded = await champions.load_cached(entry)
+    else:
+        loaded = await champions.get(dataset)
     if loaded is None:
         reason = champions.load_errors.get(dataset, "no model trained yet")
         raise NoChampion(f"no champion model for {dataset}: {reason}")

@@ -5,8 +5,9 @@
  * 2. Toasts: failed htmx requests and `HX-Trigger: {"toast": {...}}` responses show a message.
  * 3. Keyboard shortcuts: an element with data-hotkey="k1 k2" is clicked when one of those keys
  *    is pressed outside a text input.  Digits look inside the [data-hotkey-group] holding the
- *    focus first, so with several questions the focused one answers.  While a request of the
- *    [data-hotkey-busy] region is in flight, keys are ignored (no double submits).
+ *    focus first, so with several questions the focused one answers.  From a request of the
+ *    [data-hotkey-busy] region until the [data-hotkey-settles] element (or the region) has
+ *    settled, action keys are ignored (no double submits).
  * 4. Bulk selection: [data-select-all="name"] toggles every checkbox named `name`;
  *    [data-selected-count="name"] shows how many are checked.
  */
@@ -105,10 +106,27 @@
     return null;
   }
 
+  // From a request of the [data-hotkey-busy] region until its answer has settled (htmx has
+  // processed the new form), action keys are dropped: no double submits, and no native
+  // submission of a form htmx has not wired up yet.
+  var pendingSince = 0;
+  var PENDING_MAX_MS = 15000;
+  function inBusyRegion(el) { return !!(el && el.closest && el.closest("[data-hotkey-busy]")); }
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    if (inBusyRegion(event.detail.elt)) { pendingSince = Date.now(); }
+  });
+  document.addEventListener("htmx:afterSettle", function (event) {
+    var el = event.detail && event.detail.elt;
+    if (el && el.matches && (el.matches("[data-hotkey-settles]") || inBusyRegion(el))) { pendingSince = 0; }
+  });
+  document.addEventListener("htmx:afterRequest", function (event) {
+    if (event.detail.failed || !event.detail.successful) { pendingSince = 0; }
+  });
   function busy() {
-    var region = document.querySelector("[data-hotkey-busy]");
-    return !!(region && (region.classList.contains("htmx-request") || region.querySelector(".htmx-request")));
+    return pendingSince !== 0 && Date.now() - pendingSince < PENDING_MAX_MS;
   }
+  // Tests (and curious users) can ask whether the page is ready for the next key.
+  window.claystreamIdle = function () { return !busy() && !document.querySelector(".htmx-request, .htmx-settling, .htmx-swapping"); };
 
   document.addEventListener("keydown", function (event) {
     if (event.defaultPrevented || event.isComposing) { return; }

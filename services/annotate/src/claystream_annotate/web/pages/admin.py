@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
+from claystream_common.datasets import DatasetSpec
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
@@ -16,7 +17,6 @@ from claystream_annotate.web.pages.annotate import load_spec
 from claystream_annotate.web.rendering import render
 from claystream_annotate.web.routing import WebRoute
 from claystream_annotate.web.session import WebUser
-from claystream_common.datasets import DatasetSpec
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 JSON_PARTS = ("fields", "questions", "metadata_properties", "trainer")

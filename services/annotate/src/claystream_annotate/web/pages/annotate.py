@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode
 
+from claystream_common.datasets import DatasetSpec
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
@@ -31,7 +32,6 @@ from claystream_annotate.web.views import (
     training_view,
     values_from_form,
 )
-from claystream_common.datasets import DatasetSpec
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 STATUSES = ("submitted", "draft", "discarded")
@@ -50,7 +50,7 @@ async def progress_for(request: Request, spec: DatasetSpec, principal: Principal
     return {
         "records": counts.get("records", 0),
         "completed": counts.get("completed", 0),
-        "mine": counts.get(f"submitted:{principal.user_id}", 0),
+        "mine": counts.get(f"submitted:{principal.user_id}"),  # None until the counter exists
     }
 
 

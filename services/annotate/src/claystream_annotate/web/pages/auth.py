@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
+from claystream_common.web_sessions import csrf_matches, new_csrf_token
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
@@ -13,7 +14,6 @@ from claystream_annotate.services.users import login
 from claystream_annotate.web.rendering import render
 from claystream_annotate.web.routing import WebRoute
 from claystream_annotate.web.session import WebUser, session_principal
-from claystream_common.web_sessions import csrf_matches, new_csrf_token
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 
@@ -40,7 +40,7 @@ def _login_page(request: Request, *, next_url: str, error: str | None = None, us
 
 
 @router.get("/login")
-async def login_page(request: Request, next: str = "/") -> Response:  # noqa: A002 - the query parameter's name
+async def login_page(request: Request, next: str = "/") -> Response:
     if await session_principal(request) is not None:
         return RedirectResponse(safe_next(next), status_code=303)
     return _login_page(request, next_url=safe_next(next))
@@ -52,7 +52,7 @@ async def login_submit(
     username: Annotated[str, Form(max_length=200)] = "",
     password: Annotated[str, Form(max_length=1000)] = "",
     csrf_token: Annotated[str, Form()] = "",
-    next: Annotated[str, Form()] = "/",  # noqa: A002
+    next: Annotated[str, Form()] = "/",
 ) -> Response:
     deps = request.app.state.deps
     next_url = safe_next(next)

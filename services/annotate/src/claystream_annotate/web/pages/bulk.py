@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from claystream_common.datasets import DatasetSpec
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
@@ -20,8 +21,6 @@ from claystream_annotate.web.pages.annotate import load_spec
 from claystream_annotate.web.rendering import is_htmx, render
 from claystream_annotate.web.routing import WebRoute
 from claystream_annotate.web.session import WebUser
-from claystream_annotate.web.views import suggestions_of
-from claystream_common.datasets import DatasetSpec
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 

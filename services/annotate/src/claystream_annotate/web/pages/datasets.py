@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Annotated
 
+from claystream_common.datasets import DatasetSpec
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
@@ -14,7 +15,6 @@ from claystream_annotate.services.principals import Principal, Role
 from claystream_annotate.web.rendering import render
 from claystream_annotate.web.routing import WebRoute
 from claystream_annotate.web.session import WebUser
-from claystream_common.datasets import DatasetSpec
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 

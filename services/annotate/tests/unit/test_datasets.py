@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+import pytest
+from conftest import World, admin, annotator
+
+from claystream_annotate.services.datasets import (
+    create_dataset,
+    dataset_progress,
+    delete_dataset,
+    get_dataset,
+    list_datasets,
+    render_guidelines,
+    update_dataset,
+)
+from claystream_annotate.services.errors import Conflict, Forbidden, Invalid, NotFound
+
+BODY = {"name": "reviews", "fields": [{"name": "text"}], "questions": [{"name": "s", "type": "label", "labels": ["a", "b"]}]}
+
+
+async def test_crud_and_visibility(world: World) -> None:
+    spec = await create_dataset(dict(BODY), actor=admin(), workspace="ws", datasets=world.datasets)
+    with pytest.raises(Conflict):
+        await create_dataset(dict(BODY), actor=admin(), workspace="ws", datasets=world.datasets)
+    with pytest.raises(Forbidden):
+        await create_dataset(dict(BODY, name="x"), actor=annotator(), workspace="ws", datasets=world.datasets)
+    assert (await get_dataset(actor=annotator(), workspace="ws", name="reviews", datasets=world.datasets)).id == spec.id
+    with pytest.raises(NotFound):
+        await get_dataset(actor=annotator(workspaces=("other",)), workspace="ws", name="reviews", datasets=world.datasets)
+    assert await list_datasets(actor=annotator(workspaces=("other",)), workspace=None, datasets=world.datasets) == []
+    updated = await update_dataset({"min_submitted": 2, "guidelines": "be kind"}, actor=admin(), workspace="ws", name="reviews", datasets=world.datasets)
+    assert updated.min_submitted == 2 and updated.id == spec.id
+    with pytest.raises(Invalid) as caught:
+        await update_dataset({"name": "renamed"}, actor=admin(), workspace="ws", name="reviews", datasets=world.datasets)
+    assert caught.value.field == "name"
+    with pytest.raises(Invalid) as caught:
+        await update_dataset({"min_submitted": 0}, actor=admin(), workspace="ws", name="reviews", datasets=world.datasets)
+    assert caught.value.field == "min_submitted"
+    await world.counters.incr(spec.id, "records", 5)
+    assert (await dataset_progress([updated], counters=world.counters))[spec.id] == {"records": 5, "completed": 0}
+    world.records.add("r1", spec.id)
+    await delete_dataset(actor=admin(), workspace="ws", name="reviews", counters=world.counters, datasets=world.datasets, **world.ports())
+    assert not world.records.documents and not world.datasets.documents
+
+
+async def test_invalid_body_names_the_field(world: World) -> None:
+    with pytest.raises(Invalid) as caught:
+        await create_dataset({**BODY, "questions": [{"name": "s", "type": "label", "labels": ["only"]}]}, actor=admin(), workspace="ws", datasets=world.datasets)
+    assert caught.value.field.startswith("questions")
+
+
+def test_guidelines_render_markdown_but_no_active_content() -> None:
+    html = render_guidelines("# Title\n\n**bold** <script>alert(1)</script> <img src=x onerror=alert(1)> [x](javascript:alert(1))")
+    assert "<h1>Title</h1>" in html and "<strong>bold</strong>" in html
+    assert "<script" not in html and "<img" not in html, "raw HTML stays text"
+    assert 'href="javascript:' not in html

@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+import pytest
+from conftest import World
+from fakes import FakeModelEvents
+
+from claystream_annotate.consumers.handlers import on_model_event, on_records_ingested, on_suggestions_created
+from claystream_common.errors import PermanentError
+from claystream_common.events import RecordIngested, RecordSuggestion, SuggestionCreated, TrainingProgress, new_event
+
+
+def ingested(record_id: str, dataset: str = "reviews") -> object:
+    data = RecordIngested(record_id=record_id, external_id=record_id, fields={"text": f"text {record_id}"},
+                          suggestions=[RecordSuggestion(question="sentiment", value="pos", score=0.8)])
+    return new_event("record.ingested", data, dataset=dataset, workspace="ws")
+
+
+async def seed(world: World) -> str:
+    await world.datasets.insert({"_id": "ds1", "workspace": "ws", "name": "reviews"})
+    return "ds1"
+
+
+async def test_records_upserted_idempotently_queued_and_counted(world: World) -> None:
+    await seed(world)
+    batch = [ingested("a"), ingested("b"), ingested("a")]
+    await on_records_ingested(batch, records=world.records, datasets=world.datasets, queue=world.queue, counters=world.counters)
+    await on_records_ingested(batch, records=world.records, datasets=world.datasets, queue=world.queue, counters=world.counters)
+    assert sorted(world.records.documents) == ["a", "b"]
+    assert world.records.documents["a"]["suggestions"]["sentiment"]["score"] == 0.8
+    assert sorted(world.queue.queues["ds1"]) == ["a", "b"]
+    assert world.counters.values["ds1"]["records"] == 2
+
+
+async def test_unknown_dataset_goes_to_the_dlq(world: World) -> None:
+    await seed(world)
+    with pytest.raises(PermanentError, match="unknown dataset"):
+        await on_records_ingested([ingested("a", dataset="nope")], records=world.records, datasets=world.datasets, queue=world.queue, counters=world.counters)
+
+
+async def test_suggestions_attach_and_reprioritise(world: World) -> None:
+    await seed(world)
+    await on_records_ingested([ingested("a"), ingested("b")], records=world.records, datasets=world.datasets, queue=world.queue, counters=world.counters)
+    suggestion = SuggestionCreated(record_id="b", question="sentiment", label="neg", score=0.55, model_version="v3", priority=0.9)
+    await on_suggestions_created([new_event("suggestion.created", suggestion, dataset="reviews", workspace="ws")],
+                                 records=world.records, datasets=world.datasets, queue=world.queue)
+    stored = world.records.documents["b"]["suggestions"]["sentiment"]
+    assert (stored["value"], stored["score"], stored["model_version"], stored["agent"]) == ("neg", 0.55, "v3", "claystream-trainer")
+    queue = world.queue.queues["ds1"]
+    assert min(queue, key=queue.__getitem__) == "b"
+
+
+async def test_model_events_are_kept_once() -> None:
+    store = FakeModelEvents()
+    event = new_event("training.progress", TrainingProgress(run_id="r", kind="refresh", step=1, total_steps=4), dataset="reviews", workspace="ws")
+    await on_model_event(event, model_events=store)
+    await on_model_event(event, model_events=store)
+    assert len(store.events) == 1 and next(iter(store.events.values()))["data"]["step"] == 1

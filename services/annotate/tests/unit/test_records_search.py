@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+import pytest
+from conftest import World, admin, annotator, make_spec
+
+from claystream_annotate.services.errors import Invalid
+from claystream_annotate.services.records import RecordQuery, build_query, search_records
+from claystream_annotate.services.responses import save_response
+
+
+def test_queries_stay_flat_for_the_index() -> None:
+    built = build_query(make_spec(), RecordQuery(response_status="pending", status="pending", metadata={"genre": ["drama"]},
+                                                 suggested="pos", score_min=0.5, q="Great"), "u1")
+    assert "$and" not in built.mongo and "$or" not in built.mongo
+    assert built.mongo["user_status.u1"] == {"$exists": False}
+    assert built.mongo["suggestions.sentiment.score"] == {"$gte": 0.5}
+    assert built.text == "great"
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        (RecordQuery(response_status="maybe"), "response_status"),
+        (RecordQuery(metadata={"colour": ["red"]}), "metadata.colour"),
+        (RecordQuery(metadata={"year": ["soon"]}), "metadata.year"),
+        (RecordQuery(sort="random"), "sort"),
+        (RecordQuery(question="nope"), "question"),
+        (RecordQuery(after="%%%"), "after"),
+    ],
+)
+def test_bad_parameters_are_named(params: RecordQuery, field: str) -> None:
+    with pytest.raises(Invalid) as caught:
+        build_query(make_spec(), params, "u1")
+    assert caught.value.field == field
+
+
+async def test_pages_filters_text_and_own_responses(world: World) -> None:
+    spec = make_spec()
+    for i in range(7):
+        world.records.add(f"r{i}", spec.id, fields={"text": "A great film" if i % 2 else "dull"}, metadata={"genre": "drama"})
+    await save_response(actor=annotator("u1"), spec=spec, record_id="r1", status="submitted", values={"sentiment": "pos"}, **world.ports())
+    await save_response(actor=annotator("u2"), spec=spec, record_id="r1", status="submitted", values={"sentiment": "neg"}, **world.ports())
+    await world.counters.incr(spec.id, "records", 7)
+    kwargs = {"spec": spec, "records": world.records, "responses": world.responses, "counters": world.counters}
+    first = await search_records(RecordQuery(limit=3), actor=annotator("u1"), **kwargs)
+    second = await search_records(RecordQuery(limit=3, after=first.next_after), actor=annotator("u1"), **kwargs)
+    third = await search_records(RecordQuery(limit=3, after=second.next_after), actor=annotator("u1"), **kwargs)
+    assert [r["id"] for r in first.items + second.items + third.items] == [f"r{i}" for i in range(7)]
+    assert first.total == 7 and third.next_after is None
+    assert [r["user_id"] for r in first.items[1]["responses"]] == ["u1"], "annotators see only their own"
+    as_admin = await search_records(RecordQuery(limit=3), actor=admin(), **kwargs)
+    assert sorted(r["user_id"] for r in as_admin.items[1]["responses"]) == ["u1", "u2"]
+    texts = await search_records(RecordQuery(q="GREAT", limit=10), actor=annotator("u1"), **kwargs)
+    assert [r["id"] for r in texts.items] == ["r1", "r3", "r5"] and texts.total is None
+    with pytest.raises(Invalid):
+        await search_records(RecordQuery(limit=500), actor=annotator("u1"), **kwargs)

@@ -1,0 +1,118 @@
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from conftest import World, admin, annotator, make_spec
+
+from claystream_annotate.services.bulk import bulk_apply
+from claystream_annotate.services.errors import Forbidden, Invalid, NotFound
+from claystream_annotate.services.outbox import OutboxRelay, completed_event_id
+from claystream_annotate.services.queue import next_record
+from claystream_annotate.services.records import RecordQuery
+from claystream_annotate.services.responses import save_response
+from claystream_common.kafka.producer import PublishError
+from claystream_common.ports import RecordingPublisher
+
+
+def relay_for(world: World, spec, publisher: RecordingPublisher) -> OutboxRelay:  # type: ignore[no-untyped-def]
+    async def load_spec(dataset_id: str):  # type: ignore[no-untyped-def]
+        return spec if dataset_id == spec.id else None
+
+    return OutboxRelay(responses=world.responses, records=world.records, queue=world.queue, counters=world.counters,
+                       publisher=publisher, load_spec=load_spec, batch=100)
+
+
+async def test_submit_then_edit_then_discard_emits_one_event_each(world: World) -> None:
+    spec = make_spec()
+    world.records.add("r1", spec.id)
+    actor = annotator()
+    first = await save_response(actor=actor, spec=spec, record_id="r1", status="submitted", values={"sentiment": "pos"}, relay=world.relay, **world.ports())
+    same = await save_response(actor=actor, spec=spec, record_id="r1", status="submitted", values={"sentiment": "pos"}, **world.ports())
+    edited = await save_response(actor=actor, spec=spec, record_id="r1", status="submitted", values={"sentiment": "neg"}, **world.ports())
+    await save_response(actor=actor, spec=spec, record_id="r1", status="discarded", values={}, **world.ports())
+    assert (first.version, same.version, edited.version) == (1, 1, 2)
+    assert world.relay.woken == 1
+    publisher = RecordingPublisher()
+    await relay_for(world, spec, publisher).drain_once()
+    types = [event.type for event, _ in publisher.published]
+    assert types == ["response.submitted", "response.updated", "response.discarded"], "retracted: not completed"
+    assert world.records.documents["r1"]["status"] == "pending"
+    assert "r1" in world.queue.queues[spec.id], "a retracted submission puts the record back in the queue"
+    updated = publisher.of_type("response.updated")[0]
+    assert updated.data.previous_values == {"sentiment": "pos"} and updated.data.values == {"sentiment": "neg"}
+    assert all(key == "r1" for _, key in publisher.published)
+    assert world.responses.documents["r1:u1"].outbox == []
+
+
+async def test_record_outside_the_dataset_or_workspace_is_not_found(world: World) -> None:
+    spec = make_spec()
+    world.records.add("other", "another-dataset")
+    with pytest.raises(NotFound):
+        await save_response(actor=annotator(), spec=spec, record_id="other", status="submitted", values={"sentiment": "pos"}, **world.ports())
+    with pytest.raises(NotFound):
+        await save_response(actor=annotator(workspaces=("elsewhere",)), spec=spec, record_id="other", status="submitted", values={"sentiment": "pos"}, **world.ports())
+
+
+async def test_completed_only_after_min_submitted_users(world: World) -> None:
+    spec = make_spec(min_submitted=2)
+    world.records.add("r1", spec.id)
+    publisher = RecordingPublisher()
+    relay = relay_for(world, spec, publisher)
+    await save_response(actor=annotator("u1"), spec=spec, record_id="r1", status="submitted", values={"sentiment": "pos"}, **world.ports())
+    await relay.drain_once()
+    assert publisher.of_type("record.completed") == []
+    assert world.records.documents["r1"]["status"] == "pending"
+    await save_response(actor=annotator("u2"), spec=spec, record_id="r1", status="submitted", values={"sentiment": "neg"}, **world.ports())
+    await relay.drain_once()
+    completed = publisher.of_type("record.completed")
+    assert len(completed) == 1 and completed[0].data.submitted_count == 2
+    assert completed[0].event_id == completed_event_id("r1")
+    assert world.records.documents["r1"]["status"] == "completed"
+    assert world.counters.values[spec.id]["completed"] == 1
+
+
+async def test_failed_publish_keeps_the_outbox_and_a_new_relay_redrives_with_the_same_ids(world: World) -> None:
+    spec = make_spec()
+    world.records.add("r1", spec.id)
+    await save_response(actor=annotator(), spec=spec, record_id="r1", status="submitted", values={"sentiment": "pos"}, **world.ports())
+    broken = RecordingPublisher()
+    broken.fail_with = PublishError("broker down")
+    with pytest.raises(PublishError):
+        await relay_for(world, spec, broken).drain_once()
+    assert world.responses.documents["r1:u1"].outbox, "nothing may be lost when the publish fails"
+    stored_id = uuid.UUID(world.responses.documents["r1:u1"].outbox[0].split('"event_id":"')[1].split('"')[0])
+    healthy = RecordingPublisher()
+    assert await relay_for(world, spec, healthy).drain_once() == 1
+    submitted = healthy.of_type("response.submitted")
+    assert [e.event_id for e in submitted] == [stored_id]
+    assert await relay_for(world, spec, healthy).drain_once() == 0
+
+
+async def test_bulk_by_filter_labels_matching_records_once(world: World) -> None:
+    spec = make_spec()
+    for i in range(5):
+        world.records.add(f"r{i}", spec.id, metadata={"genre": "drama" if i % 2 == 0 else "comedy"})
+    actor = annotator()
+    query = RecordQuery(metadata={"genre": ["drama"]})
+    matched, changed = await bulk_apply(actor=actor, spec=spec, record_ids=None, query=query, status="submitted", values={"sentiment": "neg"}, dry_run=True, **world.ports())
+    assert (matched, changed) == (3, 0) and not world.responses.documents
+    matched, changed = await bulk_apply(actor=actor, spec=spec, record_ids=None, query=query, status="submitted", values={"sentiment": "neg"}, dry_run=False, **world.ports())
+    assert (matched, changed) == (3, 3)
+    again = await bulk_apply(actor=actor, spec=spec, record_ids=["r0", "r2", "missing"], query=None, status="submitted", values={"sentiment": "neg"}, dry_run=False, **world.ports())
+    assert again == (3, 0)
+    assert await next_record(actor=actor, spec=spec, **world.ports()) is not None
+    with pytest.raises(Invalid):
+        await bulk_apply(actor=actor, spec=spec, record_ids=None, query=None, status="submitted", values={"sentiment": "neg"}, dry_run=False, **world.ports())
+
+
+async def test_annotators_cannot_read_others_responses(world: World) -> None:
+    from claystream_annotate.services.responses import get_response
+
+    spec = make_spec()
+    world.records.add("r1", spec.id)
+    await save_response(actor=annotator("u1"), spec=spec, record_id="r1", status="draft", values={}, **world.ports())
+    with pytest.raises(Forbidden):
+        await get_response(actor=annotator("u2"), spec=spec, record_id="r1", user_id="u1", responses=world.responses)
+    found = await get_response(actor=admin(), spec=spec, record_id="r1", user_id="u1", responses=world.responses)
+    assert found.status == "draft"

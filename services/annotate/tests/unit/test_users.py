@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+import pytest
+from fakes import FakeLimiter, FakeUsers, FakeWorkspaces
+
+from claystream_annotate.services.errors import Conflict, Invalid, RateLimited, Unauthenticated
+from claystream_annotate.services.principals import Role
+from claystream_annotate.services.users import (
+    change_password,
+    create_user,
+    ensure_first_owner,
+    login,
+    principal_for,
+    verify_password,
+)
+
+
+async def test_passwords_are_argon2_hashed_and_checked() -> None:
+    users, spaces = FakeUsers(), FakeWorkspaces("ws")
+    user = await create_user(username="ann", password="correct horse", role="annotator", workspaces_list=["ws"], users=users, workspaces=spaces)
+    assert user.password_hash.startswith("$argon2") and "correct horse" not in user.password_hash
+    assert verify_password("correct horse", user.password_hash)
+    with pytest.raises(Conflict):
+        await create_user(username="ann", password="another one", role="annotator", workspaces_list=["ws"], users=users, workspaces=spaces)
+    with pytest.raises(Invalid) as caught:
+        await create_user(username="bob", password="short", role="annotator", workspaces_list=["ws"], users=users, workspaces=spaces)
+    assert caught.value.field == "password"
+    with pytest.raises(Invalid) as caught:
+        await create_user(username="bob", password="long enough", role="annotator", workspaces_list=["nope"], users=users, workspaces=spaces)
+    assert caught.value.field == "workspaces"
+
+
+async def test_login_locks_out_after_repeated_failures() -> None:
+    users, spaces, limiter = FakeUsers(), FakeWorkspaces("ws"), FakeLimiter(max_failures=2)
+    await create_user(username="ann", password="correct horse", role="annotator", workspaces_list=["ws"], users=users, workspaces=spaces)
+    assert (await login(username="ann", password="correct horse", client_ip="1.1.1.1", users=users, limiter=limiter)).username == "ann"
+    for _ in range(2):
+        with pytest.raises(Unauthenticated):
+            await login(username="ann", password="wrong", client_ip="1.1.1.1", users=users, limiter=limiter)
+    with pytest.raises(RateLimited):
+        await login(username="ann", password="correct horse", client_ip="1.1.1.1", users=users, limiter=limiter)
+    with pytest.raises(Unauthenticated):
+        await login(username="ghost", password="whatever", client_ip="2.2.2.2", users=users, limiter=limiter)
+
+
+async def test_first_owner_generated_in_development_only() -> None:
+    users, spaces = FakeUsers(), FakeWorkspaces()
+    assert await ensure_first_owner(username=None, password=None, workspace="default", production=True, users=users, workspaces=spaces) is None
+    assert not users.users
+    generated = await ensure_first_owner(username=None, password=None, workspace="default", production=False, users=users, workspaces=spaces)
+    assert generated is not None and generated[0] == "owner" and len(generated[1]) >= 16
+    assert await ensure_first_owner(username="x", password="y" * 12, workspace="default", production=False, users=users, workspaces=spaces) is None
+    owner = next(iter(users.users.values()))
+    assert principal_for(owner).workspaces is None and principal_for(owner).role is Role.OWNER
+
+
+async def test_changing_the_password_ends_sessions() -> None:
+    users, spaces = FakeUsers(), FakeWorkspaces("ws")
+    user = await create_user(username="ann", password="correct horse", role="admin", workspaces_list=["ws"], users=users, workspaces=spaces)
+    await change_password(user_id=user.id, new_password="a new secret", users=users)
+    changed = await users.get(user.id)
+    assert changed is not None and changed.session_epoch == 1 and verify_password("a new secret", changed.password_hash)
+
+
+def test_production_refuses_weak_owner_password() -> None:
+    from pydantic import ValidationError
+
+    from claystream_annotate.config import AnnotateSettings
+
+    strong = {"mode": "production", "secret_key": "s" * 32, "service_token": "t" * 32}
+    with pytest.raises(ValidationError, match="owner_password"):
+        AnnotateSettings(**strong, owner_username="boss", owner_password="changeme")
+    AnnotateSettings(**strong, owner_username="boss", owner_password="a-long-random-passphrase")

@@ -1,0 +1,117 @@
+"""In-memory fakes of the monitor's ports (unit tests only)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from claystream_monitor.services.ports import JoinedPrediction, ModelKey, ParkedFeedback
+
+
+class MemoryStore:
+    def __init__(self) -> None:
+        self.models: dict[str, dict[str, Any]] = {}
+        self.references: dict[str, dict[str, Any]] = {}
+        self.buckets: list[dict[str, Any]] = []
+        self.traffic: dict[str, dict[str, float]] = {}
+        self.evaluations: list[dict[str, Any]] = []
+        self.alerts: list[dict[str, Any]] = []
+        self.feedback: dict[str, dict[str, Any]] = {}
+        self.samples: dict[str, dict[str, Any]] = {}
+
+    async def load_model_state(self, key: ModelKey) -> dict[str, Any] | None:
+        state = dict(self.models.get(key.id, {}))
+        if key.id in self.references:
+            state["reference"] = self.references[key.id]
+        return state or None
+
+    async def save_reference(self, key: ModelKey, reference: dict[str, Any]) -> None:
+        self.references[key.id] = reference
+
+    async def save_alert_states(self, key: ModelKey, states: dict[str, Any]) -> None:
+        self.models.setdefault(key.id, {})["alert_states"] = states
+
+    async def register_model(self, key: ModelKey, fields: dict[str, Any]) -> None:
+        self.models.setdefault(key.id, {}).update(fields)
+
+    async def store_predictions(self, key: ModelKey, batch: dict[str, list[Any]]) -> None:
+        self.buckets.append({"model_key": key.id, **batch})
+
+    async def add_traffic(self, key: ModelKey, buckets: dict[str, dict[str, float]]) -> None:
+        for start, counts in buckets.items():
+            row = self.traffic.setdefault(f"{key.id}|{start}", {})
+            for name, value in counts.items():
+                row[name] = row.get(name, 0) + value
+
+    async def store_evaluations(self, key: ModelKey, evaluations: list[dict[str, Any]]) -> None:
+        self.evaluations.extend(evaluations)
+
+    async def store_alerts(self, alerts: list[dict[str, Any]]) -> None:
+        self.alerts.extend(alerts)
+
+    async def store_feedback(self, feedback: list[dict[str, Any]]) -> None:
+        self.feedback.update({f["_id"]: f for f in feedback})
+
+    async def sent_sample_ids(self, key: ModelKey, sample_ids: list[str]) -> set[str]:
+        return {i for i in sample_ids if self.samples.get(i, {}).get("status") == "sent"}
+
+    async def store_samples(self, samples: list[dict[str, Any]]) -> None:
+        self.samples.update({s["_id"]: s for s in samples})
+
+
+class MemoryJoin:
+    def __init__(self) -> None:
+        self.predictions: dict[str, JoinedPrediction] = {}
+        self.parked: dict[str, ParkedFeedback] = {}
+
+    async def remember(self, predictions: list[JoinedPrediction]) -> list[tuple[JoinedPrediction, ParkedFeedback]]:
+        matched = []
+        for p in predictions:
+            self.predictions[p.request_id] = p
+            if p.request_id in self.parked:
+                matched.append((p, self.parked.pop(p.request_id)))
+        return matched
+
+    async def lookup(self, request_ids: list[str]) -> dict[str, JoinedPrediction]:
+        return {r: self.predictions[r] for r in request_ids if r in self.predictions}
+
+    async def park(self, feedback: list[ParkedFeedback]) -> None:
+        self.parked.update({f.request_id: f for f in feedback})
+
+
+class RecordingSink:
+    def __init__(self) -> None:
+        self.deliveries: list[dict[str, Any]] = []
+        self.fail_with: Exception | None = None
+
+    async def send(self, *, workspace: str | None, dataset: str, records: list[dict[str, Any]]) -> int:
+        if self.fail_with is not None:
+            raise self.fail_with
+        self.deliveries.append({"workspace": workspace, "dataset": dataset, "records": records})
+        return len(records)
+
+    @property
+    def records(self) -> list[dict[str, Any]]:
+        return [r for d in self.deliveries for r in d["records"]]
+
+
+class CountingLimiter:
+    def __init__(self) -> None:
+        self.used: dict[str, int] = {}
+
+    async def take(self, key: str, wanted: int, *, limit: int, period_s: int) -> int:
+        granted = max(0, min(wanted, limit - self.used.get(key, 0)))
+        self.used[key] = self.used.get(key, 0) + granted
+        return granted
+
+
+class FixedDirectory:
+    def __init__(self, targets: dict[str, tuple[str, str]]) -> None:
+        self.targets = targets
+
+    async def label_target(self, workspace: str | None, dataset: str) -> tuple[str, str] | None:
+        return self.targets.get(dataset)
+
+
+def finite(value: float) -> bool:
+    return math.isfinite(value)

@@ -1,0 +1,191 @@
+"""One trace across services, proven with an in-memory span exporter.
+
+ingest, annotate and trainer run in-process in this test's event loop (create_app + lifespan,
+httpx.ASGITransport) against the real embedded Kafka / MongoDB / Redis.  Trace context crosses
+Kafka in the W3C ``traceparent`` header: every consumer ``<topic> process`` span must be the
+child of the producer ``<topic> publish`` span of the message it handles.
+
+1. ingest request → ``records publish`` → annotate ``records process`` (→ the batch store);
+2. annotate response submit → ``responses publish`` (outbox relay) → trainer ``responses process``
+   → (training run) → ``suggestions publish`` → annotate ``suggestions process``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind
+
+from claystream_common.datasets import record_id_for
+from claystream_common.telemetry import setup_telemetry
+
+from .conftest import eventually, three_services
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
+
+WORKSPACE = "traces"
+TEXTS = {
+    "pos-1": ("a wonderful, moving film with a brilliant cast", "positive"),
+    "pos-2": ("brilliant and wonderful, I loved every minute", "positive"),
+    "neg-1": ("a dull, boring mess with terrible acting", "negative"),
+    "neg-2": ("terrible and boring, I hated every minute", "negative"),
+    "pending-1": ("a brilliant, wonderful story", None),
+    "pending-2": ("boring and terrible from start to end", None),
+}
+
+
+@pytest.fixture(scope="module")
+def exporter() -> Iterator[InMemorySpanExporter]:
+    memory = InMemorySpanExporter()
+    processor = SimpleSpanProcessor(memory)
+    setup_telemetry("claystream-e2e", extra_processors=[processor])
+    yield memory
+    memory.shutdown()  # the processor stays on the process-wide provider but drops spans from now on
+
+
+class Spans:
+    """Finished spans indexed by span id, with the walk up to a trace's root."""
+
+    def __init__(self, spans: tuple[ReadableSpan, ...]) -> None:
+        self.all = list(spans)
+        self.by_id = {s.context.span_id: s for s in self.all}
+
+    def named(self, name: str, **attributes: Any) -> list[ReadableSpan]:
+        return [s for s in self.all if s.name == name
+                and all((s.attributes or {}).get(k) == v for k, v in attributes.items())]
+
+    def parent_of(self, span: ReadableSpan) -> ReadableSpan | None:
+        return self.by_id.get(span.parent.span_id) if span.parent is not None else None
+
+    def ancestors(self, span: ReadableSpan) -> list[ReadableSpan]:
+        out, current = [], self.parent_of(span)
+        while current is not None:
+            out.append(current)
+            current = self.parent_of(current)
+        return out
+
+    def describe(self, span: ReadableSpan) -> str:
+        chain = [span, *self.ancestors(span)]
+        parent = chain[-1].parent
+        tail = f" ← (parent {parent.span_id:016x} not exported)" if parent is not None else " (root)"
+        return " ← ".join(f"{s.name} [{s.kind.name}]" for s in chain) + tail
+
+
+def group_of(service: str, db: str) -> str:
+    return f"{service}-{db}"
+
+
+async def test_ingest_request_to_annotate_store_is_one_trace(embedded_stack, unique_name, exporter, tmp_path):
+    db, dataset = unique_name, "traced"
+    async with three_services(embedded_stack, db, WORKSPACE, tmp_path / "models") as svc:
+        annotate, ingest = svc["annotate"].client, svc["ingest"].client
+        await create_dataset(annotate, dataset)
+        exporter.clear()
+        items = [{"external_id": key, "fields": {"text": text}} for key, (text, _) in TEXTS.items()]
+        answer = await ingest.post(f"/api/v1/datasets/{dataset}/records:bulk", json={"items": items})
+        assert answer.status_code == 202, answer.text
+        await wait_stored(annotate, dataset, len(items))
+
+        spans = Spans(exporter.get_finished_spans())
+        process = spans.named("records process", **{"messaging.consumer.group.name": group_of("annotate", db)})
+        assert process, f"annotate handled the records but made no 'records process' span: {names(spans)}"
+        request = [s for s in spans.all if s.kind is SpanKind.SERVER and "records:bulk" in s.name]
+        assert len(request) == 1, f"one ingest server span expected, got {[s.name for s in request]}"
+        trace_id = request[0].context.trace_id
+        mine = [s for s in process if s.context.trace_id == trace_id]
+        assert mine, ("the annotate consumer spans are not in the ingest request's trace: "
+                      + "; ".join(spans.describe(s) for s in process[:2]))
+        for span in mine:
+            publish = spans.parent_of(span)
+            assert publish is not None and publish.name == "records publish" and publish.kind is SpanKind.PRODUCER, \
+                spans.describe(span)
+            assert request[0] in spans.ancestors(publish), spans.describe(span)
+            assert span.attributes["messaging.destination.name"] == "records"
+        store = [s for s in spans.named("records process batch") if s.parent and s.parent.span_id in
+                 {m.context.span_id for m in mine}]
+        assert store, "the batch store span (annotate's upsert) is not under the consumer span"
+
+
+async def test_response_to_trainer_to_suggestions_is_one_trace(embedded_stack, unique_name, exporter, tmp_path):
+    db, dataset = unique_name, "traced"
+    async with three_services(embedded_stack, db, WORKSPACE, tmp_path / "models") as svc:
+        annotate, ingest, trainer = svc["annotate"].client, svc["ingest"].client, svc["trainer"].client
+        await create_dataset(annotate, dataset, trainer={"refresh_every": 4, "min_per_label": 2, "finetune_every": 1000})
+        items = [{"external_id": key, "fields": {"text": text}} for key, (text, _) in TEXTS.items()]
+        assert (await ingest.post(f"/api/v1/datasets/{dataset}/records:bulk", json={"items": items})).status_code == 202
+        await wait_stored(annotate, dataset, len(items))
+
+        async def embedded() -> bool:
+            status = (await trainer.get(f"/api/v1/models/{dataset}/status")).json()
+            return status.get("embedded_records", 0) >= len(items)
+
+        await eventually(embedded, timeout_s=30, what="the trainer's embedding cache")
+        exporter.clear()
+        for key, (_, label) in TEXTS.items():
+            if label is None:
+                continue
+            record_id = record_id_for(WORKSPACE, dataset, key)
+            answer = await annotate.put(
+                f"/api/v1/workspaces/{WORKSPACE}/datasets/{dataset}/records/{record_id}/response",
+                json={"status": "submitted", "values": {"sentiment": label}})
+            assert answer.status_code == 200, answer.text
+
+        group = group_of("annotate", db)
+
+        async def suggestions_consumed() -> list[ReadableSpan]:
+            return Spans(exporter.get_finished_spans()).named("suggestions process",
+                                                              **{"messaging.consumer.group.name": group})
+
+        await eventually(suggestions_consumed, timeout_s=60, what="annotate consuming the trainer's suggestions")
+        spans = Spans(exporter.get_finished_spans())
+        consumed = spans.named("suggestions process", **{"messaging.consumer.group.name": group})
+        chain = [consumed[0], *spans.ancestors(consumed[0])]
+        described = spans.describe(consumed[0])
+        kinds = [(s.name, s.kind) for s in chain]
+        assert ("suggestions publish", SpanKind.PRODUCER) in kinds, described
+        assert spans.parent_of(consumed[0]).name == "suggestions publish", described
+        assert ("responses process", SpanKind.CONSUMER) in kinds, described
+        trainer_hop = next(s for s in chain if s.name == "responses process")
+        assert trainer_hop.attributes["messaging.consumer.group.name"] == group_of("trainer", db), described
+        assert spans.parent_of(trainer_hop) is not None and spans.parent_of(trainer_hop).name == "responses publish", \
+            described
+        assert len({s.context.trace_id for s in chain}) == 1
+        servers = [s for s in chain if s.kind is SpanKind.SERVER]
+        if not servers:
+            pytest.xfail(f"the hop response submit → 'responses publish' has no context: {described}. {OUTBOX_GAP}")
+        assert servers[-1].name.startswith("PUT ") and "/response" in servers[-1].name, described
+
+
+OUTBOX_GAP = (
+    "annotate saves response events in an outbox and its relay publishes them from a background task, so the "
+    "request's context is lost: services/annotate/src/claystream_annotate/services/responses.py must build the "
+    "envelope with traceparent=current_traceparent() (claystream_common.telemetry), and "
+    "libs/common/src/claystream_common/kafka/producer.py EventProducer.publish_many must start the '<topic> publish' "
+    "span with context=publish_context(event.traceparent) (claystream_common.telemetry) instead of the relay "
+    "task's empty context."
+)
+
+
+async def create_dataset(annotate: Any, dataset: str, trainer: dict[str, Any] | None = None) -> None:
+    body = {"name": dataset, "fields": [{"name": "text"}],
+            "questions": [{"name": "sentiment", "type": "label", "labels": ["positive", "negative"]}],
+            "trainer": trainer or {}}
+    answer = await annotate.post(f"/api/v1/workspaces/{WORKSPACE}/datasets", json=body)
+    assert answer.status_code == 201, answer.text
+
+
+async def wait_stored(annotate: Any, dataset: str, count: int) -> None:
+    async def stored() -> bool:
+        answer = await annotate.get(f"/api/v1/workspaces/{WORKSPACE}/datasets/{dataset}/records", params={"limit": 50})
+        return answer.status_code == 200 and len(answer.json()["items"]) >= count
+
+    await eventually(stored, timeout_s=30, what=f"{count} records stored in annotate")
+
+
+def names(spans: Spans) -> list[str]:
+    return sorted({s.name for s in spans.all})[:40]
