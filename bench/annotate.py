@@ -1,9 +1,10 @@
 """Annotate benchmark: 100k IMDb records, 20 simulated annotators over HTTP.
 
-Starts its own embedded stack and the annotate service (uvicorn child process), loads the
-records straight into MongoDB (``insert_many``, the documents the service itself writes) and
-queues them in Redis, then measures over HTTP:
+Starts its own embedded stack and the annotate service (uvicorn child process), stores the
+records through the service's own ``record.ingested`` handler (bulk inserts into MongoDB,
+queue and counters in Redis), then measures over HTTP:
 
+* storing the records through the ``record.ingested`` handler (records/s);
 * "submit + next": PUT the response to the current record, then GET the next one — first
   with human pacing (each annotator thinks ``--think-ms`` ±50% between records), then
   closed-loop (no think time: the service's capacity, comparable with Label Studio's figure);
@@ -25,25 +26,26 @@ import itertools
 import json
 import random
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
-from pymongo import AsyncMongoClient
-from redis.asyncio import Redis
-
-from claystream_annotate.adapters.mongo_records import new_seq
+from claystream_annotate.adapters.mongo_datasets import MongoDatasetStore
+from claystream_annotate.adapters.mongo_records import MongoRecordRepository
 from claystream_annotate.adapters.redis_queue import RedisCounters, RedisQueue
-from claystream_annotate.services.queue import queue_score
+from claystream_annotate.consumers.handlers import on_records_ingested
 from claystream_common.datasets import record_id_for
+from claystream_common.events import Envelope, RecordIngested, RecordSuggestion, new_event
 from claystream_devstack.processes import free_port
 from claystream_devstack.pytest_plugin import shared_data_dir
 from claystream_devstack.servers import EmbeddedStack, StackPorts
 from claystream_devstack.services import ServiceLauncher
+from pymongo import AsyncMongoClient
+from redis.asyncio import Redis
 
 OWNER, OWNER_PASSWORD = "bench-owner", "bench-owner-password-1"
 WORKSPACE = "default"
@@ -79,37 +81,31 @@ def dataset_body(name: str) -> dict[str, Any]:
 
 
 async def load_records(stack: EmbeddedStack, dataset: dict[str, Any], count: int, texts: Iterator[tuple[str, str, int]]) -> float:
-    """Insert ``count`` records as the service stores them, queue them, count them; returns records/s."""
+    """Store ``count`` records through the ``record.ingested`` handler (batches of 1,000, as the
+    consumer runner hands them over: upsert, queue, count); returns stored records/s."""
     mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(stack.ports.mongo_url, tz_aware=True)
     redis = Redis.from_url(stack.ports.redis_url, decode_responses=True)
-    collection = mongo["claystream"]["records"]
+    db = mongo["claystream"]
+    records, datasets = MongoRecordRepository(db), MongoDatasetStore(db)
     queue, counters = RedisQueue(redis), RedisCounters(redis)
-    started = time.perf_counter()
-    now = datetime.now(UTC)
-    base = new_seq()
-    batch: list[dict[str, Any]] = []
+    rng = random.Random(3)
+    elapsed = 0.0
+    batch: list[Envelope[Any]] = []
     for i in range(count):
         text, label, rating = next(texts)
-        document: dict[str, Any] = {
-            "_id": record_id_for(WORKSPACE, dataset["name"], f"{dataset['name']}-{i}"),
-            "dataset_id": dataset["id"], "workspace": WORKSPACE, "dataset": dataset["name"],
-            "external_id": f"{dataset['name']}-{i}", "fields": {"text": text},
-            "metadata": {"split": "even" if i % 2 == 0 else "odd", "rating": rating},
-            "origin": "bench", "status": "pending", "submitted_by": [], "seq": base + i, "inserted_at": now, "updated_at": now,
-        }
-        if i % 3 == 0:
-            document["suggestions"] = {"sentiment": {"value": label, "score": round(random.random(), 3), "agent": "bench"}}
-        batch.append(document)
-        if len(batch) == 5000 or i == count - 1:
-            await collection.insert_many(batch, ordered=False)
-            await queue.add(dataset["id"], [(d["_id"], queue_score(None, d["seq"])) for d in batch])
+        suggestions = [RecordSuggestion(question="sentiment", value=label, score=round(rng.random(), 3), agent="bench")] if i % 3 == 0 else []
+        data = RecordIngested(record_id=record_id_for(WORKSPACE, dataset["name"], f"{dataset['name']}-{i}"), external_id=f"{dataset['name']}-{i}",
+                              fields={"text": text}, metadata={"split": "even" if i % 2 == 0 else "odd", "rating": rating},
+                              suggestions=suggestions, origin="bench")
+        batch.append(new_event("record.ingested", data, dataset=dataset["name"], workspace=WORKSPACE))
+        if len(batch) == 1000 or i == count - 1:
+            started = time.perf_counter()
+            await on_records_ingested(batch, records=records, datasets=datasets, queue=queue, counters=counters)
+            elapsed += time.perf_counter() - started
             batch = []
-    await queue.mark_built(dataset["id"])
-    await counters.incr(dataset["id"], "records", count)
-    rate = count / (time.perf_counter() - started)
     await redis.aclose()
     await mongo.close()
-    return rate
+    return count / elapsed
 
 
 async def login(client: httpx.AsyncClient, username: str, password: str) -> None:
@@ -167,7 +163,7 @@ async def run(stack: EmbeddedStack, base_url: str, args: argparse.Namespace) -> 
         main = (await owner.post(API, json=dataset_body("imdb"))).json()
         export = (await owner.post(API, json=dataset_body("imdb-export"))).json()
         rate = await load_records(stack, main, args.records, texts)
-        print(f"loaded {args.records} records straight into MongoDB: {rate:,.0f} records/s")
+        print(f"stored {args.records} records through the record.ingested handler: {rate:,.0f} records/s")
         await load_records(stack, export, args.export_records, texts)
         for i in range(args.annotators):
             (await owner.post(f"/api/v1/workspaces/{WORKSPACE}/users",
@@ -209,10 +205,9 @@ async def run(stack: EmbeddedStack, base_url: str, args: argparse.Namespace) -> 
         with_responses = 0
         async with owner.stream("GET", f"{API}/imdb-export/export?format=jsonl") as answer:
             answer.raise_for_status()
-            async for line in answer.aiter_lines():
-                if line:
-                    lines += 1
-                    with_responses += '"responses":[{' in line
+            async for chunk in answer.aiter_bytes():
+                lines += chunk.count(b"\n")
+                with_responses += chunk.count(b'"responses":[{')
         export_s = time.perf_counter() - started
         print(f"export JSONL: {lines} records ({with_responses} with responses) in {export_s:.2f} s")
         backlog = [line for line in (await owner.get("/metrics")).text.splitlines() if line.startswith("claystream_outbox_backlog")]
@@ -235,6 +230,7 @@ def main() -> None:
     parser.add_argument("--closed-s", type=float, default=15)
     parser.add_argument("--think-ms", type=float, default=1000)
     args = parser.parse_args()
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[attr-defined]
     with tempfile.TemporaryDirectory(prefix="bench-annotate-") as folder:
         state = Path(folder)
         stack = EmbeddedStack(state, StackPorts(kafka=free_port(), mongo=free_port(), redis=free_port()))

@@ -99,7 +99,7 @@ def seed(mongo_url: str) -> str:
             "questions": [{"name": "label", "type": "label", "labels": ["positive", "negative"]}],
             "created_at": datetime.now(UTC),
         })
-        document, plaintext = new_key_document(WORKSPACE, "bench", "writer")
+        document, plaintext = new_key_document(WORKSPACE, "bench", "annotator")
         db["api_keys"].insert_one(document)
         return plaintext
     finally:
@@ -112,10 +112,10 @@ def wait_stored(mongo_url: str, expected: int, *, timeout_s: float) -> tuple[flo
     count = 0
     try:
         while time.monotonic() < deadline:
-            count = mongo["claystream"]["records"].count_documents({})
+            count = mongo["claystream"]["records"].estimated_document_count()  # a fresh database: all ours
             if count >= expected:
                 return time.perf_counter(), count
-            time.sleep(0.25)
+            time.sleep(0.5)
         return None, count
     finally:
         mongo.close()

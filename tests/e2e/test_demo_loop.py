@@ -27,7 +27,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(420)]
 TINY = DemoConfig(
     unlabelled=20, labelled=24, label_chunk=8, eval_size=20, stationary=150, drifted=150, traffic_batch=25,
     trainer={"refresh_every": 4, "min_per_label": 2, "finetune_every": 1000},
-    store_wait_s=60, train_wait_s=60, suggestion_wait_s=60, alert_wait_s=60, routed_wait_s=60,
+    store_wait_s=45, train_wait_s=45, suggestion_wait_s=45, alert_wait_s=45, routed_wait_s=45, wait_finetune=False,
 )
 
 

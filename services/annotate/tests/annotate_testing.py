@@ -10,8 +10,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-from fastapi import FastAPI
-
 from claystream_annotate.bootstrap import Deps
 from claystream_annotate.config import AnnotateSettings
 from claystream_annotate.consumers.handlers import on_records_ingested
@@ -20,6 +18,7 @@ from claystream_common.events import Envelope, RecordIngested, new_event
 from claystream_common.ports import EventPublisher
 from claystream_devstack.pytest_plugin import service_env
 from claystream_devstack.servers import EmbeddedStack
+from fastapi import FastAPI
 
 OWNER, OWNER_PASSWORD = "owner", "owner-password-1"
 PASSWORD = "member-password"

@@ -51,7 +51,7 @@ class FakeApiKeys:
 
 def default_keys() -> FakeApiKeys:
     return FakeApiKeys(
-        ApiKeyRecord(KEY_ID, "acme", "backend", "writer", hash_secret(SECRET)),
+        ApiKeyRecord(KEY_ID, "acme", "backend", "annotator", hash_secret(SECRET)),
         ApiKeyRecord(VIEWER_KEY_ID, "acme", "dashboards", "viewer", hash_secret(SECRET)),
     )
 

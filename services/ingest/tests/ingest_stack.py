@@ -56,8 +56,9 @@ def seed(mongo_url: str, db: str, workspace: str, dataset: str) -> tuple[str, st
             "questions": [{"name": "sentiment", "type": "label", "labels": ["positive", "negative"]}],
             "metadata_properties": [{"name": "year", "type": "integer"}],
         })
-        writer, writer_key = new_key_document(workspace, "backend", "writer")
-        viewer, viewer_key = new_key_document(workspace, "dashboards", "viewer")
+        writer, writer_key = new_key_document(workspace, "backend", "annotator")
+        viewer, viewer_key = new_key_document(workspace, "dashboards", "annotator")
+        viewer["role"] = "viewer"  # a role annotate may add later: not allowed to write
         client[db]["api_keys"].insert_many([writer, viewer])
         return writer_key, viewer_key
     finally:

@@ -221,7 +221,11 @@ async def test_a_rebalance_in_the_middle_of_a_batch_loses_nothing_and_crashes_no
     await runner_b.start()
     await asyncio.wait_for(b_has_partitions.wait(), timeout=30)
     every_id = {e.data.record_id for e in events}
-    await kit.wait_for(lambda: set(handled["a"]) | set(handled["b"]) == every_id, "every event", timeout_s=30)
+    await kit.wait_for(
+        lambda: set(handled["a"]) | set(handled["b"]) == every_id,
+        f"every event (a: {handled['a']}, b: {handled['b']}, {runner_a.stats}, {runner_b.stats})",
+        timeout_s=30,
+    )
     await asyncio.sleep(1.0)
     assert runner_a.running, "runner a's loop died after losing a partition mid-batch"
     assert runner_b.running

@@ -22,7 +22,7 @@ from claystream_common.datasets import record_id_for
 
 from claystream_devstack import demo_data
 from claystream_devstack.demo_api import AnnotatorSession, DemoApi, ServiceUrls
-from claystream_devstack.demo_learning import CurvePoint, learn, wait_suggestions
+from claystream_devstack.demo_learning import CurvePoint, curve_point, learn, wait_model_for, wait_suggestions
 from claystream_devstack.demo_monitor import DriftWatch
 from claystream_devstack.demo_report import write_report
 from claystream_devstack.demo_setup import (
@@ -31,10 +31,11 @@ from claystream_devstack.demo_setup import (
     ensure_annotator,
     ensure_api_key,
     ensure_dataset,
+    mask_api_key,
     import_records,
     wait_stored,
 )
-from claystream_devstack.demo_steps import StepLog, StepTimeout
+from claystream_devstack.demo_steps import StepLog, StepResult, StepTimeout
 from claystream_devstack.demo_traffic import TrafficLog, stream, wait_alert, wait_routed_back
 from claystream_devstack.services import SERVICE_BY_NAME, ServiceLauncher
 
@@ -54,6 +55,7 @@ class DemoConfig:
     stationary: int = 1300
     drifted: int = 700
     traffic_batch: int = 50
+    wait_finetune: bool = True  # after the labels, wait (bounded) for the background fine-tune to land
     trainer: dict[str, Any] = field(default_factory=dict)  # dataset trainer settings (defaults when empty)
     store_wait_s: float = 120.0
     train_wait_s: float = 240.0
@@ -90,6 +92,9 @@ def run_demo(launcher: ServiceLauncher, *, simulate: bool, out_dir: Path, config
         if simulate:
             try:
                 _simulate(launcher, api, client, config, steps, outcome)
+            except Exception as error:  # noqa: BLE001 - the report still says how far it got
+                steps.results.append(StepResult("simulation", "failed", 0.0, f"{type(error).__name__}: {error}"))
+                print(f"demo: simulation stopped: {type(error).__name__}: {error}")
             finally:
                 client.close()
             steps.figures["demo_seconds"] = round(time.monotonic() - started, 1)
@@ -100,6 +105,7 @@ def run_demo(launcher: ServiceLauncher, *, simulate: bool, out_dir: Path, config
             client.close()
     finally:
         api.close()
+        demo_data.clear_cache()
     return outcome
 
 
@@ -131,7 +137,7 @@ def ensure_api_key_step(steps: StepLog, api: DemoApi, store: CredentialStore, cr
 
     def action() -> str:
         keys.append(ensure_api_key(api, store, credentials))
-        return f"key {keys[0].rsplit('_', 1)[0]}_…"
+        return f"key {mask_api_key(keys[0])}"
 
     steps.run("SDK API key", action)
     return keys[0] if keys else None
@@ -173,6 +179,8 @@ def _simulate(launcher: ServiceLauncher, api: DemoApi, client: Any, config: Demo
                            lambda: _learn(api, session, truth, evaluation, config, outcome))
     finally:
         session.close()
+    if result is not None and config.wait_finetune:
+        steps.run("fine-tuned model (background SetFit)", lambda: _finetuned(api, evaluation, config, outcome))
     if result is not None and outcome.curve:
         final = outcome.curve[-1]
         steps.figures.update({"final_model_version": final.model_version, "final_model_kind": final.kind,
@@ -200,6 +208,21 @@ def _learn(api: DemoApi, session: AnnotatorSession, truth: dict[str, str], evalu
         raise StepTimeout("no model was registered: " + "; ".join(timeouts[-2:]))
     note = f"; {len(timeouts)} wait(s) timed out: {timeouts[-1]}" if timeouts else ""
     return f"{len(curve)} model measurement(s){note}"
+
+
+def _finetuned(api: DemoApi, evaluation: list[dict[str, Any]], config: DemoConfig, outcome: DemoOutcome) -> str:
+    """Wait for a fine-tune the labels were due for (``finetune_every``), then measure the champion again."""
+    every = int(((api.get_dataset() or {}).get("trainer") or {}).get("finetune_every", 64))
+    labels = outcome.curve[-1].labels if outcome.curve else 0
+    if labels < every:
+        return f"not due ({labels} labels < finetune_every {every})"
+    model = wait_model_for(api, every, kind="finetune", timeout_s=config.train_wait_s)
+    point = curve_point(api, labels, evaluation)
+    if point is not None:
+        outcome.curve.append(point)
+    accuracy = f"{point.test_accuracy:.3f}" if point and point.test_accuracy is not None else "n/a"
+    return (f"{model.get('version')} on {model.get('label_count')} labels ({model.get('status')}); "
+            f"champion {point.model_version if point else '?'} test accuracy {accuracy}")
 
 
 def _imported_unlabelled(config: DemoConfig) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import gzip
 import json
 import os
@@ -20,7 +21,9 @@ def data_dir() -> Path:
     return Path(__file__).resolve().parents[4].parent / "shared" / "data"
 
 
+@functools.lru_cache(maxsize=4)
 def _read(path: Path) -> list[Row]:
+    """Every row of one file (cached: the demo samples the same files several times; treat rows as read-only)."""
     if not path.exists():
         raise FileNotFoundError(f"{path} not found: set CLAYSTREAM_SHARED_DATA to the folder holding imdb/ and rt_polarity/")
     with gzip.open(path, "rt", encoding="utf-8") as handle:
@@ -57,3 +60,7 @@ def balanced(relative: str, count: int, *, seed: int = 42, exclude: set[str] | N
 def unlabelled_imdb(count: int, seed: int = 42) -> list[Row]:
     """The walkthrough's import: ``count`` random unlabelled IMDb reviews (the "unsupervised" split)."""
     return sample("imdb/unsup.jsonl.gz", count, seed=seed)
+
+
+def clear_cache() -> None:
+    _read.cache_clear()

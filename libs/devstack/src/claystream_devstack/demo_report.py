@@ -46,13 +46,15 @@ def plot_accuracy(points: list[CurvePoint], path: Path) -> None:
 
 
 def plot_drift(points: list[DriftPoint], alerts: list[dict[str, Any]], drift_start: int | None, path: Path) -> None:
+    """Each check's statistic over its threshold (1.0 = the alert line), so checks on different scales compare."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 4))
     checks = sorted({check for p in points for check in p.scores})
     for check in checks:
-        xs = [p.events_sent for p in points if check in p.scores]
-        ys = [p.scores[check] for p in points if check in p.scores]
-        ax.plot(xs, ys, marker=".", label=check)
+        shown = [(p.events_sent, _relative(p, check)) for p in points if check in p.scores]
+        ax.plot([x for x, _ in shown], [y for _, y in shown], marker=".", label=check)
+    if checks:
+        ax.axhline(1.0, color="black", linewidth=0.8, label="threshold")
     if drift_start is not None:
         ax.axvline(drift_start, color="grey", linestyle="--", label="switch to Rotten Tomatoes")
     for alert in alerts:
@@ -63,7 +65,7 @@ def plot_drift(points: list[DriftPoint], alerts: list[dict[str, Any]], drift_sta
     if not checks:
         ax.text(0.5, 0.5, "the monitor exposed no drift scores", ha="center", va="center", transform=ax.transAxes)
     ax.set_xlabel("production events sent")
-    ax.set_ylabel("drift statistic")
+    ax.set_ylabel("drift statistic / threshold")
     ax.set_title("Drift score over time (red: alerts)")
     ax.grid(alpha=0.3)
     if checks:
@@ -71,6 +73,11 @@ def plot_drift(points: list[DriftPoint], alerts: list[dict[str, Any]], drift_sta
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def _relative(point: DriftPoint, check: str) -> float:
+    threshold = point.thresholds.get(check)
+    return point.scores[check] / threshold if threshold else point.scores[check]
 
 
 def _fmt(value: Any) -> str:

@@ -120,6 +120,11 @@ def ensure_api_key(api: DemoApi, store: CredentialStore, credentials: Credential
     return credentials.api_key
 
 
+def mask_api_key(key: str) -> str:
+    """``cs_<id>_…``: the key's id without its secret (which may itself contain ``_``)."""
+    return "_".join(key.split("_", 2)[:2]) + "_…"
+
+
 def ensure_dataset(api: DemoApi, trainer: dict[str, Any]) -> str:
     """Create the dataset, or bring an existing one's trainer settings and properties in line; says which."""
     current = api.get_dataset()

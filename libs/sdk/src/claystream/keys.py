@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_\-]{0,62}$")
-ROLES = ("admin", "writer", "viewer")
+ROLES = ("annotator", "admin")  # the annotate service's key roles; both may log records
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,7 @@ def new_key_document(workspace: str, name: str, role: str) -> tuple[dict[str, ob
     return document, f"cs_{key_id}_{secret}"
 
 
-def create_api_key(mongo_url: str, *, workspace: str, name: str, role: str = "writer", db: str = "claystream",
+def create_api_key(mongo_url: str, *, workspace: str, name: str, role: str = "annotator", db: str = "claystream",
                    timeout_ms: int = 5000) -> CreatedKey:
     from pymongo import MongoClient
 

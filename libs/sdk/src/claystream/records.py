@@ -6,7 +6,7 @@ import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
-RECORD_KEYS = ("external_id", "fields", "metadata", "suggestions", "vectors")
+RECORD_KEYS = ("external_id", "fields", "metadata", "suggestions", "vectors", "origin")
 ColumnMap = Mapping[str, str] | Sequence[str] | None
 
 

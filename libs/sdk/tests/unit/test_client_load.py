@@ -24,7 +24,7 @@ ITEMS = [
 
 def annotate(request: httpx.Request) -> httpx.Response:
     if request.url.host == "ingest":
-        return httpx.Response(200, json={"workspace": "acme", "key_id": "k", "role": "writer"})
+        return httpx.Response(200, json={"workspace": "acme", "key_id": "k", "role": "annotator"})
     assert request.url.path == "/api/v1/workspaces/acme/datasets/reviews/records"
     after = request.url.params.get("after")
     start = int(after) if after else 0

@@ -26,7 +26,7 @@ class FakeIngest:
             return self.failures.pop(0)
         body = json.loads(request.content) if request.content else None
         if request.url.path == "/api/v1/me":
-            return httpx.Response(200, json={"workspace": "acme", "key_id": "k", "role": "writer"})
+            return httpx.Response(200, json={"workspace": "acme", "key_id": "k", "role": "annotator"})
         if request.url.path.endswith("records:bulk"):
             return httpx.Response(202, json={"accepted": len(body["items"]), "rejected": [],
                                              "record_ids": [f"id-{i['external_id']}" for i in body["items"]]})

@@ -67,13 +67,13 @@ def test_import_names_a_missing_mapped_column(tmp_path: Path) -> None:
 
 
 def test_key_documents_match_the_shared_api_key_contract() -> None:
-    document, plaintext = new_key_document("acme", "backend", "writer")
+    document, plaintext = new_key_document("acme", "backend", "annotator")
     parsed = parse_api_key(plaintext)
     assert parsed is not None and parsed[0] == document["_id"]
     assert secret_matches(parsed[1], str(document["secret_sha256"]))
     assert {k: document[k] for k in ("workspace", "name", "role", "revoked")} == {
-        "workspace": "acme", "name": "backend", "role": "writer", "revoked": False}
+        "workspace": "acme", "name": "backend", "role": "annotator", "revoked": False}
     with pytest.raises(ValueError, match="role 'owner'"):
         new_key_document("acme", "x", "owner")
     with pytest.raises(ValueError, match="workspace 'Acme Inc'"):
-        new_key_document("Acme Inc", "x", "writer")
+        new_key_document("Acme Inc", "x", "annotator")

@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from claystream_common.datasets import DatasetSpec
+from claystream_common.idempotency import MongoFence
+from claystream_common.kafka.consumer import ConsumerRunner
+from claystream_common.kafka.producer import EventProducer
+from claystream_common.mongo import make_mongo_client, mongo_database
+from claystream_common.ports import EventPublisher
+from claystream_common.redis_client import make_redis
+from claystream_common.runtime import KafkaRuntime
+from claystream_common.web_sessions import SessionCodec
 from pymongo import AsyncMongoClient
 from redis.asyncio import Redis
 
@@ -20,15 +30,6 @@ from claystream_annotate.config import AnnotateSettings
 from claystream_annotate.consumers.subscriptions import subscriptions
 from claystream_annotate.services.outbox import OutboxRelay
 from claystream_annotate.services.users import ensure_first_owner
-from claystream_common.datasets import DatasetSpec
-from claystream_common.idempotency import MongoFence
-from claystream_common.kafka.consumer import ConsumerRunner
-from claystream_common.kafka.producer import EventProducer
-from claystream_common.mongo import make_mongo_client, mongo_database
-from claystream_common.ports import EventPublisher
-from claystream_common.redis_client import make_redis
-from claystream_common.runtime import KafkaRuntime
-from claystream_common.web_sessions import SessionCodec
 
 log = logging.getLogger(__name__)
 
@@ -53,9 +54,13 @@ class Deps:
     sessions: SessionCodec
     relay: OutboxRelay
 
-    async def spec_by_id(self, dataset_id: str) -> DatasetSpec | None:
-        document = await self.datasets.get_by_id(dataset_id)
+
+def spec_loader(datasets: MongoDatasetStore) -> Callable[[str], Awaitable[DatasetSpec | None]]:
+    async def load(dataset_id: str) -> DatasetSpec | None:
+        document = await datasets.get_by_id(dataset_id)
         return DatasetSpec.from_document(document) if document else None
+
+    return load
 
 
 def build_deps(settings: AnnotateSettings, *, publisher: EventPublisher | None = None) -> Deps:
@@ -91,7 +96,18 @@ def build_deps(settings: AnnotateSettings, *, publisher: EventPublisher | None =
                 rebalance_timeout_ms=settings.kafka_rebalance_timeout_ms,
             )
         )
-    deps = Deps(
+    relay = OutboxRelay(
+        responses=responses,
+        records=records,
+        queue=queue,
+        counters=counters,
+        publisher=publisher or producer,
+        load_spec=spec_loader(datasets),
+        batch=settings.outbox_batch,
+        poll_s=settings.outbox_poll_s,
+        service=settings.service_name,
+    )
+    return Deps(
         settings=settings,
         mongo=mongo,
         redis=redis,
@@ -113,20 +129,8 @@ def build_deps(settings: AnnotateSettings, *, publisher: EventPublisher | None =
             per_minute=settings.login_rate_per_minute,
         ),
         sessions=SessionCodec(settings.secret_key, max_age_s=settings.session_max_age_s),
-        relay=None,  # type: ignore[arg-type]  # set just below (it needs the Deps' spec loader)
+        relay=relay,
     )
-    deps.relay = OutboxRelay(
-        responses=responses,
-        records=records,
-        queue=queue,
-        counters=counters,
-        publisher=publisher or producer,
-        load_spec=deps.spec_by_id,
-        batch=settings.outbox_batch,
-        poll_s=settings.outbox_poll_s,
-        service=settings.service_name,
-    )
-    return deps
 
 
 async def prepare_storage(deps: Deps) -> None:
@@ -136,7 +140,7 @@ async def prepare_storage(deps: Deps) -> None:
     await deps.users.ensure_indexes()
     await deps.model_events.ensure_indexes()
     for runner in deps.kafka.runners:
-        fence = runner._fence  # noqa: SLF001 - the fence we built above
+        fence = runner._fence
         if isinstance(fence, MongoFence):
             await fence.ensure_indexes()
 

@@ -10,9 +10,12 @@ import asyncio
 import getpass
 import sys
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Annotated, Any
 
 import typer
+from claystream_common.datasets import valid_name
+from claystream_common.mongo import make_mongo_client, mongo_database
+from claystream_common.settings import load_settings
 
 from claystream_annotate.adapters.mongo_misc import MongoApiKeyStore
 from claystream_annotate.adapters.mongo_users import MongoUserStore, MongoWorkspaceStore
@@ -20,9 +23,6 @@ from claystream_annotate.config import AnnotateSettings
 from claystream_annotate.services.errors import AnnotateError
 from claystream_annotate.services.principals import Role
 from claystream_annotate.services.users import create_user, generate_password
-from claystream_common.datasets import valid_name
-from claystream_common.mongo import make_mongo_client, mongo_database
-from claystream_common.settings import load_settings
 
 app = typer.Typer(help="Claystream annotate administration", no_args_is_help=True)
 
@@ -89,12 +89,12 @@ def create_owner(
 def create_user_command(
     username: str,
     role: str = typer.Option("annotator", help="owner | admin | annotator"),
-    workspace: list[str] = typer.Option(["default"], help="repeat for several; created when missing"),
+    workspace: Annotated[list[str] | None, typer.Option(help="repeat for several; created when missing")] = None,
     password: str | None = typer.Option(None),
     generate: bool = typer.Option(False),
 ) -> None:
     """Create a user who is a member of the given workspaces."""
-    _create(username, password, Role(role), workspace, generate)
+    _create(username, password, Role(role), workspace or ["default"], generate)
 
 
 @app.command("create-api-key")

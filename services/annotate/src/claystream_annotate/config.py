@@ -1,9 +1,8 @@
 from __future__ import annotations
 
+from claystream_common.settings import BaseAppSettings
 from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
-
-from claystream_common.settings import BaseAppSettings
 
 WEAK_PASSWORDS = frozenset({"", "admin", "password", "owner", "changeme", "change-me", "claystream", "12345678"})
 
@@ -43,7 +42,7 @@ class AnnotateSettings(BaseAppSettings):
     models_dir: str | None = None
 
     @model_validator(mode="after")
-    def _refuse_weak_owner_password(self) -> "AnnotateSettings":
+    def _refuse_weak_owner_password(self) -> AnnotateSettings:
         if self.is_production and self.owner_username is not None:
             password = self.owner_password or ""
             if password.lower() in WEAK_PASSWORDS or len(password) < 12:

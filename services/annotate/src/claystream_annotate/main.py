@@ -5,6 +5,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from claystream_common.logs import setup_logging
+from claystream_common.ports import EventPublisher
+from claystream_common.runtime import standard_checks
+from claystream_common.service_app import install_operations
+from claystream_common.settings import load_settings
+from claystream_common.telemetry import setup_telemetry
 from fastapi import FastAPI
 
 from claystream_annotate import web
@@ -13,12 +19,6 @@ from claystream_annotate.api.routes import auth, datasets, export, metrics, reco
 from claystream_annotate.bootstrap import build_deps, close_deps, prepare_owner, prepare_storage
 from claystream_annotate.config import AnnotateSettings
 from claystream_annotate.web.routes import router as web_router
-from claystream_common.logs import setup_logging
-from claystream_common.ports import EventPublisher
-from claystream_common.runtime import standard_checks
-from claystream_common.service_app import install_operations
-from claystream_common.settings import load_settings
-from claystream_common.telemetry import setup_telemetry
 
 
 def create_app(settings: AnnotateSettings | None = None, *, publisher: EventPublisher | None = None) -> FastAPI:

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from annotate_testing import OWNER, OWNER_PASSWORD, Annotate
-
 from claystream_common.web_sessions import SESSION_COOKIE
 
 

@@ -19,6 +19,7 @@ async def test_pages_render_cleanly(live_server, store, browser) -> None:
         metadata=[{"source": "imdb", "length": 100 + i} for i in range(8)],
         metadata_properties=[{"name": "source", "type": "terms", "values": ["imdb", "rt"]}, {"name": "length", "type": "integer"}],
         guidelines="## How to label\n\n- **positive**: the reviewer liked the film\n- **negative**: they did not",
+        suggestions=[("negative", 0.93), ("positive", 0.61)] * 4,
     )
     page = await browser.new_page(viewport={"width": 1280, "height": 860})
     problems: list[str] = []
@@ -34,6 +35,7 @@ async def test_pages_render_cleanly(live_server, store, browser) -> None:
     base = f"{live_server.url}/datasets/default/{name}"
     for label, url in [
         ("datasets", f"{live_server.url}/"),
+        ("annotate", base),
         ("bulk", f"{base}/records"),
         ("metrics", f"{base}/metrics"),
         ("settings", f"{base}/settings"),
@@ -43,6 +45,10 @@ async def test_pages_render_cleanly(live_server, store, browser) -> None:
         response = await page.goto(url)
         assert response.status == 200, (label, response.status)
         await page.screenshot(path=str(seed.artifact(f"page-{label}.png")), full_page=True)
+    await page.emulate_media(color_scheme="dark")
+    await page.goto(base)
+    await page.screenshot(path=str(seed.artifact("page-annotate-dark.png")), full_page=True)
+    await page.emulate_media(color_scheme="light")
     # the bulk view filters through htmx, selecting shows the count, "all matching" asks first
     await page.goto(f"{base}/records")
     await page.fill("#f-q", "the")
@@ -52,5 +58,11 @@ async def test_pages_render_cleanly(live_server, store, browser) -> None:
     await page.click("#bulk-apply-matching")
     await page.wait_for_selector("#confirm-count")
     await page.screenshot(path=str(seed.artifact("page-bulk-confirm.png")), full_page=True)
+    matched = int(await page.text_content("#confirm-count"))
+    await page.click("#bulk-confirm-yes")
+    await page.wait_for_selector("#bulk-result")
+    await page.goto(f"{base}/metrics")
+    assert int(await page.text_content("#annotator-table tbody td.num")) == matched
+    await page.screenshot(path=str(seed.artifact("page-metrics-labelled.png")), full_page=True)
     assert not [p for p in problems if "favicon" not in p], problems
     await page.close()

@@ -8,9 +8,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parents[1]))
 
-from annotate_testing import Annotate, running_annotate  # noqa: E402
-
-from claystream_common.ports import RecordingPublisher  # noqa: E402
+from annotate_testing import Annotate, running_annotate
+from claystream_common.ports import RecordingPublisher
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 
 from annotate_testing import BASE, Annotate
-
 from claystream_common.ports import RecordingPublisher
 
 URL = f"{BASE}/default/datasets/reviews"

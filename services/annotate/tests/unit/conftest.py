@@ -8,10 +8,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from fakes import FakeCounters, FakeDatasets, FakeQueue, FakeRecords, FakeResponses, Wake  # noqa: E402
-
-from claystream_annotate.services.principals import Principal, Role  # noqa: E402
-from claystream_common.datasets import DatasetSpec  # noqa: E402
+from claystream_annotate.services.principals import Principal, Role
+from claystream_common.datasets import DatasetSpec
+from fakes import FakeCounters, FakeDatasets, FakeQueue, FakeRecords, FakeResponses, Wake
 
 
 def make_spec(min_submitted: int = 1, workspace: str = "ws") -> DatasetSpec:

@@ -1,8 +1,6 @@
 from __future__ import annotations
 
 import pytest
-from conftest import World, admin, annotator
-
 from claystream_annotate.services.datasets import (
     create_dataset,
     dataset_progress,
@@ -13,6 +11,8 @@ from claystream_annotate.services.datasets import (
     update_dataset,
 )
 from claystream_annotate.services.errors import Conflict, Forbidden, Invalid, NotFound
+
+from conftest import World, admin, annotator
 
 BODY = {"name": "reviews", "fields": [{"name": "text"}], "questions": [{"name": "s", "type": "label", "labels": ["a", "b"]}]}
 

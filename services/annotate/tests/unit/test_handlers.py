@@ -1,12 +1,12 @@
 from __future__ import annotations
 
 import pytest
-from conftest import World
-from fakes import FakeModelEvents
-
 from claystream_annotate.consumers.handlers import on_model_event, on_records_ingested, on_suggestions_created
 from claystream_common.errors import PermanentError
 from claystream_common.events import RecordIngested, RecordSuggestion, SuggestionCreated, TrainingProgress, new_event
+from fakes import FakeModelEvents
+
+from conftest import World
 
 
 def ingested(record_id: str, dataset: str = "reviews") -> object:

@@ -3,13 +3,13 @@ from __future__ import annotations
 import math
 
 import pytest
-from conftest import World, admin, annotator, make_spec
-from fakes import FakeUsers
-
 from claystream_annotate.services.errors import Forbidden
 from claystream_annotate.services.metrics import alpha_for, dataset_metrics
 from claystream_annotate.services.responses import save_response
 from claystream_common.datasets import QuestionSpec
+from fakes import FakeUsers
+
+from conftest import World, admin, annotator, make_spec
 
 # Krippendorff (2011), "Computing Krippendorff's alpha-reliability", the 3 coders x 15 units example.
 KRIPPENDORFF_2011 = [

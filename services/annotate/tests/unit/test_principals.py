@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import pytest
-
 from claystream_annotate.services.errors import Forbidden, NotFound
 from claystream_annotate.services.principals import Principal, Role, service_principal
 

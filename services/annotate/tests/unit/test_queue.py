@@ -1,9 +1,9 @@
 from __future__ import annotations
 
-from conftest import World, annotator, make_spec
-
 from claystream_annotate.services.queue import next_record, queue_score
 from claystream_annotate.services.responses import save_response
+
+from conftest import World, annotator, make_spec
 
 
 async def test_order_is_priority_first_then_arrival(world: World) -> None:

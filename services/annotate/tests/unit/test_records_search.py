@@ -1,11 +1,11 @@
 from __future__ import annotations
 
 import pytest
-from conftest import World, admin, annotator, make_spec
-
 from claystream_annotate.services.errors import Invalid
 from claystream_annotate.services.records import RecordQuery, build_query, search_records
 from claystream_annotate.services.responses import save_response
+
+from conftest import World, admin, annotator, make_spec
 
 
 def test_queries_stay_flat_for_the_index() -> None:

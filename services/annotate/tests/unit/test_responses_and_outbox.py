@@ -3,8 +3,6 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from conftest import World, admin, annotator, make_spec
-
 from claystream_annotate.services.bulk import bulk_apply
 from claystream_annotate.services.errors import Forbidden, Invalid, NotFound
 from claystream_annotate.services.outbox import OutboxRelay, completed_event_id
@@ -13,6 +11,8 @@ from claystream_annotate.services.records import RecordQuery
 from claystream_annotate.services.responses import save_response
 from claystream_common.kafka.producer import PublishError
 from claystream_common.ports import RecordingPublisher
+
+from conftest import World, admin, annotator, make_spec
 
 
 def relay_for(world: World, spec, publisher: RecordingPublisher) -> OutboxRelay:  # type: ignore[no-untyped-def]

@@ -1,8 +1,6 @@
 from __future__ import annotations
 
 import pytest
-from fakes import FakeLimiter, FakeUsers, FakeWorkspaces
-
 from claystream_annotate.services.errors import Conflict, Invalid, RateLimited, Unauthenticated
 from claystream_annotate.services.principals import Role
 from claystream_annotate.services.users import (
@@ -13,6 +11,7 @@ from claystream_annotate.services.users import (
     principal_for,
     verify_password,
 )
+from fakes import FakeLimiter, FakeUsers, FakeWorkspaces
 
 
 async def test_passwords_are_argon2_hashed_and_checked() -> None:
@@ -63,9 +62,8 @@ async def test_changing_the_password_ends_sessions() -> None:
 
 
 def test_production_refuses_weak_owner_password() -> None:
-    from pydantic import ValidationError
-
     from claystream_annotate.config import AnnotateSettings
+    from pydantic import ValidationError
 
     strong = {"mode": "production", "secret_key": "s" * 32, "service_token": "t" * 32}
     with pytest.raises(ValidationError, match="owner_password"):

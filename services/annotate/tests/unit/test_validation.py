@@ -1,10 +1,10 @@
 from __future__ import annotations
 
 import pytest
-from conftest import make_spec
-
 from claystream_annotate.services.errors import Invalid
 from claystream_annotate.services.validation import validate_values
+
+from conftest import make_spec
 
 
 @pytest.mark.parametrize(

@@ -14,12 +14,12 @@ from typing import Any
 
 import httpx
 from claystream_annotate.config import AnnotateSettings
-from claystream_annotate.consumers.handlers import on_records_ingested, on_suggestions_created
+from claystream_annotate.consumers.handlers import on_records_ingested
 from claystream_annotate.services.datasets import create_dataset
 from claystream_annotate.services.principals import Principal, Role
 from claystream_annotate.services.users import create_user
 from claystream_common.datasets import record_id_for
-from claystream_common.events import RecordIngested, SuggestionCreated, new_event
+from claystream_common.events import RecordIngested, RecordSuggestion, new_event
 from claystream_devstack.pytest_plugin import service_env, shared_data_dir
 
 PREFIX = "CLAYSTREAM_ANNOTATE_"
@@ -37,15 +37,12 @@ def settings_for(stack: Any, db_name: str, **extra: str) -> AnnotateSettings:
 
 
 def imdb_texts(count: int) -> list[str]:
-    """The first ``count`` IMDb reviews (read in place from ../shared/data)."""
-    candidates = sorted((shared_data_dir() / "imdb").glob("*.jsonl.gz")) if (shared_data_dir() / "imdb").is_dir() else []
-    candidates += sorted(shared_data_dir().glob("imdb*.jsonl.gz"))
-    for path in candidates:
-        with gzip.open(path, "rt") as handle:
-            texts = [json.loads(line)["text"] for line in itertools.islice(handle, count)]
-        if len(texts) == count:
-            return texts
-    return [f"Review {i}: a film with <br /><br />two paragraphs and a verdict." for i in range(count)]
+    """The first ``count`` IMDb test reviews, read in place from ../shared/data (a stand-in when absent)."""
+    path = shared_data_dir() / "imdb" / "test.jsonl.gz"
+    if not path.exists():
+        return [f"Review {i}: a film with <br /><br />two paragraphs and a verdict." for i in range(count)]
+    with gzip.open(path, "rt") as handle:
+        return [json.loads(line)["text"] for line in itertools.islice(handle, count)]
 
 
 async def seed_dataset(
@@ -61,7 +58,7 @@ async def seed_dataset(
     min_submitted: int = 1,
     workspace: str = WORKSPACE,
 ) -> tuple[Any, list[str]]:
-    """Create a dataset and ingest records (and suggestions) through the real handlers."""
+    """Create a dataset and ingest records (with suggestions, as ingest sends them) through the real handler."""
     spec = await create_dataset(
         {
             "name": name,
@@ -79,20 +76,16 @@ async def seed_dataset(
     for position, text in enumerate(texts):
         record_id = record_id_for(workspace, name, f"r{position}")
         ids.append(record_id)
-        data = RecordIngested(record_id=record_id, external_id=f"r{position}", fields={"text": text}, metadata=(metadata or [{}] * (position + 1))[position] if metadata else {})
+        suggested = []
+        if suggestions and position < len(suggestions):
+            label, score = suggestions[position]
+            suggested = [RecordSuggestion(question="sentiment", value=label, score=score, agent="test-model", model_version="v1")]
+        data = RecordIngested(
+            record_id=record_id, external_id=f"r{position}", fields={"text": text},
+            metadata=metadata[position] if metadata else {}, suggestions=suggested,
+        )
         events.append(new_event("record.ingested", data, dataset=name, workspace=workspace))
     await on_records_ingested(events, records=deps.records, datasets=deps.datasets, queue=deps.queue, counters=deps.counters)
-    if suggestions:
-        created = [
-            new_event(
-                "suggestion.created",
-                SuggestionCreated(record_id=record_id, question="sentiment", label=label, score=score, scores={label: score}, model_version="v1"),
-                dataset=name,
-                workspace=workspace,
-            )
-            for record_id, (label, score) in zip(ids, suggestions, strict=False)
-        ]
-        await on_suggestions_created(created, records=deps.records, datasets=deps.datasets, queue=deps.queue)
     return spec, ids
 
 

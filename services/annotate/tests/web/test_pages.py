@@ -225,3 +225,18 @@ async def test_training_partial_polls_fast_while_a_run_is_in_progress(web_app, o
     running = await client.get(url, headers=HX)
     assert 'data-state="running"' in running.text and 'hx-trigger="every 2s"' in running.text
     assert '<progress value="4" max="10"' in running.text
+
+
+async def test_after_the_last_record_the_page_says_all_done_and_can_go_back(web_app, owner_client) -> None:
+    client, csrf = owner_client
+    name = _name()
+    _, ids = await seed.seed_dataset(web_app.deps, name, ["only one"])
+    done = await client.post(
+        f"/datasets/default/{name}/records/{ids[0]}/response",
+        data={"q.sentiment": "positive", "status": "draft"},
+        headers={**HX, "X-CSRF-Token": csrf},
+    )
+    assert done.status_code == 200 and "All caught up" in done.text
+    assert f'/datasets/default/{name}/records/{ids[0]}?back=' in done.text  # the Previous button
+    again = await client.get(f"/datasets/default/{name}/records/{ids[0]}")
+    assert "your answer: draft" in again.text and re.search(r'value="positive"\s+checked', again.text)

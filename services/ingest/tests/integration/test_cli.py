@@ -20,7 +20,7 @@ def test_keys_create_prints_a_working_key_once(ingest_server: RunningIngest) -> 
     assert result.exit_code == 0, result.output
     key = result.stdout.strip().splitlines()[0]
     me = httpx.get(f"{ingest_server.url}/api/v1/me", headers={"X-API-Key": key})
-    assert me.json()["workspace"] == ingest_server.workspace and me.json()["role"] == "writer"
+    assert me.json()["workspace"] == ingest_server.workspace and me.json()["role"] == "annotator"
     stored = ingest_server.db()["api_keys"].find_one({"_id": me.json()["key_id"]})
     assert stored is not None and key.split("_")[-1] not in json.dumps(stored, default=str)
 

@@ -29,7 +29,7 @@ def test_401_403_404_413_422(ingest_server: RunningIngest) -> None:
     assert post(ingest_server, body, key="").status_code == 401
     assert post(ingest_server, body, key=ingest_server.api_key[:-2] + "xx").status_code == 401
     forbidden = post(ingest_server, body, key=ingest_server.viewer_key)
-    assert forbidden.status_code == 403 and "may read but not write" in forbidden.json()["detail"]
+    assert forbidden.status_code == 403 and "may not write" in forbidden.json()["detail"]
     missing = post(ingest_server, body, dataset="no-such-dataset")
     assert missing.status_code == 404
     assert missing.json() == {"detail": f"dataset 'no-such-dataset' not found in workspace '{ingest_server.workspace}'"}
@@ -45,7 +45,7 @@ def test_401_403_404_413_422(ingest_server: RunningIngest) -> None:
 def test_revoked_keys_stop_working_within_the_cache_ttl(ingest_server: RunningIngest) -> None:
     from claystream.keys import new_key_document
 
-    document, key = new_key_document(ingest_server.workspace, "temporary", "writer")
+    document, key = new_key_document(ingest_server.workspace, "temporary", "annotator")
     mongo: MongoClient[dict[str, object]] = MongoClient(ingest_server.mongo_url)
     try:
         mongo[ingest_server.settings.mongo_db]["api_keys"].insert_one(document)
@@ -85,3 +85,19 @@ async def test_503_when_kafka_is_unreachable_and_nothing_is_accepted(embedded_st
     assert body["accepted"] == 0 and body["retryable"] is True
     assert body["detail"].startswith("Kafka is unavailable: the request was not accepted; retry later")
     assert ready.status_code == 503 and ready.json()["checks"]["kafka"].startswith("down")
+
+
+async def test_503_when_mongodb_is_unreachable(embedded_stack: EmbeddedStack, unique_name: str) -> None:
+    settings = ingest_settings(embedded_stack, unique_name, mongo_url=f"mongodb://127.0.0.1:{free_port()}",
+                               mongo_timeout_ms=300)
+    app = create_app(settings)
+    from claystream.keys import new_key_document
+
+    _, key = new_key_document(unique_name, "k", "annotator")
+    async with app.router.lifespan_context(app), httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://ingest", headers={"X-API-Key": key}
+    ) as client:
+        response = await client.post("/api/v1/datasets/reviews/records:bulk", json={"items": [RECORD]})
+    assert response.status_code == 503
+    assert response.json() == {"detail": "MongoDB is unavailable (API keys); nothing was accepted, retry later",
+                               "accepted": 0, "retryable": True}

@@ -15,8 +15,8 @@ async def auth(api_key: str | None = None, authorization: str | None = None, wor
 
 
 async def test_a_valid_key_resolves_to_its_workspace() -> None:
-    assert await auth(API_KEY) == Principal(workspace="acme", subject=KEY_ID, role="writer")
-    assert await auth(API_KEY, workspace="acme") == Principal(workspace="acme", subject=KEY_ID, role="writer")
+    assert await auth(API_KEY) == Principal(workspace="acme", subject=KEY_ID, role="annotator")
+    assert await auth(API_KEY, workspace="acme") == Principal(workspace="acme", subject=KEY_ID, role="annotator")
 
 
 @pytest.mark.parametrize(
@@ -44,7 +44,7 @@ async def test_revoked_keys_are_401() -> None:
 
 
 async def test_read_only_keys_and_other_workspaces_are_403() -> None:
-    with pytest.raises(Forbidden, match="role 'viewer' may read but not write to workspace 'acme'"):
+    with pytest.raises(Forbidden, match="role 'viewer' may not write to workspace 'acme'"):
         await auth(VIEWER_KEY)
     with pytest.raises(Forbidden, match="this key belongs to workspace 'acme', not 'globex'"):
         await auth(API_KEY, workspace="globex")
@@ -64,7 +64,7 @@ async def test_services_authenticate_with_the_token_and_name_the_workspace() -> 
 
 async def test_rate_limit_is_charged_per_key_and_says_when_to_retry() -> None:
     limiter = FakeRateLimiter(allow=1, retry_after_s=0.3)
-    principal = Principal(workspace="acme", subject=KEY_ID, role="writer")
+    principal = Principal(workspace="acme", subject=KEY_ID, role="annotator")
     await enforce_rate_limit(principal, limiter=limiter)
     with pytest.raises(RateLimited) as caught:
         await enforce_rate_limit(principal, limiter=limiter)

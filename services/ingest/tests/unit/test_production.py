@@ -14,7 +14,7 @@ from claystream_ingest.services.production_validation import validate_feedback, 
 from ingest_fakes import RecordingPublisher
 
 NOW = "2026-01-31T12:00:00+00:00"
-ACME = Principal(workspace="acme", subject="k", role="writer")
+ACME = Principal(workspace="acme", subject="k", role="annotator")
 PREDICTION = {"request_id": "q1", "model": "sentiment", "text": "great", "predicted_label": "positive"}
 
 

@@ -13,7 +13,7 @@ from claystream_ingest.services.records import ingest_records
 from claystream_ingest.services.validation import ValidatorCache
 from ingest_fakes import FakeCatalog, RecordingPublisher, imdb_spec
 
-ACME = Principal(workspace="acme", subject="0123456789abcdef", role="writer")
+ACME = Principal(workspace="acme", subject="0123456789abcdef", role="annotator")
 
 
 async def ingest(body: Any, publisher: RecordingPublisher, *, dataset: str = "reviews", partial: bool = False,
@@ -51,7 +51,7 @@ async def test_unknown_dataset_is_404_and_other_workspaces_do_not_see_it() -> No
     with pytest.raises(NotFound, match="dataset 'nope' not found in workspace 'acme'"):
         await ingest(items("a"), RecordingPublisher(), dataset="nope")
     with pytest.raises(NotFound, match="dataset 'reviews' not found in workspace 'globex'"):
-        await ingest(items("a"), RecordingPublisher(), principal=Principal("globex", "k", "writer"))
+        await ingest(items("a"), RecordingPublisher(), principal=Principal("globex", "k", "annotator"))
 
 
 async def test_one_bad_record_rejects_the_whole_batch_and_publishes_nothing() -> None:
@@ -121,3 +121,18 @@ async def test_no_acknowledgement_in_time_is_503() -> None:
             items("a"), dataset="reviews", principal=ACME, partial=False, catalog=FakeCatalog(imdb_spec()),
             validators=ValidatorCache(), publisher=Hanging(), max_items=10, publish_timeout_s=0.05,
         )
+
+
+async def test_monitor_samples_keep_their_origin_and_undeclared_metadata() -> None:
+    publisher = RecordingPublisher()
+    service = Principal(workspace="acme", subject="service", role="service")
+    body = {"items": [
+        {"external_id": "m1", "fields": {"text": "x"}, "origin": "monitor",
+         "metadata": {"model": "sentiment", "score": 0.4, "request_id": "q1"},
+         "suggestions": [{"question": "sentiment", "value": "negative", "score": 0.4, "agent": "monitor"}]},
+        {"external_id": "m2", "fields": {"text": "y"}},
+    ]}
+    await ingest(body, publisher, principal=service)
+    first, second = (d["data"] for d in publisher.documents())
+    assert first["origin"] == "monitor" and second["origin"] == "service"
+    assert first["metadata"] == {"model": "sentiment", "score": 0.4, "request_id": "q1"}

@@ -25,21 +25,22 @@ def test_a_valid_record_is_normalised() -> None:
         "suggestions": [{"question": "sentiment", "value": "positive", "score": 0.9, "agent": "m"},
                         {"question": "topics", "value": ["plot", "music"]},
                         {"question": "stars", "value": 4}, {"question": "note", "value": "fine"}],
-        "vectors": {"mini": [0.1, 2, -3.5]},
+        "vectors": {"mini": [0.1, 2, -3.5]}, "origin": "monitor",
     }
     record["metadata"].pop("extra")
+    record["metadata"]["lang"] = "en"  # undeclared, but a plain value: kept
     good, errors = RecordValidator(imdb_spec()).validate([record])
     assert errors == []
     assert good == [(0, {
         "external_id": "42", "fields": {"text": "Great"},
-        "metadata": {"genre": "drama", "source": "web", "year": 1999, "rating": 7},
+        "metadata": {"genre": "drama", "source": "web", "year": 1999, "rating": 7, "lang": "en"},
         "suggestions": [
             {"question": "sentiment", "value": "positive", "score": 0.9, "agent": "m", "model_version": None},
             {"question": "topics", "value": ["plot", "music"], "score": None, "agent": None, "model_version": None},
             {"question": "stars", "value": 4, "score": None, "agent": None, "model_version": None},
             {"question": "note", "value": "fine", "score": None, "agent": None, "model_version": None},
         ],
-        "vectors": {"mini": [0.1, 2, -3.5]},
+        "vectors": {"mini": [0.1, 2, -3.5]}, "origin": "monitor",
     })]
 
 
@@ -48,7 +49,7 @@ def test_a_valid_record_is_normalised() -> None:
     [
         ("text", [{"index": 0, "field": "", "reason": "record must be a JSON object"}]),
         (GOOD | {"colour": "red"}, [{"index": 0, "field": "colour", "reason":
-                                     "unknown property (allowed: external_id, fields, metadata, suggestions, vectors)"}]),
+                                     "unknown property (allowed: external_id, fields, metadata, origin, suggestions, vectors)"}]),
         (GOOD | {"external_id": 1.5}, [{"index": 0, "field": "external_id", "reason": "must be a string or an integer"}]),
         (GOOD | {"external_id": ""}, [{"index": 0, "field": "external_id", "reason": "must be 1 to 256 characters"}]),
         (GOOD | {"external_id": "x" * 257}, [{"index": 0, "field": "external_id", "reason": "must be 1 to 256 characters"}]),
@@ -60,8 +61,11 @@ def test_a_valid_record_is_normalised() -> None:
         (GOOD | {"fields": {"title": "t"}}, [{"index": 0, "field": "fields.text", "reason": "required field is missing"}]),
         (GOOD | {"fields": {"text": "  "}}, [{"index": 0, "field": "fields.text", "reason": "required field is empty"}]),
         (GOOD | {"metadata": [1]}, [{"index": 0, "field": "metadata", "reason": "must be an object of property name to value"}]),
-        (GOOD | {"metadata": {"lang": "en"}}, [{"index": 0, "field": "metadata.lang", "reason":
-                                                "unknown metadata property (dataset properties: genre, rating, source, year)"}]),
+        (GOOD | {"metadata": {"lang": ["en"]}}, [{"index": 0, "field": "metadata.lang", "reason":
+                                                  "undeclared metadata must be a string, number or boolean "
+                                                  "(declared: genre, rating, source, year)"}]),
+        (GOOD | {"origin": ""}, [{"index": 0, "field": "origin", "reason":
+                                  "must be a string of 1 to 64 characters, e.g. 'monitor'"}]),
         (GOOD | {"metadata": {"source": 3}}, [{"index": 0, "field": "metadata.source", "reason": "must be a string (terms)"}]),
         (GOOD | {"metadata": {"genre": "horror"}}, [{"index": 0, "field": "metadata.genre", "reason":
                                                      "'horror' is not one of the allowed terms: comedy, drama"}]),

@@ -29,12 +29,12 @@ class MonitorSettings(BaseAppSettings):
 
     # drift
     window_size: int = Field(default=200, ge=20)
-    window_stride: int = Field(default=50, ge=1)
+    window_stride: int = Field(default=100, ge=1, description="evaluate the window every N predictions")
     reference_size: int = Field(default=1000, ge=50)
     reference_source: Literal["first_window", "validation"] = "first_window"
     alpha: float = Field(default=0.01, gt=0, lt=1, description="family-wise false-alarm level per window (Bonferroni)")
     low_confidence: float = Field(default=0.6, gt=0, lt=1)
-    embedding_every: int = Field(default=4, ge=1, description="run the embedding check every N window evaluations")
+    embedding_every: int = Field(default=2, ge=1, description="run the embedding check every N window evaluations")
     embedding_reference_sample: int = Field(default=300, ge=0)
     min_auc: float = Field(default=0.55, ge=0.5, lt=1)
     raise_after: int = Field(default=2, ge=1)
@@ -44,6 +44,8 @@ class MonitorSettings(BaseAppSettings):
     feedback_stride: int = Field(default=50, ge=1)
     feedback_reference_size: int = Field(default=200, ge=10)
     checks: str = Field(default=",".join(ALL_CHECKS), description="comma-separated checks to run")
+
+    native_threads: int = Field(default=1, ge=1, description="BLAS/OpenMP threads for the checks (small matrices: 1 is fastest)")
 
     # embeddings
     embedder: Literal["minilm", "none"] = "minilm"

@@ -13,7 +13,7 @@ from claystream_common.service_app import install_operations
 from claystream_common.settings import load_settings
 from claystream_common.telemetry import setup_telemetry
 from claystream_monitor.api.routes import dashboard, monitoring
-from claystream_monitor.bootstrap import build_deps, close_deps, prepare_storage
+from claystream_monitor.bootstrap import build_deps, close_deps, limit_native_threads, prepare_storage
 from claystream_monitor.config import MonitorSettings
 
 
@@ -24,6 +24,7 @@ def create_app(settings: MonitorSettings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         setup_logging(settings.log_level, json_lines=settings.log_json)
         setup_telemetry(settings.service_name, otlp_endpoint=settings.otlp_endpoint)
+        limit_native_threads(settings.native_threads)
         deps = build_deps(settings)
         app.state.deps = deps
         await prepare_storage(deps)

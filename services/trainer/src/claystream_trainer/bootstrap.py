@@ -6,14 +6,14 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
-from pymongo import AsyncMongoClient
-from redis.asyncio import Redis
-
 from claystream_common.kafka.consumer import ConsumerRunner
 from claystream_common.kafka.producer import EventProducer
 from claystream_common.mongo import make_mongo_client, mongo_database
 from claystream_common.redis_client import make_redis
 from claystream_common.runtime import KafkaRuntime
+from pymongo import AsyncMongoClient
+from redis.asyncio import Redis
+
 from claystream_trainer.adapters.bodies import LocalBodyProvider
 from claystream_trainer.adapters.file_artifacts import FileArtifactStore
 from claystream_trainer.adapters.file_embedding_cache import FileEmbeddingCache

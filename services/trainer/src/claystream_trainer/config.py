@@ -3,10 +3,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
+from claystream_common.settings import BaseAppSettings
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
-
-from claystream_common.settings import BaseAppSettings
 
 
 class TrainerSettings(BaseAppSettings):

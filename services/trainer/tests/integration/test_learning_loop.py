@@ -16,8 +16,6 @@ from contextlib import asynccontextmanager
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer
-from pymongo import AsyncMongoClient
-
 from claystream_common.events import RecordIngested, ResponseChanged, decode_event, new_event
 from claystream_common.kafka.producer import EventProducer
 from claystream_common.settings import load_settings
@@ -25,6 +23,7 @@ from claystream_devstack.pytest_plugin import service_env, shared_data_dir
 from claystream_trainer.bootstrap import build_deps
 from claystream_trainer.config import TrainerSettings
 from claystream_trainer.main import create_app
+from pymongo import AsyncMongoClient
 
 WORKSPACE = "acme"
 TOKEN = "integration-service-token-0123456789"
@@ -96,7 +95,6 @@ async def test_labels_to_model_to_suggestions_to_predict_and_crash_safety(embedd
                             event = decode_event(message.value)
                             if event.dataset == dataset and event.type in seen:
                                 seen[event.type].append(event)
-                    return None
 
                 records = [new_event("record.ingested", RecordIngested(record_id=f"rec-{i}", fields={"text": r["text"]}),
                                      dataset=dataset, workspace=WORKSPACE) for i, r in enumerate(rows)]

@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-
 from claystream_trainer.adapters.st_embedder import SentenceTransformerEmbedder, default_base_model_path, windows
 
 

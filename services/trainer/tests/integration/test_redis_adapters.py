@@ -2,11 +2,10 @@
 
 import asyncio
 
-from redis.asyncio import Redis
-
 from claystream_trainer.adapters.redis_counters import RedisLabelCounters
 from claystream_trainer.adapters.redis_lock import RedisTrainingLock
 from claystream_trainer.domain.ports import DatasetKey
+from redis.asyncio import Redis
 
 
 async def test_counts_each_event_once_and_consume_keeps_later_labels(embedded_stack, unique_name):

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
 from claystream_common.datasets import DatasetSpec
 from claystream_common.ports import RecordingPublisher
 from claystream_trainer.adapters.file_artifacts import FileArtifactStore

@@ -1,6 +1,5 @@
 import numpy as np
 import pytest
-
 from claystream_common.datasets import TrainerSettings
 from claystream_trainer.domain.evaluation import better, cross_validate, folds, holdout_split, metrics_for
 from claystream_trainer.domain.memory import MINILM_L6, MPNET_BASE, capped_batch_size, estimated_peak_bytes

@@ -5,10 +5,8 @@ import shutil
 import tempfile
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 import pytest
-
 from claystream_common.events import ResponseChanged, new_event
 from claystream_trainer.domain.ports import DatasetKey, StoredRecord
 from claystream_trainer.services.champions import ChampionCache

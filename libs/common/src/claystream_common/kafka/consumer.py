@@ -1,24 +1,16 @@
-"""The one consumer runner every service uses.
+"""The one consumer runner every service uses: decode + validate → fence → handler → mark → commit.
 
-decode + validate → idempotency fence → handler → mark processed → commit.
-
-* Handlers are plain coroutines that take validated envelopes (never aiokafka types):
-  ``async def handler(event)`` or, for bulk writes, ``async def handler(events)``.
-* Messages of a partition are handled in offset order; offsets are committed only
-  after the handlers' side effects (at-least-once).  A failed commit is retried with
-  the next one; offsets of partitions revoked by a rebalance are never committed
-  (the new owner re-reads them and the fence absorbs what was done).
-* Infrastructure errors (Mongo / Redis / Kafka unreachable, :class:`TransientError`)
-  are retried with backoff and never dead-lettered: after ``infrastructure_retry_s``
-  the partition is rewound and polled again.
-* Other handler errors are retried ``max_attempts`` times, then the message goes to
-  ``<topic>.dlq`` with cause headers; :class:`PermanentError` and undecodable or
-  schema-invalid payloads go there at once.  The next message is then processed.
-  A batch handler that fails is retried, then its events are tried one at a time so
-  only the bad ones are dead-lettered.
-* ``stop()`` ends retries and backoffs at once: a message still being retried is left
-  uncommitted (its attempts are not used up and it is not dead-lettered), the offsets
-  of what was handled are committed, and the next start resumes from there.
+* Handlers are plain coroutines taking validated envelopes: ``handler(event)`` or ``batch_handler(events)``.
+* A partition's messages are handled in offset order; offsets are committed only after the handlers' side
+  effects (at-least-once).  A failed commit is retried with the next one; partitions lost to a rebalance
+  are never committed or sought (the new owner re-reads them; the fence absorbs what was done).
+* Infrastructure errors (Mongo / Redis / Kafka unreachable, TransientError) are retried and never
+  dead-lettered: after ``infrastructure_retry_s`` the partition is rewound and polled again.
+* Other handler errors are retried ``max_attempts`` times, then the message goes to ``<topic>.dlq`` with
+  cause headers (PermanentError, undecodable and schema-invalid payloads at once) and the next one is
+  processed.  A failing batch is retried, then its events one at a time: only the bad ones are parked.
+* ``stop()`` ends retries and backoffs at once, leaving the message in hand uncommitted (attempts intact,
+  not dead-lettered); what was handled is committed and the next start resumes there.
 """
 
 from __future__ import annotations
@@ -28,7 +20,6 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -39,6 +30,7 @@ from claystream_common.errors import PermanentError, is_infrastructure_error
 from claystream_common.events import Envelope, EventDecodeError, decode_event
 from claystream_common.idempotency import IdempotencyFence, NoFence
 from claystream_common.kafka.dlq import dlq_headers, dlq_topic_for
+from claystream_common.kafka.outcomes import Decoded, Exhausted, Revoked, Rewind
 from claystream_common.kafka.producer import EventProducer
 from claystream_common.kafka.subscription import BatchHandler, EventHandler, RunnerStats, Subscription
 from claystream_common.kafka.tansu import let_first_generation_leave
@@ -55,29 +47,6 @@ from claystream_common.metrics import (
 log = logging.getLogger(__name__)
 
 __all__ = ["BatchHandler", "ConsumerRunner", "EventHandler", "RunnerStats", "Subscription"]
-
-
-@dataclass(slots=True)
-class _Decoded:
-    message: Any
-    event: Envelope[Any] | None = None
-    error: str | None = None
-    event_id: str = ""
-
-
-class _Rewind(Exception):
-    """Leave the partition uncommitted from ``offset`` on and poll it again later."""
-
-    def __init__(self, offset: int) -> None:
-        super().__init__(offset)
-        self.offset = offset
-
-
-class _Exhausted(Exception):
-    def __init__(self, cause: BaseException, attempts: int) -> None:
-        super().__init__(str(cause))
-        self.cause = cause
-        self.attempts = attempts
 
 
 class ConsumerRunner:
@@ -202,16 +171,22 @@ class ConsumerRunner:
             for tp, messages in batches.items():
                 if self._stopping.is_set():
                     break  # neither handled nor committed: the next start reads them again
-                if messages:
+                if not messages:
+                    continue
+                try:
                     await self._consume_partition(consumer, tp, messages)
+                except Exception:  # bookkeeping must never end the loop
+                    log.exception("consumer loop error on %s", tp)
 
     async def _consume_partition(self, consumer: AIOKafkaConsumer, tp: TopicPartition, messages: list[Any]) -> None:
         if tp not in consumer.assignment():
             return  # revoked since the poll: the new owner reads these from the last commit
         try:
             await self._process_partition(tp, messages)
-        except _Rewind as rewind:
+        except Rewind as rewind:
             await self._rewind(consumer, tp, rewind.offset, rewind.__cause__)
+            return
+        except Revoked:
             return
         except Exception as error:
             log.exception("unexpected failure on %s; re-reading from %d", tp, messages[0].offset)
@@ -262,6 +237,8 @@ class ConsumerRunner:
         return self._stopping.is_set()
 
     def _record_lag(self, consumer: AIOKafkaConsumer, tp: TopicPartition, last_offset: int) -> None:
+        if tp not in consumer.assignment():
+            return  # revoked meanwhile: highwater() would raise AssertionError
         highwater = consumer.highwater(tp)
         if highwater is not None:
             CONSUMER_LAG.labels(self._service, tp.topic, str(tp.partition)).set(max(0, highwater - last_offset - 1))
@@ -271,7 +248,7 @@ class ConsumerRunner:
         decoded = [self._decode(m) for m in messages]
         wanted = [d.event_id for d in decoded if d.event is not None and d.event.type in self._subs]
         new_ids = await self._guard(lambda: self._fence.filter_new(wanted), messages[0].offset) if wanted else set()
-        run: list[_Decoded] = []
+        run: list[Decoded] = []
         seen: set[str] = set()
         for item in decoded:
             event = item.event
@@ -293,33 +270,40 @@ class ConsumerRunner:
                 run.append(item)
         await self._handle_run(tp.topic, run)
 
-    def _decode(self, message: Any) -> _Decoded:
+    def _check_owned(self, message: Any) -> None:
+        consumer = self._consumer
+        if consumer is not None and TopicPartition(message.topic, message.partition) not in consumer.assignment():
+            raise Revoked
+
+    def _decode(self, message: Any) -> Decoded:
         try:
             event = decode_event(message.value)
-            return _Decoded(message=message, event=event, event_id=str(event.event_id))
+            return Decoded(message=message, event=event, event_id=str(event.event_id))
         except EventDecodeError as error:
-            return _Decoded(message=message, error=str(error))
+            return Decoded(message=message, error=str(error))
 
-    async def _handle_run(self, topic: str, run: list[_Decoded]) -> None:
+    async def _handle_run(self, topic: str, run: list[Decoded]) -> None:
         """Consecutive events of one type: one batch call, or one call each."""
         if not run:
             return
+        self._check_owned(run[0].message)
         subscription = self._subs[run[0].event.type]  # type: ignore[union-attr]
         batch_handler = subscription.batch_handler
         if batch_handler is None:
             handler = subscription.handler
             assert handler is not None
             for item in run:
+                self._check_owned(item.message)
                 await self._attempt_single(topic, handler, item)
             return
         if await self._attempt_batch(topic, batch_handler, run):
             return
         if self._stopping.is_set():
-            raise _Rewind(run[0].message.offset)
+            raise Rewind(run[0].message.offset)
         for item in run:  # isolate the bad ones
             await self._attempt_single(topic, lambda event: batch_handler([event]), item)
 
-    async def _attempt_batch(self, topic: str, handler: BatchHandler, run: list[_Decoded]) -> bool:
+    async def _attempt_batch(self, topic: str, handler: BatchHandler, run: list[Decoded]) -> bool:
         events: list[Envelope[Any]] = [d.event for d in run]  # type: ignore[misc]
         spans = [start_process_span(d.message, d.event, group=self._group, event_id=d.event_id) for d in run]
         first_offset = run[0].message.offset
@@ -327,7 +311,7 @@ class ConsumerRunner:
             with start_batch_span(topic, spans, group=self._group):
                 await self._with_retries(topic, lambda: handler(events), first_offset)
             await self._guard(lambda: self._fence.mark_processed([d.event_id for d in run]), first_offset)
-        except _Exhausted as exhausted:
+        except Exhausted as exhausted:
             log.warning("batch of %d on %s failed, isolating: %r", len(events), topic, exhausted.cause)
             return False
         finally:
@@ -337,7 +321,7 @@ class ConsumerRunner:
         EVENTS_HANDLED.labels(self._service, topic, "ok").inc(len(events))
         return True
 
-    async def _attempt_single(self, topic: str, handler: EventHandler, item: _Decoded) -> None:
+    async def _attempt_single(self, topic: str, handler: EventHandler, item: Decoded) -> None:
         event = item.event
         assert event is not None
         offset = item.message.offset
@@ -347,7 +331,7 @@ class ConsumerRunner:
                 attempts = await self._with_retries(topic, lambda: handler(event), offset)
             await self._guard(lambda: self._fence.mark_processed([item.event_id]), offset)
             span.set_attribute("claystream.attempts", attempts)
-        except _Exhausted as exhausted:
+        except Exhausted as exhausted:
             span.record_exception(exhausted.cause)
             await self._dead_letter(item.message, exhausted.cause, attempts=exhausted.attempts)
             return
@@ -357,12 +341,8 @@ class ConsumerRunner:
         EVENTS_HANDLED.labels(self._service, topic, "ok").inc()
 
     async def _with_retries(self, topic: str, call: Callable[[], Awaitable[None]], offset: int) -> int:
-        """Run ``call``; return the attempts it took.
-
-        Raises _Exhausted (dead-letter it) after ``max_attempts`` or a PermanentError, and
-        _Rewind (leave it uncommitted) after an infrastructure outage longer than
-        ``infrastructure_retry_s`` or when ``stop()`` interrupts the retries.
-        """
+        """Run ``call``; return the attempts it took.  Exhausted: dead-letter it (``max_attempts`` or a
+        PermanentError); Rewind: leave it uncommitted (long outage, or ``stop()`` during the retries)."""
         attempt = 0
         delay = self._backoff_initial
         infra_deadline: float | None = None
@@ -372,20 +352,20 @@ class ConsumerRunner:
             try:
                 await call()
             except PermanentError as error:
-                raise _Exhausted(error, attempt) from error
+                raise Exhausted(error, attempt) from error
             except Exception as error:
                 if is_infrastructure_error(error):
                     infra_deadline = infra_deadline or time.monotonic() + self._infra_retry_s
                     if time.monotonic() > infra_deadline:
-                        raise _Rewind(offset) from error
+                        raise Rewind(offset) from error
                     attempt -= 1  # an outage does not use up the message's attempts
                 elif attempt >= self._max_attempts:
-                    raise _Exhausted(error, attempt) from error
+                    raise Exhausted(error, attempt) from error
                 self.stats.retries += 1
                 HANDLER_RETRIES.labels(self._service, topic).inc()
                 log.info("retrying %s@%d after %r (attempt %d)", topic, offset, error, attempt)
                 if await self._pause(delay):
-                    raise _Rewind(offset) from error
+                    raise Rewind(offset) from error
                 delay = min(delay * 2, self._backoff_max)
             else:
                 HANDLER_DURATION.labels(self._service, topic).observe(time.perf_counter() - started)
@@ -396,14 +376,14 @@ class ConsumerRunner:
         try:
             return await call()
         except Exception as error:
-            raise _Rewind(offset) from error
+            raise Rewind(offset) from error
 
     async def _dead_letter(self, message: Any, error: BaseException | str, *, attempts: int) -> None:
         headers = dlq_headers(message, error=error, attempts=attempts, group=self._group)
         try:
             await self._producer.send_raw(dlq_topic_for(message.topic), message.value, key=message.key, headers=headers)
         except Exception as publish_error:
-            raise _Rewind(message.offset) from publish_error
+            raise Rewind(message.offset) from publish_error
         self.stats.dead_lettered += 1
         DLQ_PUBLISHED.labels(self._service, message.topic).inc()
         log.warning("dead-lettered %s[%s]@%s: %s", message.topic, message.partition, message.offset, error)

@@ -5,11 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from claystream_common.apikeys import NewApiKey, generate_api_key
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
-
-from claystream_common.apikeys import NewApiKey, generate_api_key
 
 
 class MongoApiKeyStore:

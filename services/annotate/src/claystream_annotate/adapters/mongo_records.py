@@ -112,6 +112,20 @@ class MongoRecordRepository:
                 return
             last_seq = page[-1]["seq"]
 
+    async def set_suggestions(self, items: list[tuple[str, str, dict[str, Any], float | None]]) -> int:
+        """(record id, question, suggestion, priority) in one bulk write; returns how many matched."""
+        if not items:
+            return 0
+        now = datetime.now(UTC)
+        operations = []
+        for record_id, question, suggestion, priority in items:
+            changes: dict[str, Any] = {f"suggestions.{question}": suggestion, "updated_at": now}
+            if priority is not None:
+                changes["priority"] = priority
+            operations.append(UpdateOne({"_id": record_id}, {"$set": changes}))
+        result = await self._records.bulk_write(operations, ordered=False)
+        return result.matched_count
+
     async def add_submitter(self, record_id: str, user_id: str) -> list[str]:
         document = await self._records.find_one_and_update(
             {"_id": record_id},

@@ -10,13 +10,6 @@ from __future__ import annotations
 import hmac
 from typing import Annotated
 
-from fastapi import Depends, Request, Response
-
-from claystream_annotate.bootstrap import Deps
-from claystream_annotate.services.errors import Forbidden, Unauthenticated
-from claystream_annotate.services.ports import User
-from claystream_annotate.services.principals import Principal, Role, service_principal
-from claystream_annotate.services.users import principal_for
 from claystream_common.apikeys import parse_api_key, secret_matches
 from claystream_common.web_sessions import (
     CSRF_FORM_FIELD,
@@ -27,6 +20,13 @@ from claystream_common.web_sessions import (
     csrf_matches,
     requires_csrf,
 )
+from fastapi import Depends, Request, Response
+
+from claystream_annotate.bootstrap import Deps
+from claystream_annotate.services.errors import Forbidden, Unauthenticated
+from claystream_annotate.services.ports import User
+from claystream_annotate.services.principals import Principal, Role, service_principal
+from claystream_annotate.services.users import principal_for
 
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
@@ -47,7 +47,7 @@ async def _from_api_key(deps: Deps, value: str) -> Principal:
     if role is Role.OWNER:
         role = Role.ADMIN  # a key never reaches beyond its workspace
     return Principal(
-        user_id=f"apikey:{key_id}", username=document.get("name", key_id), role=role,
+        user_id=f"apikey-{key_id}", username=document.get("name", key_id), role=role,
         workspaces=frozenset({document["workspace"]}), kind="api_key",
     )
 

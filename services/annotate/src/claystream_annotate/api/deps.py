@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
+from claystream_common.datasets import DatasetSpec
 from fastapi import Depends, Request
 
 from claystream_annotate.api.auth import current_principal
 from claystream_annotate.bootstrap import Deps
-from claystream_annotate.services.principals import Principal
 from claystream_annotate.services.datasets import get_dataset
-from claystream_common.datasets import DatasetSpec
+from claystream_annotate.services.principals import Principal
 
 
 def get_deps(request: Request) -> Deps:

@@ -23,7 +23,7 @@ class UserPublic(BaseModel):
     active: bool = True
 
     @classmethod
-    def of(cls, user: User) -> "UserPublic":
+    def of(cls, user: User) -> UserPublic:
         return cls(id=user.id, username=user.username, role=user.role, workspaces=user.workspaces, active=user.active)
 
 

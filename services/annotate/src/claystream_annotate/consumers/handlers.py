@@ -6,9 +6,10 @@ import logging
 from collections import defaultdict
 from typing import Any, Protocol
 
-from claystream_annotate.services.queue import queue_score
 from claystream_common.errors import PermanentError
 from claystream_common.events import Envelope, RecordIngested, SuggestionCreated
+
+from claystream_annotate.services.queue import queue_score
 
 log = logging.getLogger(__name__)
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from functools import partial
 
+from claystream_common.kafka.consumer import Subscription
+
 from claystream_annotate.consumers.handlers import (
     CounterWriter,
     DatasetLookup,
@@ -14,7 +16,6 @@ from claystream_annotate.consumers.handlers import (
     on_records_ingested,
     on_suggestions_created,
 )
-from claystream_common.kafka.consumer import Subscription
 
 MODEL_EVENTS = ("training.started", "training.progress", "model.trained", "model.promoted", "training.failed")
 

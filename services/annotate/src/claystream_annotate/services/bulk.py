@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from claystream_common.datasets import DatasetSpec
+
 from claystream_annotate.services.errors import Invalid
 from claystream_annotate.services.ports import QueueStore, RecordStore, ResponseStore, Wakeable
 from claystream_annotate.services.principals import Principal, Role
-from claystream_annotate.services.records import RecordQuery, matches_text, build_query
+from claystream_annotate.services.records import RecordQuery, build_query, matches_text
 from claystream_annotate.services.responses import BULK_MAX, bulk_respond
 from claystream_annotate.services.validation import validate_values
-from claystream_common.datasets import DatasetSpec
 
 CHUNK = 1000
 

@@ -8,13 +8,13 @@ from functools import lru_cache
 from typing import Any
 
 import nh3
+from claystream_common.datasets import DatasetSpec
 from markdown_it import MarkdownIt
 from pydantic import ValidationError
 
 from claystream_annotate.services.errors import Conflict, Invalid, NotFound
 from claystream_annotate.services.ports import Counters, DatasetStore, QueueStore, RecordStore, ResponseStore
 from claystream_annotate.services.principals import Principal, Role
-from claystream_common.datasets import DatasetSpec
 
 IMMUTABLE = frozenset({"id", "workspace", "name"})
 

@@ -12,12 +12,12 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
+from claystream_common.datasets import DatasetSpec
 
 from claystream_annotate.services.errors import Invalid
 from claystream_annotate.services.ports import RecordStore, ResponseDoc, ResponseStore
 from claystream_annotate.services.principals import Principal, Role
 from claystream_annotate.services.records import public_record
-from claystream_common.datasets import DatasetSpec
 
 FORMATS = {"jsonl": "application/x-ndjson", "csv": "text/csv", "parquet": "application/vnd.apache.parquet"}
 PAGE = 2000

@@ -9,10 +9,10 @@ from typing import Any
 
 import krippendorff
 import numpy as np
+from claystream_common.datasets import DatasetSpec, QuestionSpec
 
 from claystream_annotate.services.ports import ResponseStore, UserStore
 from claystream_annotate.services.principals import Principal, Role
-from claystream_common.datasets import DatasetSpec, QuestionSpec
 
 LEVELS = {"label": "nominal", "multi_label": "nominal", "rating": "ordinal"}
 
@@ -35,7 +35,7 @@ def alpha_for(question: QuestionSpec, units: dict[str, dict[str, Any]]) -> tuple
         encode = float
     else:
         index = {c: i for i, c in enumerate(categories)}
-        encode = lambda v: float(index[str(v)])  # noqa: E731
+        encode = lambda v: float(index[str(v)])
     matrix = np.full((len(coders), len(rated)), np.nan)
     coder_row = {c: i for i, c in enumerate(coders)}
     for column, votes in enumerate(rated.values()):

@@ -16,12 +16,12 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from prometheus_client import Gauge
-
-from claystream_annotate.services.ports import Counters, QueueStore, RecordStore, ResponseDoc, ResponseStore
 from claystream_common.datasets import DatasetSpec
 from claystream_common.events import Envelope, RecordCompleted, decode_event, new_event
 from claystream_common.ports import EventPublisher
+from prometheus_client import Gauge
+
+from claystream_annotate.services.ports import Counters, QueueStore, RecordStore, ResponseDoc, ResponseStore
 
 log = logging.getLogger(__name__)
 COMPLETED_NAMESPACE = uuid.UUID("0d7a1c52-5b1e-4c55-8f0e-3b1d2a9c7e41")

@@ -23,7 +23,7 @@ class Role(StrEnum):
     def rank(self) -> int:
         return {"annotator": 0, "admin": 1, "owner": 2}[self.value]
 
-    def at_least(self, other: "Role") -> bool:
+    def at_least(self, other: Role) -> bool:
         return self.rank >= other.rank
 
 

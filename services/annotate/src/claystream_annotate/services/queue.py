@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from claystream_common.datasets import DatasetSpec
+
 from claystream_annotate.services.ports import QueueStore, RecordStore, ResponseStore
 from claystream_annotate.services.principals import Principal, Role
-from claystream_common.datasets import DatasetSpec
 
 MAX_STALE = 20
 

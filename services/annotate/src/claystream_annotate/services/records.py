@@ -8,11 +8,12 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from claystream_common.datasets import DatasetSpec
+
 from claystream_annotate.services.errors import Invalid, NotFound
 from claystream_annotate.services.ports import Counters, RecordStore, ResponseDoc, ResponseStore
 from claystream_annotate.services.principals import Principal, Role
 from claystream_annotate.services.responses import public_response
-from claystream_common.datasets import DatasetSpec
 
 RESPONSE_STATUSES = ("pending", "submitted", "draft", "discarded")
 SORTS = ("arrival", "-arrival", "score", "-score")

@@ -13,13 +13,14 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
+from claystream_common.datasets import DatasetSpec
+from claystream_common.events import ResponseChanged, encode_event, new_event
+
 from claystream_annotate.services.errors import Conflict, Invalid, NotFound
 from claystream_annotate.services.ports import QueueStore, RecordStore, ResponseDoc, ResponseStore, Wakeable
 from claystream_annotate.services.principals import Principal, Role
 from claystream_annotate.services.queue import queue_score
 from claystream_annotate.services.validation import validate_values
-from claystream_common.datasets import DatasetSpec
-from claystream_common.events import ResponseChanged, encode_event, new_event
 
 MAX_ATTEMPTS = 5
 BULK_MAX = 10_000

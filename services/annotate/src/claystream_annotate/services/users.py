@@ -7,12 +7,12 @@ import uuid
 from datetime import UTC, datetime
 from functools import lru_cache
 
+from claystream_common.datasets import valid_name
 from pwdlib import PasswordHash
 
 from claystream_annotate.services.errors import Conflict, Invalid, NotFound, RateLimited, Unauthenticated
 from claystream_annotate.services.ports import LoginLimiter, User, UserStore, WorkspaceStore
 from claystream_annotate.services.principals import Principal, Role
-from claystream_common.datasets import valid_name
 
 MIN_PASSWORD_LENGTH = 8
 # verified when the username is unknown, so a login takes as long either way

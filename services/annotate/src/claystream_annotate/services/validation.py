@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from claystream_annotate.services.errors import Invalid
 from claystream_common.datasets import DatasetSpec, QuestionSpec
+
+from claystream_annotate.services.errors import Invalid
 
 STATUSES = ("submitted", "draft", "discarded")
 MAX_TEXT = 10_000

@@ -7,9 +7,11 @@ from typing import Any
 
 import orjson
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import PyMongoError
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from claystream_ingest.services.errors import StoreUnavailable
 from claystream_ingest.services.ports import ApiKeyRecord
 
 log = logging.getLogger(__name__)
@@ -32,7 +34,10 @@ class CachedMongoApiKeyStore:
                 cached = None
             if cached is not None:
                 return None if cached in (_MISSING, _MISSING.decode()) else ApiKeyRecord(**orjson.loads(cached))
-        document = await self._keys.find_one({"_id": key_id})
+        try:
+            document = await self._keys.find_one({"_id": key_id})
+        except PyMongoError as error:
+            raise StoreUnavailable("MongoDB is unavailable (API keys); nothing was accepted, retry later") from error
         record = _record(document) if document else None
         if self._ttl_ms:
             value = _MISSING if record is None else orjson.dumps(_as_dict(record))
@@ -49,7 +54,7 @@ def _record(document: dict[str, Any]) -> ApiKeyRecord | None:
             key_id=str(document["_id"]),
             workspace=str(document["workspace"]),
             name=str(document.get("name", "")),
-            role=str(document.get("role") or "writer"),
+            role=str(document.get("role") or "annotator"),
             secret_sha256=str(document["secret_sha256"]),
             revoked=bool(document.get("revoked", False)),
         )

@@ -6,8 +6,10 @@ import logging
 from typing import Any
 
 from claystream_common.datasets import DatasetSpec
+from claystream_ingest.services.errors import StoreUnavailable
 from pydantic import ValidationError
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import PyMongoError
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
@@ -30,7 +32,10 @@ class CachedMongoDatasetCatalog:
                 cached = None
             if cached is not None:
                 return DatasetSpec.model_validate_json(cached)
-        document = await self._datasets.find_one({"workspace": workspace, "name": name})
+        try:
+            document = await self._datasets.find_one({"workspace": workspace, "name": name})
+        except PyMongoError as error:
+            raise StoreUnavailable("MongoDB is unavailable (datasets); nothing was accepted, retry later") from error
         if document is None:
             return None  # not cached: a dataset created a moment later must be found
         try:

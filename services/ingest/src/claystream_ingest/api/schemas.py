@@ -19,9 +19,12 @@ class SuggestionIn(BaseModel):
 class RecordIn(BaseModel):
     external_id: str | None = Field(default=None, max_length=256, description="your id: re-sending it never duplicates")
     fields: dict[str, str] = Field(description="dataset field name → text")
-    metadata: dict[str, str | int | float] = Field(default_factory=dict)
+    metadata: dict[str, str | int | float | bool] = Field(
+        default_factory=dict, description="declared properties are type-checked; others are kept as plain values"
+    )
     suggestions: list[SuggestionIn] = Field(default_factory=list)
     vectors: dict[str, list[float]] = Field(default_factory=dict)
+    origin: str | None = Field(default=None, max_length=64, description="where it came from (default: api)")
 
 
 class RecordsBulkIn(BaseModel):

@@ -10,7 +10,7 @@ from claystream_common.apikeys import parse_api_key, secret_matches
 from claystream_ingest.services.errors import Forbidden, RateLimited, Unauthorized
 from claystream_ingest.services.ports import ApiKeyStore, RateLimiter
 
-READ_ONLY_ROLES = frozenset({"viewer", "reader", "read_only", "readonly"})
+WRITE_ROLES = frozenset({"annotator", "admin", "owner"})  # annotate's roles; any other role may not write
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,8 +55,8 @@ async def _from_api_key(api_key: str, workspace_header: str | None, api_keys: Ap
     record = await api_keys.get(key_id)
     if record is None or record.revoked or not secret_matches(secret, record.secret_sha256):
         raise Unauthorized("X-API-Key: invalid or revoked API key")
-    if record.role in READ_ONLY_ROLES:
-        raise Forbidden(f"X-API-Key: role '{record.role}' may read but not write to workspace '{record.workspace}'")
+    if record.role not in WRITE_ROLES:
+        raise Forbidden(f"X-API-Key: role '{record.role}' may not write to workspace '{record.workspace}'")
     if workspace_header and workspace_header != record.workspace:
         raise Forbidden(
             f"X-Claystream-Workspace: this key belongs to workspace '{record.workspace}', not '{workspace_header}'"

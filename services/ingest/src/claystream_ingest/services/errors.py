@@ -78,3 +78,15 @@ class KafkaUnavailable(IngestError):
 
     def headers(self) -> dict[str, str]:
         return {"Retry-After": "5"}
+
+
+class StoreUnavailable(IngestError):
+    """MongoDB (keys, datasets) did not answer: nothing was accepted."""
+
+    status_code = 503
+
+    def body(self) -> dict[str, Any]:
+        return {"detail": self.detail, "accepted": 0, "retryable": True}
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": "5"}

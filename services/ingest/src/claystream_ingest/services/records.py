@@ -48,7 +48,7 @@ async def ingest_records(
     ids = record_ids(workspace, dataset, [record["external_id"] for record in records])
     for record, record_id in zip(records, ids, strict=True):
         record["record_id"] = record_id
-        record["origin"] = origin
+        record["origin"] = record["origin"] or origin
     events = encode_events(
         "record.ingested", records, ids, workspace=workspace, dataset=dataset,
         occurred_at=datetime.now(UTC).isoformat(), traceparent=traceparent,

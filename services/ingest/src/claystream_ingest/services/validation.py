@@ -13,10 +13,11 @@ from typing import Any
 
 from claystream_common.datasets import DatasetSpec
 
-RECORD_KEYS = frozenset({"external_id", "fields", "metadata", "suggestions", "vectors"})
+RECORD_KEYS = frozenset({"external_id", "fields", "metadata", "suggestions", "vectors", "origin"})
 SUGGESTION_KEYS = frozenset({"question", "value", "score", "agent", "model_version"})
 MAX_EXTERNAL_ID = 256
 MAX_VECTOR_DIMS = 4096
+MAX_ORIGIN = 64
 
 
 def item_error(index: int | None, field: str, reason: str) -> dict[str, Any]:
@@ -73,7 +74,14 @@ class RecordValidator:
             "metadata": self._metadata_of(i, item["metadata"], errors) if "metadata" in item else {},
             "suggestions": self._suggestions_of(i, item["suggestions"], errors) if "suggestions" in item else [],
             "vectors": self._vectors_of(i, item["vectors"], errors) if "vectors" in item else {},
+            "origin": self._origin(i, item["origin"], errors) if "origin" in item else None,
         }
+
+    def _origin(self, i: int, value: Any, errors: list[dict[str, Any]]) -> str | None:
+        if value is not None and not (isinstance(value, str) and 0 < len(value) <= MAX_ORIGIN):
+            errors.append(item_error(i, "origin", f"must be a string of 1 to {MAX_ORIGIN} characters, e.g. 'monitor'"))
+            return None
+        return value
 
     def _external_id(self, i: int, value: Any, errors: list[dict[str, Any]]) -> str | None:
         if value is None:
@@ -118,9 +126,12 @@ class RecordValidator:
         for name, item in value.items():
             spec = self._metadata.get(name)
             where = f"metadata.{name}"
-            if spec is None:
-                known = ", ".join(sorted(self._metadata)) or "none defined"
-                errors.append(item_error(i, where, f"unknown metadata property (dataset properties: {known})"))
+            if spec is None:  # undeclared metadata is kept (not filterable), if it is a plain value
+                if item is not None and not isinstance(item, str | int | float):
+                    known = ", ".join(sorted(self._metadata)) or "none declared"
+                    errors.append(item_error(
+                        i, where, f"undeclared metadata must be a string, number or boolean (declared: {known})"
+                    ))
                 continue
             kind, allowed = spec
             if item is None:

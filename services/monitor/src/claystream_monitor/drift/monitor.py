@@ -30,7 +30,7 @@ ALL_CHECKS = (*PREDICTION_CHECKS, "accuracy")
 @dataclass(frozen=True)
 class DriftConfig:
     window_size: int = 200
-    stride: int = 50
+    stride: int = 100
     reference_size: int = 1000
     alpha: float = 0.01
     low_confidence: float = 0.6

@@ -56,7 +56,7 @@ class FileArtifactStore:
         self.verify(path, sha256)
         try:
             return joblib.load(Path(path) / "head.joblib")
-        except Exception as error:  # noqa: BLE001 - unreadable pickle = corrupt
+        except Exception as error:
             raise ArtifactError(f"artifact unreadable: {path}: {error!r}") from error
 
     def body_dir(self, path: str) -> str:

@@ -7,10 +7,10 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+from claystream_common.datasets import DatasetSpec
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 
-from claystream_common.datasets import DatasetSpec
 from claystream_trainer.domain.ports import DatasetKey, ModelEntry
 
 _FIELDS = {f.name for f in dataclasses.fields(ModelEntry)}

@@ -6,11 +6,10 @@ import hmac
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Depends, HTTPException, Request
-
 from claystream_common.apikeys import parse_api_key, secret_matches
 from claystream_common.datasets import valid_name
 from claystream_common.mongo import mongo_database
+from fastapi import Depends, HTTPException, Request
 
 
 @dataclass(frozen=True)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
+from claystream_common.kafka.producer import EventProducer
 from fastapi import Depends, Request
 
-from claystream_common.kafka.producer import EventProducer
 from claystream_trainer.bootstrap import Deps
 
 

@@ -18,7 +18,7 @@ class PredictRequest(BaseModel):
                                       description="a registered version to use instead of the champion (shadow tests)")
 
     @model_validator(mode="after")
-    def _one_of(self) -> "PredictRequest":
+    def _one_of(self) -> PredictRequest:
         if (self.text is None) == (self.texts is None):
             raise ValueError("give exactly one of 'text' or 'texts'")
         if self.texts is not None and any(not t for t in self.texts):

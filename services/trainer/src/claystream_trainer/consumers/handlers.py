@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from claystream_common.events import Envelope
+
 from claystream_trainer.domain.ports import DatasetKey
 from claystream_trainer.services.labels import record_label, store_records
 from claystream_trainer.services.ports_bundle import TrainerPorts

@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import partial
 
 from claystream_common.kafka.consumer import Subscription
+
 from claystream_trainer.consumers.handlers import Poke, on_records_ingested, on_responses
 from claystream_trainer.services.ports_bundle import TrainerPorts
 

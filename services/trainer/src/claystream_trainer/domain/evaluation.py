@@ -69,7 +69,7 @@ def holdout_split(labels: list[str], *, fraction: float, seed: int = 42) -> Spli
         members = rng.permutation(np.flatnonzero(y == label))
         if len(members) < 2:
             raise ValueError(f"class {label!r} needs at least two examples for a hold-out split")
-        n_test = min(len(members) - 1, max(1, int(round(len(members) * fraction))))
+        n_test = min(len(members) - 1, max(1, round(len(members) * fraction)))
         test.extend(members[:n_test].tolist())
         train.extend(members[n_test:].tolist())
     return Split(np.sort(np.asarray(train)), np.sort(np.asarray(test)))

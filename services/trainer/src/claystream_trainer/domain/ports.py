@@ -9,7 +9,6 @@ from datetime import datetime
 from typing import Any, Protocol
 
 import numpy as np
-
 from claystream_common.datasets import DatasetSpec
 
 

@@ -81,6 +81,8 @@ class ChampionCache:
         """Any registered version (not only the champion), kept in memory once loaded."""
         key = (entry.dataset_key, entry.version)
         if key not in self._versions:
+            if len(self._versions) >= 4:  # a few shadow versions at most (each may hold a body)
+                self._versions.pop(next(iter(self._versions)))
             self._versions[key] = await self.load(entry)
         return self._versions[key]
 

@@ -16,12 +16,12 @@ import uuid
 from collections.abc import Callable
 
 import numpy as np
-
 from claystream_common.datasets import DatasetSpec
 from claystream_common.events import ModelTrained, TrainingProgress, TrainingStarted, new_event
+
 from claystream_trainer.domain.evaluation import better, evaluate_on, fit_head, holdout_split
 from claystream_trainer.domain.ports import DatasetKey
-from claystream_trainer.services.champions import ChampionCache, LoadedModel
+from claystream_trainer.services.champions import ChampionCache
 from claystream_trainer.services.ports_bundle import TrainerPorts
 from claystream_trainer.services.refresh import RunOutcome, check_trainable, promote_and_suggest, register, summary
 from claystream_trainer.services.training_data import ensure_embeddings, load_training_data

@@ -8,6 +8,7 @@ from typing import Any
 from claystream_common.datasets import DatasetSpec
 from claystream_common.errors import PermanentError
 from claystream_common.events import Envelope
+
 from claystream_trainer.domain.ports import DatasetKey, LabelChange, StoredRecord
 from claystream_trainer.services.ports_bundle import TrainerPorts
 from claystream_trainer.services.training_data import question_and_field

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from claystream_common.ports import EventPublisher
+
 from claystream_trainer.domain.ports import (
     ArtifactStore,
     BodyProvider,

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from claystream_common.events import PredictionLogged, new_event
 from claystream_common.ports import EventPublisher
+
 from claystream_trainer.domain.ports import DatasetKey, ModelRegistry
 from claystream_trainer.services.champions import ChampionCache
 from claystream_trainer.services.suggestions import score

@@ -10,11 +10,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-
 from claystream_common.datasets import DatasetSpec
 from claystream_common.events import ModelPromoted, ModelTrained, new_event
+
 from claystream_trainer.domain.evaluation import better, cross_validate, fit_head
-from claystream_trainer.domain.ports import DatasetKey, Embedder, ModelEntry
+from claystream_trainer.domain.ports import DatasetKey, ModelEntry
 from claystream_trainer.services.champions import ChampionCache, LoadedModel
 from claystream_trainer.services.ports_bundle import TrainerPorts
 from claystream_trainer.services.suggestions import publish_suggestions

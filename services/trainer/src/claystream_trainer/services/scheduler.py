@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from claystream_common.datasets import TrainerSettings as DatasetTrainerSettings
 from claystream_common.events import TrainingFailed, new_event
+
 from claystream_trainer.domain.ports import DatasetKey
 from claystream_trainer.domain.thresholds import LabelCounts, TrainingKind, decide
 from claystream_trainer.services.ports_bundle import TrainerPorts
@@ -105,7 +106,7 @@ class TrainingScheduler:
         except NotEnoughLabels as error:
             consume = False  # e.g. label events ahead of their records: the records' arrival pokes again
             log.info("no training for %s yet: %s", dataset, error)
-        except Exception as error:  # noqa: BLE001 - reported as training.failed, champion untouched
+        except Exception as error:
             log.exception("training %s of %s failed", kind, dataset)
             self.failures.append(f"{dataset}:{kind}:{error!r}")
             with contextlib.suppress(Exception):

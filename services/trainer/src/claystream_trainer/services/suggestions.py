@@ -6,9 +6,9 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-
 from claystream_common.events import SuggestionCreated, new_event
 from claystream_common.ports import EventPublisher
+
 from claystream_trainer.domain.ports import DatasetKey, ModelEntry
 from claystream_trainer.domain.uncertainty import margin_priority
 

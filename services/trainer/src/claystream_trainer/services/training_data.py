@@ -6,8 +6,8 @@ import asyncio
 from dataclasses import dataclass
 
 import numpy as np
-
 from claystream_common.datasets import DatasetSpec
+
 from claystream_trainer.domain.ports import DatasetKey, Embedder
 from claystream_trainer.services.ports_bundle import TrainerPorts
 

@@ -1,7 +1,8 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
+from claystream_common.datasets import DatasetSpec
 from fastapi import APIRouter, Body, Response
 
 from claystream_annotate.api.auth import PrincipalDep
@@ -14,9 +15,9 @@ from claystream_annotate.services.datasets import (
     render_guidelines,
     update_dataset,
 )
-from claystream_common.datasets import DatasetSpec
 
 router = APIRouter(prefix="/api/v1/workspaces/{workspace}/datasets", tags=["datasets"])
+SpecBody = Annotated[dict[str, Any], Body(description="DatasetSpec fields")]
 
 
 def _public(spec: DatasetSpec, progress: dict[str, int] | None = None) -> dict[str, Any]:
@@ -35,7 +36,7 @@ async def list_route(workspace: str, principal: PrincipalDep, deps: DepsDep) -> 
 
 
 @router.post("", status_code=201)
-async def create_route(workspace: str, principal: PrincipalDep, deps: DepsDep, body: dict[str, Any] = Body(...)) -> dict[str, Any]:
+async def create_route(workspace: str, principal: PrincipalDep, deps: DepsDep, body: SpecBody) -> dict[str, Any]:
     """Body: DatasetSpec fields (name, guidelines, fields, questions, metadata_properties, min_submitted, trainer)."""
     spec = await create_dataset(body, actor=principal, workspace=workspace, datasets=deps.datasets)
     await deps.queue.mark_built(spec.id)
@@ -50,7 +51,7 @@ async def get_route(spec: SpecDep, deps: DepsDep) -> dict[str, Any]:
 
 @router.patch("/{dataset}")
 async def patch_route(
-    workspace: str, dataset: str, principal: PrincipalDep, deps: DepsDep, body: dict[str, Any] = Body(...)
+    workspace: str, dataset: str, principal: PrincipalDep, deps: DepsDep, body: SpecBody
 ) -> dict[str, Any]:
     spec = await update_dataset(body, actor=principal, workspace=workspace, name=dataset, datasets=deps.datasets)
     return _public(spec)

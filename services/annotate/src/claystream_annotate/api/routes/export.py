@@ -11,7 +11,7 @@ router = APIRouter(prefix="/api/v1/workspaces/{workspace}/datasets/{dataset}", t
 
 
 @router.get("/export")
-async def export_route(spec: SpecDep, principal: PrincipalDep, deps: DepsDep, format: str = "jsonl") -> StreamingResponse:  # noqa: A002
+async def export_route(spec: SpecDep, principal: PrincipalDep, deps: DepsDep, format: str = "jsonl") -> StreamingResponse:
     """The dataset's records with their responses, streamed (jsonl | csv | parquet)."""
     chunks, media_type = export_stream(format, actor=principal, spec=spec, records=deps.records, responses=deps.responses)
     filename = f"{spec.workspace}-{spec.name}.{format}"

@@ -7,9 +7,15 @@ from fastapi import APIRouter, Request, Response
 from claystream_annotate.api.auth import PrincipalDep
 from claystream_annotate.api.deps import DepsDep, SpecDep
 from claystream_annotate.services.errors import Invalid
-from claystream_annotate.services.queue import next_record, release_lease
 from claystream_annotate.services.principals import Role
-from claystream_annotate.services.records import RecordQuery, attach_responses, get_record, public_record, search_records
+from claystream_annotate.services.queue import next_record, release_lease
+from claystream_annotate.services.records import (
+    RecordQuery,
+    attach_responses,
+    get_record,
+    public_record,
+    search_records,
+)
 
 router = APIRouter(prefix="/api/v1/workspaces/{workspace}/datasets/{dataset}", tags=["records"])
 

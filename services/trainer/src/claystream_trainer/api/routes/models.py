@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 
+from claystream_common.datasets import NAME_PATTERN
 from fastapi import APIRouter, HTTPException, Path, status
 
-from claystream_common.datasets import NAME_PATTERN
 from claystream_trainer.api.auth import AdminDep, PrincipalDep
 from claystream_trainer.api.deps import DepsDep
 from claystream_trainer.api.schemas import (
