@@ -84,7 +84,7 @@ class Sink:
         sink = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 sink.records += len(body.get("items", []))
                 payload = json.dumps({"accepted": len(body.get("items", [])), "record_ids": []}).encode()

@@ -141,7 +141,7 @@ def label_efficiency(cache_dir: Path, labelled: list[str], pool: list[str], test
     x_pool = np.stack([vectors[r] for r in remaining])
     curve: list[tuple[int, float]] = []
     reached = None
-    while len(chosen) <= 200:
+    while len(chosen) <= 200 and remaining:
         acc = accuracy(chosen)
         curve.append((len(chosen), acc))
         if acc >= target and reached is None:

@@ -59,6 +59,7 @@ class DemoConfig:
     trainer: dict[str, Any] = field(default_factory=dict)  # dataset trainer settings (defaults when empty)
     store_wait_s: float = 120.0
     train_wait_s: float = 240.0
+    learning_budget_s: float = 480.0  # labelling + waiting for models, fine-tune included (then traffic goes on)
     suggestion_wait_s: float = 120.0
     alert_wait_s: float = 90.0
     routed_wait_s: float = 120.0
@@ -72,6 +73,7 @@ class DemoOutcome:
     curve: list[CurvePoint] = field(default_factory=list)
     traffic: TrafficLog | None = None
     watch: DriftWatch | None = None
+    learning_deadline: float | None = None
 
 
 def run_demo(launcher: ServiceLauncher, *, simulate: bool, out_dir: Path, config: DemoConfig | None = None) -> DemoOutcome:
@@ -176,7 +178,7 @@ def _simulate(launcher: ServiceLauncher, api: DemoApi, client: Any, config: Demo
         truth = {k: v for k, v in truth.items() if k not in already}
         steps.figures["labels_already_submitted"] = len(already)
         result = steps.run(f"simulated annotator labels {len(truth)} reviews; trainer learns",
-                           lambda: _learn(api, session, truth, evaluation, config, outcome))
+                           lambda: _learn(api, session, truth, evaluation, config, outcome, len(already)))
     finally:
         session.close()
     if result is not None and config.wait_finetune:
@@ -185,11 +187,15 @@ def _simulate(launcher: ServiceLauncher, api: DemoApi, client: Any, config: Demo
         final = outcome.curve[-1]
         steps.figures.update({"final_model_version": final.model_version, "final_model_kind": final.kind,
                               "final_test_accuracy": final.test_accuracy, "final_label_count": final.label_count})
-    counts = steps.run("suggestions on pending records", lambda: wait_suggestions(api, timeout_s=config.suggestion_wait_s))
-    if counts:
-        steps.figures["pending_with_suggestions"] = counts["with_suggestions"]
+    steps.run("suggestions on pending records", lambda: _suggestions(api, config, steps))
     _production(launcher, api, client, config, steps, outcome, production, drifted,
                 known={str(r["id"]) for r in train} | set(_imported_unlabelled(config)))
+
+
+def _suggestions(api: DemoApi, config: DemoConfig, steps: StepLog) -> str:
+    counts = wait_suggestions(api, timeout_s=config.suggestion_wait_s)
+    steps.figures["pending_with_suggestions"] = counts["with_suggestions"]
+    return f"{counts['with_suggestions']} of {counts['pending']} pending records carry a suggestion"
 
 
 def _login(session: AnnotatorSession, credentials: Credentials | None) -> str:
@@ -201,8 +207,11 @@ def _login(session: AnnotatorSession, credentials: Credentials | None) -> str:
 
 
 def _learn(api: DemoApi, session: AnnotatorSession, truth: dict[str, str], evaluation: list[dict[str, Any]],
-           config: DemoConfig, outcome: DemoOutcome) -> str:
-    curve, timeouts = learn(api, session, truth, evaluation, chunk=config.label_chunk, train_wait_s=config.train_wait_s)
+           config: DemoConfig, outcome: DemoOutcome, labelled_before: int) -> str:
+    deadline = time.monotonic() + config.learning_budget_s
+    outcome.learning_deadline = deadline
+    curve, timeouts = learn(api, session, truth, evaluation, chunk=config.label_chunk, train_wait_s=config.train_wait_s,
+                            deadline=deadline, labelled_before=labelled_before)
     outcome.curve = curve
     if not curve:
         raise StepTimeout("no model was registered: " + "; ".join(timeouts[-2:]))
@@ -216,7 +225,8 @@ def _finetuned(api: DemoApi, evaluation: list[dict[str, Any]], config: DemoConfi
     labels = outcome.curve[-1].labels if outcome.curve else 0
     if labels < every:
         return f"not due ({labels} labels < finetune_every {every})"
-    model = wait_model_for(api, every, kind="finetune", timeout_s=config.train_wait_s)
+    left = (outcome.learning_deadline or time.monotonic() + config.train_wait_s) - time.monotonic()
+    model = wait_model_for(api, every, kind="finetune", timeout_s=max(1.0, min(config.train_wait_s, left)))
     point = curve_point(api, labels, evaluation)
     if point is not None:
         outcome.curve.append(point)

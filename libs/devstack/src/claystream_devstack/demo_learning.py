@@ -99,25 +99,31 @@ def learn(
     *,
     chunk: int,
     train_wait_s: float,
+    deadline: float,
+    busy_wait_s: float = 15.0,
+    labelled_before: int = 0,
     echo: Callable[[str], None] = print,
 ) -> tuple[list[CurvePoint], list[str]]:
     """Label everything in ``truth`` in chunks; after each, wait (bounded) for a model and measure it.
 
-    Returns the curve and the timeouts met on the way (the labelling goes on after a timeout).
+    After a wait timed out (the trainer is busy, e.g. fine-tuning) later chunks wait only
+    ``busy_wait_s``; no wait runs past ``deadline`` (``time.monotonic()``).  Returns the curve and the
+    timeouts met on the way (the labelling goes on after a timeout).
     """
     todo = list(truth)
     points: list[CurvePoint] = []
     timeouts: list[str] = []
-    labelled = 0
+    labelled = labelled_before  # a second run continues where the first one stopped
     while todo:
         started = time.monotonic()
         labelled += label_batch(session, truth, todo, chunk)
         echo(f"demo:   {labelled} labels submitted ({time.monotonic() - started:.1f}s)")
+        wait_s = min(busy_wait_s if timeouts else train_wait_s, max(1.0, deadline - time.monotonic()))
         try:
-            model = wait_model_for(api, labelled, timeout_s=train_wait_s)
+            model = wait_model_for(api, labelled, timeout_s=wait_s)
         except StepTimeout as error:
             timeouts.append(str(error))
-            echo(f"demo:   TIMEOUT {error}")
+            echo(f"demo:   TIMEOUT {error} (labelling goes on)")
             continue
         point = curve_point(api, labelled, eval_rows)
         if point is not None:
@@ -125,6 +131,9 @@ def learn(
             shown = f"{point.test_accuracy:.3f}" if point.test_accuracy is not None else "n/a"
             echo(f"demo:   newest {model.get('kind')} {model.get('version')} on {model.get('label_count')} labels; "
                  f"champion {point.model_version}: test accuracy {shown}")
+    if not points and champion(api) is not None:  # every wait timed out, but a model landed meanwhile
+        point = curve_point(api, labelled, eval_rows)
+        points.extend([point] if point else [])
     return points, timeouts
 
 

@@ -240,3 +240,16 @@ async def test_after_the_last_record_the_page_says_all_done_and_can_go_back(web_
     assert f'/datasets/default/{name}/records/{ids[0]}?back=' in done.text  # the Previous button
     again = await client.get(f"/datasets/default/{name}/records/{ids[0]}")
     assert "your answer: draft" in again.text and re.search(r'value="positive"\s+checked', again.text)
+
+
+async def test_new_dataset_form_creates_or_names_the_bad_field(web_app, owner_client) -> None:
+    client, csrf = owner_client
+    name = _name()
+    form = {"csrf_token": csrf, "workspace": "default", "name": name, "question": "sentiment", "question_type": "label", "labels": "neg, pos"}
+    created = await client.post("/datasets/new", data=form)
+    assert created.status_code == 303 and created.headers["location"] == f"/datasets/default/{name}/settings"
+    assert (await web_app.deps.datasets.get("default", name))["questions"][0]["labels"] == ["neg", "pos"]
+    bad = await client.post("/datasets/new", data={**form, "name": _name(), "labels": "only-one"})
+    assert bad.status_code == 422 and "questions" in bad.text and "at least two distinct labels" in bad.text
+    taken = await client.post("/datasets/new", data=form)
+    assert taken.status_code == 422 and "exists already" in taken.text

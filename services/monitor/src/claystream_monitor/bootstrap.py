@@ -7,15 +7,15 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from pymongo import AsyncMongoClient
-from redis.asyncio import Redis
-
 from claystream_common.idempotency import MongoFence
 from claystream_common.kafka.consumer import ConsumerRunner, Subscription
 from claystream_common.kafka.producer import EventProducer
 from claystream_common.mongo import make_mongo_client, mongo_database
 from claystream_common.redis_client import make_redis
 from claystream_common.runtime import KafkaRuntime
+from pymongo import AsyncMongoClient
+from redis.asyncio import Redis
+
 from claystream_monitor.adapters.embedders import CachedEmbedder, MiniLMEmbedder
 from claystream_monitor.adapters.http_samples import IngestSampleSink, NoSampleSink
 from claystream_monitor.adapters.mongo_datasets import MongoDatasetDirectory

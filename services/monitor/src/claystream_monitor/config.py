@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from typing import Literal
 
+from claystream_common.settings import BaseAppSettings
 from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from claystream_common.settings import BaseAppSettings
 from claystream_monitor.drift.hysteresis import HysteresisPolicy
 from claystream_monitor.drift.monitor import ALL_CHECKS, DriftConfig
 
@@ -59,7 +59,7 @@ class MonitorSettings(BaseAppSettings):
     samples_per_hour: int = Field(default=200, ge=0, description="rate limit per model")
 
     @model_validator(mode="after")
-    def _known_checks(self) -> "MonitorSettings":
+    def _known_checks(self) -> MonitorSettings:
         unknown = set(self.check_names) - set(ALL_CHECKS)
         if unknown:
             raise ValueError(f"checks: unknown {sorted(unknown)} (known: {', '.join(ALL_CHECKS)})")

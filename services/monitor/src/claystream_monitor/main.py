@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
-
 from claystream_common.logs import setup_logging
 from claystream_common.runtime import standard_checks
 from claystream_common.service_app import install_operations
 from claystream_common.settings import load_settings
 from claystream_common.telemetry import setup_telemetry
+from fastapi import FastAPI
+
 from claystream_monitor.api.routes import dashboard, monitoring
 from claystream_monitor.bootstrap import build_deps, close_deps, limit_native_threads, prepare_storage
 from claystream_monitor.config import MonitorSettings

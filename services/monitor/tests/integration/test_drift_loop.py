@@ -5,19 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import random
 import threading
 import time
 from contextlib import asynccontextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer
-from pymongo import AsyncMongoClient
-
 from claystream_common.events import FeedbackLogged, PredictionLogged, decode_event, new_event
 from claystream_common.kafka.producer import EventProducer
 from claystream_common.settings import load_settings
@@ -25,6 +22,7 @@ from claystream_common.web_sessions import SESSION_COOKIE, SessionCodec
 from claystream_devstack.pytest_plugin import service_env
 from claystream_monitor.config import MonitorSettings
 from claystream_monitor.main import create_app
+from pymongo import AsyncMongoClient
 
 pytestmark = pytest.mark.slow
 TOKEN = "test-service-token-0123456789"
@@ -40,7 +38,7 @@ class Sink:
         sink = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 sink.requests.append({"path": self.path, "headers": dict(self.headers), "body": body})
                 payload = json.dumps({"accepted": len(body["items"]), "record_ids": []}).encode()
@@ -57,7 +55,7 @@ class Sink:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
-    def __enter__(self) -> "Sink":
+    def __enter__(self) -> Self:
         self.thread.start()
         return self
 
@@ -84,9 +82,11 @@ def prediction(model: str, workspace: str, i: int, rng: random.Random, *, shifte
 @asynccontextmanager
 async def running_monitor(settings: MonitorSettings):  # type: ignore[no-untyped-def]
     app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://monitor") as client:
-            yield app, client
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://monitor") as client,
+    ):
+        yield client
 
 
 async def wait_for(predicate, timeout_s: float = 60.0):  # type: ignore[no-untyped-def]
@@ -120,7 +120,7 @@ async def test_shift_is_detected_published_and_sampled_back(embedded_stack, uniq
         producer = EventProducer(settings.kafka_bootstrap_servers, service="test")
         await producer.start()
         try:
-            async with running_monitor(settings) as (app, client):
+            async with running_monitor(settings) as client:
                 rng = random.Random(7)
                 stationary = [prediction(model, workspace, i, rng, shifted=False) for i in range(300)]
                 await producer.publish_many(stationary, keys=[model] * len(stationary))
@@ -135,7 +135,7 @@ async def test_shift_is_detected_published_and_sampled_back(embedded_stack, uniq
 
                 # feedback, some of it before its prediction was seen
                 feedback = [new_event("feedback.logged", FeedbackLogged(request_id=f"{model}-{i}", model=model, true_label="positive"),
-                                      workspace=workspace) for i in [*range(0, 40), *range(1000, 1010)]]
+                                      workspace=workspace) for i in [*range(40), *range(1000, 1010)]]
                 await producer.publish_many(feedback, keys=[model] * len(feedback))
                 await wait_for(lambda: db["monitor_feedback"].count_documents({"model": model, "matched": True}))
                 waiting = await wait_for(lambda: db["monitor_feedback"].count_documents({"model": model, "matched": False}))
@@ -171,6 +171,7 @@ async def test_shift_is_detected_published_and_sampled_back(embedded_stack, uniq
                 overview = await client.get(f"/api/v1/models/{model}/overview", headers={"Authorization": f"Bearer {TOKEN}"})
                 body = overview.json()
                 assert sum(t["count"] for t in body["traffic"]) >= 420 and body["alerts"] and body["samples"]
+                assert body["labels"] == ["negative", "positive"]
                 assert (await client.get("/api/v1/models")).status_code == 401
                 missing = await client.get("/api/v1/models/nope/overview", headers={"Authorization": f"Bearer {TOKEN}"})
                 assert missing.status_code == 404 and "model" in missing.json()["detail"]

@@ -6,7 +6,6 @@ import functools
 import zlib
 
 import numpy as np
-
 from claystream_monitor.drift.reference import Observation
 
 WORDS_A = [f"alpha{i}" for i in range(400)]

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import pytest
-
 from claystream_common.settings import SettingsError, load_settings
 from claystream_monitor.config import MonitorSettings
 

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import pytest
-
 from claystream_monitor.drift.hysteresis import AlertState, HysteresisPolicy, Transition
 
 

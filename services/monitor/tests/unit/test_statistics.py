@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from scipy import stats
-
 from claystream_monitor.drift import statistics as st
 from claystream_monitor.drift.reference import build_reference
 from claystream_monitor.drift.text import oov_share, tokenize
 from monitor_synthetic import WORDS_B, stream, word_vector_embed
+from scipy import stats
 
 ALPHA = 0.05
 SEEDS = 200

@@ -67,7 +67,8 @@ def build_deps(settings: TrainerSettings, *, finetuner: Any | None = None) -> De
         publisher=producer, finetuner=finetuner if settings.finetune_enabled else None,
     )
     champions = ChampionCache(ports, ttl_s=settings.champion_cache_s)
-    worker = EmbeddingWorker(ports, champions, batch_size=max(settings.embed_batch_size * 8, 64),
+    # small batches: predict shares the body (one forward pass at a time) and waits at most one batch
+    worker = EmbeddingWorker(ports, champions, batch_size=settings.embed_batch_size * 2,
                              flush_s=settings.embed_flush_s)
     base_model = str(bodies.base_path()) if settings.embedder == "sentence-transformers" else "hashing"
 

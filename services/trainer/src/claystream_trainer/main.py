@@ -25,7 +25,8 @@ def create_app(settings: TrainerSettings | None = None, *, deps_factory: Callabl
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         setup_logging(settings.log_level, json_lines=settings.log_json)
         setup_telemetry(settings.service_name, otlp_endpoint=settings.otlp_endpoint)
-        _limit_threads(settings.torch_threads)
+        if settings.embedder == "sentence-transformers":
+            _limit_threads(settings.torch_threads)
         deps = (deps_factory or build_deps)(settings)
         app.state.deps = deps
         await start_deps(deps)

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from claystream_common.datasets import DatasetSpec
 from pydantic import ValidationError
 from pymongo.asynchronous.database import AsyncDatabase
-
-from claystream_common.datasets import DatasetSpec
 
 
 class MongoDatasetDirectory:

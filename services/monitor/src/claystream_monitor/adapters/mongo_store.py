@@ -7,6 +7,7 @@ by request id lives in the JoinIndex (Redis), not in array queries.
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -33,7 +34,7 @@ class MongoMonitorStore:
         self.alerts = db["monitor_alerts"]
         self.feedback = db["monitor_feedback"]
         self.samples = db["monitor_samples"]
-        self._registered: set[str] = set()
+        self._last_seen_written: dict[str, float] = {}
 
     async def ensure_indexes(self) -> None:
         ttl = self.retention_s
@@ -87,21 +88,23 @@ class MongoMonitorStore:
     async def add_traffic(self, key: ModelKey, buckets: dict[str, dict[str, float]]) -> None:
         if not buckets:
             return
-        if key.id not in self._registered:
-            self._registered.add(key.id)
+        if time.monotonic() - self._last_seen_written.get(key.id, -1e9) > 30:  # at most one write per 30 s
+            self._last_seen_written[key.id] = time.monotonic()
             await self.register_model(key, {"last_seen": datetime.now(UTC)})
-        operations = []
+        operations: list[UpdateOne] = []
         for start, counts in buckets.items():
-            # datetimes only in $setOnInsert: nx-27017 turns datetimes $set on an existing document into strings
+            # create first, then $inc on the existing document: nx-27017 stores dotted $inc paths of an upsert
+            # literally ("labels.x"), and turns datetimes $set on an existing document into strings
             begins = datetime.fromtimestamp(int(start), UTC)
+            bucket_id = f"{key.id}|{start}"
             operations.append(UpdateOne(
-                {"_id": f"{key.id}|{start}"},
-                {"$inc": counts,
-                 "$setOnInsert": {**key.as_dict(), "model_key": key.id, "start_s": int(start),
+                {"_id": bucket_id},
+                {"$setOnInsert": {**key.as_dict(), "model_key": key.id, "start_s": int(start), "labels": {}, "true_labels": {},
                                   "expires_at": begins + timedelta(seconds=self.retention_s)}},
                 upsert=True,
             ))
-        await self.traffic.bulk_write(operations, ordered=False)
+            operations.append(UpdateOne({"_id": bucket_id}, {"$inc": counts}))
+        await self.traffic.bulk_write(operations, ordered=True)
 
     async def store_evaluations(self, key: ModelKey, evaluations: list[dict[str, Any]]) -> None:
         if evaluations:

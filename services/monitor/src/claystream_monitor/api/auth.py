@@ -7,11 +7,10 @@ import hmac
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import HTTPException, Request, status
-
 from claystream_common.apikeys import parse_api_key, secret_matches
 from claystream_common.mongo import mongo_database
 from claystream_common.web_sessions import SESSION_COOKIE, SessionCodec, WebSession
+from fastapi import HTTPException, Request, status
 
 WORKSPACE_HEADER = "X-Claystream-Workspace"
 

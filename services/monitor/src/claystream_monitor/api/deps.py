@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
+from claystream_common.kafka.producer import EventProducer
 from fastapi import Depends, Request
 
-from claystream_common.kafka.producer import EventProducer
 from claystream_monitor.adapters.mongo_store import MongoMonitorStore
 from claystream_monitor.api.auth import Viewer, require_user, require_viewer
 from claystream_monitor.bootstrap import Deps

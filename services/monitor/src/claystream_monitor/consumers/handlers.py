@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from claystream_common.events import Envelope, FeedbackLogged, ModelPromoted, ModelTrained, PredictionLogged
 from claystream_common.ports import EventPublisher
+
 from claystream_monitor.services.engine import MonitorEngine
 from claystream_monitor.services.feedback import record_feedback
 from claystream_monitor.services.models import on_model_promoted, on_model_trained

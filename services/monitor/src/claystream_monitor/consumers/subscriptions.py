@@ -7,6 +7,7 @@ from functools import partial
 
 from claystream_common.kafka.consumer import Subscription
 from claystream_common.ports import EventPublisher
+
 from claystream_monitor.consumers.handlers import on_feedback_logged, on_predictions_logged, on_promoted, on_trained
 from claystream_monitor.services.engine import MonitorEngine
 from claystream_monitor.services.ports import JoinIndex, MonitorStore

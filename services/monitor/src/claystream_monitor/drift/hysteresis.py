@@ -49,5 +49,5 @@ class AlertState:
         return {"alerting": self.alerting, "breach_streak": self.breach_streak, "clean_streak": self.clean_streak}
 
     @classmethod
-    def from_dict(cls, policy: HysteresisPolicy, data: dict[str, int | bool]) -> "AlertState":
+    def from_dict(cls, policy: HysteresisPolicy, data: dict[str, int | bool]) -> AlertState:
         return cls(policy, bool(data.get("alerting")), int(data.get("breach_streak", 0)), int(data.get("clean_streak", 0)))

@@ -63,7 +63,7 @@ class Reference:
         }
 
     @classmethod
-    def from_document(cls, doc: dict[str, Any]) -> "Reference":
+    def from_document(cls, doc: dict[str, Any]) -> Reference:
         embeddings = None
         if doc.get("embeddings") is not None and doc.get("embedding_dim"):
             embeddings = np.frombuffer(bytes(doc["embeddings"]), dtype=np.float32).reshape(-1, int(doc["embedding_dim"]))

@@ -151,7 +151,7 @@ def embedding_domain_classifier(
     auc = float(roc_auc_score(y_test, scores))
     p_value = float(stats.mannwhitneyu(scores[y_test == 1], scores[y_test == 0], alternative="greater").pvalue)
     threshold = max(_auc_critical(int(y_test.sum()), int((y_test == 0).sum()), alpha), min_auc)
-    evidence = {"roc_auc": round(auc, 4), "window_size": n, "reference_size": m, "held_out": int(len(y_test))}
+    evidence = {"roc_auc": round(auc, 4), "window_size": n, "reference_size": m, "held_out": len(y_test)}
     return CheckResult("embedding_drift", auc, threshold, p_value, bool(p_value < alpha and auc > min_auc), evidence)
 
 

@@ -2,21 +2,30 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 from typing import Any
 
 from claystream_common.events import DriftChanged, Envelope, new_event
 from claystream_common.ports import EventPublisher
+
 from claystream_monitor.drift.hysteresis import Transition
 from claystream_monitor.drift.monitor import Evaluation
-from claystream_monitor.metrics import DRIFT_ALERTING, DRIFT_P_VALUE, DRIFT_SCORE, DRIFT_THRESHOLD, DRIFT_TRANSITIONS, WINDOWS_EVALUATED
+from claystream_monitor.metrics import (
+    DRIFT_ALERTING,
+    DRIFT_P_VALUE,
+    DRIFT_SCORE,
+    DRIFT_THRESHOLD,
+    DRIFT_TRANSITIONS,
+    WINDOWS_EVALUATED,
+)
 from claystream_monitor.services.ports import ModelKey
 
 EVENT_TYPE = {Transition.DETECTED: "drift.detected", Transition.RESOLVED: "drift.resolved"}
 
 
 def _finite(value: float | None) -> float | None:
-    if value is None or value != value or value in (float("inf"), float("-inf")):
+    if value is None or not math.isfinite(value):
         return None
     return float(value)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import OrderedDict
-from collections.abc import Iterable
 
 from claystream_monitor.drift.monitor import DriftConfig, ModelMonitor
 from claystream_monitor.drift.reference import Reference
@@ -24,18 +23,15 @@ class MonitorEngine:
         self._recent: OrderedDict[str, None] = OrderedDict()
         self._capacity = dedupe_capacity
 
-    def fresh(self, event_ids: Iterable[str]) -> list[bool]:
-        """True for ids not seen recently (redeliveries must not count twice in a window)."""
-        flags = []
+    def unseen(self, event_ids: list[str]) -> set[str]:
+        """The ids not taken by a window recently (redeliveries must not count twice)."""
+        return {event_id for event_id in event_ids if event_id not in self._recent}
+
+    def mark_seen(self, event_ids: list[str]) -> None:
         for event_id in event_ids:
-            if event_id in self._recent:
-                flags.append(False)
-                continue
             self._recent[event_id] = None
-            flags.append(True)
         while len(self._recent) > self._capacity:
             self._recent.popitem(last=False)
-        return flags
 
     def lock(self, key: ModelKey) -> asyncio.Lock:
         return self._locks.setdefault(key.id, asyncio.Lock())

@@ -8,6 +8,7 @@ from typing import Any
 
 from claystream_common.events import Envelope, FeedbackLogged
 from claystream_common.ports import EventPublisher
+
 from claystream_monitor.metrics import FEEDBACK_SEEN
 from claystream_monitor.services import alerts as alerting
 from claystream_monitor.services.engine import MonitorEngine

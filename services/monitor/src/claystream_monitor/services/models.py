@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from claystream_common.events import Envelope, ModelPromoted, ModelTrained
+
 from claystream_monitor.services import alerts as alerting
 from claystream_monitor.services.engine import MonitorEngine
 from claystream_monitor.services.ports import ModelKey, MonitorStore

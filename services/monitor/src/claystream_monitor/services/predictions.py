@@ -11,6 +11,7 @@ from typing import Any
 
 from claystream_common.events import Envelope, PredictionLogged
 from claystream_common.ports import EventPublisher
+
 from claystream_monitor.drift.hysteresis import Transition
 from claystream_monitor.drift.monitor import Evaluation
 from claystream_monitor.drift.reference import Observation, confidence
@@ -19,7 +20,13 @@ from claystream_monitor.services import alerts as alerting
 from claystream_monitor.services.engine import MonitorEngine
 from claystream_monitor.services.feedback import apply_joined_feedback, label_key
 from claystream_monitor.services.ports import (
-    DatasetDirectory, JoinedPrediction, JoinIndex, ModelKey, MonitorStore, RateLimiter, SampleSink,
+    DatasetDirectory,
+    JoinedPrediction,
+    JoinIndex,
+    ModelKey,
+    MonitorStore,
+    RateLimiter,
+    SampleSink,
 )
 from claystream_monitor.services.sampling import send_samples, text_digest
 
@@ -49,12 +56,18 @@ class PredictionPorts:
 
 
 async def record_predictions(events: list[Envelope[PredictionLogged]], *, ports: PredictionPorts) -> list[Evaluation]:
-    """Handle one consumer batch; idempotent by event id (redeliveries are skipped)."""
+    """Handle one consumer batch.
+
+    Storage comes first (the bucket is keyed by its first event id, the join index is a SET), then the
+    window: events are marked seen only once the window took them, so a batch redelivered after a storage
+    failure is processed again, while one redelivered after the window update is not counted twice.
+    """
     engine = ports.engine
-    fresh = engine.fresh(str(e.event_id) for e in events)
+    unseen = engine.unseen([str(e.event_id) for e in events])
     by_key: dict[ModelKey, list[Envelope[PredictionLogged]]] = defaultdict(list)
-    for event, is_new in zip(events, fresh, strict=True):
-        if is_new:
+    for event in events:
+        if str(event.event_id) in unseen:
+            unseen.discard(str(event.event_id))  # a duplicate inside the batch counts once
             by_key[ModelKey(event.workspace, event.data.model, event.data.model_version)].append(event)
     done: list[Evaluation] = []
     for key, batch in by_key.items():
@@ -68,17 +81,18 @@ async def _record_model_batch(key: ModelKey, batch: list[Envelope[PredictionLogg
         for e in batch
     ]
     at = alerting.now()
+    config = ports.engine.config
+    await ports.store.store_predictions(key, _bucket(batch, observations, store_texts=ports.store_texts))
+    await ports.store.add_traffic(key, _traffic(batch, observations, bucket_s=ports.time_bucket_s, low=config.low_confidence))
+    parked = await ports.join.remember([JoinedPrediction(o.request_id, key, o.label, o.score) for o in observations])
     async with ports.engine.lock(key):
         monitor = await ports.engine.monitor_for(key)
         embed = ports.engine.embedder.embed if ports.engine.embedder is not None else None
         evaluations, frozen = await asyncio.to_thread(monitor.observe, observations, embed=embed)
-        window = _affected(monitor.window_observations(), monitor.config) if any(
-            _wants_samples(e, monitor.config) for e in evaluations) else []
+        ports.engine.mark_seen([str(e.event_id) for e in batch])
+        window = _affected(monitor.window_observations(), config) if any(_wants_samples(e, config) for e in evaluations) else []
         states = monitor.alert_states() if any(e.transitions for e in evaluations) else None
     PREDICTIONS_SEEN.labels(key.model).inc(len(batch))
-    await ports.store.store_predictions(key, _bucket(batch, observations, store_texts=ports.store_texts))
-    await ports.store.add_traffic(key, _traffic(batch, observations, bucket_s=ports.time_bucket_s, low=monitor.config.low_confidence))
-    parked = await ports.join.remember([JoinedPrediction(o.request_id, key, o.label, o.score) for o in observations])
     if frozen is not None:
         await ports.store.save_reference(key, frozen.to_document())
     await conclude(key, evaluations, at=at, ports=ports, window=window, states=states)

@@ -194,7 +194,7 @@ def values_from_form_safe(spec: DatasetSpec, form: Any) -> dict[str, Any]:
 async def progress_fragment(request: Request, principal: WebUser, workspace: str, dataset: str) -> Response:
     spec = await load_spec(request, principal, workspace, dataset)
     progress = await progress_for(request, spec, principal)
-    return render(request, "annotate/partials/progress.html", principal, spec=spec, progress=progress, refreshed=True)
+    return render(request, "annotate/partials/progress.html", principal, spec=spec, progress=progress)
 
 
 @router.get("/datasets/{workspace}/{dataset}/training")

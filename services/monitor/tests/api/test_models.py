@@ -1,0 +1,91 @@
+"""GET /api/v1/models and /api/v1/models/{model}/overview: auth, workspace scoping, shapes, 4xx."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+from claystream_common.apikeys import generate_api_key
+from claystream_common.settings import load_settings
+from claystream_devstack.pytest_plugin import service_env
+from claystream_monitor.config import MonitorSettings
+from claystream_monitor.main import create_app
+from claystream_monitor.services.ports import ModelKey
+
+TOKEN = "api-test-service-token-0123456789"
+
+
+@pytest.fixture
+async def client(embedded_stack, unique_name, monkeypatch):  # type: ignore[no-untyped-def]
+    env = service_env(embedded_stack, "CLAYSTREAM_MONITOR_", unique_name, consumers_enabled="false", service_token=TOKEN,
+                      embedder="none")
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    app = create_app(load_settings(MonitorSettings))
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://monitor") as http,
+    ):
+        http.app = app  # type: ignore[attr-defined]
+        yield http
+
+
+async def seed(app) -> tuple[str, str]:  # type: ignore[no-untyped-def]
+    store = app.state.deps.store
+    db = store.db
+    for workspace in ("acme", "other"):
+        key = ModelKey(workspace, "reviews", "v1")
+        await store.register_model(key, {"champion": True})
+        start = int(datetime.now(UTC).timestamp()) // 60 * 60
+        await store.add_traffic(key, {str(start): {"count": 5, "labels.positive": 3, "labels.negative": 2}})
+        await store.store_alerts([{**key.as_dict(), "model_key": key.id, "transition": "detected", "check": "text_length",
+                                   "statistic": 0.5, "threshold": 0.2, "p_value": 1e-9, "window": {"events_seen": 300},
+                                   "evidence": {}, "event_id": f"e-{workspace}", "at": datetime.now(UTC)}])
+    keys = {}
+    for workspace in ("acme", "other"):
+        new = generate_api_key()
+        await db["api_keys"].insert_one({"_id": new.key_id, "workspace": workspace, "name": f"k-{workspace}", "role": "viewer",
+                                         "secret_sha256": new.secret_sha256, "created_at": datetime.now(UTC), "revoked": False})
+        keys[workspace] = new.plaintext
+    return keys["acme"], keys["other"]
+
+
+async def test_models_are_scoped_to_the_callers_workspace(client: httpx.AsyncClient) -> None:
+    acme_key, _ = await seed(client.app)  # type: ignore[attr-defined]
+    mine = await client.get("/api/v1/models", headers={"X-API-Key": acme_key})
+    assert mine.status_code == 200
+    assert [(m["workspace"], m["model"], m["champion"]) for m in mine.json()["items"]] == [("acme", "reviews", True)]
+    everything = await client.get("/api/v1/models", headers={"Authorization": f"Bearer {TOKEN}"})
+    assert {m["workspace"] for m in everything.json()["items"]} == {"acme", "other"}
+    scoped = await client.get("/api/v1/models", headers={"Authorization": f"Bearer {TOKEN}", "X-Claystream-Workspace": "other"})
+    assert {m["workspace"] for m in scoped.json()["items"]} == {"other"}
+
+
+async def test_overview_shape(client: httpx.AsyncClient) -> None:
+    acme_key, _ = await seed(client.app)  # type: ignore[attr-defined]
+    response = await client.get("/api/v1/models/reviews/overview", headers={"X-API-Key": acme_key}, params={"hours": 2})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["model"]["workspace"] == "acme"
+    assert body["traffic"][0]["count"] == 5 and body["traffic"][0]["labels"] == {"negative": 2, "positive": 3}
+    assert body["alerts"][0]["check"] == "text_length" and body["labels"] == ["negative", "positive"]
+    assert {"drift", "accuracy", "samples", "scores"} <= set(body)
+
+
+@pytest.mark.parametrize(
+    ("headers", "fragment"),
+    [({}, "authentication required"), ({"X-API-Key": "nope"}, "X-API-Key: malformed"),
+     ({"X-API-Key": "cs_0123456789abcdef_wrong"}, "X-API-Key: unknown"), ({"Authorization": "Bearer wrong"}, "invalid service token")],
+)
+async def test_refuses_unauthenticated_callers_naming_the_reason(client: httpx.AsyncClient, headers, fragment) -> None:  # type: ignore[no-untyped-def]
+    response = await client.get("/api/v1/models", headers=headers)
+    assert response.status_code == 401 and fragment in response.json()["detail"]
+
+
+async def test_unknown_model_and_bad_query_are_4xx_with_the_field(client: httpx.AsyncClient) -> None:
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    missing = await client.get("/api/v1/models/absent/overview", headers=auth)
+    assert missing.status_code == 404 and "model" in missing.json()["detail"]
+    bad = await client.get("/api/v1/models/absent/overview", headers=auth, params={"hours": -1})
+    assert bad.status_code == 422 and bad.json()["detail"][0]["loc"][-1] == "hours"
