@@ -297,7 +297,7 @@ def main() -> None:
     parser.add_argument("--test", type=int, default=2000)
     parser.add_argument("--max-steps", type=int, default=int(os.environ.get("BENCH_FINETUNE_MAX_STEPS", "40")))
     args = parser.parse_args()
-    state = Path(tempfile.mkdtemp(prefix="claystream-bench-"))
+    state = Path(tempfile.mkdtemp(prefix="cs-learning-loop-"))
     stack = EmbeddedStack(state, StackPorts(kafka=free_port(), mongo=free_port(), redis=free_port()))
     stack.start()
     token = "bench-service-token-0123456789abcdef"

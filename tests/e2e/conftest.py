@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
-
 from claystream_common.settings import load_settings
 from claystream_devstack.pytest_plugin import service_env
 

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from claystream_devstack.demo import DemoConfig, DemoOutcome, run_demo
 from claystream_devstack.demo_api import DemoApi, ServiceUrls
 from claystream_devstack.demo_report import ACCURACY_PNG, DRIFT_PNG

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from claystream_devstack import demo_data
 from claystream_devstack.demo_learning import CurvePoint
 from claystream_devstack.demo_monitor import DriftPoint, parse_drift_gauges

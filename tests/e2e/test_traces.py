@@ -16,13 +16,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from claystream_common.datasets import record_id_for
+from claystream_common.telemetry import setup_telemetry
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
-
-from claystream_common.datasets import record_id_for
-from claystream_common.telemetry import setup_telemetry
 
 from .conftest import eventually, three_services
 

@@ -41,7 +41,13 @@ class InMemoryFence:
 
 
 class MongoFence:
-    """Processed ids in a collection (``_id`` = group:event_id), expired by a TTL index."""
+    """Processed ids in a collection (``_id`` = group:event_id), expired by a TTL index.
+
+    It absorbs redeliveries of events whose handling completed (a crash or rebalance before the
+    offset commit, a producer retry, a replayed partition).  It cannot cover a crash *between* a
+    handler's side effects and ``mark_processed``: that one batch is handled again, so handlers
+    must still be idempotent (natural-key upserts) - see test_consumer_lifecycle's kill test.
+    """
 
     def __init__(self, collection: AsyncCollection[dict[str, Any]], group: str, *, ttl_s: int = 7 * 24 * 3600) -> None:
         self._collection = collection

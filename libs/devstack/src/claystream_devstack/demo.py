@@ -31,8 +31,8 @@ from claystream_devstack.demo_setup import (
     ensure_annotator,
     ensure_api_key,
     ensure_dataset,
-    mask_api_key,
     import_records,
+    mask_api_key,
     wait_stored,
 )
 from claystream_devstack.demo_steps import StepLog, StepResult, StepTimeout
@@ -55,11 +55,14 @@ class DemoConfig:
     stationary: int = 1300
     drifted: int = 700
     traffic_batch: int = 50
+    traffic_budget_s: float = 240.0  # per phase (IMDb, then Rotten Tomatoes)
     wait_finetune: bool = True  # after the labels, wait (bounded) for the background fine-tune to land
     trainer: dict[str, Any] = field(default_factory=dict)  # dataset trainer settings (defaults when empty)
     store_wait_s: float = 120.0
     train_wait_s: float = 240.0
-    learning_budget_s: float = 480.0  # labelling + waiting for models, fine-tune included (then traffic goes on)
+    learning_budget_s: float = 420.0  # labelling + waiting for models, fine-tune included (then traffic goes on)
+    total_budget_s: float = 840.0  # every wait and traffic phase is cut to fit (the full demo: < 15 minutes)
+    production_reserve_s: float = 300.0  # kept for the production part when the learning part is slow
     suggestion_wait_s: float = 120.0
     alert_wait_s: float = 90.0
     routed_wait_s: float = 120.0
@@ -74,19 +77,29 @@ class DemoOutcome:
     traffic: TrafficLog | None = None
     watch: DriftWatch | None = None
     learning_deadline: float | None = None
+    deadline: float = field(default_factory=lambda: time.monotonic() + 3600)
+
+    def within(self, seconds: float) -> float:
+        """``seconds``, cut to what is left of the demo's total budget (at least 1 s)."""
+        return max(1.0, min(seconds, self.deadline - time.monotonic()))
 
 
 def run_demo(launcher: ServiceLauncher, *, simulate: bool, out_dir: Path, config: DemoConfig | None = None) -> DemoOutcome:
     config = config or DemoConfig()
     started = time.monotonic()
     steps = StepLog()
-    outcome = DemoOutcome(steps=steps)
+    outcome = DemoOutcome(steps=steps, deadline=started + config.total_budget_s)
     urls = ServiceUrls(**{name: launcher.url(name) if name in launcher.ports else None
                           for name in ("annotate", "ingest", "trainer", "monitor")})
     api = DemoApi(urls, service_token=launcher.dev_secrets()["SERVICE_TOKEN"], workspace=config.workspace,
                   dataset=config.dataset)
     try:
-        client = _set_up(launcher, api, config, steps, outcome)
+        try:
+            client = _set_up(launcher, api, config, steps, outcome)
+        except Exception as error:  # noqa: BLE001 - e.g. the shared data folder is missing: say so, keep the stack up
+            steps.results.append(StepResult("set-up", "failed", 0.0, f"{type(error).__name__}: {error}"))
+            print(f"demo: set-up failed: {type(error).__name__}: {error}")
+            client = None
         if client is None:
             print("demo: set-up did not complete; see the messages above")
             return outcome
@@ -168,7 +181,7 @@ def _simulate(launcher: ServiceLauncher, api: DemoApi, client: Any, config: Demo
     steps.run(f"import {len(train)} labelled IMDb train reviews (SDK)",
               lambda: f"{import_records(client, train, dataset=config.dataset, source='imdb_train')} accepted")
     steps.run("labelled reviews stored", lambda: wait_stored(api, {str(r["id"]) for r in train},
-                                                             timeout_s=config.store_wait_s))
+                                                             timeout_s=outcome.within(config.store_wait_s)))
     truth = {record_id_for(config.workspace, config.dataset, str(r["id"])): str(r["label"]) for r in train}
     session = AnnotatorSession(api.urls.annotate, config.workspace, config.dataset)
     try:
@@ -187,13 +200,14 @@ def _simulate(launcher: ServiceLauncher, api: DemoApi, client: Any, config: Demo
         final = outcome.curve[-1]
         steps.figures.update({"final_model_version": final.model_version, "final_model_kind": final.kind,
                               "final_test_accuracy": final.test_accuracy, "final_label_count": final.label_count})
-    steps.run("suggestions on pending records", lambda: _suggestions(api, config, steps))
+    steps.run("suggestions on pending records",
+              lambda: _suggestions(api, outcome.within(config.suggestion_wait_s), steps))
     _production(launcher, api, client, config, steps, outcome, production, drifted,
                 known={str(r["id"]) for r in train} | set(_imported_unlabelled(config)))
 
 
-def _suggestions(api: DemoApi, config: DemoConfig, steps: StepLog) -> str:
-    counts = wait_suggestions(api, timeout_s=config.suggestion_wait_s)
+def _suggestions(api: DemoApi, timeout_s: float, steps: StepLog) -> str:
+    counts = wait_suggestions(api, timeout_s=timeout_s)
     steps.figures["pending_with_suggestions"] = counts["with_suggestions"]
     return f"{counts['with_suggestions']} of {counts['pending']} pending records carry a suggestion"
 
@@ -208,7 +222,7 @@ def _login(session: AnnotatorSession, credentials: Credentials | None) -> str:
 
 def _learn(api: DemoApi, session: AnnotatorSession, truth: dict[str, str], evaluation: list[dict[str, Any]],
            config: DemoConfig, outcome: DemoOutcome, labelled_before: int) -> str:
-    deadline = time.monotonic() + config.learning_budget_s
+    deadline = min(time.monotonic() + config.learning_budget_s, outcome.deadline - config.production_reserve_s)
     outcome.learning_deadline = deadline
     curve, timeouts = learn(api, session, truth, evaluation, chunk=config.label_chunk, train_wait_s=config.train_wait_s,
                             deadline=deadline, labelled_before=labelled_before)
@@ -252,14 +266,14 @@ def _production(launcher: ServiceLauncher, api: DemoApi, client: Any, config: De
     try:
         steps.run(f"production traffic: {len(production)} IMDb test reviews (predict → monitor, feedback → ingest)",
                   lambda: stream(api, client, production, phase="imdb", log=traffic, watch=watch,
-                                 batch=config.traffic_batch))
+                                 batch=config.traffic_batch, budget_s=outcome.within(config.traffic_budget_s)))
         traffic.drift_started_at_event = traffic.predictions
         steps.run(f"drift injected: {len(drifted)} Rotten Tomatoes sentences",
                   lambda: stream(api, client, drifted, phase="rotten_tomatoes", log=traffic, watch=watch,
-                                 batch=config.traffic_batch))
-        alert = steps.run("drift alert raised", lambda: _alert(watch, traffic, config))
+                                 batch=config.traffic_batch, budget_s=outcome.within(config.traffic_budget_s)))
+        alert = steps.run("drift alert raised", lambda: _alert(watch, traffic, outcome.within(config.alert_wait_s)))
         steps.run("samples routed back to annotation",
-                  lambda: str(wait_routed_back(api, known, timeout_s=config.routed_wait_s)))
+                  lambda: str(wait_routed_back(api, known, timeout_s=outcome.within(config.routed_wait_s))))
     finally:
         watch.stop()
     steps.figures.update({
@@ -271,17 +285,17 @@ def _production(launcher: ServiceLauncher, api: DemoApi, client: Any, config: De
     })
 
 
-def _alert(watch: DriftWatch, traffic: TrafficLog, config: DemoConfig) -> str:
-    found = wait_alert(watch, timeout_s=config.alert_wait_s)
+def _alert(watch: DriftWatch, traffic: TrafficLog, timeout_s: float) -> str:
+    found = wait_alert(watch, timeout_s=timeout_s)
     if traffic.first_alert_at_event is None:
         traffic.first_alert_at_event = traffic.predictions
     return f"{found.get('check')}: statistic {found.get('statistic')} > threshold {found.get('threshold')}"
 
 
 def _report(out_dir: Path, steps: StepLog, outcome: DemoOutcome, config: DemoConfig) -> Path:
-    header = [f"Workspace `{config.workspace}`, dataset `{config.dataset}`; "
-              f"{config.unlabelled} unlabelled + {config.labelled} labelled IMDb reviews (seed {config.seed}); "
-              f"production: {config.stationary} IMDb test reviews, then {config.drifted} Rotten Tomatoes sentences."]
+    header = [(f"Workspace `{config.workspace}`, dataset `{config.dataset}`; "
+               f"{config.unlabelled} unlabelled + {config.labelled} labelled IMDb reviews (seed {config.seed}); "
+               f"production: {config.stationary} IMDb test reviews, then {config.drifted} Rotten Tomatoes sentences.")]
     watch = outcome.watch
     return write_report(out_dir, steps, curve=outcome.curve, drift_points=watch.points if watch else [],
                         alerts=watch.alerts if watch else [],

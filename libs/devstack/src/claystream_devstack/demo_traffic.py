@@ -3,6 +3,7 @@ through ingest, a domain switch (IMDb → Rotten Tomatoes), and the samples the 
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -10,7 +11,7 @@ from typing import Any
 
 from claystream_devstack.demo_api import DemoApi
 from claystream_devstack.demo_monitor import DriftWatch
-from claystream_devstack.demo_steps import wait_for
+from claystream_devstack.demo_steps import StepTimeout, wait_for
 
 
 @dataclass
@@ -36,11 +37,20 @@ def stream(
     log: TrafficLog,
     watch: DriftWatch,
     batch: int,
+    budget_s: float,
     feedback: bool = True,
     echo: Callable[[str], None] = print,
-) -> None:
-    """Send ``rows`` (``text``, ``label``) as production requests, ``batch`` texts per predict call."""
+) -> str:
+    """Send ``rows`` (``text``, ``label``) as production requests, ``batch`` texts per predict call.
+
+    Stops after ``budget_s`` (:class:`StepTimeout` saying how many were sent) so a slow machine
+    cannot stall the demo.
+    """
+    started = time.monotonic()
     for start in range(0, len(rows), batch):
+        if time.monotonic() - started > budget_s:
+            raise StepTimeout(f"sent {start} of {len(rows)} in the {budget_s:.0f}s budget "
+                              f"({start / budget_s:.1f} predictions/s); the rest was not sent")
         chunk = rows[start:start + batch]
         request_id = f"demo-{phase}-{uuid.uuid4().hex[:12]}"
         answer = api.predict([r["text"] for r in chunk], forward=True, request_id=request_id)
@@ -57,6 +67,8 @@ def stream(
         if log.first_alert_at_event is None and watch.detected():
             log.first_alert_at_event = log.predictions
             echo(f"demo:   drift alert after {log.predictions} production events: {watch.detected()[0]['check']}")
+    seconds = time.monotonic() - started
+    return f"{len(rows)} predictions in {seconds:.0f}s ({len(rows) / max(seconds, 1e-9):.0f}/s)"
 
 
 def wait_alert(watch: DriftWatch, *, timeout_s: float) -> dict[str, Any]:

@@ -135,7 +135,7 @@ def export(
 def keys_create(
     workspace: Annotated[str, typer.Option(help="workspace the key may write to")],
     name: Annotated[str, typer.Option(help="a label for the key, e.g. the backend using it")],
-    role: Annotated[str, typer.Option(help="annotator or admin (annotate's roles; both may log records)")] = "annotator",
+    role: Annotated[str, typer.Option(help="annotator or admin (both may log records)")] = "annotator",
     mongo_url: Annotated[str, typer.Option(envvar="CLAYSTREAM_MONGO_URL")] = "mongodb://127.0.0.1:27017",
     mongo_db: Annotated[str, typer.Option(envvar="CLAYSTREAM_MONGO_DB")] = "claystream",
 ) -> None:

@@ -55,7 +55,8 @@ class RecordMapper:
         self._taken = {"external_id", id_column, *RECORD_KEYS, *self.metadata_map.values()}
 
     def __call__(self, row: Mapping[str, Any]) -> dict[str, Any]:
-        if isinstance(row.get("fields"), Mapping):
+        given = row.get("fields")
+        if given is not None and isinstance(given, dict | Mapping):
             record = {key: row[key] for key in RECORD_KEYS if row.get(key) is not None}
             if "external_id" in record:
                 record["external_id"] = str(record["external_id"])
@@ -66,18 +67,24 @@ class RecordMapper:
         field_map = self.field_map
         if field_map is None:
             field_map = {column: column for column in row if column not in self._taken}
-        record: dict[str, Any] = {"fields": {name: _clean(row.get(column)) for name, column in field_map.items()}}
-        external_id = _clean(external_id)
+        fields = {}
+        for name, column in field_map.items():
+            value = row.get(column)
+            fields[name] = value if value.__class__ is str else _clean(value)
+        record: dict[str, Any] = {"fields": fields}
         if external_id is not None:
-            record["external_id"] = external_id if type(external_id) is str else str(external_id)
-        metadata = row.get("metadata")
-        metadata = dict(metadata) if metadata else {}
-        for name, column in self.metadata_map.items():
-            value = _clean(row.get(column))
-            if value is not None:
-                metadata[name] = value
-        if metadata:
-            record["metadata"] = metadata
+            if external_id.__class__ is not str:
+                external_id = _clean(external_id)
+            if external_id is not None:
+                record["external_id"] = str(external_id)
+        if self.metadata_map or row.get("metadata"):
+            metadata = dict(row.get("metadata") or {})
+            for name, column in self.metadata_map.items():
+                value = _clean(row.get(column))
+                if value is not None:
+                    metadata[name] = value
+            if metadata:
+                record["metadata"] = metadata
         for key in ("suggestions", "vectors"):
             if row.get(key) is not None:
                 record[key] = row[key]

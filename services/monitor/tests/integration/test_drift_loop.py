@@ -129,9 +129,10 @@ async def test_shift_is_detected_published_and_sampled_back(embedded_stack, uniq
                     docs = await db["monitor_predictions"].find({"model": model}, {"count": 1}).to_list(None)
                     return sum(d["count"] for d in docs) >= 300
                 await wait_for(stored)
+                reference = await wait_for(lambda: db["monitor_references"].find_one({"model": model}))
+                assert reference["size"] == 120 and reference["source"] == "first_window"
+                await wait_for(lambda: db["monitor_windows"].count_documents({"model": model, "events_seen": 300}))
                 assert await db["monitor_alerts"].count_documents({"model": model}) == 0
-                reference = await db["monitor_references"].find_one({"model": model})
-                assert reference is not None and reference["size"] == 120
 
                 # feedback, some of it before its prediction was seen
                 feedback = [new_event("feedback.logged", FeedbackLogged(request_id=f"{model}-{i}", model=model, true_label="positive"),

@@ -135,3 +135,23 @@ async def test_promotion_with_validation_reference_sets_the_accuracy_baseline() 
     monitor = await ports.engine.monitor_for(KEY)
     assert monitor.reference_accuracy == 0.9
     assert ports.store.models[KEY.id]["champion"] is True
+
+
+async def test_a_batch_whose_storage_failed_is_processed_again_on_redelivery() -> None:
+    ports = make_ports()
+    batch = events(stream(120, seed=9))
+    store = ports.store
+    original = store.store_predictions
+
+    async def failing(key, bucket):  # type: ignore[no-untyped-def]
+        raise ConnectionError("mongo down")
+
+    store.store_predictions = failing  # type: ignore[method-assign]
+    try:
+        await record_predictions(batch, ports=ports)
+    except ConnectionError:
+        pass
+    store.store_predictions = original  # type: ignore[method-assign]
+    await record_predictions(batch, ports=ports)  # the runner redelivers
+    assert sum(len(b["request_ids"]) for b in store.buckets) == 120
+    assert ports.engine.peek(KEY).events_seen == 120

@@ -301,6 +301,7 @@ class ConsumerRunner:
         if self._stopping.is_set():
             raise Rewind(run[0].message.offset)
         for item in run:  # isolate the bad ones
+            self._check_owned(item.message)
             await self._attempt_single(topic, lambda event: batch_handler([event]), item)
 
     async def _attempt_batch(self, topic: str, handler: BatchHandler, run: list[Decoded]) -> bool:

@@ -43,7 +43,14 @@ class MongoDatasetStore:
         return dict(document) if document is not None else None
 
     async def get_by_id(self, dataset_id: str) -> dict[str, Any] | None:
-        return await self._datasets.find_one({"_id": dataset_id})
+        key = ("", dataset_id)
+        hit = self._cache.get(key)
+        now = time.monotonic()
+        if hit is not None and now - hit[0] < self._cache_s:
+            return dict(hit[1]) if hit[1] is not None else None
+        document = await self._datasets.find_one({"_id": dataset_id})
+        self._cache[key] = (now, document)
+        return dict(document) if document is not None else None
 
     async def list(self, workspaces: Sequence[str] | None) -> list[dict[str, Any]]:
         query: dict[str, Any] = {} if workspaces is None else {"workspace": {"$in": list(workspaces)}}
