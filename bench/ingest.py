@@ -85,14 +85,13 @@ class PeakRss:
 
 
 def cpu_seconds(pids: dict[str, int | None]) -> dict[str, float]:
-    """User + system CPU seconds so far of each process (and its children)."""
+    """User + system CPU seconds so far of each process (not its children: the bench spawned the servers)."""
     out: dict[str, float] = {}
     for name, pid in pids.items():
         if pid is None:
             continue
         try:
-            process = psutil.Process(pid)
-            times = [process.cpu_times()] + [child.cpu_times() for child in process.children(recursive=True)]
+            times = [psutil.Process(pid).cpu_times()]
         except psutil.Error:
             continue
         out[name] = sum(t.user + t.system for t in times)

@@ -132,7 +132,11 @@ def label_efficiency(cache_dir: Path, labelled: list[str], pool: list[str], test
         head = fit_head(np.stack([vectors[r] for r in ids]), [truth[r] for r in ids])
         return float(accuracy_score(y_test, head.predict(x_test)))
 
-    target = accuracy(labelled)
+    # "the accuracy 100 random labels give": the bench's seed-42 draw is one sample (±2-3 points on a few
+    # hundred test reviews), so the target is the mean over that draw and four more (seeds 43-46)
+    draws = [accuracy(labelled)] + [accuracy(random.Random(seed).sample(labelled + pool, 100)) for seed in range(43, 47)]
+    target = float(np.mean(draws))
+    say(f"100 random labels: seed 42 → {draws[0]:.4f}; seeds 42-46 → {[round(d, 4) for d in draws]}, mean {target:.4f}")
     rng = random.Random(42)
     chosen = rng.sample(pool, 10)
     while len({truth[r] for r in chosen}) < 2:
@@ -251,7 +255,7 @@ async def run(args: argparse.Namespace, stack: EmbeddedStack, launcher: ServiceL
 
         target, reached, curve = label_efficiency(state / "models", labelled_ids, pool_ids, test_ids, truth)
         results["labels_to_match_random_100"] = reached
-        say(f"label efficiency: 100 random labels → acc {target:.4f}; uncertainty ordering reached it at "
+        say(f"label efficiency: target (mean of 5 random-100 draws) {target:.4f}; uncertainty ordering reached it at "
             f"{reached} labels; curve {[(n, round(a, 3)) for n, a in curve]}")
 
         (await client.post(f"/api/v1/models/{DS}/train", json={"kind": "finetune"})).raise_for_status()

@@ -85,7 +85,7 @@ def test_report_and_plots_are_written(tmp_path: Path) -> None:
               DriftPoint(2.0, 100, "rotten_tomatoes", {"text_length": 0.9}, {"text_length": 0.4})]
     alerts = [{"type": "drift.detected", "check": "text_length", "statistic": 0.9, "threshold": 0.4, "p_value": 0.001,
                "at": "2026-01-01T00:00:00+00:00", "seconds": 1.5}]
-    path = write_report(tmp_path, log, curve=curve, drift_points=points, alerts=alerts, drift_start=60, header=["demo"])
+    path = write_report(tmp_path, log, curve=curve, drift_points=points, alerts=alerts, drift_start_s=1.2, header=["demo"])
     text = path.read_text()
     assert "1 step(s) did not complete: alert (timeout)" in text
     assert "| 80 | v4 | finetune | 80 |" in text and "final_test_accuracy: 0.812" in text

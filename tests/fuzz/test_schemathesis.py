@@ -20,11 +20,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from contextlib import ExitStack
 from typing import Any
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, settings
+from schemathesis import GenerationMode
+from hypothesis import HealthCheck, given, settings
+from hypothesis.errors import Unsatisfiable
 from schemathesis.checks import not_a_server_error
 from schemathesis.python import asgi
 from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance
@@ -38,7 +41,7 @@ TOKEN = "fuzz-service-token-0123456789abcdef"
 WORKSPACE = "fuzzws"
 DATASET = "fuzz-reviews"
 CHECKS = [not_a_server_error, response_schema_conformance, content_type_conformance]
-FUZZ = settings(max_examples=12, deadline=None, derandomize=True, database=None,
+FUZZ = settings(max_examples=10, deadline=None, derandomize=True, database=None,
                 suppress_health_check=list(HealthCheck))
 HEADERS = {"Authorization": f"Bearer {TOKEN}", "X-Claystream-Workspace": WORKSPACE}
 
@@ -106,16 +109,16 @@ def _seed(clients: dict[str, Any]) -> list[str]:
 def fuzz_apps(embedded_stack: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     db = f"fuzz{int(time.time() * 1000) % 10**9}"
     apps = _apps(embedded_stack, db, str(tmp_path_factory.mktemp("fuzz-models")))
-    clients = {name: asgi.get_client(app) for name, app in apps.items()}
-    try:
-        for name, client in clients.items():  # the first call starts the app's lifespan
-            _wait_ready(client, name)
-        record_ids = _seed(clients)
-        yield {"apps": apps, "record_ids": record_ids}
-    finally:
-        for client in clients.values():
-            client.close()
-        asgi.shutdown_lifespans()
+    with ExitStack() as entered:
+        try:  # entering a client starts its app's lifespan (kept until shutdown_lifespans)
+            clients = {name: entered.enter_context(asgi.get_client(app)) for name, app in apps.items()}
+            for name, client in clients.items():
+                _wait_ready(client, name)
+            record_ids = _seed(clients)
+            yield {"apps": apps, "record_ids": record_ids}
+        finally:
+            entered.close()
+            asgi.shutdown_lifespans()
 
 
 def _schema(fuzz_apps: dict[str, Any], name: str) -> Any:
@@ -123,68 +126,89 @@ def _schema(fuzz_apps: dict[str, Any], name: str) -> Any:
     return schema.exclude(path_regex=r"^/metrics$").exclude(path_regex=r"/export$")
 
 
-@pytest.fixture(scope="module")
-def annotate_schema(fuzz_apps: dict[str, Any]) -> Any:
-    return _schema(fuzz_apps, "annotate")
-
-
-@pytest.fixture(scope="module")
-def ingest_schema(fuzz_apps: dict[str, Any]) -> Any:
-    return _schema(fuzz_apps, "ingest")
-
-
-@pytest.fixture(scope="module")
-def trainer_schema(fuzz_apps: dict[str, Any]) -> Any:
-    return _schema(fuzz_apps, "trainer")
-
-
-@pytest.fixture(scope="module")
-def monitor_schema(fuzz_apps: dict[str, Any]) -> Any:
-    return _schema(fuzz_apps, "monitor")
-
-
 def _pin(case: Any, record_ids: list[str]) -> None:
     """Point most cases at the live workspace / dataset / record (the fuzzed value stays for some)."""
-    params = case.path_parameters or {}
-    digest = sum(map(ord, repr(sorted(params.items()))))
-    if "workspace" in params:
+    params = case.path_parameters
+    if not params:
+        return
+    digest = sum(map(ord, repr(sorted(params.items(), key=str))))
+    if "workspace" in params and digest % 5:
         params["workspace"] = WORKSPACE
-    if "dataset" in params and (digest % 4 or case.method != "DELETE"):
-        params["dataset"] = DATASET if case.method != "DELETE" else params["dataset"]
+    if "dataset" in params and digest % 5 and case.method.upper() != "DELETE":  # keep the dataset alive
+        params["dataset"] = DATASET
     if "record_id" in params and digest % 3:
         params["record_id"] = record_ids[digest % len(record_ids)]
 
 
-def _run(case: Any, fuzz_apps: dict[str, Any]) -> None:
-    _pin(case, fuzz_apps["record_ids"])
-    case.call_and_validate(headers=HEADERS, checks=CHECKS)
+# Known bugs, each with its own strict-xfail test below: 422 bodies that do not match the 422 schema the
+# service documents.  The fuzz run skips the schema check for those services' 422s only (no 5xx still holds).
+KNOWN_422_SCHEMA_BUGS = {"ingest", "annotate"}
 
 
-annotate_cases = schemathesis.pytest.from_fixture("annotate_schema")
-ingest_cases = schemathesis.pytest.from_fixture("ingest_schema")
-trainer_cases = schemathesis.pytest.from_fixture("trainer_schema")
-monitor_cases = schemathesis.pytest.from_fixture("monitor_schema")
+def _schema_check_for(service: str) -> Any:
+    def response_schema_conformance_known_422_aside(ctx: Any, response: Any, case: Any) -> bool | None:
+        if response.status_code == 422 and service in KNOWN_422_SCHEMA_BUGS:
+            return None
+        return response_schema_conformance(ctx, response, case)
+
+    return response_schema_conformance_known_422_aside
 
 
-@annotate_cases.parametrize()
-@FUZZ
-def test_annotate_api(case: Any, fuzz_apps: dict[str, Any]) -> None:
-    _run(case, fuzz_apps)
+def fuzz_service(fuzz_apps: dict[str, Any], name: str) -> list[str]:
+    """Every operation, positive then negative data; returns one line per failing operation and mode.
+
+    (Driven here rather than with ``schemathesis.pytest.from_fixture``: its lazy loader sets
+    ``request.node._nodeid``, which pytest 9 no longer has.)"""
+    schema = _schema(fuzz_apps, name)
+    checks = [not_a_server_error, content_type_conformance, _schema_check_for(name)]
+    failures: list[str] = []
+    operations = [result.ok() for result in schema.get_all_operations()]
+    assert operations, f"{name}: no operations in the schema"
+    for operation in operations:
+        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+            @FUZZ
+            @given(case=operation.as_strategy(generation_mode=mode))
+            def run(case: Any) -> None:
+                _pin(case, fuzz_apps["record_ids"])
+                case.call_and_validate(headers=HEADERS, checks=checks)
+
+            try:
+                run()
+            except Unsatisfiable:
+                continue  # nothing to negate (no parameters, no body)
+            except (Exception, BaseExceptionGroup) as error:  # noqa: BLE001 - collected, reported together
+                failures.append(f"{operation.label} [{mode.value}]: {str(error).strip()[:1500]}")
+    return failures
 
 
-@ingest_cases.parametrize()
-@FUZZ
-def test_ingest_api(case: Any, fuzz_apps: dict[str, Any]) -> None:
-    _run(case, fuzz_apps)
+@pytest.mark.parametrize("service", ["ingest", "annotate", "trainer", "monitor"])
+def test_service_api_has_no_5xx_and_matches_its_schema(service: str, fuzz_apps: dict[str, Any]) -> None:
+    failures = fuzz_service(fuzz_apps, service)
+    assert not failures, "\n\n".join(failures)
 
 
-@trainer_cases.parametrize()
-@FUZZ
-def test_trainer_api(case: Any, fuzz_apps: dict[str, Any]) -> None:
-    _run(case, fuzz_apps)
+def _validate_against_schema(fuzz_apps: dict[str, Any], service: str, method: str, path: str, **kwargs: Any) -> None:
+    schema = _schema(fuzz_apps, service)
+    operation = next(r.ok() for r in schema.get_all_operations() if r.ok().label == f"{method} {path}")
+    case = operation.Case(**kwargs)
+    case.call_and_validate(headers=HEADERS, checks=[response_schema_conformance])
 
 
-@monitor_cases.parametrize()
-@FUZZ
-def test_monitor_api(case: Any, fuzz_apps: dict[str, Any]) -> None:
-    _run(case, fuzz_apps)
+@pytest.mark.xfail(strict=True, reason=(
+    "ingest bug: FastAPI's default RequestValidationError answer (detail = list of errors) is returned for a "
+    "bad query parameter, but ingest documents every 422 as ErrorOut (detail: string); e.g. "
+    "POST /api/v1/predictions:bulk?partial=-302 → 422 {'detail': [{'type': 'bool_parsing', ...}]}"))
+def test_ingest_query_validation_422_matches_its_documented_schema(fuzz_apps: dict[str, Any]) -> None:
+    item = {"request_id": "q1", "model": "m", "text": "t", "predicted_label": "positive"}
+    _validate_against_schema(fuzz_apps, "ingest", "POST", "/api/v1/predictions:bulk",
+                             query={"partial": "-302"}, body={"items": [item]}, media_type="application/json")
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "annotate bug: its own 422s (services.errors.Invalid) answer detail items {loc, msg, field} without 'type', "
+    "but the OpenAPI documents 422 as FastAPI's HTTPValidationError (ValidationError requires loc, msg, type); "
+    "e.g. POST /api/v1/workspaces/{ws}/users {'username': '', 'password': ...} → 422 detail[0] lacks 'type'"))
+def test_annotate_invalid_422_matches_its_documented_schema(fuzz_apps: dict[str, Any]) -> None:
+    _validate_against_schema(fuzz_apps, "annotate", "POST", "/api/v1/workspaces/{workspace}/users",
+                             path_parameters={"workspace": WORKSPACE},
+                             body={"username": "", "password": "a-long-enough-password-1"}, media_type="application/json")

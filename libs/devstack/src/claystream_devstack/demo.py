@@ -267,7 +267,7 @@ def _production(launcher: ServiceLauncher, api: DemoApi, client: Any, config: De
         steps.run(f"production traffic: {len(production)} IMDb test reviews (predict → monitor, feedback → ingest)",
                   lambda: stream(api, client, production, phase="imdb", log=traffic, watch=watch,
                                  batch=config.traffic_batch, budget_s=outcome.within(config.traffic_budget_s)))
-        traffic.drift_started_at_event = traffic.predictions
+        traffic.drift_started_at_event, traffic.drift_started_at_s = traffic.predictions, watch.elapsed()
         steps.run(f"drift injected: {len(drifted)} Rotten Tomatoes sentences",
                   lambda: stream(api, client, drifted, phase="rotten_tomatoes", log=traffic, watch=watch,
                                  batch=config.traffic_batch, budget_s=outcome.within(config.traffic_budget_s)))
@@ -279,7 +279,8 @@ def _production(launcher: ServiceLauncher, api: DemoApi, client: Any, config: De
     steps.figures.update({
         "predictions_sent": traffic.predictions, "feedback_sent": traffic.feedback,
         "accuracy_imdb_traffic": traffic.accuracy("imdb"), "accuracy_rotten_tomatoes_traffic": traffic.accuracy("rotten_tomatoes"),
-        "drift_alerts": len(watch.detected()), "events_from_switch_to_alert":
+        "drift_alerts": len(watch.detected()), "monitor_watch_errors": "; ".join(watch.errors[-3:]) or None,
+        "events_after_switch_when_alert_seen":
             (traffic.first_alert_at_event - traffic.drift_started_at_event)
             if alert and traffic.first_alert_at_event is not None and traffic.drift_started_at_event is not None else None,
     })
@@ -299,4 +300,4 @@ def _report(out_dir: Path, steps: StepLog, outcome: DemoOutcome, config: DemoCon
     watch = outcome.watch
     return write_report(out_dir, steps, curve=outcome.curve, drift_points=watch.points if watch else [],
                         alerts=watch.alerts if watch else [],
-                        drift_start=outcome.traffic.drift_started_at_event if outcome.traffic else None, header=header)
+                        drift_start_s=outcome.traffic.drift_started_at_s if outcome.traffic else None, header=header)

@@ -67,6 +67,7 @@ class DriftWatch:
 
     def start(self) -> None:
         self._since = time.time()
+        self._started = time.monotonic()
         self._thread = threading.Thread(target=self._consume, name="demo-drift-watch", daemon=True)
         self._thread.start()
 
@@ -90,6 +91,10 @@ class DriftWatch:
         point = DriftPoint(time.monotonic() - self._started, events_sent, phase, scores, thresholds, alerting)
         self.points.append(point)
         return point
+
+    def elapsed(self) -> float:
+        """Seconds since the watch began (the time axis of its points and alerts)."""
+        return time.monotonic() - self._started
 
     def detected(self) -> list[dict[str, Any]]:
         return [a for a in self.alerts if a["type"] == "drift.detected"]

@@ -22,6 +22,7 @@ class TrafficLog:
     seen: dict[str, int] = field(default_factory=dict)
     first_alert_at_event: int | None = None
     drift_started_at_event: int | None = None
+    drift_started_at_s: float | None = None
 
     def accuracy(self, phase: str) -> float | None:
         seen = self.seen.get(phase, 0)
@@ -72,14 +73,22 @@ def stream(
 
 
 def wait_alert(watch: DriftWatch, *, timeout_s: float) -> dict[str, Any]:
+    """Until the monitor raised an alert: its ``drift.detected`` event, or its alerting gauge (e.g. still in
+    alert from an earlier run, so no new transition) — the event is preferred for its evidence."""
+    gauge_seen: list[float] = []
+
     def probe() -> tuple[bool, Any]:
-        watch.sample(watch.points[-1].events_sent if watch.points else 0, "after traffic")
+        point = watch.sample(watch.points[-1].events_sent if watch.points else 0, "after traffic")
         found = watch.detected()
         if found:
             return True, found[0]
-        alerting = watch.alerting_checks()  # e.g. still in alert from an earlier run: no new transition
-        if alerting:
-            return True, {"check": ",".join(alerting), "statistic": "(in alert)", "threshold": "gauge"}
+        alerting = watch.alerting_checks()
+        if alerting and point is not None:
+            gauge_seen.append(time.monotonic())
+            if time.monotonic() - gauge_seen[0] >= 5:  # the event did not follow: report what the gauges say
+                check = alerting[0]
+                return True, {"check": ",".join(alerting), "statistic": point.scores.get(check),
+                              "threshold": point.thresholds.get(check), "source": "alerting gauge"}
         last = watch.points[-1].scores if watch.points else {}
         return False, {"latest_scores": last, "errors": watch.errors[-2:]}
 

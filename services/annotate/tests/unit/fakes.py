@@ -229,16 +229,17 @@ class FakeResponses:
         self.documents[response.id] = replace(response, outbox=list(response.outbox))
         return True
 
-    async def replace_if_version(self, response: ResponseDoc, expected_version: int) -> bool:
+    async def update_if_version(self, response: ResponseDoc, expected_version: int) -> bool:
         current = self.documents.get(response.id)
         if current is None or current.version != expected_version:
             return False
-        self.documents[response.id] = replace(response, outbox=list(response.outbox))
+        self.documents[response.id] = replace(response, outbox=current.outbox + response.outbox)
         return True
 
     async def upsert_many(self, responses: Sequence[ResponseDoc]) -> None:
         for response in responses:
-            self.documents[response.id] = replace(response, outbox=list(response.outbox))
+            current = self.documents.get(response.id)
+            self.documents[response.id] = replace(response, outbox=(current.outbox if current else []) + response.outbox)
 
     async def for_records(self, record_ids: Sequence[str]) -> list[ResponseDoc]:
         return [replace(d, outbox=[]) for d in self.documents.values() if d.record_id in record_ids]
@@ -258,11 +259,9 @@ class FakeResponses:
         cleared = 0
         for doc in published:
             current = self.documents.get(doc.id)
-            if current is not None and current.version == doc.version:
-                current.outbox = []
-                cleared += 1
-            elif current is not None:
+            if current is not None:
                 current.outbox = [e for e in current.outbox if e not in doc.outbox]
+                cleared += not current.outbox
         return cleared
 
     async def pending_count(self) -> int:

@@ -114,3 +114,10 @@ async def test_the_openapi_document_describes_the_body(client: httpx.AsyncClient
     assert operation["requestBody"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/RecordsBulkIn"}
     assert "RecordIn" in schema["components"]["schemas"] and "SuggestionIn" in schema["components"]["schemas"]
     assert {"401", "403", "404", "413", "422", "429", "503"} <= set(operation["responses"])
+
+
+async def test_bad_query_parameters_get_the_same_error_shape(client: httpx.AsyncClient) -> None:
+    response = await client.post(URL, params={"partial": "maybe"}, json=BODY)
+    assert response.status_code == 422
+    assert response.json() == {"detail": "invalid request parameters", "errors": [
+        {"index": None, "field": "query.partial", "reason": "Input should be a valid boolean, unable to interpret input"}]}

@@ -98,7 +98,7 @@ def _runner(
 
 def limit_native_threads(threads: int) -> None:
     """Process-wide BLAS/OpenMP thread cap: the checks multiply small matrices, where extra threads
-    only contend with the consumer loop (measured 5-10x slower on 2 cores)."""
+    only contend with the consumer loop (a 250x48 logistic fit measured ~5x slower with them on 2 cores)."""
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(limits=threads)

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import asdict
 from typing import Any
 
-from pymongo import ASCENDING, ReplaceOne, UpdateOne
+from pymongo import ASCENDING, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
@@ -28,6 +28,13 @@ def _document(response: ResponseDoc) -> dict[str, Any]:
     document["_id"] = document.pop("id")
     document["outbox_pending"] = bool(response.outbox)
     return document
+
+
+def _append(response: ResponseDoc) -> dict[str, Any]:
+    state = _document(response)
+    state.pop("_id")
+    events = state.pop("outbox")
+    return {"$set": state, "$push": {"outbox": {"$each": events}}}
 
 
 class MongoResponseStore:
@@ -56,13 +63,16 @@ class MongoResponseStore:
             return False
         return True
 
-    async def replace_if_version(self, response: ResponseDoc, expected_version: int) -> bool:
-        result = await self._responses.replace_one({"_id": response.id, "version": expected_version}, _document(response))
+    async def update_if_version(self, response: ResponseDoc, expected_version: int) -> bool:
+        """Write the new state and append its events to the outbox (never rewriting the envelopes
+        already there: the relay may be publishing them right now)."""
+        result = await self._responses.update_one({"_id": response.id, "version": expected_version}, _append(response))
         return result.matched_count == 1
 
     async def upsert_many(self, responses: Sequence[ResponseDoc]) -> None:
+        """Bulk writes of state + appended events (last writer wins on the state)."""
         if responses:
-            await self._responses.bulk_write([ReplaceOne({"_id": r.id}, _document(r), upsert=True) for r in responses], ordered=False)
+            await self._responses.bulk_write([UpdateOne({"_id": r.id}, _append(r), upsert=True) for r in responses], ordered=False)
 
     async def for_records(self, record_ids: Sequence[str]) -> list[ResponseDoc]:
         if not record_ids:
@@ -87,14 +97,14 @@ class MongoResponseStore:
         return [_doc(d) async for d in self._responses.find({"outbox_pending": True}).limit(limit)]
 
     async def clear_outboxes(self, published: Sequence[ResponseDoc]) -> int:
-        """Remove the published envelopes: an unchanged document is emptied and leaves the relay's
-        list; a document changed meanwhile loses only what was published (its new events stay)."""
+        """Pull the published envelopes (events appended meanwhile stay), then leave the relay's
+        list when nothing is left: one ordered bulk write for the whole batch."""
         if not published:
             return 0
         operations = []
         for doc in published:
-            operations.append(UpdateOne({"_id": doc.id, "version": doc.version}, {"$set": {"outbox": [], "outbox_pending": False}}))
-            operations.append(UpdateOne({"_id": doc.id, "version": {"$ne": doc.version}}, {"$pull": {"outbox": {"$in": list(doc.outbox)}}}))
+            operations.append(UpdateOne({"_id": doc.id}, {"$pull": {"outbox": {"$in": list(doc.outbox)}}}))
+            operations.append(UpdateOne({"_id": doc.id, "outbox": {"$size": 0}}, {"$set": {"outbox_pending": False}}))
         result = await self._responses.bulk_write(operations, ordered=True)
         return result.modified_count
 

@@ -64,9 +64,8 @@ def _next_doc(spec: DatasetSpec, record_id: str, user_id: str, status: str, valu
         values=values,
         version=(previous.version + 1) if previous else 1,
         updated_at=now,
-        outbox=list(previous.outbox) if previous else [],
     )
-    doc.outbox.append(_encoded_event(spec, doc, previous))
+    doc.outbox = [_encoded_event(spec, doc, previous)]  # appended to what the stored outbox holds
     return doc
 
 
@@ -113,7 +112,7 @@ async def save_response(
             saved = previous
             break
         doc = _next_doc(spec, record_id, actor.user_id, status, cleaned, previous)
-        stored = await responses.insert(doc) if previous is None else await responses.replace_if_version(doc, previous.version)
+        stored = await responses.insert(doc) if previous is None else await responses.update_if_version(doc, previous.version)
         if stored:
             saved = doc
     if saved is None:

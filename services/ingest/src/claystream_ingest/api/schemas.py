@@ -92,8 +92,9 @@ class WhoAmI(BaseModel):
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorOut, "description": text}
     for code, text in {
-        401: "missing or invalid credentials", 403: "key not allowed here", 404: "unknown dataset",
+        400: "body is not JSON", 401: "missing or invalid credentials", 403: "key not allowed here",
+        404: "unknown dataset",
         413: "body too large", 422: "invalid items, every one listed", 429: "rate limited (Retry-After)",
-        503: "Kafka unavailable; nothing accepted",
+        503: "Kafka or MongoDB unavailable; nothing accepted (Retry-After)",
     }.items()
 }

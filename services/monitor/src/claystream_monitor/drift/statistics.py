@@ -130,7 +130,7 @@ def embedding_domain_classifier(
     (AUC = U / (n*m)) its p-value, which is exact because the held-out half was not trained on
     (Lopez-Paz & Oquab, 2017).  ``min_auc`` is an effect-size floor (Evidently's default is 0.55).
     Embeddings are first reduced by a fixed Gaussian random projection (``projected_dims``; distances
-    are kept up to a small distortion, Johnson-Lindenstrauss), which makes the fit ~10x cheaper.
+    are kept up to a small distortion, Johnson-Lindenstrauss), which makes the fit much cheaper.
     """
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import roc_auc_score

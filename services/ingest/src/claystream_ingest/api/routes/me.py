@@ -10,6 +10,6 @@ from claystream_ingest.api.schemas import ERROR_RESPONSES, WhoAmI
 router = APIRouter(prefix="/api/v1", tags=["auth"])
 
 
-@router.get("/me", response_model=WhoAmI, responses={k: ERROR_RESPONSES[k] for k in (401, 403, 429)})
+@router.get("/me", response_model=WhoAmI, responses={k: ERROR_RESPONSES[k] for k in (401, 403, 429, 503)})
 async def who_am_i(principal: PrincipalDep) -> WhoAmI:
     return WhoAmI(workspace=principal.workspace, key_id=principal.subject, role=principal.role)
