@@ -244,6 +244,10 @@ def main() -> None:
         try:
             launcher.start(("annotate",))
             result = asyncio.run(run(stack, launcher.url("annotate"), args))
+        except BaseException:
+            log = state / "logs" / "annotate.log"
+            print("annotate log tail:\n" + (log.read_text(errors="replace")[-4000:] if log.exists() else "(none)"))
+            raise
         finally:
             launcher.stop(("annotate",))
             stack.stop()

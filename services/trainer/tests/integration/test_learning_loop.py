@@ -80,9 +80,10 @@ async def test_labels_to_model_to_suggestions_to_predict_and_crash_safety(embedd
     })
     producer = EventProducer(embedded_stack.ports.kafka_bootstrap, service="test")
     await producer.start()
-    suggestions = AIOKafkaConsumer("suggestions", "models", bootstrap_servers=embedded_stack.ports.kafka_bootstrap,
+    suggestions = AIOKafkaConsumer("suggestions", "models", "predictions", bootstrap_servers=embedded_stack.ports.kafka_bootstrap,
                                    group_id=f"watch-{unique_name}", auto_offset_reset="latest")
-    seen: dict[str, list] = {"suggestion.created": [], "training.failed": [], "model.promoted": []}
+    seen: dict[str, list] = {"suggestion.created": [], "training.failed": [], "model.promoted": [],
+                             "prediction.logged": []}
     with tempfile.TemporaryDirectory() as models_dir:
         try:
             await suggestions.start()
@@ -145,6 +146,16 @@ async def test_labels_to_model_to_suggestions_to_predict_and_crash_safety(embedd
                 assert len(batch.json()["predictions"]) == 3
                 bad = await client.post(f"/api/v1/models/{dataset}/predict", json={"text": ""})
                 assert bad.status_code == 422
+                logged = await client.post(f"/api/v1/models/{dataset}/predict",
+                                           json={"text": rows[71]["text"], "forward": True, "request_id": "req-1"})
+                assert logged.json()["request_id"] == "req-1"
+
+                async def forwarded():
+                    await collect()
+                    return [e for e in seen["prediction.logged"] if e.data.request_id == "req-1"] or None
+
+                (event,) = await wait_for(forwarded, 30, "prediction.logged for the monitor")
+                assert event.data.model_version == version and event.data.model == dataset
 
                 # a fine-tune that crashes mid-training: champion unchanged, lock free, training.failed published
                 started = await client.post(f"/api/v1/models/{dataset}/train", json={"kind": "finetune"})

@@ -18,7 +18,7 @@ async def _request_invalid(_: Request, error: Exception) -> Response:
     """FastAPI's own checks (query / path / header parameters) in the same shape as ours."""
     assert isinstance(error, RequestValidationError)
     errors = [
-        {"index": None, "field": ".".join(str(part) for part in item.get("loc", ())), "reason": item.get("msg", "invalid")}
+        {"index": None, "field": ".".join(map(str, item.get("loc", ()))), "reason": item.get("msg", "invalid")}
         for item in error.errors()
     ]
     return json_response({"detail": "invalid request parameters", "errors": errors}, status_code=422)
