@@ -40,7 +40,7 @@ from claystream_annotate.adapters.redis_queue import RedisCounters, RedisQueue
 from claystream_annotate.consumers.handlers import on_records_ingested
 from claystream_common.datasets import record_id_for
 from claystream_common.events import Envelope, RecordIngested, RecordSuggestion, new_event
-from claystream_devstack.processes import free_port
+from claystream_devstack.processes import free_port, pid_alive, read_pid
 from claystream_devstack.pytest_plugin import shared_data_dir
 from claystream_devstack.servers import EmbeddedStack, StackPorts
 from claystream_devstack.services import ServiceLauncher
@@ -241,11 +241,14 @@ def main() -> None:
             "CLAYSTREAM_ANNOTATE_LOG_LEVEL": "WARNING",
             "CLAYSTREAM_ANNOTATE_LOGIN_RATE_PER_MINUTE": "1000",
         })
+        launcher.ports["annotate"] = free_port()  # not 8000: a dev stack may own it
         try:
             launcher.start(("annotate",))
             result = asyncio.run(run(stack, launcher.url("annotate"), args))
         except BaseException:
             log = state / "logs" / "annotate.log"
+            pid = read_pid(state, "annotate")
+            print(f"annotate pid {pid} alive: {pid is not None and pid_alive(pid)}")
             print("annotate log tail:\n" + (log.read_text(errors="replace")[-4000:] if log.exists() else "(none)"))
             raise
         finally:

@@ -24,11 +24,13 @@ Then it waits for the system to settle and checks, reading MongoDB / Redis / ``/
 
 After the load, ``replay_duplicates`` already-delivered ``response.submitted`` events are published again
 (same bytes, same event ids): the trainer must absorb them, so its counts stay equal to the labels submitted.
-``duplicates_absorbed`` sums ``claystream_duplicates_absorbed_total`` of every service as scraped at the
-end (a process counter: it restarts at 0 when its service is killed, so redeliveries absorbed before a
-kill are not in it); it must be at least the number re-published.
+``duplicates_absorbed`` = duplicate ``response.submitted`` deliveries in the stream (messages minus distinct
+event ids: the replays plus any outbox re-drive), which the trainer's count-once fence (Redis ``SET NX`` per
+event id; its runner has no processed-event fence) absorbed - proven by counted == submitted - plus
+``claystream_duplicates_absorbed_total`` of every service as scraped at the end (the runners' Mongo fences;
+a process counter that restarts at 0 when its service is killed).
 
-    .venv/bin/python bench/chaos.py [--records 20000] [--labels 1500] [--seed 7]
+    .venv/bin/python bench/chaos.py [--records 20000] [--labels 1000] [--seed 7]
 
 Last line: ``{"records_accepted", "records_stored", "labels_submitted", "labels_counted",
 "duplicates_absorbed", "max_recovery_s"}``.
@@ -69,7 +71,7 @@ class ChaosConfig:
     batch: int = 250
     records_per_s: float = 250.0  # paced so the kills land while records still flow
     annotators: int = 4
-    labels: int = 1_500
+    labels: int = 1_000
     predictions: int = 2_000
     replay_duplicates: int = 100
     kill_order: tuple[str, ...] = ("ingest", "annotate", "trainer", "monitor")
@@ -289,6 +291,19 @@ def replay_label_events(launcher: ServiceLauncher, limit: int) -> int:
 
 
 # --------------------------------------------------------------------------- checks
+def label_event_duplicates(launcher: ServiceLauncher) -> int:
+    """``response.submitted`` messages on the topic minus distinct event ids: deliveries the trainer must absorb.
+    (The trainer's runner has no processed-event fence; its Redis ``SET NX trainer:counted:<event id>`` is the
+    fence, so these do not show in ``claystream_duplicates_absorbed_total``.)"""
+    import asyncio
+
+    from claystream_common.dlq_tool import read_topic
+
+    entries = asyncio.run(read_topic(launcher.stack.ports.kafka_bootstrap, "responses"))
+    ids = [json.loads(e.value)["event_id"] for e in entries if e.value and b'"response.submitted"' in e.value]
+    return len(ids) - len(set(ids))
+
+
 def metric_samples(url: str, family_name: str) -> list[tuple[dict[str, str], float]]:
     from prometheus_client.parser import text_string_to_metric_families
 
@@ -309,13 +324,18 @@ class Observed:
     outbox_pending: int = 0
     outbox_gauge: float = 0.0
     max_lag: float = 0.0
-    duplicates_absorbed: int = 0
+    fence_absorbed: int = 0
+    label_event_duplicates: int = 0
     predictions_stored: int = 0
+
+    @property
+    def duplicates_absorbed(self) -> int:
+        return self.fence_absorbed + self.label_event_duplicates
 
     def settled(self, tally: Tally) -> bool:
         return (self.missing_records == 0 and self.missing_responses == 0 and self.outbox_pending == 0
                 and self.labels_counted >= len(tally.submitted) and self.max_lag == 0
-                and self.duplicates_absorbed >= tally.replayed)
+                and self.label_event_duplicates >= tally.replayed)
 
 
 def observe(launcher: ServiceLauncher, tally: Tally) -> Observed:
@@ -336,6 +356,7 @@ def observe(launcher: ServiceLauncher, tally: Tally) -> Observed:
         out.missing_responses = len(tally.submitted - keys)
         out.outbox_pending = db["responses"].count_documents({"outbox_pending": True})
         out.predictions_stored = sum(int(d.get("count", 0)) for d in db["monitor_predictions"].find({}, {"count": 1}))
+    out.label_event_duplicates = label_event_duplicates(launcher)
     with Redis.from_url(launcher.stack.ports.redis_url, decode_responses=True) as redis:
         counts = redis.hgetall(f"trainer:counts:{WORKSPACE}:{DATASET}")
         out.labels_counted = sum(int(v) for k, v in counts.items() if k.startswith("class:"))
@@ -346,8 +367,8 @@ def observe(launcher: ServiceLauncher, tally: Tally) -> Observed:
         lags = [v for name in ("annotate", "trainer", "monitor")
                 for _, v in metric_samples(launcher.url(name), "claystream_consumer_lag")]
         out.max_lag = max(lags, default=0.0)
-        out.duplicates_absorbed = int(sum(v for spec in SERVICES
-                                          for _, v in metric_samples(launcher.url(spec.name), "claystream_duplicates_absorbed")))
+        out.fence_absorbed = int(sum(v for spec in SERVICES
+                                     for _, v in metric_samples(launcher.url(spec.name), "claystream_duplicates_absorbed")))
     except httpx.HTTPError as error:
         out.max_lag = -1
         tally.errors.append(f"metrics: {error!r}")
@@ -363,7 +384,7 @@ def settle(launcher: ServiceLauncher, tally: Tally, timeout_s: float) -> tuple[O
         time.sleep(1.0)
 
 
-def problems(tally: Tally, seen: Observed) -> list[str]:
+def problems(tally: Tally, seen: Observed, cfg: ChaosConfig) -> list[str]:
     found = []
     if seen.missing_records:
         found.append(f"{seen.missing_records} accepted records not stored")
@@ -379,11 +400,11 @@ def problems(tally: Tally, seen: Observed) -> list[str]:
         found.append(f"outbox not drained: {seen.outbox_pending} pending documents, gauge {seen.outbox_gauge}")
     if seen.max_lag != 0:
         found.append(f"consumer lag {seen.max_lag} at the end")
-    if seen.duplicates_absorbed < tally.replayed:
-        found.append(f"{tally.replayed} duplicates re-published, only {seen.duplicates_absorbed} absorbed")
+    if seen.label_event_duplicates < tally.replayed:
+        found.append(f"{tally.replayed} label events re-published, only {seen.label_event_duplicates} duplicates seen")
     if tally.rejected:
         found.append(f"{len(tally.rejected)} ingest batches not accepted, first: {tally.rejected[0]}")
-    if len(tally.recovery_s) != len(set(ChaosConfig().kill_order)):
+    if set(tally.recovery_s) != set(cfg.kill_order):
         found.append(f"not every service was killed and recovered: {tally.recovery_s}")
     return found
 
@@ -394,7 +415,9 @@ def report(tally: Tally, seen: Observed, settle_s: float) -> dict[str, Any]:
     print(f"labels submitted / stored / counted: {len(tally.submitted)} / {seen.responses_stored} / {seen.labels_counted} "
           f"(trainer status labels_per_class total {seen.trainer_status_labels})")
     print(f"predictions accepted / stored by monitor: {tally.predictions_accepted} / {seen.predictions_stored}")
-    print(f"duplicates absorbed (since each service's last start): {seen.duplicates_absorbed}")
+    print(f"duplicates absorbed: {seen.duplicates_absorbed} = {seen.label_event_duplicates} duplicate response.submitted "
+          f"deliveries (same event id) the trainer's count-once fence absorbed + {seen.fence_absorbed} absorbed by the "
+          f"runners' processed-event fences since each service's last start")
     print(f"outbox pending: {seen.outbox_pending} (gauge {seen.outbox_gauge}); max consumer lag: {seen.max_lag}")
     print(f"client retries: {dict(tally.client_retries)}; settled {settle_s:.1f}s after the load")
     for name, seconds in tally.recovery_s.items():
@@ -415,7 +438,7 @@ def run_chaos(cfg: ChaosConfig) -> tuple[Tally, Observed, dict[str, Any], list[s
         print(f"re-published {tally.replayed} delivered response.submitted events (duplicates by event id)", flush=True)
         seen, settle_s = settle(launcher, tally, cfg.settle_timeout_s)
         summary = report(tally, seen, settle_s)
-        return tally, seen, summary, problems(tally, seen)
+        return tally, seen, summary, problems(tally, seen, cfg)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -47,7 +47,7 @@ def test_kill_each_service_loses_nothing_and_counts_once() -> None:
     assert summary["labels_submitted"] >= cfg.labels
     assert summary["labels_counted"] == summary["labels_submitted"] == seen.responses_stored
     assert seen.trainer_status_labels == summary["labels_submitted"]
-    assert seen.duplicates_absorbed >= tally.replayed == cfg.replay_duplicates
+    assert seen.label_event_duplicates >= tally.replayed == cfg.replay_duplicates  # absorbed: counted == submitted
     assert set(tally.recovery_s) == {"ingest", "annotate", "trainer", "monitor"}
     assert seen.outbox_pending == 0 and seen.max_lag == 0
     assert seen.predictions_stored == tally.predictions_accepted == cfg.predictions

@@ -34,7 +34,7 @@ from claystream_devstack.services import SERVICES, ServiceLauncher
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(400)]
 
 NAMES = tuple(spec.name for spec in SERVICES)
-NOT_READY_WITHIN_S = 15.0
+NOT_READY_WITHIN_S = 20.0
 READY_AGAIN_WITHIN_S = 90.0
 
 

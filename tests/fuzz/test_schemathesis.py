@@ -13,7 +13,9 @@ Checks: no 5xx (``not_a_server_error``) and every documented response matches it
 (Prometheus text), annotate's streamed ``/export`` and the HTML pages (not in the schemas).
 
 Stateful: the schemas declare no OpenAPI links, so schemathesis' stateful runner is driven by the links it
-infers (``schema.as_state_machine()``); bounded to a few short scenarios on annotate.
+infers from parameter names and response fields (``schema.as_state_machine()``); bounded to a few short
+scenarios on annotate (the other schemas give it no links to follow: nothing a response returns names another
+operation's parameter).
 """
 
 from __future__ import annotations
@@ -206,3 +208,24 @@ def test_annotate_invalid_422_matches_its_documented_schema(fuzz_apps: dict[str,
     _validate_against_schema(fuzz_apps, "annotate", "POST", "/api/v1/workspaces/{workspace}/users",
                              path_parameters={"workspace": WORKSPACE},
                              body={"username": "", "password": "a-long-enough-password-1"}, media_type="application/json")
+
+
+def test_annotate_stateful_scenarios_have_no_5xx_and_match_the_schema(fuzz_apps: dict[str, Any]) -> None:
+    """Short scenarios along the links schemathesis infers (e.g. list datasets → get / patch / records of one);
+    runs last in the module because a scenario may delete the seeded dataset."""
+    checks = [not_a_server_error, content_type_conformance, _schema_check_for("annotate")]
+    workflow = _schema(fuzz_apps, "annotate").as_state_machine()
+    record_ids = fuzz_apps["record_ids"]
+
+    class Scenarios(workflow):  # type: ignore[misc, valid-type]
+        def before_call(self, case: Any) -> None:
+            _pin(case, record_ids)
+
+        def get_call_kwargs(self, case: Any) -> dict[str, Any]:
+            return {"headers": HEADERS}
+
+        def validate_response(self, response: Any, case: Any, additional_checks: Any = None, **kwargs: Any) -> None:
+            case.validate_response(response, checks=checks, transport_kwargs=kwargs or None)
+
+    Scenarios.run(settings=settings(max_examples=10, stateful_step_count=6, deadline=None, derandomize=True,
+                                    database=None, suppress_health_check=list(HealthCheck)))

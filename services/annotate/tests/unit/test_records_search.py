@@ -46,7 +46,7 @@ async def test_pages_filters_text_and_own_responses(world: World) -> None:
     second = await search_records(RecordQuery(limit=3, after=first.next_after), actor=annotator("u1"), **kwargs)
     third = await search_records(RecordQuery(limit=3, after=second.next_after), actor=annotator("u1"), **kwargs)
     assert [r["id"] for r in first.items + second.items + third.items] == [f"r{i}" for i in range(7)]
-    assert first.total == 7 and third.next_after is None
+    assert first.total == 7 and third.total == 7 and third.next_after is None
     assert [r["user_id"] for r in first.items[1]["responses"]] == ["u1"], "annotators see only their own"
     as_admin = await search_records(RecordQuery(limit=3), actor=admin(), **kwargs)
     assert sorted(r["user_id"] for r in as_admin.items[1]["responses"]) == ["u1", "u2"]

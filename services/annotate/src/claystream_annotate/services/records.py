@@ -240,7 +240,7 @@ async def search_records(
     elif not exhausted and last is not None:
         next_after = _encode_cursor([_lookup(last, built.sort_field), last["seq"]])
     total: int | None = None
-    if set(built.mongo) == {"dataset_id"} and built.text is None:
+    if set(built.mongo) - {"seq"} == {"dataset_id"} and built.text is None:  # unfiltered (any page)
         total = (await counters.read([spec.id])).get(spec.id, {}).get("records")
     elif params.count and built.text is None:
         total = await records.count(built.mongo)

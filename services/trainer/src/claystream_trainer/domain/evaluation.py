@@ -13,7 +13,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
-HEAD_C = 4.0  # inverse regularisation of the logistic-regression head (chosen on IMDb / TREC, see README)
+HEAD_C = 4.0  # measured on IMDb (100 labels, 8 draws): C=1 → 0.669, 4 → 0.680, 16 → 0.677 (README)
 
 
 def fit_head(embeddings: np.ndarray, labels: list[str], *, seed: int = 42) -> LogisticRegression:

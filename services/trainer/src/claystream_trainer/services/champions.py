@@ -49,7 +49,7 @@ class ChampionCache:
             entry = await self._ports.registry.champion(dataset)
             self._checked[dataset] = time.monotonic()
             if entry is None or (current is not None and current.entry.version == entry.version):
-                return current if entry is not None else None
+                return current  # no champion for an instant (promotion retires, then crowns): keep serving
             try:
                 loaded = await self.load(entry)
             except (ArtifactError, LookupError, OSError) as error:
