@@ -1,7 +1,6 @@
 """Chaos benchmark: kill -9 each service in turn under load and prove nothing is lost or double-counted.
 
-Starts a private embedded stack (temporary state folder, free ports) and the four services as uvicorn
-subprocesses (ServiceLauncher), then at the same time:
+A private embedded stack (temporary folder, free ports) and the four services as uvicorn subprocesses; then:
 
 * ingests N IMDb ``unsup`` reviews through ingest's HTTP API (``records:bulk``, paced, deterministic
   external ids so a retried batch never duplicates; retried on connection errors / 429 / 5xx);
@@ -11,7 +10,7 @@ subprocesses (ServiceLauncher), then at the same time:
 * every service is killed with SIGKILL in turn (ingest, annotate, trainer, monitor) at seeded random
   moments and restarted; recovery time = kill → ``/readyz`` 200.
 
-Then it waits for the system to settle and checks, reading MongoDB / Redis / ``/metrics`` directly:
+Then it lets the system settle and checks (MongoDB / Redis / ``/metrics`` read directly):
 
 * every accepted record (202) is stored exactly once in annotate's ``records`` collection;
 * every submitted response exists exactly once (``responses``) and was counted exactly once by the trainer.
@@ -39,6 +38,7 @@ Last line: ``{"records_accepted", "records_stored", "labels_submitted", "labels_
 from __future__ import annotations
 
 import argparse
+import asyncio
 import gzip
 import json
 import random
@@ -54,10 +54,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-
+from aiokafka import AIOKafkaProducer
+from claystream_common.dlq_tool import read_topic
 from claystream_devstack.processes import free_port
 from claystream_devstack.servers import EmbeddedStack, StackPorts
 from claystream_devstack.services import SERVICES, ServiceLauncher
+from prometheus_client.parser import text_string_to_metric_families
+from pymongo import MongoClient
+from redis import Redis
 
 WORKSPACE = "chaos"
 DATASET = "imdb-chaos"
@@ -269,11 +273,6 @@ def run_load(launcher: ServiceLauncher, cfg: ChaosConfig) -> Tally:
 def replay_label_events(launcher: ServiceLauncher, limit: int) -> int:
     """Re-publish up to ``limit`` already-delivered ``response.submitted`` events (same bytes, same event ids):
     the trainer must absorb them (fence) and count nothing twice."""
-    import asyncio
-
-    from aiokafka import AIOKafkaProducer
-
-    from claystream_common.dlq_tool import read_topic
 
     async def replay() -> int:
         entries = [e for e in await read_topic(launcher.stack.ports.kafka_bootstrap, "responses")
@@ -295,18 +294,12 @@ def label_event_duplicates(launcher: ServiceLauncher) -> int:
     """``response.submitted`` messages on the topic minus distinct event ids: deliveries the trainer must absorb.
     (The trainer's runner has no processed-event fence; its Redis ``SET NX trainer:counted:<event id>`` is the
     fence, so these do not show in ``claystream_duplicates_absorbed_total``.)"""
-    import asyncio
-
-    from claystream_common.dlq_tool import read_topic
-
     entries = asyncio.run(read_topic(launcher.stack.ports.kafka_bootstrap, "responses"))
     ids = [json.loads(e.value)["event_id"] for e in entries if e.value and b'"response.submitted"' in e.value]
     return len(ids) - len(set(ids))
 
 
 def metric_samples(url: str, family_name: str) -> list[tuple[dict[str, str], float]]:
-    from prometheus_client.parser import text_string_to_metric_families
-
     text = httpx.get(f"{url}/metrics", timeout=10).text
     return [(dict(s.labels), s.value) for fam in text_string_to_metric_families(text) if fam.name == family_name
             for s in fam.samples if not s.name.endswith("_created")]
@@ -339,9 +332,6 @@ class Observed:
 
 
 def observe(launcher: ServiceLauncher, tally: Tally) -> Observed:
-    from pymongo import MongoClient
-    from redis import Redis
-
     out = Observed()
     with MongoClient(launcher.stack.ports.mongo_url) as client:
         db = client["claystream"]

@@ -15,7 +15,6 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
-
 from claystream_devstack.pytest_plugin import shared_data_dir
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]

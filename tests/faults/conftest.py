@@ -11,7 +11,6 @@ from types import SimpleNamespace
 
 import httpx
 import pytest
-
 from claystream_devstack.processes import free_port
 from claystream_devstack.servers import EmbeddedStack, StackPorts
 from claystream_devstack.services import SERVICES, ServiceLauncher

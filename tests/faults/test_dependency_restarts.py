@@ -27,9 +27,8 @@ from types import SimpleNamespace
 
 import httpx
 import pytest
-from pymongo import MongoClient
-
 from claystream_devstack.services import SERVICES, ServiceLauncher
+from pymongo import MongoClient
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(400)]
 
@@ -117,7 +116,10 @@ def test_services_report_not_ready_and_recover_without_losing_accepted_records(
     after = post_records(system, kit, [f"{server}-after-{i}" for i in range(20)])
     assert len(after) == 20 and len(resent) == len(during_ids) - len(during)
     expected = before | during | resent | after
-    mine = lambda: [e for e in stored_ids(system, kit) if e.startswith(f"{server}-")]  # noqa: E731
+
+    def mine() -> list[str]:
+        return [e for e in stored_ids(system, kit) if e.startswith(f"{server}-")]
+
     kit.wait_until(lambda: expected <= set(mine()), timeout_s=60,
                    what=f"annotate to store every accepted record (missing {len(expected - set(mine()))})")
     stored = mine()

@@ -26,7 +26,6 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
-
 from claystream_common.dlq_tool import DlqEntry, read_topic
 from claystream_common.events import (
     FeedbackLogged,
@@ -141,7 +140,7 @@ def poisoned(tmp_path_factory: pytest.TempPathFactory, fault_kit: SimpleNamespac
         for topic, group in CASES:  # every group commits past the good message: it kept processing
             tp = TopicPartition(topic, sent[topic].partition)
             target = sent[topic].offsets["good"] + 1
-            fault_kit.wait_until(lambda: asyncio.run(committed(bootstrap, group, tp)) >= target, timeout_s=90,
+            fault_kit.wait_until(lambda g=group, t=tp, n=target: asyncio.run(committed(bootstrap, g, t)) >= n, timeout_s=90,
                                  what=f"{group} to commit {topic}[{tp.partition}] past offset {target - 1}", interval_s=0.5)
         for topic in CONSUMERS:
             sent[topic].dlq = asyncio.run(read_topic(bootstrap, f"{topic}.dlq"))

@@ -27,15 +27,14 @@ from typing import Any
 
 import pytest
 import schemathesis
-from schemathesis import GenerationMode
+from claystream_common.settings import load_settings
+from claystream_devstack.pytest_plugin import service_env
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
+from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.python import asgi
 from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance
-
-from claystream_common.settings import load_settings
-from claystream_devstack.pytest_plugin import service_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 

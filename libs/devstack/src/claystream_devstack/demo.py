@@ -202,8 +202,7 @@ def _simulate(launcher: ServiceLauncher, api: DemoApi, client: Any, config: Demo
                               "final_test_accuracy": final.test_accuracy, "final_label_count": final.label_count})
     steps.run("suggestions on pending records",
               lambda: _suggestions(api, outcome.within(config.suggestion_wait_s), steps))
-    _production(launcher, api, client, config, steps, outcome, production, drifted,
-                known={str(r["id"]) for r in train} | set(_imported_unlabelled(config)))
+    _production(launcher, api, client, config, steps, outcome, production, drifted)
 
 
 def _suggestions(api: DemoApi, timeout_s: float, steps: StepLog) -> str:
@@ -249,16 +248,12 @@ def _finetuned(api: DemoApi, evaluation: list[dict[str, Any]], config: DemoConfi
             f"champion {point.model_version if point else '?'} test accuracy {accuracy}")
 
 
-def _imported_unlabelled(config: DemoConfig) -> list[str]:
-    return [str(r["id"]) for r in demo_data.unlabelled_imdb(config.unlabelled, seed=config.seed)]
-
-
 def _production(launcher: ServiceLauncher, api: DemoApi, client: Any, config: DemoConfig, steps: StepLog,
-                outcome: DemoOutcome, production: list[dict[str, Any]], drifted: list[dict[str, Any]],
-                known: set[str]) -> None:
+                outcome: DemoOutcome, production: list[dict[str, Any]], drifted: list[dict[str, Any]]) -> None:
     if not outcome.curve:
         steps.skip("production traffic", "no champion model to serve predictions")
         return
+    known = {str(r.get("external_id")) for r in api.all_records()}  # what the monitor sends back is new
     watch = DriftWatch(api.urls.monitor, launcher.stack.ports.kafka_bootstrap, config.dataset, config.workspace)
     traffic = TrafficLog()
     outcome.watch, outcome.traffic = watch, traffic

@@ -96,11 +96,16 @@ def wait_alert(watch: DriftWatch, *, timeout_s: float) -> dict[str, Any]:
 
 
 def wait_routed_back(api: DemoApi, known_external_ids: set[str], *, timeout_s: float) -> dict[str, Any]:
-    """Until records the demo did not import appear in the dataset (the monitor's samples)."""
+    """Until records that were not in the dataset before the traffic appear (the monitor's samples).
+
+    A second run may see none: the monitor sends a production input back only once.
+    """
     def probe() -> tuple[bool, dict[str, Any]]:
-        new = [r for r in api.all_records() if str(r.get("external_id")) not in known_external_ids]
+        records = api.all_records()
+        new = [r for r in records if str(r.get("external_id")) not in known_external_ids]
         tagged = [r for r in new if _from_monitor(r)]
         return bool(new), {"new_records": len(new), "tagged_monitor": len(tagged),
+                           "monitor_records_in_dataset": sum(_from_monitor(r) for r in records),
                            "with_suggestions": sum(bool(r.get("suggestions")) for r in new),
                            "example": (new[0].get("fields", {}).get("text", "")[:120] if new else None)}
 
