@@ -18,7 +18,7 @@ from opentelemetry.trace import SpanKind
 
 from claystream_common.events import Envelope, encode_event, topic_for
 from claystream_common.metrics import EVENTS_PUBLISHED
-from claystream_common.telemetry import current_traceparent, inject_headers
+from claystream_common.telemetry import current_traceparent, inject_headers, publish_context
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +114,7 @@ class EventProducer:
                 target_topics.append(name)
                 with self._tracer.start_as_current_span(
                     f"{name} publish",
+                    context=publish_context(event.traceparent),
                     kind=SpanKind.PRODUCER,
                     attributes={
                         "messaging.system": "kafka",

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from claystream_common.datasets import DatasetSpec
+from claystream_common.telemetry import current_traceparent
 from claystream_common.events import ResponseChanged, encode_event, new_event
 
 from claystream_annotate.services.errors import Conflict, Invalid, NotFound
@@ -48,7 +49,10 @@ def _encoded_event(spec: DatasetSpec, doc: ResponseDoc, previous: ResponseDoc | 
         previous_values=previous.values if previous is not None else None,
         version=doc.version,
     )
-    event = new_event(event_type_for(doc.status, previous), data, dataset=spec.name, workspace=spec.workspace)
+    event = new_event(
+        event_type_for(doc.status, previous), data, dataset=spec.name, workspace=spec.workspace,
+        traceparent=current_traceparent(),  # the relay publishes later, outside the request
+    )
     return encode_event(event).decode()
 
 
