@@ -149,6 +149,9 @@ async def test_response_to_trainer_to_suggestions_is_one_trace(embedded_stack, u
         assert ("suggestions publish", SpanKind.PRODUCER) in kinds, described
         assert spans.parent_of(consumed[0]).name == "suggestions publish", described
         assert ("responses process", SpanKind.CONSUMER) in kinds, described
+        names = [name for name, _ in kinds]
+        for own_span in ("trainer publish suggestions", "trainer training run", "trainer threshold check"):
+            assert own_span in names, described
         trainer_hop = next(s for s in chain if s.name == "responses process")
         assert trainer_hop.attributes["messaging.consumer.group.name"] == group_of("trainer", db), described
         assert spans.parent_of(trainer_hop) is not None and spans.parent_of(trainer_hop).name == "responses publish", \

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from opentelemetry import trace
 from claystream_common.datasets import DatasetSpec
 from claystream_common.events import ModelPromoted, ModelTrained, new_event
 
@@ -19,6 +20,8 @@ from claystream_trainer.services.champions import ChampionCache, LoadedModel
 from claystream_trainer.services.ports_bundle import TrainerPorts
 from claystream_trainer.services.suggestions import publish_suggestions
 from claystream_trainer.services.training_data import TrainingData, ensure_embeddings, load_training_data
+
+_TRACER = trace.get_tracer("claystream.trainer")
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +64,8 @@ async def run_refresh(
     data = await load_training_data(dataset, spec, ports=ports)
     check_trainable(data, spec.trainer.min_per_label if spec else 2)
     vectors = await ensure_embeddings(dataset, embedder, data.record_ids, ports=ports)
-    metrics, head = await asyncio.to_thread(_evaluate_and_fit, vectors, data, seed)
+    with _TRACER.start_as_current_span("trainer evaluate", attributes={"claystream.training.labels": len(data.labels)}):
+        metrics, head = await asyncio.to_thread(_evaluate_and_fit, vectors, data, seed)
     entry = await register(dataset, data, head=head, body_ref=body_ref, body_key=embedder.key, kind="refresh",
                            metrics=metrics, params={"head": "LogisticRegression", "C": head.C}, ports=ports,
                            base_model=base_model, started=started)

@@ -16,6 +16,8 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from opentelemetry import trace
+
 from claystream_common.datasets import TrainerSettings as DatasetTrainerSettings
 from claystream_common.events import TrainingFailed, new_event
 
@@ -26,6 +28,7 @@ from claystream_trainer.services.refresh import NotEnoughLabels, RunOutcome
 from claystream_trainer.services.training_data import question_and_field
 
 log = logging.getLogger(__name__)
+_TRACER = trace.get_tracer("claystream.trainer")
 
 Runner = Callable[[DatasetKey, TrainingKind, str], Awaitable[RunOutcome]]
 
@@ -80,6 +83,13 @@ class TrainingScheduler:
         self._running[dataset] = asyncio.create_task(self.check_and_run(dataset), name=f"train:{dataset}")
 
     async def check_and_run(self, dataset: DatasetKey, *, force: TrainingKind | None = None) -> RunOutcome | None:
+        with _TRACER.start_as_current_span("trainer threshold check", attributes={
+                "claystream.workspace": dataset.workspace, "claystream.dataset": dataset.dataset}) as span:
+            outcome = await self._check_and_run(dataset, force=force)
+            span.set_attribute("claystream.training.ran", outcome is not None)
+            return outcome
+
+    async def _check_and_run(self, dataset: DatasetKey, *, force: TrainingKind | None = None) -> RunOutcome | None:
         spec = await self._ports.specs.get(dataset)
         settings = spec.trainer if spec else DatasetTrainerSettings()
         kind = force
@@ -101,7 +111,10 @@ class TrainingScheduler:
         outcome: RunOutcome | None = None
         consume = True
         try:
-            outcome = await self._runner(dataset, kind, run_id)
+            with _TRACER.start_as_current_span("trainer training run", attributes={
+                    "claystream.training.kind": kind, "claystream.training.run_id": run_id,
+                    "claystream.training.new_labels": counts.new_since_refresh}):
+                outcome = await self._runner(dataset, kind, run_id)
             self.outcomes.append(outcome)
         except NotEnoughLabels as error:
             consume = False  # e.g. label events ahead of their records: the records' arrival pokes again

@@ -6,11 +6,14 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from opentelemetry import trace
 from claystream_common.events import SuggestionCreated, new_event
 from claystream_common.ports import EventPublisher
 
 from claystream_trainer.domain.ports import DatasetKey, ModelEntry
 from claystream_trainer.domain.uncertainty import margin_priority
+
+_TRACER = trace.get_tracer("claystream.trainer")
 
 
 def score(head: Any, vectors: np.ndarray) -> tuple[list[str], np.ndarray, np.ndarray]:
@@ -48,7 +51,9 @@ async def publish_suggestions(
             priority=round(float(priorities[i]), 6),
         )
         events.append(new_event("suggestion.created", data, dataset=dataset.dataset, workspace=dataset.workspace))
-    for start in range(0, len(events), batch):
-        chunk = events[start:start + batch]
-        await publisher.publish_many(chunk, keys=[e.data.record_id for e in chunk])
+    with _TRACER.start_as_current_span("trainer publish suggestions", attributes={
+            "claystream.model.version": entry.version, "claystream.suggestions": len(events)}):
+        for start in range(0, len(events), batch):
+            chunk = events[start:start + batch]
+            await publisher.publish_many(chunk, keys=[e.data.record_id for e in chunk])
     return len(events)
