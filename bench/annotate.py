@@ -145,6 +145,16 @@ async def phase(clients: list[httpx.AsyncClient], dataset: str, seconds: float, 
     return latencies, sum(counts), errors
 
 
+async def outbox_drained(client: httpx.AsyncClient, timeout_s: float = 120) -> None:
+    """Wait until the relay published the bulk labels' events (not to measure its backlog later)."""
+    deadline = time.perf_counter() + timeout_s
+    while time.perf_counter() < deadline:
+        await asyncio.sleep(1)
+        lines = [line for line in (await client.get("/metrics")).text.splitlines() if line.startswith("claystream_outbox_backlog")]
+        if lines and all(line.endswith(" 0.0") for line in lines):
+            return
+
+
 async def timed_get(client: httpx.AsyncClient, url: str, repeat: int) -> tuple[float, float]:
     """(first, median) in ms."""
     times = []
@@ -172,6 +182,7 @@ async def run(stack: EmbeddedStack, base_url: str, args: argparse.Namespace) -> 
                                      json={"filter": {"metadata": {"split": ["even"]}, "suggested": "positive"},
                                            "values": {"sentiment": "positive"}})).json()
         print(f"export dataset: {args.export_records} records, {labelled['changed']} labelled through the bulk API")
+        await outbox_drained(owner)
 
     clients = [httpx.AsyncClient(base_url=base_url, timeout=60) for _ in range(args.annotators)]
     try:

@@ -54,22 +54,9 @@ CASES = [(topic, group) for topic, groups in CONSUMERS.items() for group in grou
 
 # Where the unknown-dataset event is accepted instead of dead-lettered (found by this test; see the reasons).
 ACCEPTS_UNKNOWN_DATASET: dict[tuple[str, str], str] = {
-    ("records", "claystream-trainer"): (
-        "trainer: consumers/handlers.on_records_ingested → services/labels.store_records stores the text of a "
-        "record.ingested for a dataset with no dataset document (spec None) instead of raising PermanentError"),
-    ("responses", "claystream-trainer"): (
-        "trainer: services/labels.record_label stores (trainer_labels) and counts a response.* for an unknown "
-        "dataset (spec None; 'no dataset document yet' fallback) instead of dead-lettering it"),
     ("models", "claystream-annotate"): (
         "annotate: consumers/handlers.on_model_event stores model events of any workspace/dataset in "
         "model_events without checking the dataset exists"),
-    ("models", "claystream-monitor"): (
-        "monitor: consumers/handlers.on_trained stores model.trained for an unknown dataset (no dataset check)"),
-    ("predictions", "claystream-monitor-predictions"): (
-        "monitor: on_predictions_logged accepts prediction.logged of an unknown dataset (production traffic "
-        "is keyed by model, the envelope's dataset is not checked)"),
-    ("feedback", "claystream-monitor"): (
-        "monitor: on_feedback_logged accepts feedback.logged of an unknown dataset (no dataset check)"),
 }
 
 

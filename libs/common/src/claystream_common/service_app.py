@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse, Response
 
+from claystream_common.logs import setup_logging
 from claystream_common.metrics import metrics_middleware, metrics_response
-from claystream_common.telemetry import instrument_fastapi
+from claystream_common.runtime import standard_checks
+from claystream_common.settings import BaseAppSettings
+from claystream_common.telemetry import instrument_fastapi, setup_telemetry
 
 ReadinessCheck = Callable[[], Awaitable[object]]
 
@@ -50,3 +54,41 @@ def install_operations(app: FastAPI, *, service: str, checks: Callable[[], Mappi
     app.middleware("http")(metrics_middleware(service))
     app.include_router(health_router(checks))
     instrument_fastapi(app)
+
+
+AppHook = Callable[[FastAPI], Awaitable[None]]
+
+
+def create_service_app(
+    settings: BaseAppSettings,
+    *,
+    title: str,
+    start: AppHook,
+    stop: AppHook,
+    description: str = "",
+) -> FastAPI:
+    """A service's FastAPI app with the shared lifespan and operations routes.
+
+    The lifespan sets up logging and tracing, then calls ``start(app)`` (which builds the
+    service's Deps through its bootstrap and stores them on ``app.state.deps``), and
+    ``stop(app)`` on shutdown.  ``/readyz`` pings the Deps' ``kafka``, ``mongo`` and ``redis``.
+    """
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        setup_logging(settings.log_level, json_lines=settings.log_json)
+        setup_telemetry(settings.service_name, otlp_endpoint=settings.otlp_endpoint)
+        await start(app)
+        try:
+            yield
+        finally:
+            await stop(app)
+
+    app = FastAPI(title=title, version="0.1.0", description=description, lifespan=lifespan)
+
+    def checks() -> Mapping[str, ReadinessCheck]:
+        deps = app.state.deps
+        return standard_checks(kafka=deps.kafka, mongo=deps.mongo, redis=deps.redis)
+
+    install_operations(app, service=settings.service_name, checks=checks)
+    return app

@@ -8,13 +8,12 @@ import sys
 import uuid
 
 from annotate_testing import BASE, running_annotate
-
 from claystream_devstack.pytest_plugin import service_env
 
 
 def cli(env: dict[str, str], *args: str) -> str:
     done = subprocess.run([sys.executable, "-m", "claystream_annotate.cli", *args], env={**os.environ, **env},
-                          capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+                          capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL, check=False)
     assert done.returncode == 0, done.stderr
     return done.stdout
 

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 
-from claystream_common.logs import setup_logging
-from claystream_common.runtime import standard_checks
-from claystream_common.service_app import install_operations
+from claystream_common.service_app import create_service_app
 from claystream_common.settings import load_settings
-from claystream_common.telemetry import setup_telemetry
 from fastapi import FastAPI
 
 from claystream_ingest.api.errors import install_error_handlers
@@ -32,26 +28,14 @@ def create_app(
 ) -> FastAPI:
     settings = settings or load_settings(IngestSettings)
 
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        setup_logging(settings.log_level, json_lines=settings.log_json)
-        setup_telemetry(settings.service_name, otlp_endpoint=settings.otlp_endpoint)
-        deps = deps_builder(settings)
-        app.state.deps = deps
-        await start_deps(deps)
-        try:
-            yield
-        finally:
-            await close_deps(deps)
+    async def start(app: FastAPI) -> None:
+        app.state.deps = deps_builder(settings)
+        await start_deps(app.state.deps)
 
-    app = FastAPI(title="Claystream ingest", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
-    install_operations(
-        app,
-        service=settings.service_name,
-        checks=lambda: standard_checks(
-            kafka=app.state.deps.kafka, mongo=app.state.deps.mongo, redis=app.state.deps.redis
-        ),
-    )
+    async def stop(app: FastAPI) -> None:
+        await close_deps(app.state.deps)
+
+    app = create_service_app(settings, title="Claystream ingest", description=DESCRIPTION, start=start, stop=stop)
     install_error_handlers(app)
     for module in (records, predictions, feedback, me):
         app.include_router(module.router)

@@ -11,7 +11,9 @@ from claystream_ingest.services.auth import Principal
 from claystream_ingest.services.errors import InvalidItems
 from claystream_ingest.services.production import log_feedback, log_predictions
 from claystream_ingest.services.production_validation import validate_feedback, validate_predictions
-from ingest_fakes import RecordingPublisher
+from ingest_fakes import FakeCatalog, RecordingPublisher, imdb_spec
+
+CATALOG = FakeCatalog(imdb_spec())
 
 NOW = "2026-01-31T12:00:00+00:00"
 ACME = Principal(workspace="acme", subject="k", role="annotator")
@@ -65,7 +67,7 @@ def test_feedback_rules(item: Any, expected: list[dict[str, Any]]) -> None:
 async def test_predictions_are_published_keyed_by_request_id_in_item_order() -> None:
     publisher = RecordingPublisher()
     items = [PREDICTION | {"request_id": f"q{i}", "dataset": "reviews" if i % 2 else None} for i in range(4)]
-    result = await log_predictions(items, principal=ACME, partial=False, publisher=publisher, publish_timeout_s=1)
+    result = await log_predictions(items, principal=ACME, partial=False, publisher=publisher, publish_timeout_s=1, catalog=CATALOG)
     assert result.accepted == 4
     assert [event.key for _, event in publisher.published] == [b"q0", b"q1", b"q2", b"q3"]
     assert [event.event_id for _, event in publisher.published] == result.ids
@@ -75,20 +77,33 @@ async def test_predictions_are_published_keyed_by_request_id_in_item_order() -> 
     assert {topic for topic, _ in publisher.published} == {"predictions"}
 
 
+async def test_production_traffic_naming_an_unknown_dataset_is_refused_and_nothing_published() -> None:
+    from claystream_ingest.services.errors import NotFound
+
+    publisher = RecordingPublisher()
+    with pytest.raises(NotFound, match="dataset 'nope' not found in workspace 'acme'"):
+        await log_predictions([PREDICTION | {"dataset": "nope"}], principal=ACME, partial=False, publisher=publisher,
+                              publish_timeout_s=1, catalog=CATALOG)
+    with pytest.raises(NotFound):
+        await log_feedback([{"request_id": "q1", "signal": "thumbs_down", "dataset": "nope"}], principal=ACME,
+                           partial=False, publisher=publisher, publish_timeout_s=1, catalog=CATALOG)
+    assert publisher.published == []
+
+
 async def test_bad_predictions_reject_the_batch_unless_partial() -> None:
     publisher = RecordingPublisher()
     items = [PREDICTION, PREDICTION | {"text": None}]
     with pytest.raises(InvalidItems, match="1 of 2 predictions are invalid"):
-        await log_predictions(items, principal=ACME, partial=False, publisher=publisher, publish_timeout_s=1)
+        await log_predictions(items, principal=ACME, partial=False, publisher=publisher, publish_timeout_s=1, catalog=CATALOG)
     assert publisher.published == []
-    result = await log_predictions(items, principal=ACME, partial=True, publisher=publisher, publish_timeout_s=1)
+    result = await log_predictions(items, principal=ACME, partial=True, publisher=publisher, publish_timeout_s=1, catalog=CATALOG)
     assert result.accepted == 1 and result.rejected[0]["index"] == 1
 
 
 async def test_feedback_is_published_to_its_topic() -> None:
     publisher = RecordingPublisher()
     result = await log_feedback([{"request_id": "q1", "signal": "thumbs_down", "model": "sentiment"}],
-                                principal=ACME, partial=False, publisher=publisher, publish_timeout_s=1)
+                                principal=ACME, partial=False, publisher=publisher, publish_timeout_s=1, catalog=CATALOG)
     [(topic, event)] = publisher.published
     assert topic == "feedback" and result.ids == [event.event_id]
     envelope = decode_event(event.value)

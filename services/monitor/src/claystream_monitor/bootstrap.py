@@ -69,7 +69,7 @@ def build_deps(settings: MonitorSettings) -> Deps:
                                fence=None, max_records=settings.prediction_batch_max))
         runners.append(_runner(settings, producer, other_subscriptions(
             engine=engine, store=store, join=join, publisher=producer, bucket_s=settings.time_bucket_s,
-            reference_source=settings.reference_source,
+            reference_source=settings.reference_source, directory=ports.directory,
         ), group=settings.consumer_group, fence=fence, max_records=500))
     return Deps(settings=settings, mongo=mongo, redis=redis, producer=producer, kafka=KafkaRuntime(producer, runners),
                 store=store, engine=engine, http=http, fence=fence)

@@ -112,6 +112,9 @@ class FixedDirectory:
     async def label_target(self, workspace: str | None, dataset: str) -> tuple[str, str] | None:
         return self.targets.get(dataset)
 
+    async def exists(self, workspace: str | None, dataset: str) -> bool:
+        return dataset in self.targets
+
 
 def finite(value: float) -> bool:
     return math.isfinite(value)

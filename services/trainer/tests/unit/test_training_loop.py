@@ -18,9 +18,17 @@ from claystream_trainer.services.refresh import NotEnoughLabels, run_refresh
 from claystream_trainer.services.scheduler import SchedulerConfig, TrainingScheduler, read_counts
 
 from .corpus import sample
-from .fakes import make_ports, spec_for
+from .fakes import make_ports as make_fake_ports
+from .fakes import spec_for
 
 DS = DatasetKey("acme", "reviews")
+
+
+def make_ports(tmp_path, **options):  # type: ignore[no-untyped-def]
+    """The fakes, with the dataset document of DS in place (tests with other labels replace it)."""
+    ports = make_fake_ports(tmp_path, **options)
+    ports.specs.specs[DS] = spec_for(DS, ["positive", "negative"])
+    return ports
 
 
 def label_event(record_id: str, label: str, *, user: str = "u1", version: int = 1, event_id=None, kind="submitted"):
@@ -53,10 +61,21 @@ async def test_label_counted_once_per_event_id_and_old_versions_ignored(tmp_path
 
 async def test_counters_rebuilt_from_mongo_when_redis_lost_them(tmp_path):
     ports = make_ports(tmp_path)
+    ports.specs.specs[DS] = spec_for(DS, ["positive", "negative"])
     await seed(ports, ["positive", "negative"], 6, 0)
     ports.counters.hashes.clear()
     counts = await read_counts(DS, ports=ports)
     assert counts.new_since_refresh == 6 and counts.per_class == {"positive": 3, "negative": 3}
+
+
+async def test_events_for_an_unknown_dataset_are_poison(tmp_path):
+    from claystream_common.errors import PermanentError
+
+    ports = make_ports(tmp_path)
+    ports.specs.specs.clear()
+    with pytest.raises(PermanentError, match="unknown dataset"):
+        await seed(ports, ["positive", "negative"], 2, 0)
+    assert ports.counters.hashes == {}
 
 
 async def test_refresh_registers_promotes_suggests_and_serves(tmp_path):
@@ -92,6 +111,7 @@ async def test_refresh_registers_promotes_suggests_and_serves(tmp_path):
 
 async def test_refresh_refuses_without_two_examples_per_class(tmp_path):
     ports = make_ports(tmp_path)
+    ports.specs.specs[DS] = spec_for(DS, ["positive", "negative"])
     await seed(ports, ["positive", "negative"], 3, 0)
     with pytest.raises(NotEnoughLabels):
         await run_refresh(DS, None, ports=ports, champions=ChampionCache(ports, ttl_s=60), base_model="hashing")

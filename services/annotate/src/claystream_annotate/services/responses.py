@@ -14,8 +14,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from claystream_common.datasets import DatasetSpec
-from claystream_common.telemetry import current_traceparent
 from claystream_common.events import ResponseChanged, encode_event, new_event
+from claystream_common.telemetry import current_traceparent
 
 from claystream_annotate.services.errors import Conflict, Invalid, NotFound
 from claystream_annotate.services.ports import QueueStore, RecordStore, ResponseDoc, ResponseStore, Wakeable

@@ -9,7 +9,8 @@ from claystream_common.topics import Topic
 
 from claystream_ingest.services.auth import Principal
 from claystream_ingest.services.encoding import encode_events
-from claystream_ingest.services.ports import EncodedEvent, EncodedPublisher
+from claystream_ingest.services.errors import NotFound
+from claystream_ingest.services.ports import DatasetCatalog, EncodedEvent, EncodedPublisher
 from claystream_ingest.services.production_validation import validate_feedback, validate_predictions
 from claystream_ingest.services.publishing import publish_or_unavailable, reject_unless_partial
 from claystream_ingest.services.records import Accepted
@@ -22,11 +23,13 @@ async def log_predictions(
     partial: bool,
     publisher: EncodedPublisher,
     publish_timeout_s: float,
+    catalog: DatasetCatalog,
     traceparent: str | None = None,
 ) -> Accepted:
     now = datetime.now(UTC).isoformat()
     good, errors = validate_predictions(items, now=now)
     reject_unless_partial(errors, len(items), partial=partial, noun="predictions")
+    await require_datasets([item for _, item in good], principal=principal, catalog=catalog)
     events = _encode("prediction.logged", [item for _, item in good], principal, now, traceparent)
     await publish_or_unavailable(publisher, Topic.PREDICTIONS.value, events, timeout_s=publish_timeout_s)
     return Accepted(accepted=len(events), ids=[e.event_id for e in events], rejected=errors)
@@ -39,14 +42,23 @@ async def log_feedback(
     partial: bool,
     publisher: EncodedPublisher,
     publish_timeout_s: float,
+    catalog: DatasetCatalog,
     traceparent: str | None = None,
 ) -> Accepted:
     now = datetime.now(UTC).isoformat()
     good, errors = validate_feedback(items, now=now)
     reject_unless_partial(errors, len(items), partial=partial, noun="feedback items")
+    await require_datasets([item for _, item in good], principal=principal, catalog=catalog)
     events = _encode("feedback.logged", [item for _, item in good], principal, now, traceparent)
     await publish_or_unavailable(publisher, Topic.FEEDBACK.value, events, timeout_s=publish_timeout_s)
     return Accepted(accepted=len(events), ids=[e.event_id for e in events], rejected=errors)
+
+
+async def require_datasets(items: list[dict[str, Any]], *, principal: Principal, catalog: DatasetCatalog) -> None:
+    """A dataset named by production traffic must exist in the caller's workspace (else 404, nothing published)."""
+    for dataset in sorted({item["dataset"] for item in items if item.get("dataset")}):
+        if await catalog.get(principal.workspace, dataset) is None:
+            raise NotFound(f"dataset '{dataset}' not found in workspace '{principal.workspace}'")
 
 
 def _encode(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from claystream_common.datasets import DatasetSpec
@@ -10,8 +11,25 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 
 class MongoDatasetDirectory:
-    def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
+    def __init__(self, db: AsyncDatabase[dict[str, Any]], *, known_ttl_s: float = 60.0, unknown_ttl_s: float = 5.0) -> None:
         self._datasets = db["datasets"]
+        self._known_ttl_s = known_ttl_s
+        self._unknown_ttl_s = unknown_ttl_s
+        self._exists: dict[tuple[str | None, str], tuple[bool, float]] = {}
+
+    async def exists(self, workspace: str | None, dataset: str) -> bool:
+        """Whether annotate has this dataset (cached briefly: checked on every consumed batch)."""
+        key = (workspace, dataset)
+        cached = self._exists.get(key)
+        now = time.monotonic()
+        if cached is not None and cached[1] > now:
+            return cached[0]
+        query: dict[str, Any] = {"name": dataset}
+        if workspace:
+            query["workspace"] = workspace
+        found = await self._datasets.find_one(query, {"_id": 1}) is not None
+        self._exists[key] = (found, now + (self._known_ttl_s if found else self._unknown_ttl_s))
+        return found
 
     async def label_target(self, workspace: str | None, dataset: str) -> tuple[str, str] | None:
         query: dict[str, Any] = {"name": dataset}

@@ -10,7 +10,7 @@ from claystream_common.ports import EventPublisher
 
 from claystream_monitor.consumers.handlers import on_feedback_logged, on_predictions_logged, on_promoted, on_trained
 from claystream_monitor.services.engine import MonitorEngine
-from claystream_monitor.services.ports import JoinIndex, MonitorStore
+from claystream_monitor.services.ports import DatasetDirectory, JoinIndex, MonitorStore
 from claystream_monitor.services.predictions import PredictionPorts
 
 
@@ -20,13 +20,15 @@ def prediction_subscriptions(*, ports: PredictionPorts) -> list[Subscription]:
 
 def other_subscriptions(
     *, engine: MonitorEngine, store: MonitorStore, join: JoinIndex, publisher: EventPublisher, bucket_s: int,
-    reference_source: str,
+    reference_source: str, directory: DatasetDirectory,
 ) -> list[Subscription]:
     return [
         Subscription(
             "feedback.logged",
-            batch_handler=partial(on_feedback_logged, engine=engine, store=store, join=join, publisher=publisher, bucket_s=bucket_s),
+            batch_handler=partial(on_feedback_logged, engine=engine, store=store, join=join, publisher=publisher, bucket_s=bucket_s,
+                                  directory=directory),
         ),
-        Subscription("model.promoted", handler=partial(on_promoted, engine=engine, store=store, reference_source=reference_source)),
-        Subscription("model.trained", handler=partial(on_trained, store=store)),
+        Subscription("model.promoted", handler=partial(on_promoted, engine=engine, store=store, reference_source=reference_source,
+                                                  directory=directory)),
+        Subscription("model.trained", handler=partial(on_trained, store=store, directory=directory)),
     ]

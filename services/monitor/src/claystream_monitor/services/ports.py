@@ -71,6 +71,9 @@ class DatasetDirectory(Protocol):
     async def label_target(self, workspace: str | None, dataset: str) -> tuple[str, str] | None:
         """(text field, label question) of an annotation dataset, or None when it does not exist."""
 
+    async def exists(self, workspace: str | None, dataset: str) -> bool:
+        """Whether the annotation dataset exists."""
+
 
 class MonitorStore(Protocol):
     async def load_model_state(self, key: ModelKey) -> dict[str, Any] | None: ...

@@ -20,6 +20,14 @@ def dataset_of(event: Envelope[Any]) -> DatasetKey:
     return DatasetKey(event.workspace, event.dataset)
 
 
+async def known_spec(dataset: DatasetKey, ports: TrainerPorts) -> DatasetSpec:
+    """The dataset's document; an event for a dataset nobody created is poison (DLQ), not data."""
+    spec = await ports.specs.get(dataset)
+    if spec is None:
+        raise PermanentError(f"unknown dataset {dataset.workspace}/{dataset.dataset}")
+    return spec
+
+
 def text_of(fields: dict[str, Any], spec: DatasetSpec | None) -> str | None:
     _, field, _ = question_and_field(spec)
     value = fields.get(field)
@@ -33,7 +41,7 @@ async def store_records(events: Sequence[Envelope[Any]], *, ports: TrainerPorts)
     grouped: dict[DatasetKey, list[StoredRecord]] = {}
     for event in events:
         dataset = dataset_of(event)
-        spec = await ports.specs.get(dataset)
+        spec = await known_spec(dataset, ports)
         text = text_of(event.data.fields, spec)
         if text is not None:
             grouped.setdefault(dataset, []).append(StoredRecord(event.data.record_id, text))
@@ -45,12 +53,10 @@ async def store_records(events: Sequence[Envelope[Any]], *, ports: TrainerPorts)
 async def record_label(event: Envelope[Any], *, ports: TrainerPorts) -> DatasetKey:
     """Store the answer (source of truth) then count it once (Redis, by event id)."""
     dataset = dataset_of(event)
-    spec = await ports.specs.get(dataset)
+    spec = await known_spec(dataset, ports)
     question, _, allowed = question_and_field(spec)
     data = event.data
     value = data.values.get(question)
-    if value is None and spec is None and len(data.values) == 1:
-        value = next(iter(data.values.values()))  # no dataset document yet: the only answer is the label
     label = str(value) if value is not None else None
     status = "discarded" if event.type == "response.discarded" else data.status
     change = LabelChange(event_id=str(event.event_id), dataset=dataset, record_id=data.record_id,

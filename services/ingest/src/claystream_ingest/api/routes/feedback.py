@@ -22,7 +22,7 @@ router = APIRouter(prefix="/api/v1", tags=["production"])
 async def _log(items: list[object], deps: Deps, principal: Principal, partial: bool) -> Response:
     result = await log_feedback(
         items, principal=principal, partial=partial, publisher=deps.publisher,
-        publish_timeout_s=deps.settings.kafka_publish_timeout_s, traceparent=current_traceparent(),
+        publish_timeout_s=deps.settings.kafka_publish_timeout_s, catalog=deps.datasets, traceparent=current_traceparent(),
     )
     return json_response(
         {"accepted": result.accepted, "event_ids": result.ids, "rejected": result.rejected},
