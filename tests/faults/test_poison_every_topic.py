@@ -53,11 +53,7 @@ CONSUMERS: dict[str, tuple[str, ...]] = {
 CASES = [(topic, group) for topic, groups in CONSUMERS.items() for group in groups]
 
 # Where the unknown-dataset event is accepted instead of dead-lettered (found by this test; see the reasons).
-ACCEPTS_UNKNOWN_DATASET: dict[tuple[str, str], str] = {
-    ("models", "claystream-annotate"): (
-        "annotate: consumers/handlers.on_model_event stores model events of any workspace/dataset in "
-        "model_events without checking the dataset exists"),
-}
+ACCEPTS_UNKNOWN_DATASET: dict[tuple[str, str], str] = {}  # every consumer dead-letters them now
 
 
 def good_and_unknown(topic: str, workspace: str, dataset: str) -> tuple[bytes, bytes, bytes]:

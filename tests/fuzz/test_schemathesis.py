@@ -147,7 +147,7 @@ def _pin(case: Any, record_ids: list[str]) -> None:
 
 # Known bugs, each with its own strict-xfail test below: 422 bodies that do not match the 422 schema the
 # service documents (remove the service from this set when its xfail test flips).  The fuzz run skips the schema check for those services' 422s only (no 5xx still holds).
-KNOWN_422_SCHEMA_BUGS = {"annotate"}
+KNOWN_422_SCHEMA_BUGS: set[str] = set()
 
 
 def _schema_check_for(service: str) -> Any:
@@ -199,10 +199,6 @@ def _validate_against_schema(fuzz_apps: dict[str, Any], service: str, method: st
     case.call_and_validate(headers=HEADERS, checks=[response_schema_conformance])
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "annotate bug: its own 422s (services.errors.Invalid) answer detail items {loc, msg, field} without 'type', "
-    "but the OpenAPI documents 422 as FastAPI's HTTPValidationError (ValidationError requires loc, msg, type); "
-    "e.g. POST /api/v1/workspaces/{ws}/users {'username': '', 'password': ...} → 422 detail[0] lacks 'type'"))
 def test_annotate_invalid_422_matches_its_documented_schema(fuzz_apps: dict[str, Any]) -> None:
     _validate_against_schema(fuzz_apps, "annotate", "POST", "/api/v1/workspaces/{workspace}/users",
                              path_parameters={"workspace": WORKSPACE},

@@ -43,6 +43,6 @@ async def test_training_events_listed(annotate: Annotate) -> None:
 
     await annotate.dataset()
     event = new_event("training.started", TrainingStarted(run_id="r1", kind="refresh", label_count=8), dataset="reviews", workspace="default")
-    await on_model_event(event, model_events=annotate.deps.model_events)
+    await on_model_event(event, model_events=annotate.deps.model_events, datasets=annotate.deps.datasets)
     answer = (await annotate.owner.get(f"{BASE}/default/datasets/reviews/training")).json()
     assert [(e["type"], e["data"]["run_id"]) for e in answer] == [("training.started", "r1")]

@@ -49,9 +49,18 @@ async def test_suggestions_attach_and_reprioritise(world: World) -> None:
     assert min(queue, key=queue.__getitem__) == "b"
 
 
-async def test_model_events_are_kept_once() -> None:
+async def test_model_events_are_kept_once(world: World) -> None:
+    await seed(world)
     store = FakeModelEvents()
     event = new_event("training.progress", TrainingProgress(run_id="r", kind="refresh", step=1, total_steps=4), dataset="reviews", workspace="ws")
-    await on_model_event(event, model_events=store)
-    await on_model_event(event, model_events=store)
+    await on_model_event(event, model_events=store, datasets=world.datasets)
+    await on_model_event(event, model_events=store, datasets=world.datasets)
     assert len(store.events) == 1 and next(iter(store.events.values()))["data"]["step"] == 1
+
+
+async def test_model_events_of_an_unknown_dataset_are_poison(world: World) -> None:
+    store = FakeModelEvents()
+    event = new_event("training.progress", TrainingProgress(run_id="r", kind="refresh", step=1, total_steps=4), dataset="nope", workspace="ws")
+    with pytest.raises(PermanentError, match="unknown dataset ws/nope"):
+        await on_model_event(event, model_events=store, datasets=world.datasets)
+    assert store.events == {}

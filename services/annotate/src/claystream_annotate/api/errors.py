@@ -31,7 +31,10 @@ def install_error_handlers(app: FastAPI) -> None:
         body: dict[str, object] = {"detail": str(error)}
         headers: dict[str, str] = {}
         if isinstance(error, Invalid):
-            body = {"detail": [{"loc": error.field.split("."), "msg": error.reason, "field": error.field}], "field": error.field}
+            body = {
+                "detail": [{"loc": error.field.split("."), "msg": error.reason, "type": "value_error", "field": error.field}],
+                "field": error.field,
+            }
         if isinstance(error, RateLimited):
             headers["Retry-After"] = str(error.retry_after_s)
         if isinstance(error, Unauthenticated):

@@ -104,8 +104,9 @@ async def on_suggestions_created(
         await queue.rescore(dataset_id, entries)
 
 
-async def on_model_event(event: Envelope[Any], *, model_events: ModelEventWriter) -> None:
-    """Keep training progress and model changes per dataset for the UI."""
+async def on_model_event(event: Envelope[Any], *, model_events: ModelEventWriter, datasets: DatasetLookup) -> None:
+    """Keep training progress and model changes per dataset for the UI (unknown datasets are poison)."""
+    await _dataset_id(event.workspace, event.dataset, datasets)
     await model_events.add(
         event_id=str(event.event_id),
         workspace=event.workspace,

@@ -30,5 +30,8 @@ def subscriptions(
         ),
         Subscription("suggestion.created", batch_handler=partial(on_suggestions_created, records=records, datasets=datasets, queue=queue)),
     ]
-    subs.extend(Subscription(event_type, handler=partial(on_model_event, model_events=model_events)) for event_type in MODEL_EVENTS)
+    subs.extend(
+        Subscription(event_type, handler=partial(on_model_event, model_events=model_events, datasets=datasets))
+        for event_type in MODEL_EVENTS
+    )
     return subs
