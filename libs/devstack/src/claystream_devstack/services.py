@@ -89,6 +89,7 @@ class ServiceLauncher:
             if other.name in self.ports:
                 env[f"{spec.env_prefix}{other.name.upper()}_URL"] = self.url(other.name)
         env[f"{spec.env_prefix}MODELS_DIR"] = str(self.stack.state_dir / "models")
+        env[f"{spec.env_prefix}STATE_DIR"] = str(self.stack.state_dir)
         env.update(self.extra_env)
         return env
 

@@ -2,15 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-
-from claystream_common.logs import setup_logging
 from claystream_common.ports import EventPublisher
-from claystream_common.runtime import standard_checks
-from claystream_common.service_app import install_operations
+from claystream_common.service_app import create_service_app
 from claystream_common.settings import load_settings
-from claystream_common.telemetry import setup_telemetry
 from fastapi import FastAPI
 
 from claystream_annotate import web
@@ -25,10 +19,7 @@ def create_app(settings: AnnotateSettings | None = None, *, publisher: EventPubl
     """The annotate app.  ``publisher`` replaces Kafka for the outbox relay (tests)."""
     settings = settings or load_settings(AnnotateSettings)
 
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        setup_logging(settings.log_level, json_lines=settings.log_json)
-        setup_telemetry(settings.service_name, otlp_endpoint=settings.otlp_endpoint)
+    async def start(app: FastAPI) -> None:
         deps = build_deps(settings, publisher=publisher)
         app.state.deps = deps
         await prepare_storage(deps)
@@ -36,17 +27,11 @@ def create_app(settings: AnnotateSettings | None = None, *, publisher: EventPubl
         await deps.kafka.start()
         if settings.outbox_enabled:
             await deps.relay.start()
-        try:
-            yield
-        finally:
-            await close_deps(deps)
 
-    app = FastAPI(title="Claystream annotate", version="0.1.0", lifespan=lifespan)
-    install_operations(
-        app,
-        service=settings.service_name,
-        checks=lambda: standard_checks(kafka=app.state.deps.kafka, mongo=app.state.deps.mongo, redis=app.state.deps.redis),
-    )
+    async def stop(app: FastAPI) -> None:
+        await close_deps(app.state.deps)
+
+    app = create_service_app(settings, title="Claystream annotate", start=start, stop=stop)
     install_error_handlers(app)
     for module in (auth, workspaces, datasets, records, responses, export, metrics):
         app.include_router(module.router)
