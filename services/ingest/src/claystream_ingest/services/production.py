@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,7 +18,22 @@ from claystream_ingest.services.publishing import publish_or_unavailable, reject
 from claystream_ingest.services.records import Accepted
 
 
-async def log_predictions(
+@dataclass(frozen=True)
+class TrafficKind:
+    """One kind of production traffic: how it is validated and where it goes."""
+
+    event_type: str
+    topic: str
+    noun: str
+    validate: Callable[..., tuple[list[tuple[int, dict[str, Any]]], list[dict[str, Any]]]]
+
+
+PREDICTIONS = TrafficKind("prediction.logged", Topic.PREDICTIONS.value, "predictions", validate_predictions)
+FEEDBACK = TrafficKind("feedback.logged", Topic.FEEDBACK.value, "feedback items", validate_feedback)
+
+
+async def log_traffic(
+    kind: TrafficKind,
     items: list[Any],
     *,
     principal: Principal,
@@ -26,32 +43,22 @@ async def log_predictions(
     catalog: DatasetCatalog,
     traceparent: str | None = None,
 ) -> Accepted:
+    """Validate (all-or-nothing unless ``partial``), check named datasets, publish, 202 only after the acks."""
     now = datetime.now(UTC).isoformat()
-    good, errors = validate_predictions(items, now=now)
-    reject_unless_partial(errors, len(items), partial=partial, noun="predictions")
+    good, errors = kind.validate(items, now=now)
+    reject_unless_partial(errors, len(items), partial=partial, noun=kind.noun)
     await require_datasets([item for _, item in good], principal=principal, catalog=catalog)
-    events = _encode("prediction.logged", [item for _, item in good], principal, now, traceparent)
-    await publish_or_unavailable(publisher, Topic.PREDICTIONS.value, events, timeout_s=publish_timeout_s)
+    events = _encode(kind.event_type, [item for _, item in good], principal, now, traceparent)
+    await publish_or_unavailable(publisher, kind.topic, events, timeout_s=publish_timeout_s)
     return Accepted(accepted=len(events), ids=[e.event_id for e in events], rejected=errors)
 
 
-async def log_feedback(
-    items: list[Any],
-    *,
-    principal: Principal,
-    partial: bool,
-    publisher: EncodedPublisher,
-    publish_timeout_s: float,
-    catalog: DatasetCatalog,
-    traceparent: str | None = None,
-) -> Accepted:
-    now = datetime.now(UTC).isoformat()
-    good, errors = validate_feedback(items, now=now)
-    reject_unless_partial(errors, len(items), partial=partial, noun="feedback items")
-    await require_datasets([item for _, item in good], principal=principal, catalog=catalog)
-    events = _encode("feedback.logged", [item for _, item in good], principal, now, traceparent)
-    await publish_or_unavailable(publisher, Topic.FEEDBACK.value, events, timeout_s=publish_timeout_s)
-    return Accepted(accepted=len(events), ids=[e.event_id for e in events], rejected=errors)
+async def log_predictions(items: list[Any], **options: Any) -> Accepted:
+    return await log_traffic(PREDICTIONS, items, **options)
+
+
+async def log_feedback(items: list[Any], **options: Any) -> Accepted:
+    return await log_traffic(FEEDBACK, items, **options)
 
 
 async def require_datasets(items: list[dict[str, Any]], *, principal: Principal, catalog: DatasetCatalog) -> None:
