@@ -139,6 +139,21 @@ def build_streams() -> tuple[dict[str, list[dict[str, Any]]], np.ndarray, list[s
     return streams, vectors, texts
 
 
+async def register_datasets(mongo_url: str, db_name: str, models: list[str]) -> None:
+    """The annotation datasets the samples go back to (events naming an unknown dataset are dead-lettered)."""
+    from pymongo import AsyncMongoClient
+
+    client = AsyncMongoClient(mongo_url)
+    try:
+        for model in models:
+            await client[db_name]["datasets"].insert_one({
+                "_id": f"ds-{model}", "workspace": "bench", "name": model, "fields": [{"name": "text"}],
+                "questions": [{"name": "sentiment", "type": "label", "labels": ["negative", "positive"]}],
+            })
+    finally:
+        await client.close()
+
+
 async def publish(bootstrap: str, streams: dict[str, list[dict[str, Any]]]) -> None:
     from claystream_common.events import PredictionLogged, new_event
     from claystream_common.kafka.producer import EventProducer
@@ -207,6 +222,7 @@ def main() -> None:
     monitor: subprocess.Popen[bytes] | None = None
     try:
         stack.start()
+        asyncio.run(register_datasets(stack.ports.mongo_url, "bench", list(streams)))
         log(f"publishing {total} prediction.logged events ...")
         asyncio.run(publish(stack.ports.kafka_bootstrap, streams))
         port = free_port()
