@@ -60,6 +60,7 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.published = 0
+        self.backlog = 0  # what this relay last reported to the (process-wide) gauge
 
     def wake(self) -> None:
         self._wake.set()
@@ -124,11 +125,13 @@ class OutboxRelay:
         self.published += len(events)
         await self._responses.clear_outboxes(documents)
         if len(documents) < self._batch:
+            self.backlog = 0
             OUTBOX_BACKLOG.labels(self._service).set(0)
         return len(documents)
 
     async def _report_backlog(self, seen: int) -> None:
         backlog = seen if seen < self._batch else await self._responses.pending_count()
+        self.backlog = backlog
         OUTBOX_BACKLOG.labels(self._service).set(backlog)
 
     @staticmethod
