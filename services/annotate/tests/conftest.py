@@ -1,3 +1,5 @@
+"""Fixtures shared by the annotate API and integration tests."""
+
 from __future__ import annotations
 
 import sys
@@ -6,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parents[1]))
+sys.path.insert(0, str(Path(__file__).parent))
 
 from annotate_testing import Annotate, running_annotate
 from claystream_common.ports import RecordingPublisher
