@@ -24,10 +24,13 @@ from claystream_trainer.adapters.redis_lock import RedisTrainingLock
 from claystream_trainer.config import TrainerSettings
 from claystream_trainer.consumers.subscriptions import subscriptions
 from claystream_trainer.domain.ports import DatasetKey
+from claystream_trainer.domain.student import StudentConfig
 from claystream_trainer.domain.thresholds import TrainingKind
 from claystream_trainer.services.champions import ChampionCache
 from claystream_trainer.services.embedding_worker import EmbeddingWorker
 from claystream_trainer.services.finetune import run_finetune
+from claystream_trainer.services.pool_rows import PoolRowCache
+from claystream_trainer.services.pool_student import StudentSetup
 from claystream_trainer.services.ports_bundle import TrainerPorts
 from claystream_trainer.services.refresh import RunOutcome, run_refresh
 from claystream_trainer.services.scheduler import SchedulerConfig, TrainingScheduler
@@ -67,20 +70,31 @@ def build_deps(settings: TrainerSettings, *, finetuner: Any | None = None) -> De
         publisher=producer, finetuner=finetuner if settings.finetune_enabled else None,
     )
     champions = ChampionCache(ports, ttl_s=settings.champion_cache_s)
+    student = StudentSetup(config=StudentConfig(min_pool=settings.student_min_pool),
+                           rows=PoolRowCache(), max_pool=settings.student_max_pool) if settings.student_enabled else None
+    background: set[asyncio.Task[Any]] = set()
+
+    def retrain_student(dataset: DatasetKey) -> None:  # the pool now has the new body's vectors
+        task = asyncio.create_task(scheduler.check_and_run(dataset, force="refresh"), name=f"student:{dataset}")
+        background.add(task)
+        task.add_done_callback(background.discard)
+
     # small batches: predict shares the body (one forward pass at a time) and waits at most one batch
     worker = EmbeddingWorker(ports, champions, batch_size=settings.embed_batch_size * 2,
-                             flush_s=settings.embed_flush_s)
+                             flush_s=settings.embed_flush_s, on_stale_student=retrain_student)
     base_model = str(bodies.base_path()) if settings.embedder == "sentence-transformers" else "hashing"
 
     async def run_training(dataset: DatasetKey, kind: TrainingKind, run_id: str) -> RunOutcome:
         spec = await ports.specs.get(dataset)
         outcome = await run_refresh(dataset, spec, ports=ports, champions=champions, base_model=base_model,
-                                    run_id=run_id, seed=settings.seed, suggestion_batch=settings.suggestion_batch)
+                                    run_id=run_id, seed=settings.seed, suggestion_batch=settings.suggestion_batch,
+                                    student=student)
         if kind == "finetune":  # the fast refresh first: fresh suggestions in seconds, the fine-tune after
             outcome = await run_finetune(dataset, spec, ports=ports, champions=champions,
                                          params=finetune_params(settings, spec), holdout=settings.finetune_holdout,
                                          base_model=base_model, seed=settings.seed,
-                                         suggestion_batch=settings.suggestion_batch, on_body_ready=worker.poke)
+                                         suggestion_batch=settings.suggestion_batch, on_body_ready=worker.poke,
+                                         rows=student.rows if student else None)
         return outcome
 
     scheduler = TrainingScheduler(ports, run_training, SchedulerConfig(
@@ -99,7 +113,7 @@ def build_deps(settings: TrainerSettings, *, finetuner: Any | None = None) -> De
         ))
     return Deps(settings=settings, mongo=mongo, redis=redis, producer=producer,
                 kafka=KafkaRuntime(producer, runners), ports=ports, champions=champions,
-                scheduler=scheduler, worker=worker)
+                scheduler=scheduler, worker=worker, background=background)
 
 
 def finetune_params(settings: TrainerSettings, spec: Any) -> Any:

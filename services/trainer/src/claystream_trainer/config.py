@@ -44,6 +44,9 @@ class TrainerSettings(BaseAppSettings):
     finetune_learning_rate: float = Field(default=2e-5, gt=0)
     finetune_holdout: float = Field(default=0.2, gt=0, lt=0.5)
     finetune_enabled: bool = True
+    student_enabled: bool = Field(default=True, description="self-train a lexical student on the pending records")
+    student_max_pool: int = Field(default=20_000, ge=1, description="pending records a refresh self-trains on")
+    student_min_pool: int = Field(default=200, ge=1, description="fewer pending records: no student")
     suggestion_batch: int = Field(default=2000, ge=1)
     seed: int = 42
 

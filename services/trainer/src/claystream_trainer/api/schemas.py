@@ -16,6 +16,8 @@ class PredictRequest(BaseModel):
     request_id: str | None = Field(default=None, max_length=128)
     model_version: str | None = Field(default=None, max_length=32,
                                       description="a registered version to use instead of the champion (shadow tests)")
+    component: Literal["embedding", "student"] | None = Field(
+        default=None, description="serve this part of the model instead of the one it chose by cross-validation")
 
     @model_validator(mode="after")
     def _one_of(self) -> PredictRequest:
@@ -40,6 +42,7 @@ class PredictResponse(BaseModel):
     request_id: str
     dataset: str
     model_version: str
+    component: str = Field(description="what answered: the embedding head or the pool student")
     label: str | None = None
     score: float | None = None
     predictions: list[PredictionPublic]

@@ -6,9 +6,9 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any
 
 from claystream_trainer.domain.ports import ArtifactError, DatasetKey, Embedder, ModelEntry
+from claystream_trainer.domain.serving_head import ServingHead, as_serving_head
 from claystream_trainer.services.ports_bundle import TrainerPorts
 
 log = logging.getLogger(__name__)
@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class LoadedModel:
     entry: ModelEntry
-    head: Any
+    head: ServingHead
     embedder: Embedder
 
 
@@ -63,7 +63,8 @@ class ChampionCache:
 
     async def load(self, entry: ModelEntry) -> LoadedModel:
         """Verify and load a registered model (its head, and its body: base or a fine-tuned one)."""
-        head = await asyncio.to_thread(self._ports.artifacts.load_head, entry.artifact_path, entry.sha256)
+        head = as_serving_head(await asyncio.to_thread(self._ports.artifacts.load_head, entry.artifact_path,
+                                                       entry.sha256))
         if entry.body_ref != "base":
             owner = entry if entry.body_ref == entry.version else await self._ports.registry.get(
                 entry.dataset_key, entry.body_ref)

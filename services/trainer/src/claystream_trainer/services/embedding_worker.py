@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 
 import numpy as np
 
@@ -24,12 +25,13 @@ log = logging.getLogger(__name__)
 
 class EmbeddingWorker:
     def __init__(self, ports: TrainerPorts, champions: ChampionCache, *, batch_size: int, flush_s: float,
-                 sweep_s: float = 30.0) -> None:
+                 sweep_s: float = 30.0, on_stale_student: Callable[[DatasetKey], None] | None = None) -> None:
         self._ports = ports
         self._champions = champions
         self._batch = batch_size
         self._flush_s = flush_s
         self._sweep_s = sweep_s
+        self._on_stale_student = on_stale_student
         self._dirty: set[DatasetKey] = set()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -100,6 +102,14 @@ class EmbeddingWorker:
                     labelled = set(await self._ports.labels.labelled(dataset))
                 pending = [i for i, r in enumerate(chunk) if r not in labelled]
                 if pending:
-                    await publish_suggestions(dataset, loaded.entry, loaded.head, [chunk[i] for i in pending],
-                                              np.asarray(vectors)[pending], publisher=self._ports.publisher)
+                    probabilities = await asyncio.to_thread(
+                        loaded.head.probabilities, texts=[texts[chunk[i]] for i in pending],
+                        vectors=np.asarray(vectors)[pending])
+                    await publish_suggestions(dataset, loaded.entry, loaded.head.classes_,
+                                              [chunk[i] for i in pending], probabilities,
+                                              publisher=self._ports.publisher)
+        if done and loaded is not None and self._on_stale_student is not None:
+            student = loaded.head.student
+            if student is not None and student.teacher_key != embedder.key:
+                self._on_stale_student(dataset)  # every record now has this body's vector: retrain the student
         return done

@@ -21,7 +21,9 @@ from claystream_common.events import ModelTrained, TrainingProgress, TrainingSta
 
 from claystream_trainer.domain.evaluation import better, evaluate_on, fit_head, holdout_split
 from claystream_trainer.domain.ports import DatasetKey
+from claystream_trainer.domain.serving_head import ServingHead
 from claystream_trainer.services.champions import ChampionCache
+from claystream_trainer.services.pool_rows import PoolRowCache
 from claystream_trainer.services.ports_bundle import TrainerPorts
 from claystream_trainer.services.refresh import RunOutcome, check_trainable, promote_and_suggest, register, summary
 from claystream_trainer.services.training_data import ensure_embeddings, load_training_data
@@ -42,6 +44,7 @@ async def run_finetune(
     seed: int = 42,
     suggestion_batch: int = 2000,
     on_body_ready: Callable[[DatasetKey], None] | None = None,
+    rows: PoolRowCache | None = None,
 ) -> RunOutcome:
     if ports.finetuner is None:
         raise RuntimeError("no fine-tuner configured")
@@ -78,13 +81,19 @@ async def run_finetune(
         metrics = evaluate_on(candidate_head, candidate_vectors[split.test], list(y[split.test]), data.classes)
         champion = await ports.registry.champion(dataset)
         champion_metrics = None
+        carried = None
         if champion is not None:
             champion_loaded = await champions.load(champion)
+            carried = champion_loaded.head
             old_vectors = await ensure_embeddings(dataset, champion_loaded.embedder, data.record_ids, ports=ports)
             old_head = await asyncio.to_thread(fit_head, old_vectors[split.train], list(y[split.train]))
             champion_metrics = evaluate_on(old_head, old_vectors[split.test], list(y[split.test]), data.classes)
         metrics["champion_on_same_split"] = summary(champion_metrics) if champion_metrics else None
-        final_head = await asyncio.to_thread(fit_head, candidate_vectors, data.labels)
+        final_head = ServingHead(embedding_head=await asyncio.to_thread(fit_head, candidate_vectors, data.labels))
+        if carried is not None and carried.student is not None:
+            # the champion's student keeps serving until the pool is re-embedded with this body and a refresh
+            # trains a new student with it as the teacher (see EmbeddingWorker's stale-student check)
+            final_head.student, final_head.serves = carried.student, carried.serves
         entry = await register(dataset, data, head=final_head, body_ref="self", body_key="self", kind="finetune",
                                metrics=metrics, params=dict(result.params), ports=ports, base_model=base_model,
                                started=started, body_dir=result.body_dir)
@@ -99,7 +108,7 @@ async def run_finetune(
         loaded = await champions.load(entry)  # from the artifact just written (hash-checked)
         ports.cache.put_many(dataset, loaded.embedder.key, data.record_ids, candidate_vectors)
         suggestions = await promote_and_suggest(dataset, loaded, champion, ports=ports, champions=champions,
-                                                labelled=set(data.record_ids), batch=suggestion_batch)
+                                                labelled=set(data.record_ids), batch=suggestion_batch, rows=rows)
         if on_body_ready is not None:
             on_body_ready(dataset)  # the background embedder re-embeds every record with the new body
     else:

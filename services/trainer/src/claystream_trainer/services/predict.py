@@ -11,6 +11,7 @@ from claystream_common.events import PredictionLogged, new_event
 from claystream_common.ports import EventPublisher
 
 from claystream_trainer.domain.ports import DatasetKey, ModelRegistry
+from claystream_trainer.domain.serving_head import Component
 from claystream_trainer.services.champions import ChampionCache
 from claystream_trainer.services.suggestions import score
 
@@ -32,6 +33,7 @@ class PredictResult:
     request_id: str
     model_version: str
     predictions: list[Prediction]
+    component: str = "embedding"
 
 
 async def predict(
@@ -44,7 +46,10 @@ async def predict(
     request_id: str | None = None,
     version: str | None = None,
     registry: ModelRegistry | None = None,
+    component: Component | None = None,
 ) -> PredictResult:
+    """``component``: None serves what the model chose (see ``ServingHead``); "embedding" or "student"
+    asks for that part (a shadow comparison; the student falls back to the embedding head when absent)."""
     if version is not None and registry is not None:
         entry = await registry.get(dataset, version)
         if entry is None:
@@ -56,9 +61,15 @@ async def predict(
         reason = champions.load_errors.get(dataset, "no model trained yet")
         raise NoChampion(f"no champion model for {dataset}: {reason}")
     request_id = request_id or uuid.uuid4().hex
-    vectors = await asyncio.to_thread(loaded.embedder.embed, list(texts))
-    labels, probabilities, priorities = score(loaded.head, vectors)
-    classes = [str(c) for c in loaded.head.classes_]
+    head = loaded.head
+    vectors = await asyncio.to_thread(loaded.embedder.embed, list(texts)) if head.needs_vectors(component) else None
+    if len(texts) > 16:  # hashing a batch takes milliseconds: keep the event loop free
+        probabilities = await asyncio.to_thread(head.probabilities, texts=list(texts), vectors=vectors,
+                                                wanted=component)
+    else:
+        probabilities = head.probabilities(texts=list(texts), vectors=vectors, wanted=component)
+    labels, priorities = score(head.classes_, probabilities)
+    classes = [str(c) for c in head.classes_]
     predictions = [
         Prediction(label=labels[i], score=float(probabilities[i].max()),
                    scores={c: float(p) for c, p in zip(classes, probabilities[i], strict=True)},
@@ -74,4 +85,5 @@ async def predict(
             for i, (text, p) in enumerate(zip(texts, predictions, strict=True))
         ]
         await publisher.publish_many(events, keys=[e.data.request_id for e in events])
-    return PredictResult(request_id=request_id, model_version=loaded.entry.version, predictions=predictions)
+    return PredictResult(request_id=request_id, model_version=loaded.entry.version, predictions=predictions,
+                         component=head.component(component))

@@ -10,13 +10,17 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from opentelemetry import trace
 from claystream_common.datasets import DatasetSpec
 from claystream_common.events import ModelPromoted, ModelTrained, new_event
+from opentelemetry import trace
 
 from claystream_trainer.domain.evaluation import better, cross_validate, fit_head
 from claystream_trainer.domain.ports import DatasetKey, ModelEntry
+from claystream_trainer.domain.serving_head import ServingHead
+from claystream_trainer.domain.student import PoolStudent
 from claystream_trainer.services.champions import ChampionCache, LoadedModel
+from claystream_trainer.services.pool_rows import PoolRowCache
+from claystream_trainer.services.pool_student import StudentSetup, fit_pool_student, pending_ids
 from claystream_trainer.services.ports_bundle import TrainerPorts
 from claystream_trainer.services.suggestions import publish_suggestions
 from claystream_trainer.services.training_data import TrainingData, ensure_embeddings, load_training_data
@@ -54,6 +58,7 @@ async def run_refresh(
     run_id: str | None = None,
     seed: int = 42,
     suggestion_batch: int = 2000,
+    student: StudentSetup | None = None,
 ) -> RunOutcome:
     started = time.perf_counter()
     run_id = run_id or uuid.uuid4().hex
@@ -66,9 +71,15 @@ async def run_refresh(
     vectors = await ensure_embeddings(dataset, embedder, data.record_ids, ports=ports)
     with _TRACER.start_as_current_span("trainer evaluate", attributes={"claystream.training.labels": len(data.labels)}):
         metrics, head = await asyncio.to_thread(_evaluate_and_fit, vectors, data, seed)
-    entry = await register(dataset, data, head=head, body_ref=body_ref, body_key=embedder.key, kind="refresh",
-                           metrics=metrics, params={"head": "LogisticRegression", "C": head.C}, ports=ports,
-                           base_model=base_model, started=started)
+    serving = ServingHead(embedding_head=head)
+    params: dict[str, Any] = {"head": "LogisticRegression", "C": head.C, "serves": "embedding"}
+    if student is not None:
+        with _TRACER.start_as_current_span("trainer pool student"):
+            fitted = await fit_pool_student(dataset, data, vectors, embedder, student, ports=ports, seed=seed)
+        if fitted is not None:
+            metrics, params = _choose(serving, fitted, metrics, params)
+    entry = await register(dataset, data, head=serving, body_ref=body_ref, body_key=embedder.key, kind="refresh",
+                           metrics=metrics, params=params, ports=ports, base_model=base_model, started=started)
     await ports.publisher.publish_many([new_event("model.trained", ModelTrained(
         run_id=run_id, model_version=entry.version, kind="refresh", label_count=entry.label_count,
         metrics=summary(metrics), duration_s=round(time.perf_counter() - started, 3)),
@@ -78,15 +89,29 @@ async def run_refresh(
     promoted = champion is None or champion.body_ref == body_ref or better(metrics, champion.metrics, strict=False)
     suggestions = 0
     if promoted:
-        loaded = LoadedModel(entry=entry, head=head, embedder=embedder)
+        loaded = LoadedModel(entry=entry, head=serving, embedder=embedder)
         suggestions = await promote_and_suggest(dataset, loaded, champion, ports=ports, champions=champions,
-                                                labelled=set(data.record_ids), batch=suggestion_batch)
+                                                labelled=set(data.record_ids), batch=suggestion_batch,
+                                                rows=student.rows if student else None)
     return RunOutcome(entry=entry, promoted=promoted, suggestions=suggestions, seconds=time.perf_counter() - started)
 
 
 def _evaluate_and_fit(vectors: np.ndarray, data: TrainingData, seed: int) -> tuple[dict[str, Any], Any]:
     metrics = cross_validate(vectors, data.labels, data.classes, seed=seed)
     return metrics, fit_head(vectors, data.labels, seed=seed)
+
+
+def _choose(serving: ServingHead, fitted: tuple[PoolStudent, dict[str, Any]], metrics: dict[str, Any],
+            params: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The student serves when its cross-validated figures are at least the embedding head's (same folds)."""
+    pool_student, student_metrics = fitted
+    serving.student = pool_student
+    components = {"embedding": summary(metrics), "student": summary(student_metrics)}
+    if better(student_metrics, metrics, strict=False):
+        serving.serves = "student"
+        metrics = student_metrics
+    return ({**metrics, "serves": serving.serves, "components": components},
+            {**params, "serves": serving.serves, "student": pool_student.params})
 
 
 def summary(metrics: dict[str, Any]) -> dict[str, Any]:
@@ -112,8 +137,10 @@ async def register(dataset: DatasetKey, data: TrainingData, *, head: Any, body_r
 
 
 async def promote_and_suggest(dataset: DatasetKey, loaded: LoadedModel, previous: ModelEntry | None, *,
-                              ports: TrainerPorts, champions: ChampionCache, labelled: set[str], batch: int) -> int:
-    """Promote, announce, then score every pending record whose embedding is cached for this body."""
+                              ports: TrainerPorts, champions: ChampionCache, labelled: set[str], batch: int,
+                              rows: PoolRowCache | None = None) -> int:
+    """Promote, announce, then score the pending records: all of them from their text when the student
+    serves, else every one whose embedding is cached for this body."""
     entry = loaded.entry
     await ports.registry.promote(dataset, entry.version)
     entry.status = "champion"
@@ -122,10 +149,18 @@ async def promote_and_suggest(dataset: DatasetKey, loaded: LoadedModel, previous
         model_version=entry.version, previous_version=previous.version if previous else None,
         metrics=summary(entry.metrics), labels=entry.labels), dataset=dataset.dataset, workspace=dataset.workspace)],
         keys=[dataset.dataset])
-    pending = [r for r in await ports.records.all_ids(dataset) if r not in labelled]
-    cached = ports.cache.get_many(dataset, loaded.embedder.key, pending)
-    ids = [r for r in pending if r in cached]
-    if not ids:
-        return 0
-    vectors = np.stack([cached[r] for r in ids])
-    return await publish_suggestions(dataset, entry, loaded.head, ids, vectors, publisher=ports.publisher, batch=batch)
+    pending = await pending_ids(dataset, labelled, ports=ports)
+    head = loaded.head
+    if rows is not None and not head.needs_vectors():
+        ids, counts = await rows.rows(dataset, pending, ports.records)
+        if not ids:
+            return 0
+        probabilities = await asyncio.to_thread(head.probabilities, counts=counts)
+    else:
+        cached = ports.cache.get_many(dataset, loaded.embedder.key, pending)
+        ids = [r for r in pending if r in cached]
+        if not ids:
+            return 0
+        probabilities = head.embedding_head.predict_proba(np.stack([cached[r] for r in ids]))
+    return await publish_suggestions(dataset, entry, head.classes_, ids, probabilities, publisher=ports.publisher,
+                                     batch=batch)

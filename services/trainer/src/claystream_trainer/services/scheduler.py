@@ -16,10 +16,9 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from opentelemetry import trace
-
 from claystream_common.datasets import TrainerSettings as DatasetTrainerSettings
 from claystream_common.events import TrainingFailed, new_event
+from opentelemetry import trace
 
 from claystream_trainer.domain.ports import DatasetKey
 from claystream_trainer.domain.thresholds import LabelCounts, TrainingKind, decide

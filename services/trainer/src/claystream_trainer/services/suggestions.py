@@ -6,9 +6,9 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from opentelemetry import trace
 from claystream_common.events import SuggestionCreated, new_event
 from claystream_common.ports import EventPublisher
+from opentelemetry import trace
 
 from claystream_trainer.domain.ports import DatasetKey, ModelEntry
 from claystream_trainer.domain.uncertainty import margin_priority
@@ -16,28 +16,27 @@ from claystream_trainer.domain.uncertainty import margin_priority
 _TRACER = trace.get_tracer("claystream.trainer")
 
 
-def score(head: Any, vectors: np.ndarray) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """(predicted labels, probability matrix in ``head.classes_`` order, priorities)."""
-    probabilities = head.predict_proba(vectors)
-    classes = [str(c) for c in head.classes_]
+def score(classes: Sequence[Any], probabilities: np.ndarray) -> tuple[list[str], np.ndarray]:
+    """(predicted labels, priorities) of a probability matrix whose columns are ``classes``."""
+    names = [str(c) for c in classes]
     best = probabilities.argmax(axis=1)
-    return [classes[i] for i in best], probabilities, margin_priority(probabilities)
+    return [names[i] for i in best], margin_priority(probabilities)
 
 
 async def publish_suggestions(
     dataset: DatasetKey,
     entry: ModelEntry,
-    head: Any,
+    classes: Sequence[Any],
     record_ids: Sequence[str],
-    vectors: np.ndarray,
+    probabilities: np.ndarray,
     *,
     publisher: EventPublisher,
     batch: int = 2000,
 ) -> int:
     if len(record_ids) == 0:
         return 0
-    labels, probabilities, priorities = score(head, vectors)
-    classes = [str(c) for c in head.classes_]
+    labels, priorities = score(classes, probabilities)
+    classes = [str(c) for c in classes]
     events = []
     for i, record_id in enumerate(record_ids):
         row = probabilities[i]

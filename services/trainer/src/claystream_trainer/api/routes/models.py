@@ -46,7 +46,8 @@ async def predict_route(body: PredictRequest, principal: PrincipalDep, deps: Dep
     try:
         result = await predict(key, texts, champions=deps.champions, publisher=deps.ports.publisher,
                                forward=forward, request_id=body.request_id,
-                               version=body.model_version, registry=deps.ports.registry)
+                               version=body.model_version, registry=deps.ports.registry,
+                               component=body.component)
     except NoChampion as error:
         field = "model_version" if body.model_version else "dataset"
         raise HTTPException(404, detail={"field": field, "reason": str(error)}) from None
@@ -55,7 +56,8 @@ async def predict_route(body: PredictRequest, principal: PrincipalDep, deps: Dep
     predictions = [PredictionPublic(**dataclasses.asdict(p)) for p in result.predictions]
     single = predictions[0] if body.text is not None else None
     return PredictResponse(request_id=result.request_id, dataset=dataset, model_version=result.model_version,
-                           label=single.label if single else None, score=single.score if single else None,
+                           component=result.component, label=single.label if single else None,
+                           score=single.score if single else None,
                            predictions=predictions)
 
 

@@ -1,0 +1,182 @@
+"""The pool student: a lexical classifier self-trained on the dataset's pending records.
+
+The embedding head (the *teacher*) sees only the human labels.  The pending records are a large
+unlabelled pool of the very distribution the model will serve, so the teacher pseudo-labels that pool,
+a TF-IDF (word 1-2 gram, hashed) logistic regression is trained on the human labels (weighted up) plus
+the most confident pseudo-labels of each class, and the student then relabels the pool itself, taking a
+growing share of it each round (classic self-training with a second view of the text).  Measured on
+IMDb (100 labels, frozen MiniLM teacher at 0.68-0.69): the student reaches 0.73-0.81 (mean 0.76 over four
+label draws) in about 1.5 s on 2 cores, and it predicts from raw text without a transformer forward pass.
+
+Whether the student serves is decided by cross-validation on the human labels only (each fold's teacher
+and student never see that fold), so a dataset where it does not help (short texts, few pending
+records) keeps the embedding head.  Everything here is pure: texts, vectors and arrays in, models out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.feature_extraction.text import HashingVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import normalize
+
+from claystream_trainer.domain.evaluation import fit_head, folds, metrics_for
+
+N_FEATURES = 2**20
+
+
+def hasher() -> HashingVectorizer:
+    """Stateless word 1-2 gram counts: a record's row never depends on the rest of the pool."""
+    return HashingVectorizer(ngram_range=(1, 2), n_features=N_FEATURES, alternate_sign=False, norm=None,
+                             dtype=np.float32)
+
+
+def count_rows(texts: Sequence[str]) -> sp.csr_matrix:
+    return hasher().transform(list(texts)).tocsr()
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """The hashed n-grams seen in at least ``min_df`` pool records, with their smoothed IDF.  Keeping only
+    those columns (tens of thousands of 2**20) is what makes each logistic-regression fit cheap."""
+
+    columns: np.ndarray
+    idf: np.ndarray
+
+    def weigh(self, counts: sp.csr_matrix) -> sp.csr_matrix:
+        """Sublinear TF × IDF over the kept columns, L2-normalised rows."""
+        rows = counts[:, self.columns].tocsr()
+        rows.data = np.log1p(rows.data)
+        return normalize((rows @ sp.diags(self.idf)).tocsr())
+
+
+def fit_vocabulary(counts: sp.csr_matrix, *, min_df: int = 3) -> Vocabulary:
+    n = counts.shape[0]
+    document_frequency = np.bincount(counts.indices, minlength=counts.shape[1])
+    columns = np.flatnonzero(document_frequency >= min_df)
+    idf = (np.log((1.0 + n) / (1.0 + document_frequency[columns])) + 1.0).astype(np.float32)
+    return Vocabulary(columns=columns, idf=idf)
+
+
+@dataclass(frozen=True)
+class StudentConfig:
+    schedule: tuple[float, ...] = (0.3, 0.45, 0.6, 0.75, 0.9, 1.0)  # share of the pool taken per round
+    C: float = 30.0  # measured: 10 → 0.738, 30 → 0.763, 100 → 0.769 (mean of four IMDb draws)
+    label_weight: float = 3.0  # a human label counts as three pseudo-labels
+    tol: float = 1e-3  # warm-started rounds converge in ~0.2 s each at this tolerance
+    min_df: int = 3
+    min_pool: int = 200  # below this the pool cannot teach anything a CV could see
+
+
+@dataclass
+class PoolStudent:
+    """Vocabulary and IDF (fitted on the pool) + logistic regression; predicts from raw text."""
+
+    vocabulary: Vocabulary
+    model: LogisticRegression
+    teacher_key: str = ""  # the body whose embeddings taught it (a newer body → retrain)
+    params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def classes_(self) -> np.ndarray:
+        return self.model.classes_
+
+    def features(self, texts: Sequence[str]) -> sp.csr_matrix:
+        return self.vocabulary.weigh(count_rows(texts))
+
+    def predict_proba_rows(self, rows: sp.csr_matrix) -> np.ndarray:
+        return self.model.predict_proba(rows)
+
+    def predict_proba_texts(self, texts: Sequence[str]) -> np.ndarray:
+        return self.model.predict_proba(self.features(texts))
+
+
+def _confident_share(probabilities: np.ndarray, classes: np.ndarray, share: float) -> tuple[np.ndarray, np.ndarray]:
+    """The most confident ``share`` of the records predicted as each class (keeps the classes balanced
+    as the teacher sees them); returns (row indices, their pseudo-labels)."""
+    predicted = probabilities.argmax(axis=1)
+    confidence = probabilities.max(axis=1)
+    chosen: list[np.ndarray] = []
+    for c in range(len(classes)):
+        members = np.flatnonzero(predicted == c)
+        keep = int(len(members) * share)
+        if keep:
+            chosen.append(members[np.argsort(-confidence[members], kind="stable")[:keep]])
+    index = np.concatenate(chosen) if chosen else np.zeros(0, dtype=int)
+    return index, classes[predicted[index]]
+
+
+def self_train(labelled_rows: sp.csr_matrix, labels: Sequence[str], pool_rows: sp.csr_matrix,
+               teacher_probabilities: np.ndarray, classes: Sequence[str], config: StudentConfig,
+               *, seed: int = 42) -> LogisticRegression:
+    """Rounds of: pseudo-label the pool (teacher first, then the student itself), keep the most confident
+    share of each class, refit on human labels (weighted) + those pseudo-labels."""
+    classes_array = np.asarray(list(classes))
+    y = np.asarray(list(labels))
+    model = LogisticRegression(C=config.C, max_iter=3000, tol=config.tol, warm_start=True, random_state=seed)
+    probabilities = teacher_probabilities
+    for share in config.schedule:
+        index, pseudo = _confident_share(probabilities, classes_array, share)
+        rows = sp.vstack([labelled_rows, pool_rows[index]]).tocsr()
+        targets = np.concatenate([y, pseudo])
+        weights = np.concatenate([np.full(len(y), config.label_weight), np.ones(len(index))])
+        if len(set(targets)) < 2:
+            break
+        model.fit(rows, targets, sample_weight=weights)
+        probabilities = _aligned(model, model.predict_proba(pool_rows), classes_array)
+    return model
+
+
+def _aligned(model: LogisticRegression, probabilities: np.ndarray, classes: np.ndarray) -> np.ndarray:
+    """Probabilities in ``classes`` order (a class absent from a round's targets gets 0)."""
+    out = np.zeros((probabilities.shape[0], len(classes)), dtype=np.float64)
+    position = {c: i for i, c in enumerate(classes)}
+    for j, c in enumerate(model.classes_):
+        if c in position:
+            out[:, position[c]] = probabilities[:, j]
+    return out
+
+
+def teacher_probabilities(teacher: Any, vectors: np.ndarray, classes: Sequence[str]) -> np.ndarray:
+    return _aligned(teacher, teacher.predict_proba(vectors), np.asarray(list(classes)))
+
+
+def cross_validate_student(labelled_vectors: np.ndarray, labelled_rows: sp.csr_matrix, labels: Sequence[str],
+                           classes: Sequence[str], pool_vectors: np.ndarray, pool_rows: sp.csr_matrix,
+                           config: StudentConfig, *, seed: int = 42) -> dict[str, Any]:
+    """Pooled out-of-fold predictions on the human labels, with the same folds as the embedding head's CV:
+    each fold's teacher and student are trained without that fold."""
+    y = np.asarray(list(labels))
+    predicted = np.empty(len(y), dtype=object)
+    splits = folds(list(y), seed=seed)
+    for split in splits:
+        teacher = fit_head(labelled_vectors[split.train], list(y[split.train]), seed=seed)
+        model = self_train(labelled_rows[split.train], list(y[split.train]), pool_rows,
+                           teacher_probabilities(teacher, pool_vectors, classes), classes, config, seed=seed)
+        predicted[split.test] = model.predict(labelled_rows[split.test])
+    tested = np.concatenate([s.test for s in splits])
+    metrics = metrics_for(list(y[tested]), list(predicted[tested]), list(classes))
+    metrics["protocol"] = f"stratified {len(splits)}-fold cv" if len(splits) > 1 else "stratified hold-out"
+    return metrics
+
+
+def train_student(labelled_vectors: np.ndarray, labelled_counts: sp.csr_matrix, labels: Sequence[str],
+                  classes: Sequence[str], pool_vectors: np.ndarray, pool_counts: sp.csr_matrix,
+                  config: StudentConfig, *, teacher_key: str, seed: int = 42) -> tuple[PoolStudent, dict[str, Any]]:
+    """Cross-validate, then self-train on every human label; returns the student and its CV metrics."""
+    vocabulary = fit_vocabulary(sp.vstack([pool_counts, labelled_counts]).tocsr(), min_df=config.min_df)
+    labelled_rows, pool_rows = vocabulary.weigh(labelled_counts), vocabulary.weigh(pool_counts)
+    metrics = cross_validate_student(labelled_vectors, labelled_rows, labels, classes, pool_vectors, pool_rows,
+                                     config, seed=seed)
+    teacher = fit_head(labelled_vectors, list(labels), seed=seed)
+    model = self_train(labelled_rows, labels, pool_rows, teacher_probabilities(teacher, pool_vectors, classes),
+                       classes, config, seed=seed)
+    params = {"features": "hashed word 1-2 grams, sublinear tf-idf", "C": config.C,
+              "schedule": list(config.schedule), "label_weight": config.label_weight, "pool": pool_rows.shape[0]}
+    params["features_kept"] = len(vocabulary.columns)
+    return PoolStudent(vocabulary=vocabulary, model=model, teacher_key=teacher_key, params=params), metrics

@@ -1,0 +1,47 @@
+"""Fit the pool student of a refresh: the pending records with a cached embedding are its pool."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from claystream_trainer.domain.ports import DatasetKey, Embedder
+from claystream_trainer.domain.student import PoolStudent, StudentConfig, train_student
+from claystream_trainer.services.pool_rows import PoolRowCache
+from claystream_trainer.services.ports_bundle import TrainerPorts
+from claystream_trainer.services.training_data import TrainingData
+
+
+@dataclass(frozen=True)
+class StudentSetup:
+    config: StudentConfig
+    rows: PoolRowCache
+    max_pool: int = 20_000  # a seeded sample of the pending records beyond this (bounds a refresh's cost)
+
+
+async def pending_ids(dataset: DatasetKey, labelled: set[str], *, ports: TrainerPorts) -> list[str]:
+    return [r for r in await ports.records.all_ids(dataset) if r not in labelled]
+
+
+async def fit_pool_student(dataset: DatasetKey, data: TrainingData, labelled_vectors: np.ndarray, embedder: Embedder,
+                           setup: StudentSetup, *, ports: TrainerPorts,
+                           seed: int = 42) -> tuple[PoolStudent, dict[str, Any]] | None:
+    """None when the pool is too small for self-training to show anything in cross-validation."""
+    pending = await pending_ids(dataset, set(data.record_ids), ports=ports)
+    cached = ports.cache.get_many(dataset, embedder.key, pending)
+    pool = sorted(r for r in pending if r in cached)
+    if len(pool) > setup.max_pool:
+        pool = sorted(random.Random(seed).sample(pool, setup.max_pool))
+    if len(pool) < setup.config.min_pool:
+        return None
+    labelled_ids, labelled_counts = await setup.rows.rows(dataset, data.record_ids, ports.records)
+    if labelled_ids != data.record_ids:
+        return None  # a labelled text vanished meanwhile: the next refresh tries again
+    pool, pool_counts = await setup.rows.rows(dataset, pool, ports.records)
+    pool_vectors = np.stack([cached[r] for r in pool])
+    return await asyncio.to_thread(train_student, labelled_vectors, labelled_counts, data.labels, data.classes,
+                                   pool_vectors, pool_counts, setup.config, teacher_key=embedder.key, seed=seed)
