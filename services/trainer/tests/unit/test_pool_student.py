@@ -85,3 +85,30 @@ async def test_a_small_pool_keeps_the_embedding_head(tmp_path):
                                 student=StudentSetup(config=StudentConfig(min_pool=100), rows=PoolRowCache()))
     assert outcome.entry.params["serves"] == "embedding" and "components" not in outcome.entry.metrics
     assert outcome.suggestions == 20
+
+
+async def test_a_finetune_carries_the_student_and_a_new_body_retrains_it(tmp_path):
+    from claystream_trainer.services.finetune import run_finetune
+
+    from .test_training_loop import FakeFineTuner
+
+    ports = make_ports(tmp_path, finetuner=FakeFineTuner())
+    await seed(ports, ["positive", "negative"], 20, 150)
+    champions = ChampionCache(ports, ttl_s=60)
+    stale: list[object] = []
+    worker = EmbeddingWorker(ports, champions, batch_size=64, flush_s=0, on_stale_student=stale.append)
+    await worker.fill(DS)
+    setup = StudentSetup(config=StudentConfig(min_pool=100), rows=PoolRowCache())
+    await run_refresh(DS, None, ports=ports, champions=champions, base_model="hashing", student=setup)
+    outcome = await run_finetune(DS, None, ports=ports, champions=champions, params=None, holdout=0.2,
+                                 base_model="hashing", rows=setup.rows)
+    carried = as_serving_head(ports.artifacts.load_head(outcome.entry.artifact_path, outcome.entry.sha256))
+    assert carried.student is not None and carried.serves == "student"  # served until its own student exists
+
+    await ports.records.upsert_texts(DS, [StoredRecord("new-1", "great superb film")])
+    assert await worker.fill(DS) == 1 and stale == []  # same body as the student's teacher: nothing to redo
+    champion = await champions.get(DS)
+    assert champion is not None and champion.head.student is not None
+    champion.head.student.teacher_key = "an-older-body"  # as after a fine-tuned body is promoted
+    await ports.records.upsert_texts(DS, [StoredRecord("new-2", "awful boring film")])
+    assert await worker.fill(DS) == 1 and stale == [DS]
