@@ -163,6 +163,13 @@ def trainer_client(launcher: ServiceLauncher) -> httpx.AsyncClient:
     return httpx.AsyncClient(base_url=f"{launcher.url('trainer')}/api/v1/models/{DS}", timeout=600, headers=headers)
 
 
+async def model_list(client: httpx.AsyncClient) -> dict[str, Any]:
+    """GET /api/v1/models/{dataset} (the base URL itself: httpx would add a trailing slash to a relative "")."""
+    answer = await client.get(str(client.base_url).rstrip("/"))
+    answer.raise_for_status()
+    return dict(answer.json())
+
+
 async def predict_all(client: httpx.AsyncClient, texts: list[str], **extra: Any) -> tuple[list[str], set[str], set[str]]:
     """Labels for ``texts`` (batches of 256), with the model versions and components that answered."""
     labels: list[str] = []

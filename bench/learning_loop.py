@@ -53,6 +53,7 @@ from _learning_loop_parts import (
     TRAINER,
     WS,
     Watch,
+    model_list,
     peak_rss_mb,
     predict_all,
     replay,
@@ -147,7 +148,10 @@ async def run(args: argparse.Namespace, launcher: ServiceLauncher, state: Path) 
             f"draw), target = mean {rep.target:.4f}; uncertainty ordering reached it at {rep.reached} labels; "
             f"curve {[(n, round(a, 3)) for n, a in rep.curve]}")
 
-        await finetune(args, client, watch, texts, y_true, results)
+        try:
+            await finetune(args, client, watch, texts, y_true, results)
+        except Exception as error:  # noqa: BLE001 - the figures measured so far are still printed
+            say(f"fine-tune part stopped: {type(error).__name__}: {error}")
         results["peak_rss_mb"] = peak_rss_mb(state)
     finally:
         await watch.stop()
@@ -242,12 +246,12 @@ async def finetune(args: argparse.Namespace, client: Any, watch: Watch, texts: l
         return
 
     async def student() -> dict[str, Any] | None:
-        listing = (await client.get("")).json()
+        listing = await model_list(client)
         champion = next((m for m in listing["items"] if m["version"] == listing["champion"]), None)
         return champion if champion and champion["kind"] == "refresh" and champion["body_ref"] == ft_version else None
 
     async def where() -> str:
-        listing, status = (await client.get("")).json(), (await client.get("/status")).json()
+        listing, status = await model_list(client), (await client.get("/status")).json()
         return (f"{time.perf_counter() - ended:.0f}s after the fine-tune: champion {listing['champion']}, "
                 f"{status['embedded_records']} embeddings done in total")
 

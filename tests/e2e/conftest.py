@@ -55,21 +55,25 @@ async def eventually(probe: Callable[[], Awaitable[T | None]], *, timeout_s: flo
 
 
 @asynccontextmanager
-async def three_services(stack: Any, db: str, workspace: str, models_dir: Path) -> AsyncIterator[dict[str, InProcess]]:
-    """ingest, annotate and trainer (tiny hashing embedder) in-process, each with its own consumer group."""
+async def three_services(stack: Any, db: str, workspace: str, models_dir: Path, *, finetuner: Any | None = None,
+                         **trainer_settings: str) -> AsyncIterator[dict[str, InProcess]]:
+    """ingest, annotate and trainer (tiny hashing embedder) in-process, each with its own consumer group.
+    ``finetuner``: a fine-tuner port for the trainer (enables fine-tunes); ``trainer_settings`` override its settings."""
     from claystream_annotate.config import AnnotateSettings
     from claystream_annotate.main import create_app as annotate_app
     from claystream_ingest.config import IngestSettings
     from claystream_ingest.main import create_app as ingest_app
+    from claystream_trainer.bootstrap import build_deps
     from claystream_trainer.config import TrainerSettings
     from claystream_trainer.main import create_app as trainer_app
 
     apps = {
         "annotate": annotate_app(settings_for(AnnotateSettings, stack, "annotate", db, outbox_poll_s="0.1")),
         "ingest": ingest_app(settings_for(IngestSettings, stack, "ingest", db)),
-        "trainer": trainer_app(settings_for(TrainerSettings, stack, "trainer", db, embedder="hashing", debounce_s="0.3",
-                                            champion_cache_s="0", embed_flush_s="0.1", finetune_enabled="false",
-                                            models_dir=str(models_dir))),
+        "trainer": trainer_app(settings_for(TrainerSettings, stack, "trainer", db, **{
+            "embedder": "hashing", "debounce_s": "0.3", "champion_cache_s": "0", "embed_flush_s": "0.1",
+            "finetune_enabled": "true" if finetuner is not None else "false", "models_dir": str(models_dir),
+            **trainer_settings}), **({"deps_factory": lambda s: build_deps(s, finetuner=finetuner)} if finetuner else {})),
     }
     async with AsyncExitStack() as stack_of_apps:
         running = {name: await stack_of_apps.enter_async_context(in_process(app, name, workspace=workspace))
