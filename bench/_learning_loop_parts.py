@@ -123,7 +123,8 @@ class Watch:
                     if event.dataset != DS:
                         continue
                     if event.type == "suggestion.created":
-                        self.suggestions.setdefault(event.data.model_version, {})[event.data.record_id] = event.data.label
+                        data = event.data
+                        self.suggestions.setdefault(data.model_version, {})[data.record_id] = data.label
                     else:
                         self.models.append((now, event))
 
@@ -170,7 +171,8 @@ async def model_list(client: httpx.AsyncClient) -> dict[str, Any]:
     return dict(answer.json())
 
 
-async def predict_all(client: httpx.AsyncClient, texts: list[str], **extra: Any) -> tuple[list[str], set[str], set[str]]:
+async def predict_all(client: httpx.AsyncClient, texts: list[str],
+                      **extra: Any) -> tuple[list[str], set[str], set[str]]:
     """Labels for ``texts`` (batches of 256), with the model versions and components that answered."""
     labels: list[str] = []
     versions: set[str] = set()

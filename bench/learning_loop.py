@@ -10,10 +10,11 @@ and the trainer (uvicorn subprocesses on free ports; the trainer with the real M
    seed 42), 8,000 other train reviews (seed 43) and 2,000 test reviews (seed 42) — 10,000 pending;
    waits until annotate stored them all and the trainer's background embedder cached them all;
 3. an annotator logs in and submits the 100 true labels through annotate's API (PUT the response);
-   the trainer refreshes as the labels arrive.  Threshold → fresh suggestions: from the return of the
-   100th submit until a model trained on all 100 labels has published suggestions for every pending
-   record (if the trainer is not due for a refresh on the last < refresh_every labels, the bench asks
-   for one with POST /train and says so; the time counts);
+   the trainer refreshes on its own schedule (every 8 new labels, once no label came for its debounce,
+   2 s: labels submitted back to back give one refresh on all 100).  Threshold → fresh suggestions:
+   from the return of the 100th submit until a model trained on all 100 labels has published
+   suggestions for every pending record (if the trainer is not due for a refresh on the last
+   < refresh_every labels, the bench asks for one with POST /train and says so; the time counts);
 4. fast-tier accuracy / macro-F1 = those suggestions on the 2,000 test reviews;
 5. predict latency (single, p95 of 40) and throughput (batch of 256) against the champion;
 6. label efficiency: ``claystream_trainer.domain.label_efficiency.labels_to_match`` on the trainer's
@@ -84,7 +85,8 @@ async def run(args: argparse.Namespace, launcher: ServiceLauncher, state: Path) 
     labelled, train_ids, test_ids = sel.ids(sel.labelled), sel.ids(sel.pending_train), sel.ids(sel.test)
     pending, total = set(train_ids) | set(test_ids), len(sel.texts)
     say(f"{len(labelled)} to label, {len(pending)} pending ({len(test_ids)} of them IMDb test)")
-    urls = ServiceUrls(annotate=launcher.url("annotate"), ingest=launcher.url("ingest"), trainer=launcher.url("trainer"))
+    urls = ServiceUrls(annotate=launcher.url("annotate"), ingest=launcher.url("ingest"),
+                       trainer=launcher.url("trainer"))
     api = DemoApi(urls, service_token=launcher.dev_secrets()["SERVICE_TOKEN"], workspace=WS, dataset=DS)
     client = trainer_client(launcher)
     session = AnnotatorSession(urls.annotate, api.workspace, api.dataset)
@@ -307,7 +309,8 @@ def main() -> None:
         value = results.get(name)
         ok = value is not None and (value <= goal if op == "<=" else value >= goal)
         print(f"{name}: {value} (goal {op} {goal}) {'OK' if ok else 'MISS'}", flush=True)
-    for name in ("fast_macro_f1", "finetune_macro_f1", "finetune_body_accuracy", "finetune_to_student_s", "peak_rss_mb"):
+    for name in ("fast_macro_f1", "finetune_macro_f1", "finetune_body_accuracy", "finetune_to_student_s",
+                 "peak_rss_mb"):
         print(f"{name}: {results[name]}", flush=True)
     print(json.dumps(results), flush=True)
 
