@@ -94,7 +94,7 @@ def build_deps(settings: TrainerSettings, *, finetuner: Any | None = None) -> De
                                          params=finetune_params(settings, spec), holdout=settings.finetune_holdout,
                                          base_model=base_model, seed=settings.seed,
                                          suggestion_batch=settings.suggestion_batch, on_body_ready=worker.poke,
-                                         rows=student.rows if student else None)
+                                         student=student, pseudo_labels=settings.finetune_pseudo_labels)
         return outcome
 
     scheduler = TrainingScheduler(ports, run_training, SchedulerConfig(

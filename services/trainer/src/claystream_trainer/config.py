@@ -42,6 +42,8 @@ class TrainerSettings(BaseAppSettings):
     finetune_max_steps: int = Field(default=40, ge=1, description="~2.8 s a step on 2 idle cores (MiniLM, 128 tokens, batch 16)")
     finetune_num_iterations: int = Field(default=20, ge=1, description="pair budget; max_steps caps the pairs used")
     finetune_learning_rate: float = Field(default=2e-5, gt=0)
+    finetune_pseudo_labels: int = Field(
+        default=400, ge=0, description="confident pending records (labelled by the pool student) added to a fine-tune")
     finetune_holdout: float = Field(default=0.2, gt=0, lt=0.5)
     finetune_enabled: bool = True
     student_enabled: bool = Field(default=True, description="self-train a lexical student on the pending records")

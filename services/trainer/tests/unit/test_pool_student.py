@@ -92,8 +92,14 @@ async def test_a_finetune_carries_the_student_and_a_new_body_retrains_it(tmp_pat
 
     from .test_training_loop import FakeFineTuner
 
-    ports = make_ports(tmp_path, finetuner=FakeFineTuner())
-    await seed(ports, ["positive", "negative"], 20, 150)
+    class RecordingFineTuner(FakeFineTuner):
+        def finetune(self, texts, labels, params, progress, work_dir=None):  # type: ignore[no-untyped-def]
+            self.seen = list(zip(texts, labels, strict=True))
+            return super().finetune(texts, labels, params, progress, work_dir)
+
+    tuner = RecordingFineTuner()
+    ports = make_ports(tmp_path, finetuner=tuner)
+    rows = await seed(ports, ["positive", "negative"], 20, 150)
     champions = ChampionCache(ports, ttl_s=60)
     stale: list[object] = []
     worker = EmbeddingWorker(ports, champions, batch_size=64, flush_s=0, on_stale_student=stale.append)
@@ -101,7 +107,12 @@ async def test_a_finetune_carries_the_student_and_a_new_body_retrains_it(tmp_pat
     setup = StudentSetup(config=StudentConfig(min_pool=100), rows=PoolRowCache())
     await run_refresh(DS, None, ports=ports, champions=champions, base_model="hashing", student=setup)
     outcome = await run_finetune(DS, None, ports=ports, champions=champions, params=None, holdout=0.2,
-                                 base_model="hashing", rows=setup.rows)
+                                 base_model="hashing", student=setup, pseudo_labels=40)
+    # 16 labels of the training part (20 minus the hold-out) + 40 confident pending records with a student's labels
+    extra = outcome.entry.params["pseudo_labels"]
+    assert 38 <= extra <= 40 and len(tuner.seen) == 16 + extra
+    truth = {text: label for _, text, label in rows}
+    assert sum(truth[text] == label for text, label in tuner.seen[16:]) >= extra - 2
     carried = as_serving_head(ports.artifacts.load_head(outcome.entry.artifact_path, outcome.entry.sha256))
     assert carried.student is not None and carried.serves == "student"  # served until its own student exists
 

@@ -23,7 +23,7 @@ from claystream_trainer.domain.evaluation import better, evaluate_on, fit_head, 
 from claystream_trainer.domain.ports import DatasetKey
 from claystream_trainer.domain.serving_head import ServingHead
 from claystream_trainer.services.champions import ChampionCache
-from claystream_trainer.services.pool_rows import PoolRowCache
+from claystream_trainer.services.pool_student import StudentSetup, confident_examples
 from claystream_trainer.services.ports_bundle import TrainerPorts
 from claystream_trainer.services.refresh import RunOutcome, check_trainable, promote_and_suggest, register, summary
 from claystream_trainer.services.training_data import ensure_embeddings, load_training_data
@@ -44,8 +44,11 @@ async def run_finetune(
     seed: int = 42,
     suggestion_batch: int = 2000,
     on_body_ready: Callable[[DatasetKey], None] | None = None,
-    rows: PoolRowCache | None = None,
+    student: StudentSetup | None = None,
+    pseudo_labels: int = 0,
 ) -> RunOutcome:
+    """``pseudo_labels``: how many confident pool records (labelled by a student taught by the training part
+    only) join the training texts; needs ``student`` (its settings and row cache)."""
     if ports.finetuner is None:
         raise RuntimeError("no fine-tuner configured")
     started = time.perf_counter()
@@ -72,18 +75,26 @@ async def run_finetune(
                                  eta_s=round(eta, 1) if eta is not None else None)
         asyncio.run_coroutine_threadsafe(_publish(ports, dataset, "training.progress", event), loop)
 
-    result = await asyncio.to_thread(ports.finetuner.finetune, [texts[i] for i in split.train],
-                                     list(y[split.train]), params, progress)
+    train_texts, train_labels = [texts[i] for i in split.train], [str(v) for v in y[split.train]]
+    champion = await ports.registry.champion(dataset)
+    champion_loaded = await champions.load(champion) if champion is not None else None
+    if student is not None and pseudo_labels > 0:
+        embedder = champion_loaded.embedder if champion_loaded else await asyncio.to_thread(ports.bodies.get, "base")
+        train_ids = [data.record_ids[i] for i in split.train]
+        vectors = await ensure_embeddings(dataset, embedder, train_ids, ports=ports)
+        extra_texts, extra_labels = await confident_examples(dataset, train_ids, train_labels, data.classes, vectors,
+                                                             embedder, student, ports=ports, count=pseudo_labels,
+                                                             seed=seed)
+        train_texts, train_labels = train_texts + extra_texts, train_labels + extra_labels
+    result = await asyncio.to_thread(ports.finetuner.finetune, train_texts, train_labels, params, progress)
     try:
         candidate_body = await asyncio.to_thread(_load_body, ports, result.body_dir, run_id)
         candidate_vectors = await asyncio.to_thread(candidate_body.embed, texts)
         candidate_head = await asyncio.to_thread(fit_head, candidate_vectors[split.train], list(y[split.train]))
         metrics = evaluate_on(candidate_head, candidate_vectors[split.test], list(y[split.test]), data.classes)
-        champion = await ports.registry.champion(dataset)
         champion_metrics = None
         carried = None
-        if champion is not None:
-            champion_loaded = await champions.load(champion)
+        if champion_loaded is not None:
             carried = champion_loaded.head
             old_vectors = await ensure_embeddings(dataset, champion_loaded.embedder, data.record_ids, ports=ports)
             old_head = await asyncio.to_thread(fit_head, old_vectors[split.train], list(y[split.train]))
@@ -95,7 +106,8 @@ async def run_finetune(
             # trains a new student with it as the teacher (see EmbeddingWorker's stale-student check)
             final_head.student, final_head.serves = carried.student, carried.serves
         entry = await register(dataset, data, head=final_head, body_ref="self", body_key="self", kind="finetune",
-                               metrics=metrics, params=dict(result.params), ports=ports, base_model=base_model,
+                               metrics=metrics, params={**result.params, "pseudo_labels": len(train_texts) - len(split.train)},
+                               ports=ports, base_model=base_model,
                                started=started, body_dir=result.body_dir)
     finally:
         shutil.rmtree(result.body_dir, ignore_errors=True)
@@ -108,7 +120,8 @@ async def run_finetune(
         loaded = await champions.load(entry)  # from the artifact just written (hash-checked)
         ports.cache.put_many(dataset, loaded.embedder.key, data.record_ids, candidate_vectors)
         suggestions = await promote_and_suggest(dataset, loaded, champion, ports=ports, champions=champions,
-                                                labelled=set(data.record_ids), batch=suggestion_batch, rows=rows)
+                                                labelled=set(data.record_ids), batch=suggestion_batch,
+                                                rows=student.rows if student else None)
         if on_body_ready is not None:
             on_body_ready(dataset)  # the background embedder re-embeds every record with the new body
     else:

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from claystream_trainer.domain.ports import DatasetKey, Embedder
-from claystream_trainer.domain.student import PoolStudent, StudentConfig, train_student
+from claystream_trainer.domain.student import PoolStudent, StudentConfig, confident_pool_labels, train_student
 from claystream_trainer.services.pool_rows import PoolRowCache
 from claystream_trainer.services.ports_bundle import TrainerPorts
 from claystream_trainer.services.training_data import TrainingData
@@ -27,15 +27,22 @@ async def pending_ids(dataset: DatasetKey, labelled: set[str], *, ports: Trainer
     return [r for r in await ports.records.all_ids(dataset) if r not in labelled]
 
 
-async def fit_pool_student(dataset: DatasetKey, data: TrainingData, labelled_vectors: np.ndarray, embedder: Embedder,
-                           setup: StudentSetup, *, ports: TrainerPorts,
-                           seed: int = 42) -> tuple[PoolStudent, dict[str, Any]] | None:
-    """None when the pool is too small for self-training to show anything in cross-validation."""
-    pending = await pending_ids(dataset, set(data.record_ids), ports=ports)
+async def _pool(dataset: DatasetKey, labelled: list[str], embedder: Embedder, setup: StudentSetup, *,
+                ports: TrainerPorts, seed: int) -> tuple[list[str], dict[str, np.ndarray]]:
+    """Pending records with a cached vector of this body (a seeded sample beyond ``max_pool``)."""
+    pending = await pending_ids(dataset, set(labelled), ports=ports)
     cached = ports.cache.get_many(dataset, embedder.key, pending)
     pool = sorted(r for r in pending if r in cached)
     if len(pool) > setup.max_pool:
         pool = sorted(random.Random(seed).sample(pool, setup.max_pool))
+    return pool, cached
+
+
+async def fit_pool_student(dataset: DatasetKey, data: TrainingData, labelled_vectors: np.ndarray, embedder: Embedder,
+                           setup: StudentSetup, *, ports: TrainerPorts,
+                           seed: int = 42) -> tuple[PoolStudent, dict[str, Any]] | None:
+    """None when the pool is too small for self-training to show anything in cross-validation."""
+    pool, cached = await _pool(dataset, data.record_ids, embedder, setup, ports=ports, seed=seed)
     if len(pool) < setup.config.min_pool:
         return None
     labelled_ids, labelled_counts = await setup.rows.rows(dataset, data.record_ids, ports.records)
@@ -45,3 +52,25 @@ async def fit_pool_student(dataset: DatasetKey, data: TrainingData, labelled_vec
     pool_vectors = np.stack([cached[r] for r in pool])
     return await asyncio.to_thread(train_student, labelled_vectors, labelled_counts, data.labels, data.classes,
                                    pool_vectors, pool_counts, setup.config, teacher_key=embedder.key, seed=seed)
+
+
+async def confident_examples(dataset: DatasetKey, record_ids: list[str], labels: list[str], classes: list[str],
+                             labelled_vectors: np.ndarray, embedder: Embedder, setup: StudentSetup, *,
+                             ports: TrainerPorts, count: int, seed: int = 42) -> tuple[list[str], list[str]]:
+    """(texts, labels) of the ``count`` pending records a student taught by ``record_ids`` alone is surest of
+    (a fine-tune passes only its training part, so its held-out labels never leak into these)."""
+    if count <= 0:
+        return [], []
+    pool, cached = await _pool(dataset, record_ids, embedder, setup, ports=ports, seed=seed)
+    if len(pool) < setup.config.min_pool:
+        return [], []
+    present, labelled_counts = await setup.rows.rows(dataset, record_ids, ports.records)
+    if present != record_ids:
+        return [], []
+    pool, pool_counts = await setup.rows.rows(dataset, pool, ports.records)
+    index, chosen = await asyncio.to_thread(
+        confident_pool_labels, labelled_vectors, labelled_counts, labels, classes,
+        np.stack([cached[r] for r in pool]), pool_counts, setup.config, count=count, seed=seed)
+    texts = await ports.records.texts(dataset, [pool[i] for i in index])
+    kept = [(texts[pool[i]], str(label)) for i, label in zip(index, chosen, strict=True) if pool[i] in texts]
+    return [t for t, _ in kept], [label for _, label in kept]
