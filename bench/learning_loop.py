@@ -28,7 +28,7 @@ and the trainer (uvicorn subprocesses on free ports; the trainer with the real M
    (the figure reported; (a) when the fine-tune was not promoted or (b) timed out);
 8. peak RSS of the trainer process (VmHWM).
 
-    .venv/bin/python bench/learning_loop.py [--pending-train 8000] [--test 2000] [--max-steps 40]
+    .venv/bin/python bench/learning_loop.py [--pending-train 8000] [--test 2000] [--max-steps 30]
 
 Last line: one JSON object with the figures (misses are printed too).
 """
@@ -283,7 +283,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--pending-train", type=int, default=8000)
     parser.add_argument("--test", type=int, default=2000)
-    parser.add_argument("--max-steps", type=int, default=int(os.environ.get("BENCH_FINETUNE_MAX_STEPS", "40")))
+    parser.add_argument("--max-steps", type=int, default=int(os.environ.get("BENCH_FINETUNE_MAX_STEPS", "30")))
     parser.add_argument("--nudge-s", type=float, default=15.0,
                         help="after the threshold, ask for a refresh when none is due for this long")
     parser.add_argument("--finetune-wait", type=float, default=3600.0, help="seconds to wait for the fine-tune")

@@ -39,9 +39,9 @@ class TrainerSettings(BaseAppSettings):
     label_event_ttl_s: int = Field(default=7 * 24 * 3600, ge=60, description="how long a counted event id is remembered")
     memory_budget_mb: int = Field(default=4096, ge=256, description="cap on a fine-tune's estimated peak memory")
     finetune_batch_size: int = Field(default=16, ge=2)
-    finetune_max_steps: int = Field(default=40, ge=1, description="~2.8 s a step on 2 idle cores (MiniLM, 128 tokens, batch 16)")
+    finetune_max_steps: int = Field(default=30, ge=1, description="~3.3 s a step on 2 idle cores (MiniLM, 128 tokens, batch 16)")
     finetune_num_iterations: int = Field(default=20, ge=1, description="pair budget; max_steps caps the pairs used")
-    finetune_learning_rate: float = Field(default=2e-5, gt=0)
+    finetune_learning_rate: float = Field(default=1.5e-4, gt=0, description="high: a short run must move the body")
     finetune_pseudo_labels: int = Field(
         default=400, ge=0, description="confident pending records (labelled by the pool student) added to a fine-tune")
     finetune_holdout: float = Field(default=0.2, gt=0, lt=0.5)
