@@ -15,7 +15,8 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from pymongo import AsyncMongoClient
 
-from claystream_common.dlq_tool import REPLAY_HEADER, read_topic, run
+from claystream_common.dlq_cli import run
+from claystream_common.dlq_tool import REPLAY_HEADER, read_topic
 from claystream_common.errors import PermanentError
 from claystream_common.events import Envelope, RecordIngested, new_event
 from claystream_common.idempotency import MongoFence

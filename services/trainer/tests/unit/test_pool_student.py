@@ -123,3 +123,32 @@ async def test_a_finetune_carries_the_student_and_a_new_body_retrains_it(tmp_pat
     champion.head.student.teacher_key = "an-older-body"  # as after a fine-tuned body is promoted
     await ports.records.upsert_texts(DS, [StoredRecord("new-2", "awful boring film")])
     assert await worker.fill(DS) == 1 and stale == [DS]
+
+
+async def test_a_fine_tuned_body_is_judged_on_the_labels_it_never_saw(tmp_path):
+    from claystream_trainer.domain.ports import ModelEntry
+    from claystream_trainer.services.refresh import evaluation_splits
+    from claystream_trainer.services.training_data import load_training_data
+
+    ports = make_ports(tmp_path)
+    rows = await seed(ports, ["positive", "negative"], 30, 0)
+    data = await load_training_data(DS, ports.specs.specs[DS], ports=ports)
+
+    async def body_trained_on(ids):  # type: ignore[no-untyped-def]
+        entry = ModelEntry(version=f"v{len(ids)}", workspace=DS.workspace, dataset=DS.dataset, kind="finetune",
+                           status="champion", label_count=30, labels=["positive", "negative"], question="label",
+                           text_field="text", base_model="hashing", body_ref="self", body_key="k",
+                           params={"trained_on": ids})
+        await ports.registry.add(entry)
+        return entry.version
+
+    assert await evaluation_splits(DS, "base", data, ports=ports) == (None, None, False)
+    seen = [r for r, _, _ in rows[:18]]
+    splits, protocol, biased = await evaluation_splits(DS, await body_trained_on(seen), data, ports=ports)
+    assert splits is not None and not biased and protocol == "labels the fine-tuned body never saw (12)"
+    assert {data.record_ids[i] for i in splits[0].train} == set(seen)
+    assert {data.record_ids[i] for i in splits[0].test} == {r for r, _, _ in rows[18:30]}
+    # almost every label went into the body: no fair comparison left, so the student is preferred
+    splits, protocol, biased = await evaluation_splits(DS, await body_trained_on([r for r, _, _ in rows[:25]]),
+                                                       data, ports=ports)
+    assert splits is None and protocol is None and biased

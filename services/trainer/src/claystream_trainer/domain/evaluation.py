@@ -75,11 +75,13 @@ def holdout_split(labels: list[str], *, fraction: float, seed: int = 42) -> Spli
     return Split(np.sort(np.asarray(train)), np.sort(np.asarray(test)))
 
 
-def cross_validate(embeddings: np.ndarray, labels: list[str], classes: list[str], *, seed: int = 42) -> dict[str, Any]:
-    """Pooled out-of-fold predictions of the head → one metrics dict (with the protocol named)."""
+def cross_validate(embeddings: np.ndarray, labels: list[str], classes: list[str], *, seed: int = 42,
+                   splits: list[Split] | None = None) -> dict[str, Any]:
+    """Pooled out-of-fold predictions of the head → one metrics dict (with the protocol named).
+    ``splits``: given ones instead of :func:`folds` (e.g. the labels a fine-tuned body never saw)."""
     y = np.asarray(labels)
     predicted = np.empty(len(y), dtype=object)
-    splits = folds(labels, seed=seed)
+    splits = splits or folds(labels, seed=seed)
     for split in splits:
         head = fit_head(embeddings[split.train], list(y[split.train]), seed=seed)
         predicted[split.test] = head.predict(embeddings[split.test])

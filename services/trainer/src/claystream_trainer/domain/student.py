@@ -25,7 +25,7 @@ from sklearn.feature_extraction.text import HashingVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import normalize
 
-from claystream_trainer.domain.evaluation import fit_head, folds, metrics_for
+from claystream_trainer.domain.evaluation import Split, fit_head, folds, metrics_for
 
 N_FEATURES = 2**20
 
@@ -156,12 +156,13 @@ def teacher_probabilities(teacher: Any, vectors: np.ndarray, classes: Sequence[s
 
 def cross_validate_student(labelled_vectors: np.ndarray, labelled_rows: sp.csr_matrix, labels: Sequence[str],
                            classes: Sequence[str], pool_vectors: np.ndarray, pool_rows: sp.csr_matrix,
-                           config: StudentConfig, *, seed: int = 42) -> dict[str, Any]:
+                           config: StudentConfig, *, seed: int = 42,
+                           splits: list[Split] | None = None) -> dict[str, Any]:
     """Pooled out-of-fold predictions on the human labels, with the same folds as the embedding head's CV:
     each fold's teacher and student are trained without that fold."""
     y = np.asarray(list(labels))
     predicted = np.empty(len(y), dtype=object)
-    splits = folds(list(y), seed=seed)
+    splits = splits or folds(list(y), seed=seed)
     for split in splits:
         teacher = fit_head(labelled_vectors[split.train], list(y[split.train]), seed=seed)
         model = self_train(labelled_rows[split.train], list(y[split.train]), pool_rows,
@@ -175,12 +176,14 @@ def cross_validate_student(labelled_vectors: np.ndarray, labelled_rows: sp.csr_m
 
 def train_student(labelled_vectors: np.ndarray, labelled_counts: sp.csr_matrix, labels: Sequence[str],
                   classes: Sequence[str], pool_vectors: np.ndarray, pool_counts: sp.csr_matrix,
-                  config: StudentConfig, *, teacher_key: str, seed: int = 42) -> tuple[PoolStudent, dict[str, Any]]:
-    """Cross-validate, then self-train on every human label; returns the student and its CV metrics."""
+                  config: StudentConfig, *, teacher_key: str, seed: int = 42,
+                  splits: list[Split] | None = None) -> tuple[PoolStudent, dict[str, Any]]:
+    """Cross-validate (on ``splits`` when given), then self-train on every human label; returns the student
+    and its CV metrics."""
     vocabulary = fit_vocabulary(sp.vstack([pool_counts, labelled_counts]).tocsr(), min_df=config.min_df)
     labelled_rows, pool_rows = vocabulary.weigh(labelled_counts), vocabulary.weigh(pool_counts)
     metrics = cross_validate_student(labelled_vectors, labelled_rows, labels, classes, pool_vectors, pool_rows,
-                                     config, seed=seed)
+                                     config, seed=seed, splits=splits)
     teacher = fit_head(labelled_vectors, list(labels), seed=seed)
     model = self_train(labelled_rows, labels, pool_rows, teacher_probabilities(teacher, pool_vectors, classes),
                        classes, config, seed=seed)

@@ -106,7 +106,8 @@ async def run_finetune(
             # trains a new student with it as the teacher (see EmbeddingWorker's stale-student check)
             final_head.student, final_head.serves = carried.student, carried.serves
         entry = await register(dataset, data, head=final_head, body_ref="self", body_key="self", kind="finetune",
-                               metrics=metrics, params={**result.params, "pseudo_labels": len(train_texts) - len(split.train)},
+                               metrics=metrics, params={**result.params, "pseudo_labels": len(train_texts) - len(split.train),
+                                       "trained_on": [data.record_ids[i] for i in split.train]},
                                ports=ports, base_model=base_model,
                                started=started, body_dir=result.body_dir)
     finally:

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from claystream_trainer.domain.evaluation import Split
 from claystream_trainer.domain.ports import DatasetKey, Embedder
 from claystream_trainer.domain.student import PoolStudent, StudentConfig, confident_pool_labels, train_student
 from claystream_trainer.services.pool_rows import PoolRowCache
@@ -39,8 +40,8 @@ async def _pool(dataset: DatasetKey, labelled: list[str], embedder: Embedder, se
 
 
 async def fit_pool_student(dataset: DatasetKey, data: TrainingData, labelled_vectors: np.ndarray, embedder: Embedder,
-                           setup: StudentSetup, *, ports: TrainerPorts,
-                           seed: int = 42) -> tuple[PoolStudent, dict[str, Any]] | None:
+                           setup: StudentSetup, *, ports: TrainerPorts, seed: int = 42,
+                           splits: list[Split] | None = None) -> tuple[PoolStudent, dict[str, Any]] | None:
     """None when the pool is too small for self-training to show anything in cross-validation."""
     pool, cached = await _pool(dataset, data.record_ids, embedder, setup, ports=ports, seed=seed)
     if len(pool) < setup.config.min_pool:
@@ -51,7 +52,8 @@ async def fit_pool_student(dataset: DatasetKey, data: TrainingData, labelled_vec
     pool, pool_counts = await setup.rows.rows(dataset, pool, ports.records)
     pool_vectors = np.stack([cached[r] for r in pool])
     return await asyncio.to_thread(train_student, labelled_vectors, labelled_counts, data.labels, data.classes,
-                                   pool_vectors, pool_counts, setup.config, teacher_key=embedder.key, seed=seed)
+                                   pool_vectors, pool_counts, setup.config, teacher_key=embedder.key, seed=seed,
+                                   splits=splits)
 
 
 async def confident_examples(dataset: DatasetKey, record_ids: list[str], labels: list[str], classes: list[str],

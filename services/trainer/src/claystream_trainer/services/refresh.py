@@ -14,7 +14,7 @@ from claystream_common.datasets import DatasetSpec
 from claystream_common.events import ModelPromoted, ModelTrained, new_event
 from opentelemetry import trace
 
-from claystream_trainer.domain.evaluation import better, cross_validate, fit_head
+from claystream_trainer.domain.evaluation import Split, better, cross_validate, fit_head
 from claystream_trainer.domain.ports import DatasetKey, ModelEntry
 from claystream_trainer.domain.serving_head import ServingHead
 from claystream_trainer.domain.student import PoolStudent
@@ -69,15 +69,21 @@ async def run_refresh(
     data = await load_training_data(dataset, spec, ports=ports)
     check_trainable(data, spec.trainer.min_per_label if spec else 2)
     vectors = await ensure_embeddings(dataset, embedder, data.record_ids, ports=ports)
+    splits, protocol, biased = await evaluation_splits(dataset, body_ref, data, ports=ports)
     with _TRACER.start_as_current_span("trainer evaluate", attributes={"claystream.training.labels": len(data.labels)}):
-        metrics, head = await asyncio.to_thread(_evaluate_and_fit, vectors, data, seed)
+        metrics, head = await asyncio.to_thread(_evaluate_and_fit, vectors, data, seed, splits)
+    if protocol is not None:
+        metrics["protocol"] = protocol
     serving = ServingHead(embedding_head=head)
     params: dict[str, Any] = {"head": "LogisticRegression", "C": head.C, "serves": "embedding"}
     if student is not None:
         with _TRACER.start_as_current_span("trainer pool student"):
-            fitted = await fit_pool_student(dataset, data, vectors, embedder, student, ports=ports, seed=seed)
+            fitted = await fit_pool_student(dataset, data, vectors, embedder, student, ports=ports, seed=seed,
+                                            splits=splits)
         if fitted is not None:
-            metrics, params = _choose(serving, fitted, metrics, params)
+            if protocol is not None:
+                fitted[1]["protocol"] = protocol
+            metrics, params = _choose(serving, fitted, metrics, params, biased_cv=biased)
     entry = await register(dataset, data, head=serving, body_ref=body_ref, body_key=embedder.key, kind="refresh",
                            metrics=metrics, params=params, ports=ports, base_model=base_model, started=started)
     await ports.publisher.publish_many([new_event("model.trained", ModelTrained(
@@ -96,18 +102,41 @@ async def run_refresh(
     return RunOutcome(entry=entry, promoted=promoted, suggestions=suggestions, seconds=time.perf_counter() - started)
 
 
-def _evaluate_and_fit(vectors: np.ndarray, data: TrainingData, seed: int) -> tuple[dict[str, Any], Any]:
-    metrics = cross_validate(vectors, data.labels, data.classes, seed=seed)
+MIN_UNSEEN = 10  # fewer labels that a fine-tuned body never saw: no fair comparison on them
+
+
+async def evaluation_splits(dataset: DatasetKey, body_ref: str, data: TrainingData, *,
+                            ports: TrainerPorts) -> tuple[list[Split] | None, str | None, bool]:
+    """(splits, protocol, biased).  A fine-tuned body was trained on most of the labels, so a CV over them
+    flatters its own head (it has seen those texts with their labels) and would wrongly beat the student:
+    evaluate instead on the labels it never saw (its fine-tune's hold-out and every newer label), training
+    on the ones it saw.  ``biased``: a fine-tuned body with too few unseen labels (plain CV, student preferred)."""
+    if body_ref == "base":
+        return None, None, False
+    owner = await ports.registry.get(dataset, body_ref)
+    trained_on = set((owner.params if owner else {}).get("trained_on") or [])
+    seen = np.asarray([i for i, r in enumerate(data.record_ids) if r in trained_on], dtype=int)
+    unseen = np.asarray([i for i, r in enumerate(data.record_ids) if r not in trained_on], dtype=int)
+    y = np.asarray(data.labels)
+    if len(unseen) < MIN_UNSEEN or len(seen) == 0 or len(set(y[seen])) < 2:
+        return None, None, True
+    return [Split(seen, unseen)], f"labels the fine-tuned body never saw ({len(unseen)})", False
+
+
+def _evaluate_and_fit(vectors: np.ndarray, data: TrainingData, seed: int,
+                      splits: list[Split] | None = None) -> tuple[dict[str, Any], Any]:
+    metrics = cross_validate(vectors, data.labels, data.classes, seed=seed, splits=splits)
     return metrics, fit_head(vectors, data.labels, seed=seed)
 
 
 def _choose(serving: ServingHead, fitted: tuple[PoolStudent, dict[str, Any]], metrics: dict[str, Any],
-            params: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The student serves when its cross-validated figures are at least the embedding head's (same folds)."""
+            params: dict[str, Any], *, biased_cv: bool = False) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The student serves when its figures are at least the embedding head's on the same splits (or when
+    those splits are known to flatter the head: ``biased_cv``)."""
     pool_student, student_metrics = fitted
     serving.student = pool_student
     components = {"embedding": summary(metrics), "student": summary(student_metrics)}
-    if better(student_metrics, metrics, strict=False):
+    if biased_cv or better(student_metrics, metrics, strict=False):
         serving.serves = "student"
         metrics = student_metrics
     return ({**metrics, "serves": serving.serves, "components": components},
