@@ -113,6 +113,10 @@ async def test_a_finetune_carries_the_student_and_a_new_body_retrains_it(tmp_pat
     assert 38 <= extra <= 40 and len(tuner.seen) == 16 + extra
     truth = {text: label for _, text, label in rows}
     assert sum(truth[text] == label for text, label in tuner.seen[16:]) >= extra - 2
+    # judged against what the champion serves (its student, taught by the same training part), not its body's head
+    compared = outcome.entry.metrics
+    assert "champion_body_on_same_split" in compared and compared["champion_on_same_split"]["accuracy"] == 1.0
+    assert not outcome.promoted
     carried = as_serving_head(ports.artifacts.load_head(outcome.entry.artifact_path, outcome.entry.sha256))
     assert carried.student is not None and carried.serves == "student"  # served until its own student exists
 

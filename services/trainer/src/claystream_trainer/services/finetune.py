@@ -14,16 +14,17 @@ import shutil
 import time
 import uuid
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 from claystream_common.datasets import DatasetSpec
 from claystream_common.events import ModelTrained, TrainingProgress, TrainingStarted, new_event
 
-from claystream_trainer.domain.evaluation import better, evaluate_on, fit_head, holdout_split
+from claystream_trainer.domain.evaluation import better, evaluate_on, fit_head, holdout_split, metrics_for
 from claystream_trainer.domain.ports import DatasetKey
 from claystream_trainer.domain.serving_head import ServingHead
 from claystream_trainer.services.champions import ChampionCache
-from claystream_trainer.services.pool_student import StudentSetup, confident_examples
+from claystream_trainer.services.pool_student import PartStudent, StudentSetup, confident_examples, student_of_part
 from claystream_trainer.services.ports_bundle import TrainerPorts
 from claystream_trainer.services.refresh import RunOutcome, check_trainable, promote_and_suggest, register, summary
 from claystream_trainer.services.training_data import ensure_embeddings, load_training_data
@@ -78,13 +79,16 @@ async def run_finetune(
     train_texts, train_labels = [texts[i] for i in split.train], [str(v) for v in y[split.train]]
     champion = await ports.registry.champion(dataset)
     champion_loaded = await champions.load(champion) if champion is not None else None
-    if student is not None and pseudo_labels > 0:
+    part = None  # the champion's kind of student, taught by the training part only
+    if student is not None:
         embedder = champion_loaded.embedder if champion_loaded else await asyncio.to_thread(ports.bodies.get, "base")
         train_ids = [data.record_ids[i] for i in split.train]
         vectors = await ensure_embeddings(dataset, embedder, train_ids, ports=ports)
-        extra_texts, extra_labels = await confident_examples(dataset, train_ids, train_labels, data.classes, vectors,
-                                                             embedder, student, ports=ports, count=pseudo_labels,
-                                                             seed=seed)
+        part = await student_of_part(dataset, train_ids, train_labels, data.classes, vectors, embedder, student,
+                                     ports=ports, seed=seed)
+    if part is not None and pseudo_labels > 0:
+        extra_texts, extra_labels = await confident_examples(dataset, part, data.classes, ports=ports,
+                                                             count=pseudo_labels)
         train_texts, train_labels = train_texts + extra_texts, train_labels + extra_labels
     result = await asyncio.to_thread(ports.finetuner.finetune, train_texts, train_labels, params, progress)
     try:
@@ -99,6 +103,13 @@ async def run_finetune(
             old_vectors = await ensure_embeddings(dataset, champion_loaded.embedder, data.record_ids, ports=ports)
             old_head = await asyncio.to_thread(fit_head, old_vectors[split.train], list(y[split.train]))
             champion_metrics = evaluate_on(old_head, old_vectors[split.test], list(y[split.test]), data.classes)
+            metrics["champion_body_on_same_split"] = summary(champion_metrics)
+            if carried is not None and carried.serves == "student" and part is not None and student is not None:
+                # the champion serves its student: the candidate must beat that (taught by the same part)
+                served = await _student_on(dataset, part, [data.record_ids[i] for i in split.test],
+                                           list(y[split.test]), data.classes, student, ports=ports)
+                if served is not None:
+                    champion_metrics = served
         metrics["champion_on_same_split"] = summary(champion_metrics) if champion_metrics else None
         final_head = ServingHead(embedding_head=await asyncio.to_thread(fit_head, candidate_vectors, data.labels))
         if carried is not None and carried.student is not None:
@@ -129,6 +140,17 @@ async def run_finetune(
         log.info("fine-tune %s of %s not promoted: %s vs champion %s", entry.version, dataset,
                  summary(metrics), summary(champion_metrics or {}))
     return RunOutcome(entry=entry, promoted=promoted, suggestions=suggestions, seconds=time.perf_counter() - started)
+
+
+async def _student_on(dataset: DatasetKey, part: PartStudent, record_ids: list[str], labels: list[str],
+                      classes: list[str], student: StudentSetup, *, ports: TrainerPorts) -> dict[str, Any] | None:
+    present, counts = await student.rows.rows(dataset, record_ids, ports.records)
+    if present != record_ids:
+        return None
+    predicted = part.student.model.predict(part.student.vocabulary.weigh(counts))
+    metrics = metrics_for(labels, [str(p) for p in predicted], classes)
+    metrics["protocol"] = "stratified hold-out"
+    return metrics
 
 
 def _load_body(ports: TrainerPorts, body_dir: str, run_id: str):  # type: ignore[no-untyped-def]

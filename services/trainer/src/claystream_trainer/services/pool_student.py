@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 
 from claystream_trainer.domain.evaluation import Split
 from claystream_trainer.domain.ports import DatasetKey, Embedder
-from claystream_trainer.domain.student import PoolStudent, StudentConfig, confident_pool_labels, train_student
+from claystream_trainer.domain.student import PoolStudent, StudentConfig, fit_student, surest, train_student
 from claystream_trainer.services.pool_rows import PoolRowCache
 from claystream_trainer.services.ports_bundle import TrainerPorts
 from claystream_trainer.services.training_data import TrainingData
@@ -56,23 +57,35 @@ async def fit_pool_student(dataset: DatasetKey, data: TrainingData, labelled_vec
                                    splits=splits)
 
 
-async def confident_examples(dataset: DatasetKey, record_ids: list[str], labels: list[str], classes: list[str],
-                             labelled_vectors: np.ndarray, embedder: Embedder, setup: StudentSetup, *,
-                             ports: TrainerPorts, count: int, seed: int = 42) -> tuple[list[str], list[str]]:
-    """(texts, labels) of the ``count`` pending records a student taught by ``record_ids`` alone is surest of
-    (a fine-tune passes only its training part, so its held-out labels never leak into these)."""
-    if count <= 0:
-        return [], []
+@dataclass(frozen=True)
+class PartStudent:
+    """A student taught by part of the labels (a fine-tune's training part) and the pool it learnt from."""
+
+    student: PoolStudent
+    pool: list[str]
+    pool_counts: sp.csr_matrix
+
+
+async def student_of_part(dataset: DatasetKey, record_ids: list[str], labels: list[str], classes: list[str],
+                          labelled_vectors: np.ndarray, embedder: Embedder, setup: StudentSetup, *,
+                          ports: TrainerPorts, seed: int = 42) -> PartStudent | None:
     pool, cached = await _pool(dataset, record_ids, embedder, setup, ports=ports, seed=seed)
     if len(pool) < setup.config.min_pool:
-        return [], []
+        return None
     present, labelled_counts = await setup.rows.rows(dataset, record_ids, ports.records)
     if present != record_ids:
-        return [], []
+        return None
     pool, pool_counts = await setup.rows.rows(dataset, pool, ports.records)
-    index, chosen = await asyncio.to_thread(
-        confident_pool_labels, labelled_vectors, labelled_counts, labels, classes,
-        np.stack([cached[r] for r in pool]), pool_counts, setup.config, count=count, seed=seed)
-    texts = await ports.records.texts(dataset, [pool[i] for i in index])
-    kept = [(texts[pool[i]], str(label)) for i, label in zip(index, chosen, strict=True) if pool[i] in texts]
+    student = await asyncio.to_thread(fit_student, labelled_vectors, labelled_counts, labels, classes,
+                                      np.stack([cached[r] for r in pool]), pool_counts, setup.config, seed=seed)
+    return PartStudent(student=student, pool=pool, pool_counts=pool_counts)
+
+
+async def confident_examples(dataset: DatasetKey, part: PartStudent, classes: list[str], *, ports: TrainerPorts,
+                             count: int) -> tuple[list[str], list[str]]:
+    """(texts, labels) of the ``count`` pending records the part's student is surest of (a fine-tune's held-out
+    labels never taught it, so they never leak into these)."""
+    index, chosen = await asyncio.to_thread(surest, part.student, part.pool_counts, classes, count)
+    texts = await ports.records.texts(dataset, [part.pool[i] for i in index])
+    kept = [(texts[part.pool[i]], str(label)) for i, label in zip(index, chosen, strict=True) if part.pool[i] in texts]
     return [t for t, _ in kept], [label for _, label in kept]
