@@ -15,8 +15,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from claystream_trainer.domain.evaluation import fit_head
-from claystream_trainer.domain.student import StudentConfig, count_rows, fit_vocabulary, self_train
-from claystream_trainer.domain.student import teacher_probabilities as aligned_teacher
+from claystream_trainer.domain.student import (
+    StudentConfig,
+    align,
+    count_rows,
+    fit_vocabulary,
+    self_train,
+    teacher_probabilities,
+)
 from claystream_trainer.domain.uncertainty import margin_priority
 
 SERVICE_STUDENT = StudentConfig()  # what a refresh trains by default
@@ -51,15 +57,13 @@ class _Loop:
         labels = [self.truth[r] for r in chosen]
         index = [self.row[r] for r in chosen]
         teacher = fit_head(self.vectors[index], labels)
-        probabilities = aligned_teacher(teacher, self.vectors, self.classes)
+        probabilities = teacher_probabilities(teacher, self.vectors, self.classes)
         if self.config is None:
             return probabilities
         others = np.setdiff1d(np.arange(len(self.everything)), index)
         model = self_train(self.rows[index], labels, self.rows[others], probabilities[others], self.classes,
                            self.config)
-        out = np.zeros_like(probabilities)
-        out[:, [self.classes.index(str(c)) for c in model.classes_]] = model.predict_proba(self.rows)
-        return out
+        return align(model.classes_, model.predict_proba(self.rows), self.classes)
 
     def accuracy(self, probabilities: np.ndarray) -> float:
         predicted = np.asarray(self.classes)[probabilities[len(self.pool):].argmax(axis=1)]

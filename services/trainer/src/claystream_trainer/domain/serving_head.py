@@ -35,10 +35,6 @@ class ServingHead:
     def needs_vectors(self, wanted: Component | None = None) -> bool:
         return self.component(wanted) == "embedding"
 
-    def predict_proba(self, vectors: np.ndarray) -> np.ndarray:
-        """The embedding head alone (what a fine-tune compares bodies with)."""
-        return self.embedding_head.predict_proba(vectors)
-
     def probabilities(self, *, texts: Sequence[str] | None = None, counts: sp.csr_matrix | None = None,
                       vectors: np.ndarray | None = None, wanted: Component | None = None) -> np.ndarray:
         """Class probabilities in ``classes_`` order from the serving component: the student reads texts
@@ -48,23 +44,9 @@ class ServingHead:
             if counts is None:
                 assert texts is not None, "the student needs the texts or their count rows"
                 counts = count_rows(texts)
-            raw = self.student.predict_proba_rows(self.student.vocabulary.weigh(counts))
-            return align(self.student.classes_, raw, self.classes_)
+            return self.student.probabilities(counts, self.classes_)
         assert vectors is not None, "the embedding head needs vectors"
         return self.embedding_head.predict_proba(vectors)
-
-
-def align(source_classes: Sequence[Any], probabilities: np.ndarray, target_classes: Sequence[Any]) -> np.ndarray:
-    """Reorder probability columns to ``target_classes`` (0 for a class the source never saw)."""
-    source = [str(c) for c in source_classes]
-    target = [str(c) for c in target_classes]
-    if source == target:
-        return probabilities
-    out = np.zeros((probabilities.shape[0], len(target)), dtype=probabilities.dtype)
-    for j, c in enumerate(source):
-        if c in target:
-            out[:, target.index(c)] = probabilities[:, j]
-    return out
 
 
 def as_serving_head(head: Any) -> ServingHead:

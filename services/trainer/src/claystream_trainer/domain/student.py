@@ -82,18 +82,9 @@ class PoolStudent:
     teacher_key: str = ""  # the body whose embeddings taught it (a newer body → retrain)
     params: dict[str, Any] = field(default_factory=dict)
 
-    @property
-    def classes_(self) -> np.ndarray:
-        return self.model.classes_
-
-    def features(self, texts: Sequence[str]) -> sp.csr_matrix:
-        return self.vocabulary.weigh(count_rows(texts))
-
-    def predict_proba_rows(self, rows: sp.csr_matrix) -> np.ndarray:
-        return self.model.predict_proba(rows)
-
-    def predict_proba_texts(self, texts: Sequence[str]) -> np.ndarray:
-        return self.model.predict_proba(self.features(texts))
+    def probabilities(self, counts: sp.csr_matrix, classes: Sequence[Any]) -> np.ndarray:
+        """Class probabilities (columns: ``classes``) of these hashed count rows."""
+        return align(self.model.classes_, self.model.predict_proba(self.vocabulary.weigh(counts)), classes)
 
 
 def _confident_share(probabilities: np.ndarray, classes: np.ndarray, share: float) -> tuple[np.ndarray, np.ndarray]:
@@ -136,22 +127,34 @@ def self_train(labelled_rows: sp.csr_matrix, labels: Sequence[str], pool_rows: s
         if len(set(targets)) < 2:
             break
         model.fit(rows, targets, sample_weight=weights)
-        probabilities = _aligned(model, model.predict_proba(pool_rows), classes_array)
+        probabilities = align(model.classes_, model.predict_proba(pool_rows), classes_array)
     return model
 
 
-def _aligned(model: LogisticRegression, probabilities: np.ndarray, classes: np.ndarray) -> np.ndarray:
-    """Probabilities in ``classes`` order (a class absent from a round's targets gets 0)."""
-    out = np.zeros((probabilities.shape[0], len(classes)), dtype=np.float64)
-    position = {c: i for i, c in enumerate(classes)}
-    for j, c in enumerate(model.classes_):
-        if c in position:
-            out[:, position[c]] = probabilities[:, j]
+def align(source_classes: Sequence[Any], probabilities: np.ndarray, target_classes: Sequence[Any]) -> np.ndarray:
+    """Reorder probability columns to ``target_classes`` (0 for a class the source never saw)."""
+    source = [str(c) for c in source_classes]
+    target = [str(c) for c in target_classes]
+    if source == target:
+        return probabilities
+    out = np.zeros((probabilities.shape[0], len(target)), dtype=probabilities.dtype)
+    for j, c in enumerate(source):
+        if c in target:
+            out[:, target.index(c)] = probabilities[:, j]
     return out
 
 
 def teacher_probabilities(teacher: Any, vectors: np.ndarray, classes: Sequence[str]) -> np.ndarray:
-    return _aligned(teacher, teacher.predict_proba(vectors), np.asarray(list(classes)))
+    return align(teacher.classes_, teacher.predict_proba(vectors), classes)
+
+
+def _taught(labelled_vectors: np.ndarray, labelled_rows: sp.csr_matrix, labels: Sequence[str], classes: Sequence[str],
+            pool_vectors: np.ndarray, pool_rows: sp.csr_matrix, config: StudentConfig,
+            seed: int) -> LogisticRegression:
+    """An embedding head fitted on these labels teaches the pool; the student self-trains from it."""
+    teacher = fit_head(labelled_vectors, list(labels), seed=seed)
+    return self_train(labelled_rows, labels, pool_rows, teacher_probabilities(teacher, pool_vectors, classes),
+                      classes, config, seed=seed)
 
 
 def cross_validate_student(labelled_vectors: np.ndarray, labelled_rows: sp.csr_matrix, labels: Sequence[str],
@@ -164,9 +167,8 @@ def cross_validate_student(labelled_vectors: np.ndarray, labelled_rows: sp.csr_m
     predicted = np.empty(len(y), dtype=object)
     splits = splits or folds(list(y), seed=seed)
     for split in splits:
-        teacher = fit_head(labelled_vectors[split.train], list(y[split.train]), seed=seed)
-        model = self_train(labelled_rows[split.train], list(y[split.train]), pool_rows,
-                           teacher_probabilities(teacher, pool_vectors, classes), classes, config, seed=seed)
+        model = _taught(labelled_vectors[split.train], labelled_rows[split.train], list(y[split.train]), classes,
+                        pool_vectors, pool_rows, config, seed)
         predicted[split.test] = model.predict(labelled_rows[split.test])
     tested = np.concatenate([s.test for s in splits])
     metrics = metrics_for(list(y[tested]), list(predicted[tested]), list(classes))
@@ -184,9 +186,7 @@ def train_student(labelled_vectors: np.ndarray, labelled_counts: sp.csr_matrix, 
     labelled_rows, pool_rows = vocabulary.weigh(labelled_counts), vocabulary.weigh(pool_counts)
     metrics = cross_validate_student(labelled_vectors, labelled_rows, labels, classes, pool_vectors, pool_rows,
                                      config, seed=seed, splits=splits)
-    teacher = fit_head(labelled_vectors, list(labels), seed=seed)
-    model = self_train(labelled_rows, labels, pool_rows, teacher_probabilities(teacher, pool_vectors, classes),
-                       classes, config, seed=seed)
+    model = _taught(labelled_vectors, labelled_rows, labels, classes, pool_vectors, pool_rows, config, seed)
     params = {"features": "hashed word 1-2 grams, sublinear tf-idf", "C": config.C,
               "schedule": list(config.schedule), "label_weight": config.label_weight, "pool": pool_rows.shape[0]}
     params["features_kept"] = len(vocabulary.columns)
@@ -198,10 +198,8 @@ def fit_student(labelled_vectors: np.ndarray, labelled_counts: sp.csr_matrix, la
                 *, teacher_key: str = "", seed: int = 42) -> PoolStudent:
     """A student taught by these labels alone (no evaluation): what a fine-tune compares with and draws from."""
     vocabulary = fit_vocabulary(sp.vstack([pool_counts, labelled_counts]).tocsr(), min_df=config.min_df)
-    teacher = fit_head(labelled_vectors, list(labels), seed=seed)
-    pool_rows = vocabulary.weigh(pool_counts)
-    model = self_train(vocabulary.weigh(labelled_counts), labels, pool_rows,
-                       teacher_probabilities(teacher, pool_vectors, classes), classes, config, seed=seed)
+    model = _taught(labelled_vectors, vocabulary.weigh(labelled_counts), labels, classes, pool_vectors,
+                    vocabulary.weigh(pool_counts), config, seed)
     return PoolStudent(vocabulary=vocabulary, model=model, teacher_key=teacher_key)
 
 
@@ -213,5 +211,4 @@ def surest(student: PoolStudent, pool_counts: sp.csr_matrix, classes: Sequence[s
     if count <= 0 or pool_counts.shape[0] == 0:
         return np.zeros(0, dtype=int), np.zeros(0, dtype=object)
     names = np.asarray(list(classes))
-    probabilities = _aligned(student.model, student.predict_proba_rows(student.vocabulary.weigh(pool_counts)), names)
-    return _confident_share(probabilities, names, min(1.0, count / pool_counts.shape[0]))
+    return _confident_share(student.probabilities(pool_counts, names), names, min(1.0, count / pool_counts.shape[0]))

@@ -147,7 +147,7 @@ async def _student_on(dataset: DatasetKey, part: PartStudent, record_ids: list[s
     present, counts = await student.rows.rows(dataset, record_ids, ports.records)
     if present != record_ids:
         return None
-    predicted = part.student.model.predict(part.student.vocabulary.weigh(counts))
+    predicted = np.asarray(classes)[part.student.probabilities(counts, classes).argmax(axis=1)]
     metrics = metrics_for(labels, [str(p) for p in predicted], classes)
     metrics["protocol"] = "stratified hold-out"
     return metrics

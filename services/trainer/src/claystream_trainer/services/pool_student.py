@@ -29,32 +29,43 @@ async def pending_ids(dataset: DatasetKey, labelled: set[str], *, ports: Trainer
     return [r for r in await ports.records.all_ids(dataset) if r not in labelled]
 
 
-async def _pool(dataset: DatasetKey, labelled: list[str], embedder: Embedder, setup: StudentSetup, *,
-                ports: TrainerPorts, seed: int) -> tuple[list[str], dict[str, np.ndarray]]:
-    """Pending records with a cached vector of this body (a seeded sample beyond ``max_pool``)."""
-    pending = await pending_ids(dataset, set(labelled), ports=ports)
+@dataclass(frozen=True)
+class _Inputs:
+    labelled_counts: sp.csr_matrix
+    pool: list[str]
+    pool_counts: sp.csr_matrix
+    pool_vectors: np.ndarray
+
+
+async def _inputs(dataset: DatasetKey, record_ids: list[str], embedder: Embedder, setup: StudentSetup, *,
+                  ports: TrainerPorts, seed: int) -> _Inputs | None:
+    """The labelled records' count rows and the pool: the pending records with a cached vector of this body
+    (a seeded sample beyond ``max_pool``).  None when the pool is too small for self-training to show
+    anything, or when a labelled text vanished meanwhile (the next run tries again)."""
+    pending = await pending_ids(dataset, set(record_ids), ports=ports)
     cached = ports.cache.get_many(dataset, embedder.key, pending)
     pool = sorted(r for r in pending if r in cached)
     if len(pool) > setup.max_pool:
         pool = sorted(random.Random(seed).sample(pool, setup.max_pool))
-    return pool, cached
+    if len(pool) < setup.config.min_pool:
+        return None
+    present, labelled_counts = await setup.rows.rows(dataset, record_ids, ports.records)
+    if present != record_ids:
+        return None
+    pool, pool_counts = await setup.rows.rows(dataset, pool, ports.records)
+    return _Inputs(labelled_counts, pool, pool_counts, np.stack([cached[r] for r in pool]))
 
 
 async def fit_pool_student(dataset: DatasetKey, data: TrainingData, labelled_vectors: np.ndarray, embedder: Embedder,
                            setup: StudentSetup, *, ports: TrainerPorts, seed: int = 42,
                            splits: list[Split] | None = None) -> tuple[PoolStudent, dict[str, Any]] | None:
-    """None when the pool is too small for self-training to show anything in cross-validation."""
-    pool, cached = await _pool(dataset, data.record_ids, embedder, setup, ports=ports, seed=seed)
-    if len(pool) < setup.config.min_pool:
+    """The refresh's student and its CV metrics; None without a usable pool."""
+    given = await _inputs(dataset, data.record_ids, embedder, setup, ports=ports, seed=seed)
+    if given is None:
         return None
-    labelled_ids, labelled_counts = await setup.rows.rows(dataset, data.record_ids, ports.records)
-    if labelled_ids != data.record_ids:
-        return None  # a labelled text vanished meanwhile: the next refresh tries again
-    pool, pool_counts = await setup.rows.rows(dataset, pool, ports.records)
-    pool_vectors = np.stack([cached[r] for r in pool])
-    return await asyncio.to_thread(train_student, labelled_vectors, labelled_counts, data.labels, data.classes,
-                                   pool_vectors, pool_counts, setup.config, teacher_key=embedder.key, seed=seed,
-                                   splits=splits)
+    return await asyncio.to_thread(train_student, labelled_vectors, given.labelled_counts, data.labels, data.classes,
+                                   given.pool_vectors, given.pool_counts, setup.config, teacher_key=embedder.key,
+                                   seed=seed, splits=splits)
 
 
 @dataclass(frozen=True)
@@ -69,16 +80,12 @@ class PartStudent:
 async def student_of_part(dataset: DatasetKey, record_ids: list[str], labels: list[str], classes: list[str],
                           labelled_vectors: np.ndarray, embedder: Embedder, setup: StudentSetup, *,
                           ports: TrainerPorts, seed: int = 42) -> PartStudent | None:
-    pool, cached = await _pool(dataset, record_ids, embedder, setup, ports=ports, seed=seed)
-    if len(pool) < setup.config.min_pool:
+    given = await _inputs(dataset, record_ids, embedder, setup, ports=ports, seed=seed)
+    if given is None:
         return None
-    present, labelled_counts = await setup.rows.rows(dataset, record_ids, ports.records)
-    if present != record_ids:
-        return None
-    pool, pool_counts = await setup.rows.rows(dataset, pool, ports.records)
-    student = await asyncio.to_thread(fit_student, labelled_vectors, labelled_counts, labels, classes,
-                                      np.stack([cached[r] for r in pool]), pool_counts, setup.config, seed=seed)
-    return PartStudent(student=student, pool=pool, pool_counts=pool_counts)
+    student = await asyncio.to_thread(fit_student, labelled_vectors, given.labelled_counts, labels, classes,
+                                      given.pool_vectors, given.pool_counts, setup.config, seed=seed)
+    return PartStudent(student=student, pool=given.pool, pool_counts=given.pool_counts)
 
 
 async def confident_examples(dataset: DatasetKey, part: PartStudent, classes: list[str], *, ports: TrainerPorts,
