@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from claystream_common.questions import question_type
 from claystream_ingest.services.validation import RecordValidator, ValidatorCache
 from ingest_fakes import imdb_spec
 
@@ -81,21 +82,21 @@ def test_a_valid_record_is_normalised() -> None:
          [{"index": 0, "field": "suggestions[0].question", "reason":
            "unknown question 'mood' (dataset questions: note, sentiment, stars, topics)"}]),
         (GOOD | {"suggestions": [{"question": "sentiment", "value": "meh"}]},
-         [{"index": 0, "field": "suggestions[0].value", "reason": "'meh' is not an allowed label: negative, positive"}]),
+         [{"index": 0, "field": "suggestions[0].value", "reason": "must be one of ['positive', 'negative'], not 'meh'"}]),
         (GOOD | {"suggestions": [{"question": "sentiment"}]},
          [{"index": 0, "field": "suggestions[0].value", "reason": "required property is missing"}]),
         (GOOD | {"suggestions": [{"question": "sentiment", "value": "positive"}, {"question": "sentiment", "value": "negative"}]},
          [{"index": 0, "field": "suggestions[1].question", "reason": "more than one suggestion for question 'sentiment'"}]),
         (GOOD | {"suggestions": [{"question": "topics", "value": "plot"}]},
-         [{"index": 0, "field": "suggestions[0].value", "reason": "must be a non-empty list of labels"}]),
+         [{"index": 0, "field": "suggestions[0].value", "reason": "must be a list of labels"}]),
         (GOOD | {"suggestions": [{"question": "topics", "value": ["plot", "dance"]}]},
-         [{"index": 0, "field": "suggestions[0].value", "reason": "'dance' is not an allowed label: acting, music, plot"}]),
-        (GOOD | {"suggestions": [{"question": "topics", "value": ["plot", "plot"]}]},
-         [{"index": 0, "field": "suggestions[0].value", "reason": "labels must not repeat"}]),
+         [{"index": 0, "field": "suggestions[0].value", "reason": "unknown labels ['dance']; allowed ['acting', 'plot', 'music']"}]),
+        (GOOD | {"suggestions": [{"question": "topics", "value": []}]},
+         [{"index": 0, "field": "suggestions[0].value", "reason": "must not be empty"}]),
         (GOOD | {"suggestions": [{"question": "stars", "value": 6}]},
-         [{"index": 0, "field": "suggestions[0].value", "reason": "must be an integer rating from 1 to 5"}]),
+         [{"index": 0, "field": "suggestions[0].value", "reason": "must be an integer from 1 to 5"}]),
         (GOOD | {"suggestions": [{"question": "note", "value": ""}]},
-         [{"index": 0, "field": "suggestions[0].value", "reason": "must be a non-empty string"}]),
+         [{"index": 0, "field": "suggestions[0].value", "reason": "must not be empty"}]),
         (GOOD | {"suggestions": [{"question": "sentiment", "value": "positive", "score": 1.5}]},
          [{"index": 0, "field": "suggestions[0].score", "reason": "must be a number between 0 and 1"}]),
         (GOOD | {"suggestions": [{"question": "sentiment", "value": "positive", "agent": 7}]},
@@ -130,3 +131,15 @@ def test_validators_are_compiled_once_per_dataset_version() -> None:
     assert cache.for_spec(spec) is cache.for_spec(imdb_spec())
     changed = spec.model_copy(update={"guidelines": "new"})
     assert cache.for_spec(changed) is not cache.for_spec(spec)
+
+
+def test_a_repeated_label_is_folded_as_annotate_folds_it() -> None:
+    """Ingest and annotate share the question type's normal form (once: ingest refused, annotate folded)."""
+    spec = imdb_spec()
+    record = GOOD | {"suggestions": [{"question": "topics", "value": ["music", "plot", "plot"]}]}
+    good, errors = RecordValidator(spec).validate([record])
+    assert errors == []
+    stored = good[0][1]["suggestions"][0]["value"]
+    assert stored == ["plot", "music"]
+    topics = spec.question("topics")
+    assert stored == question_type(topics).normalise(topics, ["plot", "music", "music"])

@@ -7,9 +7,14 @@ from dataclasses import dataclass
 
 import numpy as np
 from claystream_common.datasets import DatasetSpec
+from claystream_common.questions import TrainingKind, question_type
 
 from claystream_trainer.domain.ports import DatasetKey, Embedder
 from claystream_trainer.services.ports_bundle import TrainerPorts
+
+
+#: the question types' training kinds this trainer learns (``question_type(q).training_kind``)
+TRAINED_KINDS: frozenset[TrainingKind] = frozenset({"single_label"})
 
 
 @dataclass(frozen=True)
@@ -26,12 +31,12 @@ def question_and_field(spec: DatasetSpec | None) -> tuple[str, str, list[str]]:
     if spec is None:
         return "label", "text", []
     wanted = spec.trainer.question
-    candidates = [q for q in spec.questions if q.type == "label"]
+    candidates = [q for q in spec.questions if question_type(q).training_kind in TRAINED_KINDS]
     question = next((q for q in candidates if q.name == wanted), candidates[0] if candidates else None)
     field = spec.trainer.text_field or spec.fields[0].name
     if question is None:
         return wanted or spec.questions[0].name, field, []
-    return question.name, field, list(question.labels)
+    return question.name, field, question_type(question).labels_for(question)
 
 
 async def load_training_data(dataset: DatasetKey, spec: DatasetSpec | None, *, ports: TrainerPorts) -> TrainingData:
