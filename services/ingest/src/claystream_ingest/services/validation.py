@@ -170,7 +170,7 @@ class RecordValidator:
             seen.add(question_name)
             cleaned, reason = _suggested_value(question, suggestion.get("value"), fields)
             if reason:
-                errors.append(item_error(i, f"{where}.value", reason))
+                errors.append(item_error(i, f"{where}.value", f"question '{question_name}': {reason}"))
             score = suggestion.get("score")
             if score is not None and (not is_number(score) or not 0.0 <= score <= 1.0):
                 errors.append(item_error(i, f"{where}.score", "must be a number between 0 and 1"))
