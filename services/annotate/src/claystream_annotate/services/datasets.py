@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from claystream_annotate.services.errors import Conflict, Invalid, NotFound
 from claystream_annotate.services.ports import Counters, DatasetStore, QueueStore, RecordStore, ResponseStore
 from claystream_annotate.services.principals import Principal, Role
+from claystream_annotate.services.vector_index import VectorIndex
 
 IMMUTABLE = frozenset({"id", "workspace", "name"})
 
@@ -92,6 +93,11 @@ async def update_dataset(
         spec = DatasetSpec.model_validate({**current, **changes})
     except ValidationError as error:
         raise invalid_from(error) from None
+    before = {v["name"]: v["dimensions"] for v in current.get("vectors") or []}
+    for index, field in enumerate(spec.vectors):  # stored vectors have that size: add fields, never resize one
+        if field.name in before and before[field.name] != field.dimensions:
+            raise Invalid(f"vectors.{index}.dimensions", f"cannot change ({field.name} has {before[field.name]}); "
+                                                         "add a new vector field instead")
     replacement = spec.model_dump(mode="json", exclude={"id"}) | {
         "_id": spec.id,
         "created_at": document.get("created_at"),
@@ -112,6 +118,7 @@ async def delete_dataset(
     queue: QueueStore,
     counters: Counters,
     publisher: EventPublisher,
+    vectors: VectorIndex | None = None,
 ) -> None:
     """Delete the dataset with its records, responses, queue and counters, after telling the other
     services (``dataset.deleted``: the trainer and the monitor drop what they hold of it).
@@ -131,6 +138,8 @@ async def delete_dataset(
     await responses.delete_dataset(dataset_id)
     await queue.drop(dataset_id)
     await counters.drop(dataset_id)
+    if vectors is not None:
+        vectors.drop(dataset_id)
 
 
 async def dataset_progress(specs: list[DatasetSpec], *, counters: Counters) -> dict[str, dict[str, int]]:
