@@ -34,10 +34,15 @@ def _markdown() -> MarkdownIt:
     return MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
 
 
-def render_guidelines(markdown: str) -> str:
-    """Markdown → HTML with raw HTML disabled, then sanitised by nh3 (no scripts, no handlers)."""
+def render_markdown(markdown: str) -> str:
+    """Markdown → HTML with raw HTML disabled (tags stay visible as text), then sanitised by nh3 (no scripts,
+    no event handlers, no ``javascript:`` links).  Guidelines and fields with ``use_markdown``."""
     html = _markdown().render(markdown or "")
     return nh3.clean(html, link_rel="noopener noreferrer nofollow")
+
+
+def render_guidelines(markdown: str) -> str:
+    return render_markdown(markdown)
 
 
 def _spec(document: dict[str, Any]) -> DatasetSpec:

@@ -67,6 +67,10 @@ class VectorIndex:
         """The vector fields similarity search can use on this dataset."""
         return [v.name for v in spec.vectors] + ([TRAINER_EMBEDDINGS] if self.trainer is not None else [])
 
+    def default_field(self, spec: DatasetSpec) -> str | None:
+        """What "find similar" uses when the user picks nothing: the first declared field, else the trainer's."""
+        return next(iter(self.fields(spec)), None)
+
     def dimensions(self, spec: DatasetSpec, field_name: str) -> int | None:
         declared = spec.vector_field(field_name)
         return declared.dimensions if declared is not None else None
