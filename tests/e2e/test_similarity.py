@@ -108,6 +108,13 @@ async def test_stored_vectors_answer_top_k_with_filters_and_bad_input_is_refused
         missing = await annotate.post(similar, json={"vector_field": "plot", "record_id": "no-such-record"})
         assert missing.status_code == 404, missing.text
 
+        schema = svc["annotate"].app.openapi()  # the SDK's contract, published in annotate's OpenAPI
+        operation = schema["paths"]["/api/v1/workspaces/{workspace}/datasets/{dataset}/records/similar"]["post"]
+        assert operation["requestBody"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/SimilarIn"}
+        assert set(schema["components"]["schemas"]["SimilarIn"]["properties"]) == {"vector_field", "record_id", "vector", "k", "filter"}
+        assert {"items", "indexed", "k", "vector_field"} <= set(schema["components"]["schemas"]["SimilarOut"]["properties"])
+        assert {"404", "422"} <= set(operation["responses"])
+
 
 async def test_a_dataset_without_vectors_searches_the_trainers_embeddings(embedded_stack, unique_name, tmp_path):
     from claystream_annotate.adapters.vector_sources import HttpTrainerEmbeddings

@@ -144,7 +144,7 @@ async def delete_dataset(
     await queue.drop(dataset_id)
     await counters.drop(dataset_id)
     if vectors is not None:
-        vectors.drop(dataset_id)
+        await vectors.drop(dataset_id)
 
 
 async def dataset_progress(specs: list[DatasetSpec], *, counters: Counters) -> dict[str, dict[str, int]]:

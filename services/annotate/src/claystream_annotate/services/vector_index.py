@@ -44,6 +44,8 @@ class Generations(Protocol):
 
     async def bump(self, dataset_id: str) -> int: ...
 
+    async def drop(self, dataset_id: str) -> None: ...
+
 
 @dataclass
 class _Entry:
@@ -141,12 +143,14 @@ class VectorIndex:
             if entry_dataset == dataset_id:
                 entry.matrix.remove(record_ids)
 
-    def drop(self, dataset_id: str) -> None:
+    async def drop(self, dataset_id: str) -> None:
+        """A deleted dataset: its matrices and its generation number."""
         for key in [k for k in self._entries if k[0] == dataset_id]:
             entry = self._entries.pop(key)
             if entry.refreshing is not None:
                 entry.refreshing.cancel()
             self._locks.pop(key, None)
+        await self._generations.drop(dataset_id)
 
     async def close(self) -> None:
         tasks = [e.refreshing for e in self._entries.values() if e.refreshing is not None]
