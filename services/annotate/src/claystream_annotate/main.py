@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from claystream_common.datasets import DatasetSpec
 from claystream_common.ports import EventPublisher
 from claystream_common.service_app import create_service_app
 from claystream_common.settings import load_settings
@@ -31,6 +32,7 @@ def create_app(settings: AnnotateSettings | None = None, *, publisher: EventPubl
         await deps.kafka.start()
         if settings.outbox_enabled:
             await deps.relay.start()
+        deps.vectors.warm([DatasetSpec.from_document(d) for d in await deps.datasets.list(None) if d.get("vectors")])
 
     async def stop(app: FastAPI) -> None:
         await close_deps(app.state.deps)

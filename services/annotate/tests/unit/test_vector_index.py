@@ -68,6 +68,16 @@ async def test_built_once_updated_in_place_and_rebuilt_when_another_replica_wrot
     assert generations.values == {} and len(await index.matrix(SPEC, "emb")) == 3 and stored.loads == 3  # a, b, e
 
 
+async def test_warming_builds_the_declared_fields_in_the_background() -> None:
+    stored = FakeStored()
+    stored.rows_by_field["emb"] = [("a", [1.0, 0.0])]
+    index = VectorIndex(stored=stored, generations=FakeGenerations())
+    index.warm([SPEC])
+    await settle()
+    assert stored.loads == 1 and "a" in await index.matrix(SPEC, "emb") and stored.loads == 1
+    await index.close()
+
+
 async def test_unknown_field_and_the_trainer_field_only_with_a_trainer() -> None:
     index = VectorIndex(stored=FakeStored(), generations=FakeGenerations())
     assert index.fields(SPEC) == ["emb"] and index.default_field(SPEC) == "emb"
