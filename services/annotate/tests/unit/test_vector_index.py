@@ -100,3 +100,16 @@ async def test_bad_similarity_queries_name_the_field_and_the_reason(world: World
     with pytest.raises(Invalid) as caught:
         await find_similar(query, actor=admin(), spec=SPEC, index=index, records=world.records, responses=world.responses)
     assert caught.value.field == field and reason in str(caught.value)
+
+
+async def test_a_trainer_that_does_not_answer_is_a_503_not_a_crash() -> None:
+    import httpx
+    from claystream_annotate.adapters.vector_sources import HttpTrainerEmbeddings
+    from claystream_annotate.services.errors import Unavailable
+    from claystream_devstack.processes import free_port
+
+    async with httpx.AsyncClient() as http:  # a port nothing listens on: the trainer is down
+        trainer = HttpTrainerEmbeddings(http, trainer_url=f"http://127.0.0.1:{free_port()}", service_token="t")
+        index = VectorIndex(stored=FakeStored(), generations=FakeGenerations(), trainer=trainer)
+        with pytest.raises(Unavailable, match="trainer's embeddings of reviews are not available now"):
+            await index.matrix(SPEC, "trainer_embeddings")
