@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, Protocol
 
 import nh3
 from claystream_common.datasets import DatasetSpec
@@ -20,6 +20,10 @@ from claystream_annotate.services.principals import Principal, Role
 from claystream_annotate.services.vector_index import VectorIndex
 
 IMMUTABLE = frozenset({"id", "workspace", "name"})
+
+
+class ModelEventStore(Protocol):
+    async def delete_dataset(self, workspace: str, dataset: str) -> int: ...
 
 
 def invalid_from(error: ValidationError, prefix: str = "") -> Invalid:
@@ -124,6 +128,7 @@ async def delete_dataset(
     counters: Counters,
     publisher: EventPublisher,
     vectors: VectorIndex | None = None,
+    model_events: ModelEventStore | None = None,
 ) -> None:
     """Delete the dataset with its records, responses, queue and counters, after telling the other
     services (``dataset.deleted``: the trainer and the monitor drop what they hold of it).
@@ -145,6 +150,8 @@ async def delete_dataset(
     await counters.drop(dataset_id)
     if vectors is not None:
         await vectors.drop(dataset_id)
+    if model_events is not None:  # its training history: a new dataset of the same name starts without it
+        await model_events.delete_dataset(workspace, name)
 
 
 async def dataset_progress(specs: list[DatasetSpec], *, counters: Counters) -> dict[str, dict[str, int]]:
