@@ -43,7 +43,7 @@ class AnnotateSettings(BaseAppSettings):
     webhook_connect_timeout_s: float = Field(default=2.0, gt=0, le=30)
     webhook_response_cap_bytes: int = Field(default=65_536, ge=256, description="response bytes read, the rest dropped")
     webhook_concurrency_per_target: int = Field(default=4, ge=1, le=64)
-    webhook_queue_per_worker: int = Field(default=8, ge=1, description="in-memory deliveries waiting per worker")
+    webhook_queue_per_worker: int = Field(default=64, ge=1, description="in-memory deliveries waiting per worker")
     webhook_retry_initial_s: float = Field(default=5.0, gt=0)
     webhook_retry_factor: float = Field(default=4.0, ge=1)
     webhook_retry_max_delay_s: float = Field(default=6 * 3600.0, gt=0)

@@ -6,8 +6,8 @@ from functools import partial
 
 from claystream_common.kafka.consumer import Subscription
 
-from claystream_annotate.consumers.webhooks import Dispatch, on_events_for_webhooks
-from claystream_annotate.services.webhook_delivery import DeliveryStore, SubscriptionIndex
+from claystream_annotate.consumers.webhooks import on_events_for_webhooks
+from claystream_annotate.services.webhook_delivery import DeliveryStore, Dispatch, SubscriptionIndex
 from claystream_annotate.services.webhook_events import SOURCES
 from claystream_annotate.consumers.handlers import (
     CounterWriter,

@@ -4,18 +4,14 @@ the consumer (it runs in its own consumer group, apart from annotate's own handl
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any
 
 from claystream_common.events import Envelope
 
-from claystream_annotate.services.webhook_delivery import DeliveryStore, SubscriptionIndex, fan_out
-
-
-class Dispatch(Protocol):
-    def submit(self, deliveries: list[dict[str, Any]]) -> None: ...
+from claystream_annotate.services.webhook_delivery import DeliveryStore, Dispatch, SubscriptionIndex, fan_out
 
 
 async def on_events_for_webhooks(
     events: list[Envelope[Any]], *, subscriptions: SubscriptionIndex, deliveries: DeliveryStore, dispatch: Dispatch, lease_s: float
 ) -> None:
-    dispatch.submit(await fan_out(events, subscriptions=subscriptions, deliveries=deliveries, lease_s=lease_s))
+    await fan_out(events, subscriptions=subscriptions, deliveries=deliveries, dispatch=dispatch, lease_s=lease_s)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import random
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -50,7 +50,12 @@ class RetrySchedule:
 
 
 class SubscriptionIndex(Protocol):
-    async def matching(self, workspace: str | None, webhook_type: str) -> list[dict[str, Any]]: ...
+    async def snapshot(self) -> Callable[[str | None, str], list[dict[str, Any]]]: ...
+
+
+class Dispatch(Protocol):
+    def admit(self, deliveries: list[dict[str, Any]], *, now: datetime) -> set[str]: ...
+    def submit(self, deliveries: list[dict[str, Any]]) -> None: ...
 
 
 class DeliveryStore(Protocol):
@@ -88,19 +93,17 @@ def new_delivery(
     }
 
 
-async def fan_out(
-    events: Iterable[Envelope[Any]], *, subscriptions: SubscriptionIndex, deliveries: DeliveryStore, lease_s: float, now: datetime | None = None
+def deliveries_for(
+    events: Iterable[Envelope[Any]], targets_of: Callable[[str | None, str], list[dict[str, Any]]], *, lease_s: float, now: datetime
 ) -> list[dict[str, Any]]:
-    """One delivery per (matching enabled subscription, event), stored before the event's offset is
-    committed; re-read events find theirs already there.  Returns the new ones, leased for the caller
-    (which hands them to the workers straight away; the retry poller takes them if that fails)."""
-    now = now or datetime.now(UTC)
+    """One delivery per (matching enabled subscription, event), leased for ``lease_s`` (the caller hands
+    them to the workers at once; those it cannot take are marked due for the retry poller instead)."""
     documents: list[dict[str, Any]] = []
     for event in events:
         webhook_type = webhook_type_for(event)
         if webhook_type is None:
             continue
-        targets = await subscriptions.matching(event.workspace, webhook_type)
+        targets = targets_of(event.workspace, webhook_type)
         if not targets:
             continue
         body = standard_body(
@@ -116,7 +119,24 @@ async def fan_out(
                 subscription, event_id=str(event.event_id), webhook_type=webhook_type, body=encoded[fmt],
                 published_at=event.occurred_at, now=now, due_at=now + timedelta(seconds=lease_s),
             ))
-    return await deliveries.insert_new(documents)
+    return documents
+
+
+async def fan_out(
+    events: Iterable[Envelope[Any]], *, subscriptions: SubscriptionIndex, deliveries: DeliveryStore, dispatch: Dispatch, lease_s: float,
+    now: datetime | None = None,
+) -> list[dict[str, Any]]:
+    """Store the events' deliveries before their offsets are committed (re-read events find theirs
+    already there) and hand the new ones to the workers.  Returns the new ones."""
+    now = now or datetime.now(UTC)
+    index = await subscriptions.snapshot()
+    documents = deliveries_for(events, index, lease_s=lease_s, now=now)
+    if not documents:
+        return []
+    admitted = dispatch.admit(documents, now=now)  # the rest is stored as due now: the poller takes it
+    new = await deliveries.insert_new(documents)
+    dispatch.submit([d for d in new if d["_id"] in admitted])
+    return new
 
 
 def replay_of(delivery: dict[str, Any], subscription: dict[str, Any], *, now: datetime) -> dict[str, Any]:

@@ -82,7 +82,15 @@ class SubscriptionCache:
         return self._by_id
 
     async def matching(self, workspace: str | None, webhook_type: str) -> list[dict[str, Any]]:
-        return [s for s in (await self._fresh()).values() if s["workspace"] == workspace and webhook_type in s["event_types"]]
+        return (await self.snapshot())(workspace, webhook_type)
+
+    async def snapshot(self) -> Callable[[str | None, str], list[dict[str, Any]]]:
+        """A lookup (workspace, webhook type) → enabled subscriptions, over the current cache."""
+        by_key: dict[tuple[str | None, str], list[dict[str, Any]]] = {}
+        for subscription in (await self._fresh()).values():
+            for webhook_type in subscription["event_types"]:
+                by_key.setdefault((subscription["workspace"], webhook_type), []).append(subscription)
+        return lambda workspace, webhook_type: by_key.get((workspace, webhook_type), [])
 
     async def enabled(self, subscription_id: str) -> dict[str, Any] | None:
         return (await self._fresh()).get(subscription_id)
@@ -106,7 +114,7 @@ class DispatchOptions:
     schedule: RetrySchedule = RetrySchedule()
     allow_private: bool = False
     concurrency: int = 4
-    queue_per_worker: int = 8
+    queue_per_worker: int = 64
     poll_s: float = 1.0
     lease_s: float = 120.0
     flush_s: float = 0.05
@@ -149,6 +157,25 @@ class WebhookDispatcher:
             await self._write_once()
 
     # ------------------------------------------------------------------ intake
+    def admit(self, deliveries: list[dict[str, Any]], *, now: datetime) -> set[str]:
+        """Which fresh deliveries the lanes can take now; the others get ``due_at = now`` before they are
+        stored, so the retry poller picks them up when their lane has room (no extra write)."""
+        room = {sid: lane.room for sid, lane in self._lanes.items()}
+        admitted: set[str] = set()
+        for delivery in deliveries:
+            sid = delivery["subscription_id"]
+            free = room.get(sid, self._lane_size)
+            if free > 0:
+                admitted.add(delivery["_id"])
+                room[sid] = free - 1
+            else:
+                delivery["due_at"] = now.timestamp()
+        return admitted
+
+    @property
+    def _lane_size(self) -> int:
+        return self._options.concurrency * self._options.queue_per_worker
+
     def submit(self, deliveries: list[dict[str, Any]]) -> None:
         """Queue fresh (leased) deliveries on their lanes; a full lane marks them due for the poller."""
         now = datetime.now(UTC)
@@ -170,8 +197,7 @@ class WebhookDispatcher:
     def _lane(self, subscription_id: str) -> Lane:
         lane = self._lanes.get(subscription_id)
         if lane is None:
-            size = self._options.concurrency * self._options.queue_per_worker
-            lane = Lane(asyncio.Queue(maxsize=size))
+            lane = Lane(asyncio.Queue(maxsize=self._lane_size))
             lane.workers = [
                 asyncio.create_task(self._work(lane), name=f"webhooks:{subscription_id}:{n}") for n in range(self._options.concurrency)
             ]
