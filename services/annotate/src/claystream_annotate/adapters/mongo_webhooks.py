@@ -6,8 +6,9 @@
   (a replay adds ``:r<n>``).  This is the persisted retry schedule: ``status`` pending / delivered /
   failed / paused, ``due_at`` (next attempt, or the end of a worker's lease), ``pending_for`` (the
   subscription id while pending, absent otherwise: the indexed field the retry poller reads).
-* ``webhook_attempts``: one document per attempt (status code, latency, response excerpt, error) —
-  separate documents because nx-27017 cannot ``$push`` sub-documents.
+* ``webhook_attempts``: one document per failed attempt (status code, latency, response excerpt, error) —
+  separate documents because nx-27017 cannot ``$push`` sub-documents; the successful attempt is the
+  delivery's own ``last_*`` fields (one write fewer per delivery in the common case).
 """
 
 from __future__ import annotations

@@ -117,7 +117,7 @@ class DispatchOptions:
     queue_per_worker: int = 64
     poll_s: float = 1.0
     lease_s: float = 120.0
-    flush_s: float = 0.05
+    flush_s: float = 0.1
     address_cache_s: float = 10.0
 
 
@@ -272,7 +272,8 @@ class WebhookDispatcher:
             return
         try:
             updates = marks + [(d["_id"], r.delivery_update) for d, r in results]
-            await self._deliveries.record(updates, [r.attempt for _, r in results])
+            # a successful attempt is on its delivery (last_*): only failed ones get a log document
+            await self._deliveries.record(updates, [r.attempt for _, r in results if r.state != "delivered"])
             await self._subs.record_health(health_updates([(d["subscription_id"], r) for d, r in results]))
         except BaseException:
             self._results = results + self._results

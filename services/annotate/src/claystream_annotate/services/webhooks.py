@@ -222,4 +222,10 @@ async def delivery_detail(
     delivery = await deliveries.get(delivery_id)
     if delivery is None or delivery["subscription_id"] != subscription_id:
         raise NotFound(f"delivery {delivery_id} not found")
-    return delivery, await deliveries.attempts(delivery_id)
+    attempts = await deliveries.attempts(delivery_id)
+    if delivery.get("status") == "delivered" and all(a["attempt"] != delivery["attempts"] for a in attempts):
+        attempts.append({  # the successful attempt is kept on the delivery itself (one write fewer per delivery)
+            "attempt": delivery["attempts"], "at": delivery.get("last_attempt_at"), "status_code": delivery.get("last_status_code"),
+            "latency_ms": delivery.get("last_latency_ms"), "response_excerpt": delivery.get("last_response_excerpt"), "error": None,
+        })
+    return delivery, attempts
