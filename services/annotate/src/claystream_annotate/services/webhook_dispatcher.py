@@ -306,11 +306,15 @@ class WebhookDispatcher:
             due = await self._deliveries.claim_due(
                 subscription["_id"], now=now, lease_until=lease_until, token=token, limit=lane.room, exclude=frozenset(self._held)
             )
-            fresh = [d for d in due if d["_id"] not in self._held][: lane.room]
-            for delivery in fresh:
+            fresh = [d for d in due if d["_id"] not in self._held]
+            taken = fresh[: max(lane.room, 0)]
+            for delivery in taken:
                 self._held.add(delivery["_id"])
                 lane.queue.put_nowait(delivery)
-            claimed += len(fresh)
+            for delivery in fresh[len(taken):]:  # the lane filled up meanwhile: hand the claim back at once
+                self._marks.append((delivery["_id"], {"$set": {"due_at": now.timestamp()}, "$unset": {"claim": ""}}))
+                self._flush.set()
+            claimed += len(taken)
         return claimed
 
     @property
