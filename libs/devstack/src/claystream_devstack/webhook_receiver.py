@@ -57,7 +57,7 @@ class Receiver:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_post("/hook", self._handle)
         app.router.add_get("/elsewhere", lambda _r: web.Response(text="moved here"))
-        self._runner = web.AppRunner(app, access_log=None)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)  # a hanging handler must not hold up stop()
         await self._runner.setup()
         self.port = self.port or free_port()
         await web.TCPSite(self._runner, "127.0.0.1", self.port).start()

@@ -222,3 +222,37 @@ async def test_a_hanging_target_does_not_hold_up_another_lane() -> None:
     finally:
         sender.release.set()
         await dispatcher.stop()
+
+
+class ClaimingDeliveries(FakeDeliveries):
+    """Every claim returns ``claimable`` due deliveries, whatever the limit (another replica's view)."""
+
+    def __init__(self, claimable: list[dict[str, Any]]) -> None:
+        super().__init__()
+        self.claimable = claimable
+
+    async def claim_due(self, subscription_id: str, **_: Any) -> list[dict[str, Any]]:
+        claimed, self.claimable = self.claimable, []
+        return claimed
+
+
+async def test_claims_a_full_lane_cannot_take_are_handed_back_at_once() -> None:
+    subs = FakeSubscriptions([_sub("slow", "http://127.0.0.1/slow", ["drift.detected"])])
+    due = [{"_id": f"slow:{n}", "subscription_id": "slow", "event_id": str(n), "body": "{}", "attempts": 1} for n in range(5)]
+    sender, deliveries = SlowForOneSender(), ClaimingDeliveries(due)
+    dispatcher = WebhookDispatcher(
+        subscriptions=subs, deliveries=deliveries, cache=SubscriptionCache(subs.all_enabled), sender=sender,
+        options=DispatchOptions(allow_private=True, concurrency=1, queue_per_worker=2, poll_s=30),
+    )
+    await dispatcher.start()
+    try:
+        assert await dispatcher.claim_due() == 2
+        deadline = time.monotonic() + 5
+        while len(deliveries.updates) < 3:
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.01)
+        assert {u[0] for u in deliveries.updates} == {"slow:2", "slow:3", "slow:4"}
+        assert all(u[1]["$unset"] == {"claim": ""} and u[1]["$set"]["due_at"] <= time.time() for u in deliveries.updates)
+    finally:
+        sender.release.set()
+        await dispatcher.stop()
