@@ -1,7 +1,7 @@
 """Webhook fan-out benchmark: N drift.detected events on the real broker, delivered by annotate (a child
 process, as in production) to 5 local receivers: 3 healthy, 1 failing 30 % of requests (HTTP 500), 1 hanging.
 
-    .venv/bin/python bench/webhooks.py [--events 10000] [--rate 250] [--drain-s 180]
+    .venv/bin/python bench/webhooks.py [--events 10000] [--rate 100] [--drain-s 180]
 
 Events are published at ``--rate`` per second (a steady stream, so latency is delivery, not a backlog the
 bench built itself); the publish time of each event id is kept, and each receiver notes when an id first
@@ -212,7 +212,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=10_000)
-    parser.add_argument("--rate", type=float, default=250.0, help="events published per second")
+    parser.add_argument("--rate", type=float, default=100.0, help="events published per second")
     parser.add_argument("--drain-s", type=float, default=180.0, help="how long to wait for the non-hanging receivers")
     figures = asyncio.run(run(parser.parse_args()))
     print(json.dumps(figures), flush=True)
