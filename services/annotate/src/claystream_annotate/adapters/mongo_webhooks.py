@@ -118,9 +118,6 @@ class MongoWebhookDeliveries:
         await self._deliveries.bulk_write(operations, ordered=False)
         return [d async for d in self._deliveries.find({"_id": {"$in": ids}, "claim": token, "pending_for": subscription_id})]
 
-    async def pending_subscriptions(self) -> list[str]:
-        return [str(s) for s in await self._deliveries.distinct("pending_for") if s]
-
     async def record(self, delivery_updates: list[tuple[str, dict[str, Any]]], attempts: list[dict[str, Any]]) -> None:
         if attempts:
             await self._attempts.bulk_write([InsertOne(a) for a in attempts], ordered=False)

@@ -81,9 +81,6 @@ class SubscriptionCache:
                     self._loaded_at = time.monotonic()
         return self._by_id
 
-    async def matching(self, workspace: str | None, webhook_type: str) -> list[dict[str, Any]]:
-        return (await self.snapshot())(workspace, webhook_type)
-
     async def snapshot(self) -> Callable[[str | None, str], list[dict[str, Any]]]:
         """A lookup (workspace, webhook type) → enabled subscriptions, over the current cache."""
         by_key: dict[tuple[str | None, str], list[dict[str, Any]]] = {}
@@ -135,7 +132,6 @@ class WebhookDispatcher:
         self._results: list[tuple[dict[str, Any], AttemptResult]] = []
         self._marks: list[tuple[str, dict[str, Any]]] = []
         self._flush = asyncio.Event()
-        self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._refusals: dict[str, tuple[float, str | None]] = {}
 
@@ -190,9 +186,6 @@ class WebhookDispatcher:
                 self._marks.append((delivery["_id"], {"$set": {"due_at": now.timestamp()}}))
         if self._marks:
             self._flush.set()
-
-    def wake(self) -> None:
-        self._wake.set()
 
     def _lane(self, subscription_id: str) -> Lane:
         lane = self._lanes.get(subscription_id)
@@ -285,9 +278,7 @@ class WebhookDispatcher:
     # ------------------------------------------------------------------ retries
     async def _poll_forever(self) -> None:
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self._options.poll_s)
-            self._wake.clear()
+            await asyncio.sleep(self._options.poll_s)
             try:
                 await self.claim_due()
             except Exception as error:  # noqa: BLE001
@@ -316,7 +307,3 @@ class WebhookDispatcher:
                 self._flush.set()
             claimed += len(taken)
         return claimed
-
-    @property
-    def held(self) -> int:
-        return len(self._held)
