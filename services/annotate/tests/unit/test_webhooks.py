@@ -256,3 +256,17 @@ async def test_claims_a_full_lane_cannot_take_are_handed_back_at_once() -> None:
     finally:
         sender.release.set()
         await dispatcher.stop()
+
+
+async def test_a_target_that_now_resolves_inside_is_refused_at_send_time() -> None:
+    subs = FakeSubscriptions([_sub("inside", "http://127.0.0.1:9/hook", ["drift.detected"])])
+    sender, deliveries = SlowForOneSender(), FakeDeliveries()
+    dispatcher = WebhookDispatcher(
+        subscriptions=subs, deliveries=deliveries, cache=SubscriptionCache(subs.all_enabled), sender=sender,
+        options=DispatchOptions(allow_private=False, poll_s=30),
+    )
+    await dispatcher.deliver({"_id": "inside:e", "subscription_id": "inside", "event_id": "e", "body": "{}", "attempts": 0})
+    await dispatcher.stop()  # writes what is pending
+    assert sender.sent == []
+    (delivery_id, update), = deliveries.updates
+    assert delivery_id == "inside:e" and "private" in update["$set"]["last_error"] and "due_at" in update["$set"]
