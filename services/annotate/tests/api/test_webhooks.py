@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+import uuid
 from collections.abc import AsyncIterator
 
 import pytest
@@ -173,3 +174,27 @@ async def test_slack_format_and_event_type_catalogue(hooks: Annotate, receiver: 
     assert changed.status_code == 422 and changed.json()["field"] == "event_types"
     assert (await hooks.owner.delete(f"{BASE}/default/webhooks/{created['id']}")).status_code == 204
     assert (await hooks.owner.get(f"{BASE}/default/webhooks")).json() == []
+
+
+async def test_a_scheduled_retry_survives_a_restart(embedded_stack) -> None:  # type: ignore[no-untyped-def]
+    """The retry schedule is in MongoDB: a delivery that failed before annotate stopped is sent by the next one."""
+    from claystream_devstack.processes import free_port
+
+    db, port = f"t{uuid.uuid4().hex[:12]}", free_port()
+    settings = {**FAST_RETRIES, "webhook_retry_initial_s": "0.3", "webhook_max_attempts": "50"}
+    async with running_annotate(embedded_stack, db, **settings) as first:
+        created = await subscribe(first, f"http://127.0.0.1:{port}/hook")  # nothing listens there yet
+        await first.owner.post(f"{BASE}/default/webhooks/{created['id']}/test")
+        deadline = time.monotonic() + 15
+        while not (log := (await first.owner.get(f"{BASE}/default/webhooks/{created['id']}/deliveries")).json())[0]["last_error"]:
+            assert time.monotonic() < deadline, log
+            await asyncio.sleep(0.05)
+        assert log[0]["status"] == "pending" and "Connect" in log[0]["last_error"]
+    receiver = await Receiver(port=port).start()
+    try:
+        async with running_annotate(embedded_stack, db, **settings) as second:
+            (arrival,) = await receiver.wait_for(1)
+            delivered = await wait_delivery(second, created["id"], "delivered")
+            assert arrival.webhook_id == delivered["event_id"] and delivered["attempts"] >= 2
+    finally:
+        await receiver.stop()
