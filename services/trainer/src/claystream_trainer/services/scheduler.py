@@ -21,6 +21,7 @@ from claystream_common.events import TrainingFailed, new_event
 from opentelemetry import trace
 
 from claystream_trainer.domain.ports import DatasetKey
+from claystream_trainer.metrics import TRAINING_DURATION, TRAINING_RUNS
 from claystream_trainer.domain.thresholds import LabelCounts, TrainingKind, decide
 from claystream_trainer.services.ports_bundle import TrainerPorts
 from claystream_trainer.services.refresh import NotEnoughLabels, RunOutcome
@@ -113,14 +114,17 @@ class TrainingScheduler:
             with _TRACER.start_as_current_span("trainer training run", attributes={
                     "claystream.training.kind": kind, "claystream.training.run_id": run_id,
                     "claystream.training.new_labels": counts.new_since_refresh}):
-                outcome = await self._runner(dataset, kind, run_id)
+                with TRAINING_DURATION.time():
+                    outcome = await self._runner(dataset, kind, run_id)
             self.outcomes.append(outcome)
+            TRAINING_RUNS.labels("trained").inc()
         except NotEnoughLabels as error:
             consume = False  # e.g. label events ahead of their records: the records' arrival pokes again
             log.info("no training for %s yet: %s", dataset, error)
         except Exception as error:
             log.exception("training %s of %s failed", kind, dataset)
             self.failures.append(f"{dataset}:{kind}:{error!r}")
+            TRAINING_RUNS.labels("failed").inc()
             with contextlib.suppress(Exception):
                 await self._ports.publisher.publish_many([new_event("training.failed", TrainingFailed(
                     run_id=run_id, kind=kind, error=repr(error)[:500]), dataset=dataset.dataset,
