@@ -165,7 +165,7 @@ async def test_misbehaving_target_never_blocks_another(hooks: Annotate, receiver
 async def test_slack_format_and_event_type_catalogue(hooks: Annotate, receiver: Receiver) -> None:
     catalogue = (await hooks.owner.get("/api/v1/webhook-event-types")).json()
     types = {t["type"]: t["published"] for t in catalogue["event_types"]}
-    assert types["drift.detected"] is True and types["dataset.deleted"] is False and "slack" in catalogue["formats"]
+    assert types["drift.detected"] is True and types["dataset.deleted"] is True and types["dataset.created"] is False and "slack" in catalogue["formats"]
     created = await subscribe(hooks, receiver.url, format="slack", event_types=["drift.detected", "dataset.deleted"])
     await hooks.owner.post(f"{BASE}/default/webhooks/{created['id']}/test")
     (arrival,) = await receiver.wait_for(1)
