@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
 from typing import Any
 
-from claystream_annotate.services.ports import ResponseDoc, User
+from claystream_annotate.services.ports import ResponseDoc, StoredBatch, User
 from claystream_annotate.services.queue import queue_score
 
 
@@ -110,15 +110,18 @@ class FakeRecords:
         self.documents[record_id] = document
         return document
 
-    async def upsert_many(self, records: list[dict[str, Any]]) -> list[tuple[str, int]]:
-        new = []
+    async def upsert_many(self, records: list[dict[str, Any]]) -> StoredBatch:
+        stored = StoredBatch()
         for record in records:
             if record["_id"] in self.documents:
-                self.documents[record["_id"]].update({k: record[k] for k in ("fields", "metadata", "external_id") if k in record})
+                document = self.documents[record["_id"]]
+                document.update({k: record[k] for k in ("fields", "metadata", "external_id") if k in record})
             else:
                 document = self.add(record["_id"], record["dataset_id"], **{k: v for k, v in record.items() if k not in ("_id", "dataset_id")})
-                new.append((document["_id"], document["seq"]))
-        return new
+                stored.new.append(document["_id"])
+            if document["status"] == "pending":
+                stored.pending.append((document["_id"], queue_score(document.get("priority"), document["seq"])))
+        return stored
 
     async def get(self, record_id: str) -> dict[str, Any] | None:
         return copy.deepcopy(self.documents.get(record_id))

@@ -37,6 +37,16 @@ class ResponseDoc:
     outbox: list[str] = field(default_factory=list)  # encoded envelopes not yet published
 
 
+@dataclass
+class StoredBatch:
+    """What ``RecordStore.upsert_many`` did with a batch: the ids inserted now (counters), and
+    (id, queue score) of every record of the batch still pending, new or re-sent (the queue:
+    membership is ensured for all of them, so a redelivered batch can never leave one out)."""
+
+    new: list[str] = field(default_factory=list)
+    pending: list[tuple[str, float]] = field(default_factory=list)
+
+
 class UserStore(Protocol):
     async def get(self, user_id: str) -> User | None: ...
     async def by_username(self, username: str) -> User | None: ...
@@ -70,7 +80,7 @@ class DatasetStore(Protocol):
 
 
 class RecordStore(Protocol):
-    async def upsert_many(self, records: list[dict[str, Any]]) -> list[tuple[str, int]]: ...
+    async def upsert_many(self, records: list[dict[str, Any]]) -> StoredBatch: ...
     async def get(self, record_id: str) -> dict[str, Any] | None: ...
     async def get_many(self, record_ids: Sequence[str]) -> list[dict[str, Any]]: ...
     async def find(self, query: dict[str, Any], *, sort: list[tuple[str, int]], limit: int) -> list[dict[str, Any]]: ...
