@@ -22,6 +22,7 @@ from redis.asyncio import Redis
 
 from claystream_annotate.adapters.mongo_datasets import MongoDatasetStore
 from claystream_annotate.adapters.mongo_misc import MongoApiKeyStore, MongoModelEventStore
+from claystream_annotate.adapters.mongo_quarantine import MongoOutboxQuarantine
 from claystream_annotate.adapters.mongo_records import MongoRecordRepository
 from claystream_annotate.adapters.mongo_responses import MongoResponseStore
 from claystream_annotate.adapters.mongo_users import MongoUserStore, MongoWorkspaceStore
@@ -53,6 +54,7 @@ class Deps:
     limiter: RedisLoginLimiter
     sessions: SessionCodec
     relay: OutboxRelay
+    quarantine: MongoOutboxQuarantine
 
 
 def spec_loader(datasets: MongoDatasetStore) -> Callable[[str], Awaitable[DatasetSpec | None]]:
@@ -76,6 +78,7 @@ def build_deps(settings: AnnotateSettings, *, publisher: EventPublisher | None =
     queue = RedisQueue(redis)
     counters = RedisCounters(redis)
     model_events = MongoModelEventStore(db)
+    quarantine = MongoOutboxQuarantine(db)
     runners = []
     if settings.consumers_enabled:
         runners.append(
@@ -103,6 +106,8 @@ def build_deps(settings: AnnotateSettings, *, publisher: EventPublisher | None =
         counters=counters,
         publisher=publisher or producer,
         load_spec=spec_loader(datasets),
+        quarantine=quarantine,
+        max_event_bytes=settings.outbox_max_event_bytes,
         batch=settings.outbox_batch,
         poll_s=settings.outbox_poll_s,
         service=settings.service_name,
@@ -130,12 +135,14 @@ def build_deps(settings: AnnotateSettings, *, publisher: EventPublisher | None =
         ),
         sessions=SessionCodec(settings.secret_key, max_age_s=settings.session_max_age_s),
         relay=relay,
+        quarantine=quarantine,
     )
 
 
 async def prepare_storage(deps: Deps) -> None:
     await deps.records.ensure_indexes()
     await deps.responses.ensure_indexes()
+    await deps.quarantine.ensure_indexes()
     await deps.datasets.ensure_indexes()
     await deps.users.ensure_indexes()
     await deps.model_events.ensure_indexes()

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
 from typing import Any
 
-from claystream_annotate.services.ports import ResponseDoc, StoredBatch, User
+from claystream_annotate.services.ports import QuarantinedEvent, ResponseDoc, StoredBatch, User
 from claystream_annotate.services.queue import queue_score
 
 
@@ -256,7 +256,7 @@ class FakeResponses:
         return [d.record_id for d in self.documents.values() if d.dataset_id == dataset_id and d.user_id == user_id]
 
     async def with_pending_outbox(self, limit: int) -> list[ResponseDoc]:
-        return [replace(d, outbox=list(d.outbox)) for d in self.documents.values() if d.outbox][:limit]
+        return [replace(d, outbox=list(d.outbox)) for _, d in sorted(self.documents.items()) if d.outbox][:limit]
 
     async def clear_outboxes(self, published: Sequence[ResponseDoc]) -> int:
         cleared = 0
@@ -275,6 +275,21 @@ class FakeResponses:
         for key in doomed:
             del self.documents[key]
         return len(doomed)
+
+
+class FakeQuarantine:
+    def __init__(self) -> None:
+        self.entries: dict[str, QuarantinedEvent] = {}
+
+    async def add(self, entries: Sequence[QuarantinedEvent]) -> None:
+        for entry in entries:
+            self.entries.setdefault(entry.id, entry)
+
+    async def list(self, workspace: str, *, limit: int = 100) -> list[QuarantinedEvent]:
+        return [e for e in self.entries.values() if e.workspace == workspace][:limit]
+
+    async def count(self, workspace: str) -> int:
+        return len(await self.list(workspace, limit=10**9))
 
 
 class FakeQueue:

@@ -94,7 +94,8 @@ class MongoResponseStore:
         return [d["record_id"] async for d in cursor if d.get("dataset_id") == dataset_id]
 
     async def with_pending_outbox(self, limit: int) -> list[ResponseDoc]:
-        return [_doc(d) async for d in self._responses.find({"outbox_pending": True}).limit(limit)]
+        """In ``_id`` order, so passes are deterministic (a bad entry is quarantined, never re-read)."""
+        return [_doc(d) async for d in self._responses.find({"outbox_pending": True}).sort("_id", ASCENDING).limit(limit)]
 
     async def clear_outboxes(self, published: Sequence[ResponseDoc]) -> int:
         """Pull the published envelopes (events appended meanwhile stay), then leave the relay's

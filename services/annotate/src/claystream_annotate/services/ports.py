@@ -140,6 +140,32 @@ class QueueStore(Protocol):
     async def drop(self, dataset_id: str) -> None: ...
 
 
+@dataclass
+class QuarantinedEvent:
+    """An outbox entry the relay could not publish and set aside (``_id``: its event id, or a hash
+    of the raw text when it does not decode), so the entries after it keep flowing."""
+
+    id: str
+    response_id: str
+    record_id: str
+    dataset_id: str
+    workspace: str
+    reason: str  # undecodable | oversize | rejected
+    detail: str
+    size: int
+    raw: str
+    event_type: str | None = None
+    quarantined_at: datetime | None = None
+
+
+class QuarantineStore(Protocol):
+    async def add(self, entries: Sequence[QuarantinedEvent]) -> None:
+        """Idempotent by id (a re-driven pass stores the same entry once)."""
+
+    async def list(self, workspace: str, *, limit: int = 100) -> list[QuarantinedEvent]: ...
+    async def count(self, workspace: str) -> int: ...
+
+
 class Wakeable(Protocol):
     def wake(self) -> None: ...
 

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 from claystream_common.datasets import DatasetSpec, QuestionSpec
 
 from claystream_annotate.services.errors import Invalid
 
 STATUSES = ("submitted", "draft", "discarded")
 MAX_TEXT = 10_000
+# the encoded answers of one response; an event carries them twice (values + previous_values),
+# and must stay under the relay's 900 kB per event (see services/outbox.py)
+MAX_VALUES_BYTES = 256 * 1024
 
 
 def _check_value(question: QuestionSpec, value: Any) -> Any:
@@ -56,6 +60,9 @@ def validate_values(spec: DatasetSpec, values: dict[str, Any] | None, status: st
         if value is None:
             continue
         cleaned[name] = _check_value(question, value)
+    size = len(orjson.dumps(cleaned))
+    if size > MAX_VALUES_BYTES:
+        raise Invalid("values", f"the answers take {size} bytes encoded; at most {MAX_VALUES_BYTES} per response")
     if status == "submitted":
         for question in spec.questions:
             if question.required and question.name not in cleaned:
