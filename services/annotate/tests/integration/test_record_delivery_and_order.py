@@ -54,9 +54,9 @@ async def _tied_records(annotate: Annotate, dataset: dict[str, Any], count: int,
     documents = [
         {"_id": f"r{i:03d}-{uuid.uuid4().hex[:6]}", "dataset_id": dataset["id"], "dataset": "reviews", "workspace": "default",
          "fields": {"text": f"t{i}"}, "metadata": {"genre": "drama"}, "status": "pending", "submitted_by": [], "seq": seqs[i],
-         "inserted_at": now, "updated_at": now}
+         "suggestions": {"sentiment": {"value": "pos", "score": 0.5 if i % 3 else 0.9}} if i % 5 else {}, "inserted_at": now, "updated_at": now}
         for i in range(count)
-    ]
+    ]  # scores tied in long runs, and some records without one
     await annotate.deps.records.insert_documents(documents)
     return [d["_id"] for d in documents]
 
@@ -72,3 +72,21 @@ async def test_scans_never_skip_ties_at_a_page_boundary(annotate: Annotate) -> N
     # export, queue rebuilds and bulk-by-filter all walk ``scan`` (pages of 2,000 / 5,000)
     pending = [d["_id"] async for page in records.scan({"dataset_id": dataset["id"], "status": "pending"}, batch_size=3) for d in page]
     assert sorted(pending) == sorted(ids)
+
+
+async def test_listing_pages_never_skip_ties(annotate: Annotate) -> None:
+    dataset = await annotate.dataset()
+    seqs = [1, 2] + [3] * 8 + [4, 5, 5, 6]
+    ids = await _tied_records(annotate, dataset, len(seqs), seqs)
+    for sort in ("arrival", "-arrival", "score", "-score"):
+        for limit in (1, 3, 4):
+            seen: list[str] = []
+            after = None
+            for _ in range(40):
+                params = {"limit": limit, "sort": sort, **({"after": after} if after else {})}
+                page = (await annotate.owner.get(f"{URL}/records", params=params)).json()
+                seen += [r["id"] for r in page["items"]]
+                after = page["next_after"]
+                if after is None:
+                    break
+            assert sorted(seen) == sorted(ids) and len(seen) == len(ids), (sort, limit)

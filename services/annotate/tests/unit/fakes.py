@@ -143,6 +143,12 @@ class FakeRecords:
                     return False
                 if "$gte" in expected and not (value is not None and value >= expected["$gte"]):
                     return False
+                if expected.get("$type") == "number" and not isinstance(value, int | float):
+                    return False
+                if "$lt" in expected and not (value is not None and value < expected["$lt"]):
+                    return False
+                if "$lte" in expected and not (value is not None and value <= expected["$lte"]):
+                    return False
             elif value != expected:
                 return False
         return True
