@@ -10,7 +10,7 @@ from typing import Any
 from claystream_common.events import Envelope, FeedbackLogged
 from claystream_common.ports import EventPublisher
 
-from claystream_monitor.metrics import FEEDBACK_SEEN
+from claystream_monitor.metrics import FEEDBACK_SEEN, MODEL_LABEL
 from claystream_monitor.services import alerts as alerting
 from claystream_monitor.services.engine import MonitorEngine
 from claystream_monitor.services.ports import JoinedPrediction, JoinIndex, ModelKey, MonitorStore, ParkedFeedback, RequestRef
@@ -49,7 +49,7 @@ async def record_feedback(
             for f in unmatched
         ])
         for feedback in unmatched:
-            FEEDBACK_SEEN.labels(feedback.model or "unknown", "waiting").inc()
+            FEEDBACK_SEEN.labels(MODEL_LABEL(feedback.model), "waiting").inc()
     if matched:
         await apply_joined_feedback(matched, engine=engine, store=store, publisher=publisher, bucket_s=bucket_s)
 
@@ -70,7 +70,7 @@ async def apply_joined_feedback(
             "request_id": prediction.request_id, "predicted_label": prediction.label, "true_label": feedback.true_label,
             "signal": feedback.signal, "correct": correct, "matched": True, "at": at,
         })
-        FEEDBACK_SEEN.labels(prediction.key.model, "matched").inc()
+        FEEDBACK_SEEN.labels(MODEL_LABEL(prediction.key.model), "matched").inc()
         if feedback.true_label is not None:
             by_key[prediction.key].append((feedback.true_label, prediction.label))
             bucket = traffic[prediction.key]
