@@ -245,10 +245,13 @@ class FakeResponses:
         self.documents[response.id] = replace(response, outbox=current.outbox + response.outbox)
         return True
 
-    async def upsert_many(self, responses: Sequence[ResponseDoc]) -> None:
-        for response in responses:
-            current = self.documents.get(response.id)
-            self.documents[response.id] = replace(response, outbox=(current.outbox if current else []) + response.outbox)
+    async def write_many_if_version(self, changes: Sequence[tuple[ResponseDoc, int | None]]) -> list[str]:
+        lost = []
+        for response, expected in changes:
+            stored = await self.insert(response) if expected is None else await self.update_if_version(response, expected)
+            if not stored:
+                lost.append(response.id)
+        return lost
 
     async def for_records(self, record_ids: Sequence[str]) -> list[ResponseDoc]:
         return [replace(d, outbox=[]) for d in self.documents.values() if d.record_id in record_ids]

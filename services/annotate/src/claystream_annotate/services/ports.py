@@ -108,8 +108,9 @@ class ResponseStore(Protocol):
     async def update_if_version(self, response: ResponseDoc, expected_version: int) -> bool:
         """Store the state when the version still matches; ``response.outbox`` is *appended*."""
 
-    async def upsert_many(self, responses: Sequence[ResponseDoc]) -> None:
-        """Store states (last writer wins); each ``outbox`` is appended to the stored one."""
+    async def write_many_if_version(self, changes: Sequence[tuple[ResponseDoc, int | None]]) -> list[str]:
+        """Store each state when the stored version is still the expected one (None: when there is
+        none yet), appending its ``outbox``; returns the ids of those that lost to another writer."""
     async def for_records(self, record_ids: Sequence[str]) -> list[ResponseDoc]: ...
     def scan_dataset(self, dataset_id: str, *, batch_size: int = 2000) -> AsyncIterator[list[ResponseDoc]]: ...
     async def answered_by(self, dataset_id: str, user_id: str) -> list[str]: ...
