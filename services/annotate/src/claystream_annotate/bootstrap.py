@@ -76,7 +76,7 @@ def build_deps(settings: AnnotateSettings, *, publisher: EventPublisher | None =
     responses = MongoResponseStore(db)
     datasets = MongoDatasetStore(db, cache_s=settings.dataset_cache_s)
     queue = RedisQueue(redis)
-    counters = RedisCounters(redis)
+    counters = RedisCounters(redis, rebuild=records.progress_counts)
     model_events = MongoModelEventStore(db)
     quarantine = MongoOutboxQuarantine(db)
     runners = []

@@ -193,6 +193,13 @@ class MongoRecordRepository:
         )
         return result.modified_count == 1
 
+    async def progress_counts(self, dataset_id: str) -> dict[str, int]:
+        """What the Redis counters hold, recounted (after Redis lost them)."""
+        return {
+            "records": await self._records.count_documents({"dataset_id": dataset_id}),
+            "completed": await self._records.count_documents({"dataset_id": dataset_id, "status": "completed"}),
+        }
+
     async def delete_dataset(self, dataset_id: str) -> int:
         result = await self._records.delete_many({"dataset_id": dataset_id})
         return result.deleted_count
