@@ -235,8 +235,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--labels", type=int, default=ChaosConfig.labels)
     parser.add_argument("--rate", type=float, default=ChaosConfig.records_per_s, help="records/s sent")
     parser.add_argument("--seed", type=int, default=ChaosConfig.seed)
+    parser.add_argument("--data", type=Path, default=ChaosConfig.data_file, help="IMDb unsup.jsonl.gz")
     args = parser.parse_args(argv)
-    cfg = ChaosConfig(records=args.records, labels=args.labels, records_per_s=args.rate, seed=args.seed)
+    cfg = ChaosConfig(records=args.records, labels=args.labels, records_per_s=args.rate, seed=args.seed, data_file=args.data)
     _, _, summary, found = run_chaos(cfg)
     for problem in found:
         print(f"MISS: {problem}")
