@@ -28,8 +28,8 @@ def poison_the_outbox(launcher: ServiceLauncher, tally: Tally, *, timeout_s: flo
     with MongoClient(launcher.stack.ports.mongo_url) as client, httpx.Client(headers=service_headers(launcher), timeout=30) as http:
         db = client["claystream"]
         dataset = db["datasets"].find_one({"workspace": WORKSPACE, "name": DATASET}) or {}
-        db["responses"].replace_one({"_id": POISON_RESPONSE}, {
-            "record_id": "!chaos-poison", "dataset_id": dataset.get("_id"), "workspace": WORKSPACE, "user_id": "bench",
+        db["responses"].replace_one({"_id": POISON_RESPONSE}, {  # _id repeated: nx-27017 ignores the filter's on upsert
+            "_id": POISON_RESPONSE, "record_id": "!chaos-poison", "dataset_id": dataset.get("_id"), "workspace": WORKSPACE, "user_id": "bench",
             "status": "draft", "values": {}, "version": 1, "outbox": ['{"type": "response.submitted", "data": {"trunc'],
             "outbox_pending": True}, upsert=True)
         injected = time.monotonic()
