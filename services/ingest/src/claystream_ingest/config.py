@@ -34,5 +34,6 @@ class IngestSettings(BaseAppSettings):
 
     @property
     def record_limit_bytes(self) -> int:
-        """What one record.ingested event may take: the setting, within the producer's batch (less headers)."""
+        """What one event (a record, a prediction, a feedback item) may take: the setting, within the
+        producer's batch (less headers)."""
         return min(self.max_record_bytes, self.producer_max_batch_bytes - 8 * 1024)

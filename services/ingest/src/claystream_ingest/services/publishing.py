@@ -39,6 +39,21 @@ def oversize_errors(
     ]
 
 
+def refuse_oversize(
+    events: Sequence[EncodedEvent], indexes: Sequence[int], names: Sequence[str | None], errors: list[dict[str, Any]],
+    *, total: int, partial: bool, max_bytes: int, noun: str,
+) -> tuple[list[int], list[dict[str, Any]]]:
+    """Positions of the events to publish and all errors: 422 for the whole request when one is too
+    large (unless ``partial``: then it joins the rejected ones)."""
+    too_large = oversize_errors(events, indexes, names, max_bytes=max_bytes, noun=noun.rstrip("s").removesuffix(" item"))
+    if not too_large:
+        return list(range(len(events))), errors
+    errors = sorted(errors + too_large, key=lambda e: (e["index"] is None, e["index"] or 0))
+    reject_unless_partial(errors, total, partial=partial, noun=noun)
+    refused = {e["index"] for e in too_large}
+    return [k for k, index in enumerate(indexes) if index not in refused], errors
+
+
 async def publish_or_unavailable(
     publisher: EncodedPublisher, topic: str, events: Sequence[EncodedEvent], *, timeout_s: float
 ) -> None:
