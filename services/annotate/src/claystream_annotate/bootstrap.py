@@ -24,6 +24,7 @@ from redis.asyncio import Redis
 
 from claystream_annotate.adapters.mongo_datasets import MongoDatasetStore
 from claystream_annotate.adapters.mongo_misc import MongoApiKeyStore, MongoModelEventStore
+from claystream_annotate.adapters.mongo_quarantine import MongoOutboxQuarantine
 from claystream_annotate.adapters.mongo_records import MongoRecordRepository
 from claystream_annotate.adapters.mongo_responses import MongoResponseStore
 from claystream_annotate.adapters.mongo_users import MongoUserStore, MongoWorkspaceStore
@@ -69,6 +70,7 @@ class Deps:
     webhook_cache: SubscriptionCache
     webhooks: WebhookDispatcher
     webhook_sender: HttpWebhookSender
+    quarantine: MongoOutboxQuarantine
 
 
 def spec_loader(datasets: MongoDatasetStore) -> Callable[[str], Awaitable[DatasetSpec | None]]:
@@ -90,13 +92,14 @@ def build_deps(settings: AnnotateSettings, *, publisher: EventPublisher | None =
     responses = MongoResponseStore(db)
     datasets = MongoDatasetStore(db, cache_s=settings.dataset_cache_s)
     queue = RedisQueue(redis)
-    counters = RedisCounters(redis)
+    counters = RedisCounters(redis, rebuild=records.progress_counts)
     model_events = MongoModelEventStore(db)
     http = httpx.AsyncClient()
     trainer = (HttpTrainerEmbeddings(http, trainer_url=settings.trainer_url, service_token=settings.service_token)
                if settings.trainer_url else None)
     vectors = VectorIndex(stored=MongoStoredVectors(db), generations=RedisGenerations(redis), trainer=trainer,
                           trainer_refresh_s=settings.trainer_vectors_refresh_s)
+    quarantine = MongoOutboxQuarantine(db)
     runners = []
     if settings.consumers_enabled:
         runners.append(
@@ -128,6 +131,8 @@ def build_deps(settings: AnnotateSettings, *, publisher: EventPublisher | None =
         counters=counters,
         publisher=publisher or producer,
         load_spec=spec_loader(datasets),
+        quarantine=quarantine,
+        max_event_bytes=settings.outbox_max_event_bytes,
         batch=settings.outbox_batch,
         poll_s=settings.outbox_poll_s,
         service=settings.service_name,
@@ -163,6 +168,7 @@ def build_deps(settings: AnnotateSettings, *, publisher: EventPublisher | None =
         webhook_cache=webhooks.cache,
         webhooks=webhooks.dispatcher,
         webhook_sender=webhooks.sender,
+        quarantine=quarantine,
     )
 
 
@@ -225,6 +231,7 @@ def webhook_runner(settings: AnnotateSettings, webhooks: WebhookParts, producer:
 async def prepare_storage(deps: Deps) -> None:
     await deps.records.ensure_indexes()
     await deps.responses.ensure_indexes()
+    await deps.quarantine.ensure_indexes()
     await deps.datasets.ensure_indexes()
     await deps.users.ensure_indexes()
     await deps.model_events.ensure_indexes()

@@ -31,6 +31,7 @@ class AnnotateSettings(BaseAppSettings):
     outbox_poll_s: float = Field(default=1.0, gt=0)
     outbox_batch: int = Field(default=500, ge=1)
     outbox_enabled: bool = True
+    outbox_max_event_bytes: int = Field(default=900_000, ge=10_000, description="larger outbox entries are quarantined (producer limit: 1 MiB)")
     page_max: int = Field(default=200, ge=1, le=1000)
     dataset_cache_s: float = Field(default=2.0, ge=0)
     trainer_vectors_refresh_s: float = Field(default=30.0, gt=0, description="age at which the similarity index "

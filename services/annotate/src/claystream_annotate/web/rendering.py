@@ -32,6 +32,7 @@ def base_context(request: Request, principal: Principal | None, **extra: Any) ->
     if principal is not None and principal.role.at_least(Role.ADMIN):
         nav.append({"href": "/team", "label": "Team", "active": path.startswith("/team")})
         nav.append({"href": "/webhooks", "label": "Webhooks", "active": path.startswith("/webhooks")})
+        nav.append({"href": "/admin/quarantine", "label": "Quarantine", "active": path.startswith("/admin/quarantine")})
     return {
         "request": request,
         "app_name": "Annotate",

@@ -15,7 +15,7 @@ from claystream_common.ports import EventPublisher
 from claystream_monitor.drift.hysteresis import Transition
 from claystream_monitor.drift.monitor import Evaluation
 from claystream_monitor.drift.reference import Observation, confidence
-from claystream_monitor.metrics import PREDICTIONS_SEEN
+from claystream_monitor.metrics import MODEL_LABEL, PREDICTIONS_SEEN
 from claystream_monitor.services import alerts as alerting
 from claystream_monitor.services.engine import MonitorEngine
 from claystream_monitor.services.feedback import apply_joined_feedback, label_key
@@ -92,7 +92,7 @@ async def _record_model_batch(key: ModelKey, batch: list[Envelope[PredictionLogg
         ports.engine.mark_seen([str(e.event_id) for e in batch])
         window = _affected(monitor.window_observations(), config) if any(_wants_samples(e, config) for e in evaluations) else []
         states = monitor.alert_states() if any(e.transitions for e in evaluations) else None
-    PREDICTIONS_SEEN.labels(key.model).inc(len(batch))
+    PREDICTIONS_SEEN.labels(MODEL_LABEL(key.model)).inc(len(batch))
     if frozen is not None:
         await ports.store.save_reference(key, frozen.to_document())
     await conclude(key, evaluations, at=at, ports=ports, window=window, states=states)

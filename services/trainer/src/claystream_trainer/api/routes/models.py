@@ -21,6 +21,7 @@ from claystream_trainer.api.schemas import (
 )
 from claystream_trainer.domain.ports import ArtifactError, DatasetKey, ModelEntry
 from claystream_trainer.services.admin import UnknownModel, promote_version, rollback
+from claystream_trainer.services.champions import ShadowLoadsExhausted
 from claystream_trainer.services.predict import NoChampion, predict
 from claystream_trainer.services.scheduler import read_counts
 
@@ -53,6 +54,9 @@ async def predict_route(body: PredictRequest, principal: PrincipalDep, deps: Dep
         raise HTTPException(404, detail={"field": field, "reason": str(error)}) from None
     except ArtifactError as error:
         raise HTTPException(409, detail={"field": "model_version", "reason": str(error)}) from None
+    except ShadowLoadsExhausted as error:
+        raise HTTPException(429, detail={"field": "model_version", "reason": str(error)},
+                            headers={"Retry-After": str(max(1, round(error.retry_after_s)))}) from None
     predictions = [PredictionPublic(**dataclasses.asdict(p)) for p in result.predictions]
     single = predictions[0] if body.text is not None else None
     return PredictResponse(request_id=result.request_id, dataset=dataset, model_version=result.model_version,
