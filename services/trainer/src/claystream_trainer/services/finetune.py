@@ -55,6 +55,8 @@ async def run_finetune(
     started = time.perf_counter()
     run_id = run_id or uuid.uuid4().hex
     data = await load_training_data(dataset, spec, ports=ports)
+    if data.multi_label:
+        raise ValueError("multi-label questions train in the fast tier only (no fine-tune of the body yet)")
     check_trainable(data, spec.trainer.min_per_label if spec else 2)
     split = holdout_split(data.labels, fraction=holdout, seed=seed)
     texts_by_id = await ports.records.texts(dataset, data.record_ids)

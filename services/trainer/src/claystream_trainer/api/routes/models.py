@@ -57,6 +57,7 @@ async def predict_route(body: PredictRequest, principal: PrincipalDep, deps: Dep
     single = predictions[0] if body.text is not None else None
     return PredictResponse(request_id=result.request_id, dataset=dataset, model_version=result.model_version,
                            component=result.component, label=single.label if single else None,
+                           labels=single.labels if single else None,
                            score=single.score if single else None,
                            predictions=predictions)
 
