@@ -53,6 +53,7 @@ class Deps:
     limiter: RedisLoginLimiter
     sessions: SessionCodec
     relay: OutboxRelay
+    publisher: EventPublisher  # direct events (dataset.deleted); responses go through the outbox relay
 
 
 def spec_loader(datasets: MongoDatasetStore) -> Callable[[str], Awaitable[DatasetSpec | None]]:
@@ -130,6 +131,7 @@ def build_deps(settings: AnnotateSettings, *, publisher: EventPublisher | None =
         ),
         sessions=SessionCodec(settings.secret_key, max_age_s=settings.session_max_age_s),
         relay=relay,
+        publisher=publisher or producer,
     )
 
 

@@ -9,6 +9,8 @@ from typing import Any
 
 import nh3
 from claystream_common.datasets import DatasetSpec
+from claystream_common.events import DatasetDeleted, new_event
+from claystream_common.ports import EventPublisher
 from markdown_it import MarkdownIt
 from pydantic import ValidationError
 
@@ -109,13 +111,21 @@ async def delete_dataset(
     responses: ResponseStore,
     queue: QueueStore,
     counters: Counters,
+    publisher: EventPublisher,
 ) -> None:
-    """Delete the dataset with its records, responses, queue and counters."""
+    """Delete the dataset with its records, responses, queue and counters, after telling the other
+    services (``dataset.deleted``: the trainer and the monitor drop what they hold of it).
+
+    The event goes first: if publishing fails nothing is deleted and the caller can retry; if a
+    deletion step fails after it, retrying publishes again (the handlers are idempotent)."""
     actor.require(workspace, Role.ADMIN)
     document = await datasets.get(workspace, name)
     if document is None:
         raise NotFound(f"dataset {name} not found in workspace {workspace}")
     dataset_id = str(document["_id"])
+    event = new_event("dataset.deleted", DatasetDeleted(dataset_id=dataset_id, deleted_by=actor.username),
+                      workspace=workspace, dataset=name)
+    await publisher.publish_many([event], keys=[f"{workspace}/{name}"])
     await datasets.delete(dataset_id)
     await records.delete_dataset(dataset_id)
     await responses.delete_dataset(dataset_id)
