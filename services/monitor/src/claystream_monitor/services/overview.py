@@ -61,7 +61,8 @@ async def model_overview(key_id: str, *, store: OverviewStore, hours: float = 24
         "labels": labels,
         "drift": [
             {"at": w["at"], "index": w["index"], "events_seen": w["events_seen"], "kind": w["kind"],
-             "results": w["results"], "alerting": w.get("alerting", [])}
+             "results": w["results"], "alerting": w.get("alerting", []),
+             **({"label_rates": w["summary"]["label_rates"]} if "label_rates" in (w.get("summary") or {}) else {})}
             for w in windows if w["kind"] == "predictions"
         ],
         "accuracy": [
