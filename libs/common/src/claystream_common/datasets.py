@@ -12,6 +12,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from claystream_common.questions import QUESTION_TYPES, question_type
+
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_\-]{0,62}$"
 _NAME_RE = re.compile(NAME_PATTERN)
 RECORD_NAMESPACE = uuid.UUID("6f1b6a43-3b7a-4c1e-9a53-9b0f6f0c2a11")
@@ -28,29 +30,34 @@ class FieldSpec(BaseModel):
 
 
 class QuestionSpec(BaseModel):
+    """One question; what its ``type`` means (settings, values, agreement, training, rendering)
+    lives in the question-type registry (``claystream_common.questions``)."""
+
     model_config = ConfigDict(extra="forbid")
     name: Name
     title: str | None = None
-    type: Literal["label", "multi_label", "rating", "text"]
-    labels: list[str] = Field(default_factory=list, description="allowed values for label / multi_label")
+    type: str = Field(description="a registered question type: label, multi_label, rating, text, span, ranking")
+    labels: list[str] = Field(default_factory=list, description="labels (label, multi_label, span) or options to order (ranking)")
     rating_max: int | None = Field(default=None, ge=2, le=10, description="ratings are 1..rating_max")
+    field: str | None = Field(default=None, description="span questions: the text field the spans point into")
+    allow_overlap: bool = Field(default=False, description="span questions: may spans overlap")
     required: bool = True
 
+    @field_validator("type")
+    @classmethod
+    def _registered(cls, value: str) -> str:
+        if value not in QUESTION_TYPES:
+            raise ValueError(f"Input should be a registered question type {sorted(QUESTION_TYPES)}, not {value!r}")
+        return value
+
     @model_validator(mode="after")
-    def _check_kind(self) -> "QuestionSpec":
-        if self.type in ("label", "multi_label"):
-            if len(self.labels) < 2 or len(set(self.labels)) != len(self.labels):
-                raise ValueError("label questions need at least two distinct labels")
-        if self.type == "rating" and self.rating_max is None:
-            raise ValueError("rating questions need rating_max")
+    def _check_settings(self) -> "QuestionSpec":
+        question_type(self).check_settings(self)
         return self
 
     def allowed_values(self) -> list[object] | None:
-        if self.type in ("label", "multi_label"):
-            return list(self.labels)
-        if self.type == "rating":
-            return list(range(1, (self.rating_max or 0) + 1))
-        return None
+        """What the UI offers (None when the type offers nothing to choose)."""
+        return question_type(self).options(self) or None
 
 
 class MetadataPropertySpec(BaseModel):
@@ -93,6 +100,12 @@ class DatasetSpec(BaseModel):
         if len(names) != len(set(names)):
             raise ValueError("names must be unique")
         return items
+
+    @model_validator(mode="after")
+    def _questions_fit_dataset(self) -> "DatasetSpec":
+        for question in self.questions:
+            question_type(question).check_in_dataset(question, self)
+        return self
 
     def field(self, name: str) -> FieldSpec | None:
         return next((f for f in self.fields if f.name == name), None)

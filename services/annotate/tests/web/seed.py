@@ -57,6 +57,8 @@ async def seed_dataset(
     metadata_properties: list[dict[str, Any]] | None = None,
     min_submitted: int = 1,
     workspace: str = WORKSPACE,
+    questions: list[dict[str, Any]] | None = None,
+    record_suggestions: list[list[dict[str, Any]]] | None = None,
 ) -> tuple[Any, list[str]]:
     """Create a dataset and ingest records (with suggestions, as ingest sends them) through the real handler."""
     spec = await create_dataset(
@@ -64,7 +66,7 @@ async def seed_dataset(
             "name": name,
             "guidelines": guidelines,
             "fields": [{"name": "text", "title": "Review"}],
-            "questions": [{"name": "sentiment", "title": "Sentiment", "type": "label", "labels": list(labels)}],
+            "questions": questions or [{"name": "sentiment", "title": "Sentiment", "type": "label", "labels": list(labels)}],
             "metadata_properties": metadata_properties or [],
             "min_submitted": min_submitted,
         },
@@ -80,6 +82,8 @@ async def seed_dataset(
         if suggestions and position < len(suggestions):
             label, score = suggestions[position]
             suggested = [RecordSuggestion(question="sentiment", value=label, score=score, agent="test-model", model_version="v1")]
+        if record_suggestions and position < len(record_suggestions):
+            suggested = [RecordSuggestion(**item) for item in record_suggestions[position]]
         data = RecordIngested(
             record_id=record_id, external_id=f"r{position}", fields={"text": text},
             metadata=metadata[position] if metadata else {}, suggestions=suggested,

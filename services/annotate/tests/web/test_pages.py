@@ -172,6 +172,34 @@ async def test_bulk_view_filters_and_labels_selected_and_matching(web_app, owner
     assert (await web_app.deps.responses.get(f"{ids[3]}:{owner.id}")).values == {"sentiment": "positive"}
 
 
+async def test_bulk_view_applies_any_label_question_not_only_the_first(web_app, owner_client) -> None:
+    client, csrf = owner_client
+    name = _name()
+    questions = [
+        {"name": "sentiment", "type": "label", "labels": ["negative", "positive"], "required": False},
+        {"name": "note", "type": "text", "required": False},
+        {"name": "topics", "title": "Topics", "type": "multi_label", "labels": ["plot", "acting"], "required": False},
+    ]
+    _, ids = await seed.seed_dataset(web_app.deps, name, ["one", "two", "three"], questions=questions)
+    base = f"/datasets/default/{name}/records"
+    page = await client.get(base)
+    assert 'value="topics=acting"' in page.text and 'value="sentiment=positive"' in page.text and "note=" not in page.text
+    applied = await client.post(
+        f"{base}/bulk", data={"scope": "selected", "target": "topics=acting", "record_id": ids[:2]}, headers={**HX, "X-CSRF-Token": csrf}
+    )
+    assert applied.status_code == 200 and "Applied <strong>acting</strong> to 2 records" in applied.text
+    owner = await web_app.deps.users.by_username(seed.OWNER[0])
+    assert (await web_app.deps.responses.get(f"{ids[0]}:{owner.id}")).values == {"topics": ["acting"]}
+    confirm = await client.post(
+        f"{base}/bulk", data={"scope": "matching", "target": "topics=plot", "q": "three"}, headers={**HX, "X-CSRF-Token": csrf}
+    )
+    assert "topics=plot" in confirm.text and '<strong id="confirm-count">1</strong>' in confirm.text
+    refused = await client.post(
+        f"{base}/bulk", data={"scope": "selected", "target": "note=hello", "record_id": ids[:1]}, headers={**HX, "X-CSRF-Token": csrf}
+    )
+    assert refused.status_code == 422
+
+
 async def test_annotators_get_404_for_other_workspaces_and_403_for_settings(web_app) -> None:
     await web_app.deps.workspaces.create("elsewhere")
     name = _name()

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from claystream_common.questions import question_type
 from claystream_ingest.services.validation import RecordValidator, ValidatorCache
 from ingest_fakes import imdb_spec
 
@@ -81,21 +82,21 @@ def test_a_valid_record_is_normalised() -> None:
          [{"index": 0, "field": "suggestions[0].question", "reason":
            "unknown question 'mood' (dataset questions: note, sentiment, stars, topics)"}]),
         (GOOD | {"suggestions": [{"question": "sentiment", "value": "meh"}]},
-         [{"index": 0, "field": "suggestions[0].value", "reason": "'meh' is not an allowed label: negative, positive"}]),
+         [{"index": 0, "field": "suggestions[0].value", "reason": "question 'sentiment': must be one of ['positive', 'negative'], not 'meh'"}]),
         (GOOD | {"suggestions": [{"question": "sentiment"}]},
-         [{"index": 0, "field": "suggestions[0].value", "reason": "required property is missing"}]),
+         [{"index": 0, "field": "suggestions[0].value", "reason": "question 'sentiment': required property is missing"}]),
         (GOOD | {"suggestions": [{"question": "sentiment", "value": "positive"}, {"question": "sentiment", "value": "negative"}]},
          [{"index": 0, "field": "suggestions[1].question", "reason": "more than one suggestion for question 'sentiment'"}]),
         (GOOD | {"suggestions": [{"question": "topics", "value": "plot"}]},
-         [{"index": 0, "field": "suggestions[0].value", "reason": "must be a non-empty list of labels"}]),
+         [{"index": 0, "field": "suggestions[0].value", "reason": "question 'topics': must be a list of labels"}]),
         (GOOD | {"suggestions": [{"question": "topics", "value": ["plot", "dance"]}]},
-         [{"index": 0, "field": "suggestions[0].value", "reason": "'dance' is not an allowed label: acting, music, plot"}]),
-        (GOOD | {"suggestions": [{"question": "topics", "value": ["plot", "plot"]}]},
-         [{"index": 0, "field": "suggestions[0].value", "reason": "labels must not repeat"}]),
+         [{"index": 0, "field": "suggestions[0].value", "reason": "question 'topics': unknown labels ['dance']; allowed ['acting', 'plot', 'music']"}]),
+        (GOOD | {"suggestions": [{"question": "topics", "value": []}]},
+         [{"index": 0, "field": "suggestions[0].value", "reason": "question 'topics': must not be empty"}]),
         (GOOD | {"suggestions": [{"question": "stars", "value": 6}]},
-         [{"index": 0, "field": "suggestions[0].value", "reason": "must be an integer rating from 1 to 5"}]),
+         [{"index": 0, "field": "suggestions[0].value", "reason": "question 'stars': must be an integer from 1 to 5"}]),
         (GOOD | {"suggestions": [{"question": "note", "value": ""}]},
-         [{"index": 0, "field": "suggestions[0].value", "reason": "must be a non-empty string"}]),
+         [{"index": 0, "field": "suggestions[0].value", "reason": "question 'note': must not be empty"}]),
         (GOOD | {"suggestions": [{"question": "sentiment", "value": "positive", "score": 1.5}]},
          [{"index": 0, "field": "suggestions[0].score", "reason": "must be a number between 0 and 1"}]),
         (GOOD | {"suggestions": [{"question": "sentiment", "value": "positive", "agent": 7}]},
@@ -130,3 +131,44 @@ def test_validators_are_compiled_once_per_dataset_version() -> None:
     assert cache.for_spec(spec) is cache.for_spec(imdb_spec())
     changed = spec.model_copy(update={"guidelines": "new"})
     assert cache.for_spec(changed) is not cache.for_spec(spec)
+
+
+def test_a_repeated_label_is_folded_as_annotate_folds_it() -> None:
+    """Ingest and annotate share the question type's normal form (once: ingest refused, annotate folded)."""
+    spec = imdb_spec()
+    record = GOOD | {"suggestions": [{"question": "topics", "value": ["music", "plot", "plot"]}]}
+    good, errors = RecordValidator(spec).validate([record])
+    assert errors == []
+    stored = good[0][1]["suggestions"][0]["value"]
+    assert stored == ["plot", "music"]
+    topics = spec.question("topics")
+    assert stored == question_type(topics).normalise(topics, ["plot", "music", "music"])
+
+
+def _span_spec() -> Any:
+    from claystream_common.datasets import DatasetSpec
+
+    return DatasetSpec.model_validate({
+        "id": "ds-2", "workspace": "acme", "name": "ner", "fields": [{"name": "text"}],
+        "questions": [{"name": "entities", "type": "span", "labels": ["PER", "LOC"], "field": "text"}],
+    })
+
+
+def test_span_suggestions_are_checked_against_their_record_text() -> None:
+    records = [
+        {"external_id": "ok", "fields": {"text": "Ada in Paris"},
+         "suggestions": [{"question": "entities", "value": [{"start": 7, "end": 12, "label": "LOC"}, {"start": 0, "end": 3, "label": "PER"}]}]},
+        {"external_id": "far", "fields": {"text": "Ada"},
+         "suggestions": [{"question": "entities", "value": [{"start": 0, "end": 3, "label": "PER"}, {"start": 2, "end": 9, "label": "LOC"}]}]},
+        {"external_id": "odd", "fields": {"text": "Ada in Paris"},
+         "suggestions": [{"question": "entities", "value": [{"start": 0, "end": 3, "label": "ORG"}]}]},
+    ]
+    good, errors = RecordValidator(_span_spec()).validate(records)
+    assert [index for index, _ in good] == [0]
+    assert good[0][1]["suggestions"][0]["value"] == [{"start": 0, "end": 3, "label": "PER"}, {"start": 7, "end": 12, "label": "LOC"}]
+    assert errors == [
+        {"index": 1, "field": "suggestions[0].value",
+         "reason": "question 'entities': span 1 (2–9 'LOC'): outside the text of field 'text' (0–3, start < end)"},
+        {"index": 2, "field": "suggestions[0].value",
+         "reason": "question 'entities': span 0 (0–3 'ORG'): unknown label; allowed ['PER', 'LOC']"},
+    ]

@@ -13,6 +13,7 @@ from typing import Any
 
 import orjson
 from claystream_common.datasets import DatasetSpec
+from claystream_common.questions import question_type
 
 from claystream_annotate.services.errors import Invalid
 from claystream_annotate.services.ports import RecordStore, ResponseDoc, ResponseStore
@@ -30,7 +31,24 @@ async def _rows(spec: DatasetSpec, *, records: RecordStore, responses: ResponseS
         for response in batch:
             by_record.setdefault(response.record_id, []).append(response)
     async for page in records.scan({"dataset_id": spec.id}, batch_size=PAGE, projection=RECORD_PROJECTION):
-        yield [public_record(document, by_record.get(document["_id"], [])) for document in page]
+        yield [_exported(spec, public_record(document, by_record.get(document["_id"], []))) for document in page]
+
+
+def _exported(spec: DatasetSpec, row: dict[str, Any]) -> dict[str, Any]:
+    """Values as each question type exports them (spans: offsets plus the covered text)."""
+    fields = row["fields"]
+
+    def export(name: str, value: Any) -> Any:
+        question = spec.question(name)
+        if question is None or value is None:
+            return value
+        return question_type(question).export_value(question, value, fields)
+
+    for response in row["responses"]:
+        response["values"] = {name: export(name, value) for name, value in (response.get("values") or {}).items()}
+    for suggestion in row["suggestions"]:
+        suggestion["value"] = export(suggestion["question"], suggestion.get("value"))
+    return row
 
 
 def _json_default(value: Any) -> Any:
@@ -50,16 +68,11 @@ def _flat(spec: DatasetSpec, row: dict[str, Any]) -> list[Any]:
     out += [row["metadata"].get(m.name) for m in spec.metadata_properties]
     for question in spec.questions:
         suggestion = suggestions.get(question.name, {})
-        out += [_cell(suggestion.get("value")), suggestion.get("score")]
-        out.append("|".join(sorted({_cell(r["values"].get(question.name)) for r in submitted if question.name in r["values"]})))
+        cell = question_type(question).cell
+        out += [cell(question, suggestion.get("value")), suggestion.get("score")]
+        out.append("|".join(sorted({cell(question, r["values"].get(question.name)) for r in submitted if question.name in r["values"]})))
     out.append(orjson.dumps(row["responses"], default=_json_default).decode())
     return out
-
-
-def _cell(value: Any) -> str:
-    if isinstance(value, list):
-        return ";".join(str(v) for v in value)
-    return "" if value is None else str(value)
 
 
 def csv_header(spec: DatasetSpec) -> list[str]:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from claystream_common.datasets import DatasetSpec
+from claystream_common.questions import first_question
 
 from claystream_annotate.services.errors import Invalid, NotFound
 from claystream_annotate.services.ports import Counters, RecordStore, ResponseDoc, ResponseStore
@@ -61,8 +62,7 @@ def _decode_cursor(value: str) -> list[Any]:
 
 def _question(spec: DatasetSpec, name: str | None) -> str:
     if name is None:
-        label_questions = [q for q in spec.questions if q.type in ("label", "multi_label")]
-        return (label_questions or spec.questions)[0].name
+        return (first_question(spec, lambda kind: kind.chooses_labels) or spec.questions[0]).name
     if spec.question(name) is None:
         raise Invalid("question", f"unknown question {name}")
     return name

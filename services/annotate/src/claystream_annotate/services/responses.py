@@ -21,7 +21,7 @@ from claystream_annotate.services.errors import Conflict, Invalid, NotFound
 from claystream_annotate.services.ports import QueueStore, RecordStore, ResponseDoc, ResponseStore, Wakeable
 from claystream_annotate.services.principals import Principal, Role
 from claystream_annotate.services.queue import queue_score
-from claystream_annotate.services.validation import validate_values
+from claystream_annotate.services.validation import needs_record, validate_values
 
 MAX_ATTEMPTS = 5
 BULK_MAX = 10_000
@@ -91,10 +91,14 @@ async def save_response(
     An unchanged save is a no-op (no event).  Raises NotFound for a record outside the dataset.
     """
     actor.require(spec.workspace, Role.ANNOTATOR)
-    cleaned = validate_values(spec, values, status)
+    record: dict[str, Any] | None = None
+    if needs_record(spec, values):  # e.g. span offsets are checked against the record's text
+        record = await records.get(record_id)
+        if record is None or record.get("dataset_id") != spec.id:
+            raise NotFound(f"record {record_id} not found in dataset {spec.name}")
+    cleaned = validate_values(spec, values, status, record=record)
     rid = response_id(record_id, actor.user_id)
     saved: ResponseDoc | None = None
-    record: dict[str, Any] | None = None
     # Fast path: the record is the caller's leased one (so it is in this dataset) and they never
     # answered it: one insert, guarded by the unique _id (a duplicate falls back to the slow path).
     held, answered = await queue.lease_state(spec.id, actor.user_id, record_id)
@@ -103,7 +107,7 @@ async def save_response(
             doc = _next_doc(spec, record_id, actor.user_id, status, cleaned, None)
             if await responses.insert(doc):
                 saved = doc
-    else:
+    elif record is None:
         record = await records.get(record_id)
         if record is None or record.get("dataset_id") != spec.id:
             raise NotFound(f"record {record_id} not found in dataset {spec.name}")

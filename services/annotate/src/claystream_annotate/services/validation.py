@@ -1,48 +1,40 @@
-"""Response values checked against the dataset's questions (errors name the question and reason)."""
+"""Response values checked against the dataset's questions (errors name the question and reason).
+
+What a value may be is the question type's business (``claystream_common.questions``); ingest
+checks suggestions with the very same calls, so both store the same normal form.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-from claystream_common.datasets import DatasetSpec, QuestionSpec
+from claystream_common.datasets import DatasetSpec
+from claystream_common.questions import InvalidValue, question_type
 
 from claystream_annotate.services.errors import Invalid
 
 STATUSES = ("submitted", "draft", "discarded")
-MAX_TEXT = 10_000
 
 
-def _check_value(question: QuestionSpec, value: Any) -> Any:
-    field = f"values.{question.name}"
-    if question.type == "label":
-        if not isinstance(value, str) or value not in question.labels:
-            raise Invalid(field, f"must be one of {question.labels}")
-        return value
-    if question.type == "multi_label":
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise Invalid(field, "must be a list of labels")
-        unknown = [v for v in value if v not in question.labels]
-        if unknown:
-            raise Invalid(field, f"unknown labels {unknown}; allowed {question.labels}")
-        if question.required and not value:
-            raise Invalid(field, "choose at least one label")
-        return sorted(set(value), key=question.labels.index)
-    if question.type == "rating":
-        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= (question.rating_max or 0):
-            raise Invalid(field, f"must be an integer from 1 to {question.rating_max}")
-        return value
-    if not isinstance(value, str):
-        raise Invalid(field, "must be text")
-    if len(value) > MAX_TEXT:
-        raise Invalid(field, f"at most {MAX_TEXT} characters")
-    if question.required and not value.strip():
-        raise Invalid(field, "must not be empty")
-    return value
+def needs_record(spec: DatasetSpec, values: Mapping[str, Any] | None) -> bool:
+    """Whether validating ``values`` needs the record's fields (e.g. span offsets into its text)."""
+    return any(
+        (question := spec.question(name)) is not None and value is not None and question_type(question).needs_fields
+        for name, value in (values or {}).items()
+    ) if isinstance(values, Mapping) else False
 
 
-def validate_values(spec: DatasetSpec, values: dict[str, Any] | None, status: str) -> dict[str, Any]:
+def validate_values(
+    spec: DatasetSpec,
+    values: dict[str, Any] | None,
+    status: str,
+    *,
+    record: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
     """Clean values for ``status``: submitted needs every required question; drafts and discards
-    may be partial; unknown questions are refused."""
+    may be partial; unknown questions are refused.  ``record`` (its ``fields``) is needed when
+    :func:`needs_record` says so; its id then names the record in errors."""
     if status not in STATUSES:
         raise Invalid("status", f"must be one of {list(STATUSES)}")
     values = values or {}
@@ -55,9 +47,16 @@ def validate_values(spec: DatasetSpec, values: dict[str, Any] | None, status: st
             raise Invalid(f"values.{name}", f"unknown question; dataset {spec.name} asks {[q.name for q in spec.questions]}")
         if value is None:
             continue
-        cleaned[name] = _check_value(question, value)
+        kind = question_type(question)
+        if kind.needs_fields and record is None:
+            raise Invalid(f"values.{name}", f"{kind.name} answers are given one record at a time")
+        try:
+            cleaned[name] = kind.normalise(question, value, (record or {}).get("fields") or {})
+        except InvalidValue as error:
+            where = f"record {record.get('_id')}: " if kind.needs_fields and record is not None else ""
+            raise Invalid(f"values.{name}", where + error.reason) from None
     if status == "submitted":
         for question in spec.questions:
-            if question.required and question.name not in cleaned:
+            if question.required and (question.name not in cleaned or question_type(question).is_empty(question, cleaned[question.name])):
                 raise Invalid(f"values.{question.name}", "required to submit")
     return cleaned

@@ -7,6 +7,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from claystream_common.datasets import DatasetSpec
+from claystream_common.questions import first_question
 
 from claystream_annotate.services.errors import Invalid
 from claystream_annotate.services.records import RESPONSE_STATUSES, SORTS, RecordQuery
@@ -31,7 +32,8 @@ def _text(params: Mapping[str, Any], key: str) -> str | None:
 
 
 def label_question(spec: DatasetSpec) -> Any:
-    return next((q for q in spec.questions if q.type in ("label", "multi_label")), None)
+    """The first question answered by choosing labels (its suggestions are what the score filter reads)."""
+    return first_question(spec, lambda kind: kind.chooses_labels)
 
 
 def record_query(spec: DatasetSpec, params: Mapping[str, Any], *, limit: int = PAGE_SIZE) -> RecordQuery:

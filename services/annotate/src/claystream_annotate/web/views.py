@@ -7,7 +7,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from claystream_common.datasets import DatasetSpec, QuestionSpec
+from claystream_common.datasets import DatasetSpec
+from claystream_common.questions import InvalidValue, question_type
 
 from claystream_annotate.services.errors import Invalid
 
@@ -31,9 +32,11 @@ class QuestionView:
     title: str
     type: str
     required: bool
+    partial: str
     options: list[OptionView] = field(default_factory=list)
     text: str = ""
     suggestion: dict[str, Any] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def input_id(self) -> str:
@@ -70,10 +73,13 @@ def _option_score(suggestion: Mapping[str, Any] | None, value: Any) -> float | N
 
 
 def question_views(spec: DatasetSpec, record: Mapping[str, Any], answer: Mapping[str, Any] | None) -> list[QuestionView]:
-    """Questions with the user's answer selected, else the suggestion pre-selected; digits 1–9 per question."""
+    """Questions with the user's answer selected, else the suggestion pre-selected; digits 1–9 per
+    question.  The question type names the partial and adds what it needs (``extra``)."""
     suggestions = suggestions_of(record)
+    fields = record.get("fields") or {}
     views: list[QuestionView] = []
     for question in spec.questions:
+        kind = question_type(question)
         suggestion = suggestions.get(question.name)
         if answer is not None and question.name in answer:
             chosen = answer.get(question.name)
@@ -86,55 +92,39 @@ def question_views(spec: DatasetSpec, record: Mapping[str, Any], answer: Mapping
             title=question.title or question.name.replace("_", " ").capitalize(),
             type=question.type,
             required=question.required,
+            partial=kind.partial,
             suggestion=suggestion,
+            text="" if chosen is None or isinstance(chosen, list | dict) else str(chosen),
+            extra=kind.view_context(question, chosen, fields),
         )
-        if question.type == "text":
-            view.text = "" if chosen is None else str(chosen)
-        else:
-            allowed = question.allowed_values() or []
-            selected = {str(v) for v in _as_list(chosen)}
-            suggested = {str(v) for v in _as_list(suggestion.get("value"))} if suggestion else set()
-            for position, value in enumerate(allowed):
-                view.options.append(
-                    OptionView(
-                        value=value,
-                        label=str(value),
-                        checked=str(value) in selected,
-                        hotkey=HOTKEY_DIGITS[position] if position < len(HOTKEY_DIGITS) else None,
-                        suggested=str(value) in suggested,
-                        score=_option_score(suggestion, value),
-                    )
+        selected = {str(v) for v in _as_list(chosen) if not isinstance(v, Mapping)}
+        suggested = {str(v) for v in _as_list(suggestion.get("value")) if not isinstance(v, Mapping)} if suggestion else set()
+        for position, value in enumerate(kind.options(question)):
+            view.options.append(
+                OptionView(
+                    value=value,
+                    label=str(value),
+                    checked=str(value) in selected,
+                    hotkey=HOTKEY_DIGITS[position] if position < len(HOTKEY_DIGITS) else None,
+                    suggested=str(value) in suggested,
+                    score=_option_score(suggestion, value),
                 )
+            )
         views.append(view)
     return views
 
 
-def _typed(question: QuestionSpec, raw: str) -> Any:
-    if question.type == "rating":
-        try:
-            return int(raw)
-        except ValueError:
-            raise Invalid(f"values.{question.name}", f"must be an integer from 1 to {question.rating_max}") from None
-    return raw
-
-
 def values_from_form(spec: DatasetSpec, form: Mapping[str, Any] | Any) -> dict[str, Any]:
-    """Form fields ``q.<question>`` → typed values (multi-label: every checked box; empty → absent)."""
+    """Form fields ``q.<question>`` → typed values, as each question type reads its own field
+    (unanswered → absent)."""
     values: dict[str, Any] = {}
     for question in spec.questions:
-        key = f"q.{question.name}"
-        if question.type == "multi_label":
-            items = form.getlist(key) if hasattr(form, "getlist") else _as_list(form.get(key))
-            chosen = [str(v) for v in items if str(v)]
-            if chosen or key + ".present" in form:
-                values[question.name] = chosen
-            continue
-        raw = form.get(key)
-        if raw is None or (isinstance(raw, str) and raw.strip() == "" and question.type != "text"):
-            continue
-        if question.type == "text" and not str(raw).strip():
-            continue
-        values[question.name] = _typed(question, str(raw))
+        try:
+            value = question_type(question).value_from_form(question, form)
+        except InvalidValue as error:
+            raise Invalid(f"values.{question.name}", error.reason) from None
+        if value is not None:
+            values[question.name] = value
     return values
 
 

@@ -8,10 +8,10 @@ dict / type checks (no pydantic per record): this runs for every record ingested
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Any
 
-from claystream_common.datasets import DatasetSpec
+from claystream_common.datasets import DatasetSpec, QuestionSpec
+from claystream_common.questions import InvalidValue, question_type
 
 RECORD_KEYS = frozenset({"external_id", "fields", "metadata", "suggestions", "vectors", "origin"})
 SUGGESTION_KEYS = frozenset({"question", "value", "score", "agent", "model_version"})
@@ -28,13 +28,6 @@ def is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
-@dataclass(frozen=True, slots=True)
-class _Question:
-    kind: str
-    labels: frozenset[str]
-    rating_max: int
-
-
 class RecordValidator:
     """Checks records against one :class:`DatasetSpec`."""
 
@@ -44,7 +37,7 @@ class RecordValidator:
         self._required = tuple(f.name for f in spec.fields if f.required)
         self._metadata = {m.name: (m.type, frozenset(m.values) if m.values is not None else None)
                           for m in spec.metadata_properties}
-        self._questions = {q.name: _Question(q.type, frozenset(q.labels), q.rating_max or 0) for q in spec.questions}
+        self._questions = {q.name: q for q in spec.questions}
 
     def validate(self, items: list[Any]) -> tuple[list[tuple[int, dict[str, Any]]], list[dict[str, Any]]]:
         """(index, normalised record) for the good ones, and every error found."""
@@ -72,7 +65,7 @@ class RecordValidator:
             "external_id": external_id,
             "fields": self._fields_of(i, item.get("fields"), errors),
             "metadata": self._metadata_of(i, item["metadata"], errors) if "metadata" in item else {},
-            "suggestions": self._suggestions_of(i, item["suggestions"], errors) if "suggestions" in item else [],
+            "suggestions": self._suggestions_of(i, item["suggestions"], item.get("fields"), errors) if "suggestions" in item else [],
             "vectors": self._vectors_of(i, item["vectors"], errors) if "vectors" in item else {},
             "origin": self._origin(i, item["origin"], errors) if "origin" in item else None,
         }
@@ -149,7 +142,7 @@ class RecordValidator:
                 errors.append(item_error(i, where, "must be a finite number (float)"))
         return {name: item for name, item in value.items() if item is not None}
 
-    def _suggestions_of(self, i: int, value: Any, errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def _suggestions_of(self, i: int, value: Any, fields: Any, errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if value is None:
             return []
         if not isinstance(value, list):
@@ -175,16 +168,16 @@ class RecordValidator:
                 reason = f"more than one suggestion for question '{question_name}'"
                 errors.append(item_error(i, f"{where}.question", reason))
             seen.add(question_name)
-            reason = _value_problem(question, suggestion.get("value"))
+            cleaned, reason = _suggested_value(question, suggestion.get("value"), fields)
             if reason:
-                errors.append(item_error(i, f"{where}.value", reason))
+                errors.append(item_error(i, f"{where}.value", f"question '{question_name}': {reason}"))
             score = suggestion.get("score")
             if score is not None and (not is_number(score) or not 0.0 <= score <= 1.0):
                 errors.append(item_error(i, f"{where}.score", "must be a number between 0 and 1"))
             for key in ("agent", "model_version"):
                 if suggestion.get(key) is not None and not isinstance(suggestion[key], str):
                     errors.append(item_error(i, f"{where}.{key}", "must be a string"))
-            out.append({"question": question_name, "value": suggestion.get("value"), "score": score,
+            out.append({"question": question_name, "value": cleaned, "score": score,
                         "agent": suggestion.get("agent"), "model_version": suggestion.get("model_version")})
         return out
 
@@ -202,26 +195,18 @@ class RecordValidator:
         return value
 
 
-def _value_problem(question: _Question, value: Any) -> str | None:
+def _suggested_value(question: QuestionSpec, value: Any, fields: Any) -> tuple[Any, str | None]:
+    """The normal form of a suggested value (the same one annotate stores for answers), or why not."""
     if value is None:
-        return "required property is missing"
-    if question.kind == "label":
-        if not isinstance(value, str) or value not in question.labels:
-            return f"{value!r} is not an allowed label: {', '.join(sorted(question.labels))}"
-    elif question.kind == "multi_label":
-        if not isinstance(value, list) or not value:
-            return "must be a non-empty list of labels"
-        bad = [v for v in value if not isinstance(v, str) or v not in question.labels]
-        if bad:
-            return f"{bad[0]!r} is not an allowed label: {', '.join(sorted(question.labels))}"
-        if len(set(value)) != len(value):
-            return "labels must not repeat"
-    elif question.kind == "rating":
-        if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= question.rating_max:
-            return f"must be an integer rating from 1 to {question.rating_max}"
-    elif not isinstance(value, str) or not value.strip():
-        return "must be a non-empty string"
-    return None
+        return None, "required property is missing"
+    kind = question_type(question)
+    try:
+        cleaned = kind.normalise(question, value, fields if isinstance(fields, dict) else {})
+    except InvalidValue as error:
+        return None, error.reason
+    if kind.is_empty(question, cleaned):
+        return None, "must not be empty"
+    return cleaned, None
 
 
 class ValidatorCache:

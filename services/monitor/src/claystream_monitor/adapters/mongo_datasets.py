@@ -6,6 +6,7 @@ import time
 from typing import Any
 
 from claystream_common.datasets import DatasetSpec
+from claystream_common.questions import first_question
 from pydantic import ValidationError
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -46,7 +47,5 @@ class MongoDatasetDirectory:
         except ValidationError:
             return None
         text_field = spec.trainer.text_field or spec.fields[0].name
-        question = spec.trainer.question or next(
-            (q.name for q in spec.questions if q.type in ("label", "multi_label")), spec.questions[0].name
-        )
+        question = spec.trainer.question or (first_question(spec, lambda kind: kind.chooses_labels) or spec.questions[0]).name
         return text_field, question

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 from claystream_common.datasets import DatasetSpec, QuestionSpec
+from claystream_common.questions import TrainingKind, question_type
 
 from claystream_trainer.domain.ports import DatasetKey, Embedder
 from claystream_trainer.services.ports_bundle import TrainerPorts
 
 
 Label = str | tuple[str, ...]  # one class, or the sorted set of a multi-label answer
-TrainingKindName = Literal["single_label", "multi_label", "ordinal"]
+TrainingKindName = TrainingKind
+#: the question types' training kinds this trainer learns (``question_type(q).training_kind``)
+TRAINED_KINDS: frozenset[TrainingKind] = frozenset({"single_label", "multi_label", "ordinal"})
 
 
 @dataclass(frozen=True)
@@ -67,8 +70,9 @@ def text_field_of(spec: DatasetSpec | None) -> str:
 def training_target(spec: DatasetSpec | None) -> TrainingTarget | None:
     """THE decision of which question the trainer trains and how; None: the dataset has nothing it can train
     (it is then never trained).  The question named in the dataset's trainer settings, else the first
-    trainable one.  Label → single-label classes; multi-label → one-vs-rest; rating → ordered classes 1..n;
-    text (and anything else) does not train."""
+    trainable one; how it trains is its type's ``training_kind`` in the question registry (label →
+    single-label classes, multi-label → one-vs-rest, rating → ordered classes 1..n; text, span, ranking:
+    None, never trained) and its classes are the type's ``labels_for``."""
     if spec is None:
         return TrainingTarget(question="label", text_field="text", kind="single_label", labels=[])
     trainable = [q for q in spec.questions if _kind_of(q) is not None]
@@ -79,13 +83,13 @@ def training_target(spec: DatasetSpec | None) -> TrainingTarget | None:
     kind = _kind_of(question)
     if kind is None:  # the settings name a question that cannot train (a text question)
         return None
-    labels = [str(v) for v in (question.allowed_values() or [])]
-    return TrainingTarget(question=question.name, text_field=text_field_of(spec), kind=kind, labels=labels)
+    return TrainingTarget(question=question.name, text_field=text_field_of(spec), kind=kind,
+                          labels=question_type(question).labels_for(question))
 
 
 def _kind_of(question: QuestionSpec) -> TrainingKindName | None:
-    kinds: dict[str, TrainingKindName] = {"label": "single_label", "multi_label": "multi_label", "rating": "ordinal"}
-    return kinds.get(question.type)
+    kind = question_type(question).training_kind
+    return kind if kind in TRAINED_KINDS else None
 
 
 @dataclass(frozen=True)

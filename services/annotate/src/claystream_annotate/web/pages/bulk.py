@@ -1,4 +1,5 @@
-"""The bulk view: search and filter records, select many, apply one label to them all.
+"""The bulk view: search and filter records, select many, apply one label of any label or
+multi-label question to them all.
 
 "All matching the filter" first answers with a confirmation showing the count (a dry run);
 only the confirmed second request writes.
@@ -8,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from claystream_common.datasets import DatasetSpec
+from claystream_common.datasets import DatasetSpec, QuestionSpec
+from claystream_common.questions import InvalidValue, question_type
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
@@ -57,7 +59,33 @@ async def results_context(request: Request, principal: Principal, spec: DatasetS
         "first_url": f"/datasets/{spec.workspace}/{spec.name}/records?{query_string(values)}" if query.after else None,
         "filters": values,
         "question": question,
+        "bulk_questions": bulk_questions(spec),
     }
+
+
+def bulk_questions(spec: DatasetSpec) -> list[QuestionSpec]:
+    """Every question the bulk bar can apply (those answered by choosing labels)."""
+    return [q for q in spec.questions if question_type(q).chooses_labels]
+
+
+def bulk_target(spec: DatasetSpec, form: Any) -> tuple[QuestionSpec, str]:
+    """``target=<question>=<label>`` (the bulk bar), else ``question`` + ``label`` (default: the first
+    label question)."""
+    target = str(form.get("target") or "")
+    if target:
+        name, _, label = target.partition("=")
+    else:
+        name, label = str(form.get("question") or ""), str(form.get("label") or "")
+    candidates = bulk_questions(spec)
+    if not candidates:
+        raise Invalid("question", "this dataset has no label question to apply in bulk")
+    question = next((q for q in candidates if q.name == name), None) if name else candidates[0]
+    if question is None:
+        raise Invalid("question", f"{name!r} cannot be applied in bulk; choose one of {[q.name for q in candidates]}")
+    label = label.strip()
+    if label not in question_type(question).labels_for(question):
+        raise Invalid("label", f"choose one of {question_type(question).labels_for(question)} for {question.name}")
+    return question, label
 
 
 @router.get("/datasets/{workspace}/{dataset}/records")
@@ -76,15 +104,13 @@ async def bulk_submit(request: Request, principal: WebUser, workspace: str, data
     deps = request.app.state.deps
     spec = await load_spec(request, principal, workspace, dataset)
     form = await request.form()
-    question = label_question(spec)
-    if question is None:
-        raise Invalid("question", "this dataset has no label question to apply in bulk")
-    label = str(form.get("label") or "").strip()
-    if label not in question.labels:
-        raise Invalid("label", f"choose one of {question.labels}")
+    question, label = bulk_target(spec, form)
+    try:
+        value = question_type(question).bulk_value(question, label)
+    except InvalidValue as error:
+        raise Invalid("label", error.reason) from None
     status = str(form.get("apply_status") or "submitted")
     scope = str(form.get("scope") or "selected")
-    value: Any = [label] if question.type == "multi_label" else label
     record_ids = [str(v) for v in form.getlist("record_id")] if scope == "selected" else None
     if scope == "selected" and not record_ids:
         raise Invalid("record_id", "select at least one record")
@@ -97,7 +123,10 @@ async def bulk_submit(request: Request, principal: WebUser, workspace: str, data
         dry_run=dry_run, records=deps.records, responses=deps.responses, queue=deps.queue, relay=deps.relay,
     )
     if dry_run:
-        return render(request, "annotate/partials/bulk_confirm.html", principal, spec=spec, label=label, status=status, matched=matched)
+        return render(
+            request, "annotate/partials/bulk_confirm.html", principal, spec=spec, label=label, status=status, matched=matched,
+            target=f"{question.name}={label}", question_title=question.title or question.name,
+        )
     context = await results_context(request, principal, spec, form)
     return render(
         request, "annotate/partials/bulk_done.html", principal, matched=matched, changed=changed, label=label, status=status, **context

@@ -6,6 +6,7 @@ from collections import defaultdict
 from typing import Annotated
 
 from claystream_common.datasets import DatasetSpec
+from claystream_common.questions import QUESTION_TYPES
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
@@ -53,7 +54,8 @@ async def admin_workspaces(request: Request, principal: Principal) -> list[str]:
 @router.get("/datasets/new")
 async def new_dataset_page(request: Request, principal: WebUser) -> Response:
     workspaces = await admin_workspaces(request, principal)
-    return render(request, "annotate/new_dataset.html", principal, workspaces=workspaces, form={}, error=None)
+    return render(request, "annotate/new_dataset.html", principal, workspaces=workspaces, form={}, error=None,
+                  question_types=QUESTION_TYPES.values())
 
 
 def _labels(raw: str) -> list[str]:
@@ -78,15 +80,17 @@ async def new_dataset_submit(
         "name": name.strip(),
         "guidelines": guidelines,
         "fields": [{"name": text_field.strip() or "text"}],
-        "questions": [{"name": question.strip() or "label", "type": question_type, "labels": _labels(labels)}],
+        "questions": [{"name": question.strip() or "label", "type": question_type}],
         "min_submitted": min_submitted,
     }
-    if question_type == "rating":
-        body["questions"][0] = {"name": question.strip() or "rating", "type": "rating", "rating_max": max(2, min(10, len(_labels(labels)) or 5))}
+    if question_type in QUESTION_TYPES:
+        settings = QUESTION_TYPES[question_type].settings_from_form(_labels(labels), text_field.strip() or "text")
+        body["questions"][0].update(settings)
     try:
         spec = await create_dataset(body, actor=principal, workspace=workspace, datasets=request.app.state.deps.datasets)
     except (Invalid, Conflict) as error:
         form = {"workspace": workspace, "name": name, "text_field": text_field, "question": question,
                 "question_type": question_type, "labels": labels, "guidelines": guidelines, "min_submitted": min_submitted}
-        return render(request, "annotate/new_dataset.html", principal, status_code=422, workspaces=workspaces, form=form, error=str(error))
+        return render(request, "annotate/new_dataset.html", principal, status_code=422, workspaces=workspaces, form=form, error=str(error),
+                      question_types=QUESTION_TYPES.values())
     return RedirectResponse(f"/datasets/{spec.workspace}/{spec.name}/settings", status_code=303)

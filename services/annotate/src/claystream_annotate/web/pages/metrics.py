@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from claystream_common.questions import question_type
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
@@ -29,6 +30,7 @@ async def metrics_page(request: Request, principal: WebUser, workspace: str, dat
             "name": q.name,
             "title": q.title or q.name,
             "type": q.type,
+            "counted": bool(question_type(q).labels_for(q) or question_type(q).options(q)),
             "agreement": metrics["agreement"].get(q.name, {}),
             "distribution": distribution_rows(metrics["distribution"].get(q.name, {})),
         }
