@@ -72,6 +72,11 @@ def test_the_trained_question_and_how():
     assert not multi.knows(("LOC", "ROM"))
     rating = training_target(spec_with(RATING))
     assert rating is not None and (rating.kind, rating.labels) == ("ordinal", ["1", "2", "3"])
+    label = {"name": "sentiment", "type": "label", "labels": ["pos", "neg"]}
+    first_label = training_target(spec_with(RATING, MULTI, label))  # a label question trains first, as before
+    assert first_label is not None and (first_label.question, first_label.kind) == ("sentiment", "single_label")
+    assert training_target(spec_with(RATING, MULTI)).question == "genres"  # type: ignore[union-attr]
+    assert training_target(spec_with(RATING, MULTI, question="stars")).kind == "ordinal"  # type: ignore[union-attr]
 
 
 async def test_a_dataset_without_a_trainable_question_is_never_trained(tmp_path):

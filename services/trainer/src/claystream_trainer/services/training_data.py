@@ -18,6 +18,7 @@ Label = str | tuple[str, ...]  # one class, or the sorted set of a multi-label a
 TrainingKindName = TrainingKind
 #: the question types' training kinds this trainer learns (``question_type(q).training_kind``)
 TRAINED_KINDS: frozenset[TrainingKind] = frozenset({"single_label", "multi_label", "ordinal"})
+PREFERENCE: tuple[TrainingKind, ...] = ("single_label", "multi_label", "ordinal")  # without a trainer.question
 
 
 @dataclass(frozen=True)
@@ -70,14 +71,14 @@ def text_field_of(spec: DatasetSpec | None) -> str:
 def training_target(spec: DatasetSpec | None) -> TrainingTarget | None:
     """THE decision of which question the trainer trains and how; None: the dataset has nothing it can train
     (it is then never trained).  The question named in the dataset's trainer settings, else the first
-    trainable one; how it trains is its type's ``training_kind`` in the question registry (label →
-    single-label classes, multi-label → one-vs-rest, rating → ordered classes 1..n; text, span, ranking:
-    None, never trained) and its classes are the type's ``labels_for``."""
+    single-label question, else the first multi-label one, else the first rating (a dataset with a label
+    question trains it, as before).  How it trains is its type's ``training_kind`` in the question registry
+    (label → single-label classes, multi-label → one-vs-rest, rating → ordered classes 1..n; text, span,
+    ranking: None, never trained); its classes are the type's ``labels_for``."""
     if spec is None:
         return TrainingTarget(question="label", text_field="text", kind="single_label", labels=[])
-    trainable = [q for q in spec.questions if _kind_of(q) is not None]
     wanted = spec.question(spec.trainer.question) if spec.trainer.question else None
-    question = wanted if wanted is not None else (trainable[0] if trainable else None)
+    question = wanted if wanted is not None else _preferred(spec)
     if question is None:
         return None
     kind = _kind_of(question)
@@ -85,6 +86,14 @@ def training_target(spec: DatasetSpec | None) -> TrainingTarget | None:
         return None
     return TrainingTarget(question=question.name, text_field=text_field_of(spec), kind=kind,
                           labels=question_type(question).labels_for(question))
+
+
+def _preferred(spec: DatasetSpec) -> QuestionSpec | None:
+    for kind in PREFERENCE:
+        found = next((q for q in spec.questions if _kind_of(q) == kind), None)
+        if found is not None:
+            return found
+    return None
 
 
 def _kind_of(question: QuestionSpec) -> TrainingKindName | None:
