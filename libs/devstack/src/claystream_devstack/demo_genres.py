@@ -33,7 +33,7 @@ def dataset_body(trainer: dict[str, Any] | None = None) -> dict[str, Any]:
     return {
         "name": DATASET,
         "guidelines": GUIDELINES,
-        "fields": [{"name": "title", "title": "Title", "required": True},
+        "fields": [{"name": "title", "title": "Title", "required": False},  # monitor samples carry the text only
                    {"name": "text", "title": "Overview", "required": True}],
         "questions": [{"name": "genres", "title": "Genres", "type": "multi_label", "labels": GENRES}],
         "metadata_properties": [{"name": "source", "type": "terms"}, {"name": "year", "type": "integer"}],

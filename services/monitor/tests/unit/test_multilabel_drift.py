@@ -49,6 +49,8 @@ async def test_each_label_rate_is_tracked_and_a_shifted_rate_alerts() -> None:
     assert "label_rates" in (await ports.engine.monitor_for(KEY)).alerting()
     drifted = [a for a in ports.store.alerts if a["check"] == "label_rates"]
     assert drifted and drifted[0]["transition"] == "detected" and "horror" in drifted[0]["evidence"]["drifted"]
+    sent = [r for d in ports.sink.deliveries for r in d["records"]]  # samples routed back to annotation
+    assert sent and all(isinstance(r["suggestions"][0]["value"], list) for r in sent)  # a multi-label answer
 
 
 def test_single_label_monitors_keep_their_checks_and_levels() -> None:
