@@ -36,7 +36,10 @@ class QuestionSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: Name
     title: str | None = None
-    type: str = Field(description="a registered question type: label, multi_label, rating, text, span, ranking")
+    type: str = Field(
+        description="a registered question type (claystream_common.questions)",
+        json_schema_extra={"enum": sorted(QUESTION_TYPES)},
+    )
     labels: list[str] = Field(default_factory=list, description="labels (label, multi_label, span) or options to order (ranking)")
     rating_max: int | None = Field(default=None, ge=2, le=10, description="ratings are 1..rating_max")
     field: str | None = Field(default=None, description="span questions: the text field the spans point into")

@@ -281,3 +281,10 @@ async def test_new_dataset_form_creates_or_names_the_bad_field(web_app, owner_cl
     assert bad.status_code == 422 and "questions" in bad.text and "at least two distinct labels" in bad.text
     taken = await client.post("/datasets/new", data=form)
     assert taken.status_code == 422 and "exists already" in taken.text
+    spans = _name()
+    made = await client.post("/datasets/new", data={**form, "name": spans, "question": "entities", "question_type": "span", "labels": "PER, LOC"})
+    assert made.status_code == 303
+    question = (await web_app.deps.datasets.get("default", spans))["questions"][0]
+    assert (question["type"], question["labels"], question["field"]) == ("span", ["PER", "LOC"], "text")
+    form_page = await client.get("/datasets/new")
+    assert all(f'<option value="{kind}"' in form_page.text for kind in ("label", "multi_label", "rating", "text", "span", "ranking"))

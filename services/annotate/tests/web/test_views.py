@@ -109,3 +109,33 @@ def test_bad_filters_name_the_field(raw: str, field: str) -> None:
     with pytest.raises(Invalid) as error:
         record_query(SPEC, QueryParams(raw))
     assert error.value.field == field
+
+
+NER = DatasetSpec(
+    id="d2", workspace="w", name="ner", fields=[{"name": "text"}],
+    questions=[
+        {"name": "entities", "type": "span", "labels": ["PER", "LOC"], "field": "text"},
+        {"name": "order", "type": "ranking", "labels": ["a", "b", "c"], "required": False},
+    ],
+)
+
+
+def test_span_and_ranking_views_name_their_partials_and_prefill_suggestions() -> None:
+    record = {"_id": "r2", "fields": {"text": "Ada in Paris"},
+              "suggestions": {"entities": {"value": [{"start": 0, "end": 3, "label": "PER"}], "score": 0.7}}}
+    spans, order = question_views(NER, record, None)
+    assert spans.partial == "questions/span.html" and order.partial == "questions/ranking.html"
+    assert spans.extra["span_text"] == "Ada in Paris" and '"start": 0' in spans.extra["spans_json"]
+    assert [o.hotkey for o in spans.options] == ["1", "2"]
+    assert order.extra == {"order": ["a", "b", "c"], "ranked": False}
+    _, answered = question_views(NER, record, {"order": ["c", "a", "b"]})
+    assert answered.extra == {"order": ["c", "a", "b"], "ranked": True}
+
+
+def test_span_and_ranking_values_from_the_form() -> None:
+    form = FormData([("q.entities", '[{"start": 0, "end": 3, "label": "PER"}]'), ("q.order", "b"), ("q.order", "a"), ("q.order", "c")])
+    assert values_from_form(NER, form) == {"entities": [{"start": 0, "end": 3, "label": "PER"}], "order": ["b", "a", "c"]}
+    assert values_from_form(NER, FormData([("q.entities", "[]")])) == {"entities": []}
+    with pytest.raises(Invalid) as caught:
+        values_from_form(NER, FormData([("q.entities", "[{")]))
+    assert caught.value.field == "values.entities"
