@@ -126,3 +126,7 @@ async def test_multi_label_answers_train_suggest_predict_and_are_monitored(embed
         window = await eventually(rates_checked, timeout_s=60, what="the monitor checking each label's rate")
         assert set(window["label_rates"]) == set(WORDS), window  # each label's share of the window's predictions
         assert all(0 < rate < 1 for rate in window["label_rates"].values())
+        overview = (await monitor.get(f"/api/v1/models/{dataset}/overview")).json()
+        assert overview["multi_label"] and set(overview["labels"]) == set(WORDS)  # each label's rate over time
+        carried = {g: sum(t["labels"][g] for t in overview["traffic"]) for g in WORDS}
+        assert sum(carried.values()) > sum(t["count"] for t in overview["traffic"])  # some predictions carry two
