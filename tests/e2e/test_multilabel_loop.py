@@ -107,6 +107,16 @@ async def test_multi_label_answers_train_suggest_predict_and_are_monitored(embed
         actual = sum(len(t) for t in truth.values())
         assert 2 * hits / (predicted + actual) >= 0.7, (hits, predicted, actual)  # micro-F1 of the suggestions
 
+        status = (await trainer.get(f"/api/v1/models/{dataset}/status")).json()
+        assert status["trains"] == {"question": "genres", "kind": "multi_label", "labels": sorted(WORDS)}
+        refused = await trainer.post(f"/api/v1/models/{dataset}/train", json={"kind": "finetune"})
+        assert refused.status_code == 409 and "fast tier" in refused.json()["detail"]["reason"]
+        notes = {"name": "notes-only", "fields": [{"name": "overview"}], "questions": [{"name": "notes", "type": "text"}]}
+        assert (await annotate.post(f"/api/v1/workspaces/{WORKSPACE}/datasets", json=notes)).status_code == 201
+        assert (await trainer.get("/api/v1/models/notes-only/status")).json()["trains"] is None
+        never = await trainer.post("/api/v1/models/notes-only/train", json={"kind": "refresh"})
+        assert never.status_code == 409 and "never trained" in never.json()["detail"]["reason"]
+
         texts = [text for _, text, _ in pending] * 3  # 96: a 50-prediction reference, then windows of 20
         answer = await trainer.post(f"/api/v1/models/{dataset}/predict", json={"texts": texts})
         assert answer.status_code == 200, answer.text
