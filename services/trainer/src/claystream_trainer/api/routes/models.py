@@ -78,7 +78,8 @@ async def training_status(principal: PrincipalDep, deps: DepsDep, dataset: str =
     champion = await deps.ports.registry.champion(key)
     target = training_target(await deps.ports.specs.get(key))
     trains = {"question": target.question, "kind": target.kind, "labels": target.labels} if target else None
-    return {"dataset": dataset, "trains": trains, "labels_per_class": counts.per_class, "new_since_refresh": counts.new_since_refresh,
+    return {"dataset": dataset, "trains": trains, "labels_per_class": counts.per_class,
+            "new_since_refresh": counts.new_since_refresh,
             "new_since_finetune": counts.new_since_finetune, "champion": champion.version if champion else None,
             "load_error": deps.champions.load_errors.get(key), "embedded_records": deps.worker.embedded}
 
