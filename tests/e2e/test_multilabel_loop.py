@@ -109,8 +109,6 @@ async def test_multi_label_answers_train_suggest_predict_and_are_monitored(embed
 
         status = (await trainer.get(f"/api/v1/models/{dataset}/status")).json()
         assert status["trains"] == {"question": "genres", "kind": "multi_label", "labels": sorted(WORDS)}
-        refused = await trainer.post(f"/api/v1/models/{dataset}/train", json={"kind": "finetune"})
-        assert refused.status_code == 409 and "fast tier" in refused.json()["detail"]["reason"]
         notes = {"name": "notes-only", "fields": [{"name": "overview"}],
                  "questions": [{"name": "notes", "type": "text"}]}
         assert (await annotate.post(f"/api/v1/workspaces/{WORKSPACE}/datasets", json=notes)).status_code == 201

@@ -125,18 +125,62 @@ async def test_multi_label_trains_one_vs_rest_suggests_label_lists_and_predicts_
     assert [e.data.predicted_labels for e in logged] == [p.labels for p in result.predictions]
 
 
-async def test_multi_label_never_fine_tunes(tmp_path):
+async def test_multi_label_is_due_early_and_fine_tunes_like_single_label():
     from claystream_common.datasets import TrainerSettings
 
     from claystream_trainer.domain.thresholds import LabelCounts, decide
 
     counts = LabelCounts(per_class={"LOC": 70, "HUM": 70}, new_since_refresh=70, new_since_finetune=70)
-    single = decide(counts, TrainerSettings(), ["LOC", "HUM"], has_champion=True)
-    multi = decide(counts, TrainerSettings(), GENRES, has_champion=True, multi_label=True)
-    assert (single, multi) == ("finetune", "refresh")
+    assert decide(counts, TrainerSettings(), GENRES, has_champion=True, multi_label=True) == "finetune"
     early = LabelCounts(per_class={"LOC": 2, "HUM": 2}, new_since_refresh=3)
     assert decide(early, TrainerSettings(), GENRES, has_champion=False, multi_label=True) == "refresh"
-    assert decide(early, TrainerSettings(), GENRES, has_champion=False) is None
+    assert decide(early, TrainerSettings(), GENRES, has_champion=False) is None  # single-label: every label first
+
+
+class SetFitLikeTuner:
+    """Records what the fine-tune was given; the 'trained' body is a plain folder (the fakes' bodies hash)."""
+
+    def __init__(self) -> None:
+        self.labels: list = []
+
+    def finetune(self, texts, labels, params, progress, work_dir=None):  # type: ignore[no-untyped-def]
+        import tempfile
+        from dataclasses import dataclass
+
+        @dataclass
+        class Result:
+            body_dir: str
+            params: dict
+
+        self.labels = list(labels)
+        progress(1, 1, 0.0)
+        directory = tempfile.mkdtemp()
+        with open(f"{directory}/weights.bin", "wb") as handle:
+            handle.write(b"body")
+        return Result(body_dir=directory, params={"max_steps": 1})
+
+
+async def test_multi_label_fine_tune_trains_on_label_sets_and_is_judged_on_the_same_hold_out(tmp_path):
+    from claystream_trainer.services.finetune import run_finetune
+
+    tuner = SetFitLikeTuner()
+    ports = make_ports(tmp_path, finetuner=tuner)
+    ports.specs.specs[DS] = spec_with(TEXT, MULTI)
+    rows = multi_rows(50)
+    await ports.records.upsert_texts(DS, [StoredRecord(r, t) for r, t, _ in rows])
+    for record_id, _, genres in rows[:40]:
+        await record_label(answer(record_id, {"genres": list(genres)}), ports=ports)
+    champions = ChampionCache(ports, ttl_s=60)
+    await run_refresh(DS, ports.specs.specs[DS], ports=ports, champions=champions, base_model="hashing")
+    outcome = await run_finetune(DS, ports.specs.specs[DS], ports=ports, champions=champions, params=None,
+                                 holdout=0.2, base_model="hashing")
+    assert len(tuner.labels) == 32 and all(isinstance(label, tuple) for label in tuner.labels)  # 80 % of 40
+    entry = outcome.entry
+    assert entry.kind == "finetune" and entry.params["training_kind"] == "multi_label"
+    assert entry.metrics["protocol"] == "hold-out" and entry.metrics["n_eval"] == 8
+    assert entry.metrics["champion_on_same_split"]["n_eval"] == 8 and len(entry.params["trained_on"]) == 32
+    # the fake body embeds like the champion's: equal on the same hold-out, so no promotion (strict gain only)
+    assert not outcome.promoted and (await ports.registry.champion(DS)).version == "v1"
 
 
 async def test_ratings_train_as_ordered_classes_and_suggest_integers(tmp_path):

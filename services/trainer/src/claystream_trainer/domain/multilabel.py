@@ -125,10 +125,11 @@ def multilabel_folds(n: int, *, seed: int = 42, max_folds: int = 5, cv_below: in
 
 
 def cross_validate_and_fit(embeddings: np.ndarray, label_sets: Sequence[Sequence[str]], classes: Sequence[str], *,
-                           seed: int = 42) -> tuple[dict[str, Any], OneVsRestHead]:
+                           seed: int = 42, splits: list[Split] | None = None) -> tuple[dict[str, Any], OneVsRestHead]:
     """Out-of-fold probabilities → the threshold with the best micro-F1 → metrics at it; then the head
-    fitted on every label with that threshold."""
-    splits = multilabel_folds(len(label_sets), seed=seed)
+    fitted on every label with that threshold.  ``splits``: given ones instead of :func:`multilabel_folds`
+    (e.g. the answers a fine-tuned body never saw)."""
+    splits = splits or multilabel_folds(len(label_sets), seed=seed)
     probabilities = np.zeros((len(label_sets), len(classes)))
     for split in splits:
         head = OneVsRestHead(classes).fit(embeddings[split.train], [label_sets[i] for i in split.train], seed=seed)

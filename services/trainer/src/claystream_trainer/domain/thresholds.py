@@ -46,12 +46,10 @@ def decide(
     finetune_enabled: bool = True,
     multi_label: bool = False,
 ) -> TrainingKind | None:
-    """The training a dataset is due for now, if any (fine-tune wins over refresh; multi-label questions train
-    in the fast tier only)."""
+    """The training a dataset is due for now, if any (fine-tune wins over refresh)."""
     if not settings.enabled or not classes_ready(counts.per_class, labels, settings.min_per_label,
                                                  multi_label=multi_label):
         return None
-    finetune_enabled = finetune_enabled and not multi_label
     if finetune_enabled and counts.new_since_finetune >= settings.finetune_every:
         return "finetune"
     if not has_champion and counts.new_since_refresh > 0:

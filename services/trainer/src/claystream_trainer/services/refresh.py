@@ -129,16 +129,15 @@ async def evaluation_splits(dataset: DatasetKey, body_ref: str, data: TrainingDa
     trained_on = set((owner.params if owner else {}).get("trained_on") or [])
     seen = np.asarray([i for i, r in enumerate(data.record_ids) if r in trained_on], dtype=int)
     unseen = np.asarray([i for i, r in enumerate(data.record_ids) if r not in trained_on], dtype=int)
-    y = np.asarray(data.labels)
-    if len(unseen) < MIN_UNSEEN or len(seen) == 0 or len(set(y[seen])) < 2:
+    if len(unseen) < MIN_UNSEEN or len(seen) == 0 or len({data.labels[i] for i in seen}) < 2:
         return None, None, True
     return [Split(seen, unseen)], f"labels the fine-tuned body never saw ({len(unseen)})", False
 
 
 def _evaluate_and_fit(vectors: np.ndarray, data: TrainingData, seed: int,
                       splits: list[Split] | None = None) -> tuple[dict[str, Any], Any]:
-    if data.multi_label:  # the fast tier only: no fine-tuned body, so no given splits
-        return multilabel_cross_validate_and_fit(vectors, data.labels, data.classes, seed=seed)
+    if data.multi_label:
+        return multilabel_cross_validate_and_fit(vectors, data.labels, data.classes, seed=seed, splits=splits)
     metrics = cross_validate(vectors, data.labels, data.classes, seed=seed, splits=splits)
     return metrics, fit_head(vectors, data.labels, seed=seed)
 

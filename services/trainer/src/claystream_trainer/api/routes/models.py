@@ -132,9 +132,6 @@ async def train(body: TrainRequest, principal: AdminDep, deps: DepsDep, dataset:
     if target is None:
         raise HTTPException(409, detail={"field": "dataset", "reason": "the dataset has no question the trainer can "
                                          "learn (label, multi-label or rating): it is never trained"})
-    if body.kind == "finetune" and target.multi_label:
-        raise HTTPException(409, detail={"field": "kind", "reason": "multi-label questions train in the fast tier "
-                                         "only (refresh); the body is not fine-tuned for them"})
     if body.kind == "finetune" and deps.ports.finetuner is None:
         raise HTTPException(409, detail={"field": "kind", "reason": "fine-tuning is disabled on this trainer"})
     task = asyncio.create_task(deps.scheduler.check_and_run(key, force=body.kind))
