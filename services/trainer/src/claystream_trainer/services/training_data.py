@@ -15,7 +15,6 @@ from claystream_trainer.services.ports_bundle import TrainerPorts
 
 
 Label = str | tuple[str, ...]  # one class, or the sorted set of a multi-label answer
-TrainingKindName = TrainingKind
 #: the question types' training kinds this trainer learns (``question_type(q).training_kind``)
 TRAINED_KINDS: frozenset[TrainingKind] = frozenset({"single_label", "multi_label", "ordinal"})
 PREFERENCE: tuple[TrainingKind, ...] = ("single_label", "multi_label", "ordinal")  # without a trainer.question
@@ -30,7 +29,7 @@ class TrainingTarget:
 
     question: str
     text_field: str
-    kind: TrainingKindName
+    kind: TrainingKind
     labels: list[str]
 
     @property
@@ -96,7 +95,7 @@ def _preferred(spec: DatasetSpec) -> QuestionSpec | None:
     return None
 
 
-def _kind_of(question: QuestionSpec) -> TrainingKindName | None:
+def _kind_of(question: QuestionSpec) -> TrainingKind | None:
     kind = question_type(question).training_kind
     return kind if kind in TRAINED_KINDS else None
 
@@ -108,7 +107,7 @@ class TrainingData:
     classes: list[str]
     question: str
     text_field: str
-    kind: TrainingKindName = "single_label"
+    kind: TrainingKind = "single_label"
 
     @property
     def multi_label(self) -> bool:
