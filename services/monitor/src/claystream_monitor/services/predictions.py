@@ -77,7 +77,8 @@ async def record_predictions(events: list[Envelope[PredictionLogged]], *, ports:
 
 async def _record_model_batch(key: ModelKey, batch: list[Envelope[PredictionLogged]], *, ports: PredictionPorts) -> list[Evaluation]:
     observations = [
-        Observation(e.data.request_id, e.data.predicted_label, confidence(e.data.scores, e.data.predicted_label), e.data.text)
+        Observation(e.data.request_id, e.data.predicted_label, confidence(e.data.scores, e.data.predicted_label),
+                    e.data.text, tuple(e.data.predicted_labels) if e.data.predicted_labels is not None else None)
         for e in batch
     ]
     at = alerting.now()
@@ -154,6 +155,8 @@ def _bucket(batch: list[Envelope[PredictionLogged]], observations: list[Observat
         "predicted_at": [e.data.predicted_at for e in batch],
         "event_ids": [str(batch[0].event_id)],
     }
+    if any(o.labels is not None for o in observations):
+        bucket["label_sets"] = [list(o.labels) if o.labels is not None else None for o in observations]
     if store_texts:
         bucket["texts"] = [o.text for o in observations]
     return bucket
@@ -169,6 +172,8 @@ def _traffic(
         counts = buckets[str(start)]
         counts["count"] += 1
         counts[f"labels.{label_key(observation.label)}"] += 1
+        for label in observation.labels or ():
+            counts[f"label_sets.{label_key(label)}"] += 1
         if not math.isnan(observation.score):
             counts["score_sum"] += observation.score
             counts["scored"] += 1

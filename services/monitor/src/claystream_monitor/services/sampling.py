@@ -113,7 +113,8 @@ def _record(key: ModelKey, observation: Observation, *, text_field: str, questio
             "request_id": observation.request_id,
         },
         "suggestions": [
-            {"question": question, "value": observation.label, "score": score, "agent": AGENT, "model_version": key.version}
+            {"question": question, "score": score, "agent": AGENT, "model_version": key.version,
+             "value": list(observation.labels) if observation.labels is not None else observation.label}
         ],
         "origin": "monitor",
     }

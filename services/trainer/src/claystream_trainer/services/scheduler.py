@@ -25,7 +25,7 @@ from claystream_trainer.metrics import TRAINING_DURATION, TRAINING_RUNS
 from claystream_trainer.domain.thresholds import LabelCounts, TrainingKind, decide
 from claystream_trainer.services.ports_bundle import TrainerPorts
 from claystream_trainer.services.refresh import NotEnoughLabels, RunOutcome
-from claystream_trainer.services.training_data import question_and_field
+from claystream_trainer.services.training_data import training_target
 
 log = logging.getLogger(__name__)
 _TRACER = trace.get_tracer("claystream.trainer")
@@ -45,7 +45,8 @@ async def read_counts(dataset: DatasetKey, *, ports: TrainerPorts) -> LabelCount
     labelled = await ports.labels.labelled(dataset)
     per_class: dict[str, int] = {}
     for label in labelled.values():
-        per_class[label] = per_class.get(label, 0) + 1
+        for member in label if isinstance(label, tuple) else (label,):  # a multi-label answer counts each label
+            per_class[member] = per_class.get(member, 0) + 1
     raw = await ports.counters.read(dataset)
     if raw is None:
         last_refresh = await ports.registry.champion(dataset)
@@ -94,11 +95,15 @@ class TrainingScheduler:
         settings = spec.trainer if spec else DatasetTrainerSettings()
         kind = force
         counts = await read_counts(dataset, ports=self._ports)
+        target = training_target(spec)
+        if target is None:
+            log.info("%s has no question the trainer can learn: never trained", dataset)
+            return None
         if kind is None:
-            _, _, labels = question_and_field(spec)
             champion = await self._ports.registry.champion(dataset)
-            kind = decide(counts, settings, labels, has_champion=champion is not None,
-                          finetune_enabled=self._config.finetune_enabled and self._ports.finetuner is not None)
+            kind = decide(counts, settings, target.labels, has_champion=champion is not None,
+                          finetune_enabled=self._config.finetune_enabled and self._ports.finetuner is not None,
+                          multi_label=target.multi_label)
         if kind is None:
             return None
         name = f"{dataset.workspace}:{dataset.dataset}"
