@@ -14,6 +14,14 @@ from pymongo.errors import DuplicateKeyError
 from claystream_annotate.services.ports import User
 
 
+def _memberships(document: dict[str, Any]) -> dict[str, str]:
+    """Per-workspace roles; documents written before memberships existed held one global role."""
+    stored = document.get("memberships")
+    if isinstance(stored, dict):
+        return {str(k): str(v) for k, v in stored.items()}
+    return {str(name): str(document["role"]) for name in document.get("workspaces", [])}
+
+
 def _user(document: dict[str, Any]) -> User:
     return User(
         id=document["_id"],
@@ -24,6 +32,7 @@ def _user(document: dict[str, Any]) -> User:
         active=document.get("active", True),
         session_epoch=int(document.get("session_epoch", 0)),
         created_at=document.get("created_at"),
+        memberships=_memberships(document),
     )
 
 

@@ -8,6 +8,7 @@ not logged in, to redirect to the login page) and :func:`start_session` / :func:
 from __future__ import annotations
 
 import hmac
+from dataclasses import replace
 from typing import Annotated
 
 from claystream_common.apikeys import parse_api_key, secret_matches
@@ -95,11 +96,7 @@ async def optional_principal(request: Request) -> Principal | None:
     user, session = found
     if requires_csrf(request.method):
         await _check_csrf(request, session)
-    principal = principal_for(user)
-    return Principal(
-        user_id=principal.user_id, username=principal.username, role=principal.role,
-        workspaces=principal.workspaces, kind="user", csrf_token=session.csrf_token,
-    )
+    return replace(principal_for(user), csrf_token=session.csrf_token)
 
 
 async def current_principal(request: Request) -> Principal:

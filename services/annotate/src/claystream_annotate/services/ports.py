@@ -11,6 +11,9 @@ from typing import Any, Protocol
 
 @dataclass
 class User:
+    """``role`` is ``owner`` (global) or the highest role of ``memberships`` (workspace → role),
+    which is what grants access; ``workspaces`` lists the memberships' workspaces (for queries)."""
+
     id: str
     username: str
     role: str
@@ -19,6 +22,7 @@ class User:
     active: bool = True
     session_epoch: int = 0
     created_at: datetime | None = None
+    memberships: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass

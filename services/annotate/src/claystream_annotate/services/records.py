@@ -179,7 +179,7 @@ async def attach_responses(
 ) -> list[dict[str, Any]]:
     """Records in the public shape with their responses (annotators see only their own)."""
     found = await responses.for_records([d["_id"] for d in documents])
-    see_all = actor.role.at_least(Role.ADMIN)
+    see_all = actor.is_admin_of(spec.workspace)
     grouped: dict[str, list[ResponseDoc]] = {}
     for response in found:
         if see_all or response.user_id == actor.user_id:

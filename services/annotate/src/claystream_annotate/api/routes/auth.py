@@ -38,6 +38,7 @@ async def me(principal: PrincipalDep, deps: DepsDep) -> dict[str, object]:
         "username": principal.username,
         "role": principal.role.value,
         "workspaces": None if principal.workspaces is None else sorted(principal.workspaces),
+        "memberships": None if principal.roles is None else {name: role.value for name, role in sorted(principal.roles.items())},
         "kind": principal.kind,
         "csrf_token": principal.csrf_token,
     }

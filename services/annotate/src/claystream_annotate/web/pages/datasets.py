@@ -43,11 +43,10 @@ async def dataset_list(request: Request, principal: WebUser) -> Response:
 
 
 async def admin_workspaces(request: Request, principal: Principal) -> list[str]:
-    if not principal.role.at_least(Role.ADMIN):
+    administered = principal.administered(await request.app.state.deps.workspaces.list())
+    if not administered:
         raise Forbidden("creating datasets needs the admin role")
-    if principal.workspaces is None:
-        return sorted(await request.app.state.deps.workspaces.list())
-    return sorted(principal.workspaces)
+    return administered
 
 
 @router.get("/datasets/new")
