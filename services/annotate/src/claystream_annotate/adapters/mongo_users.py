@@ -33,6 +33,7 @@ def _user(document: dict[str, Any]) -> User:
         session_epoch=int(document.get("session_epoch", 0)),
         created_at=document.get("created_at"),
         memberships=_memberships(document),
+        ended_sessions=[str(tag) for tag in document.get("ended_sessions", [])],
     )
 
 

@@ -20,6 +20,7 @@ from claystream_common.web_sessions import (
     cookie_options,
     csrf_matches,
     requires_csrf,
+    session_still_valid,
 )
 from fastapi import Depends, Request, Response
 
@@ -27,6 +28,7 @@ from claystream_annotate.bootstrap import Deps
 from claystream_annotate.services.errors import Forbidden, Unauthenticated
 from claystream_annotate.services.ports import User
 from claystream_annotate.services.principals import Principal, Role, service_principal
+from claystream_annotate.services.accounts import end_session as end_user_session
 from claystream_annotate.services.users import principal_for
 
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
@@ -70,7 +72,7 @@ async def session_user(request: Request) -> tuple[User, WebSession] | None:
     if session is None:
         return None
     user = await deps.users.get(session.user_id)
-    if user is None or not user.active or user.session_epoch != session.epoch:
+    if user is None or not session_still_valid(session, active=user.active, epoch=user.session_epoch, ended=user.ended_sessions):
         return None
     return user, session
 
@@ -116,7 +118,12 @@ def start_session(response: Response, deps: Deps, user: User) -> WebSession:
     return session
 
 
-def end_session(response: Response, deps: Deps) -> None:
+async def end_session(request: Request, response: Response, deps: Deps) -> None:
+    """Logout: end this session server-side (a copied cookie stops working too) and drop the cookie."""
+    found = await session_user(request)
+    if found is not None:
+        user, session = found
+        await end_user_session(user_id=user.id, session=session, max_age_s=deps.settings.session_max_age_s, users=deps.users)
     response.delete_cookie(SESSION_COOKIE, path="/", secure=deps.settings.secure_cookies, httponly=True, samesite="lax")
 
 

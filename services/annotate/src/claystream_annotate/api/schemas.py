@@ -109,3 +109,20 @@ class BulkResponseOut(BaseModel):
     matched: int
     changed: int
     dry_run: bool
+
+
+class PasswordReset(BaseModel):
+    new_password: str = Field(min_length=1, max_length=1024)
+
+
+class PasswordChange(BaseModel):
+    current_password: str = Field(min_length=1, max_length=1024)
+    new_password: str = Field(min_length=1, max_length=1024)
+
+
+class ApiKeyPublic(BaseModel):
+    key_id: str
+    name: str
+    role: str
+    revoked: bool
+    created_at: datetime | None = None

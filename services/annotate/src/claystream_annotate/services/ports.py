@@ -23,6 +23,7 @@ class User:
     session_epoch: int = 0
     created_at: datetime | None = None
     memberships: dict[str, str] = field(default_factory=dict)
+    ended_sessions: list[str] = field(default_factory=list)  # tags of sessions ended by logout
 
 
 @dataclass
@@ -48,6 +49,12 @@ class UserStore(Protocol):
     async def update(self, user_id: str, changes: dict[str, Any]) -> bool: ...
     async def list(self, workspace: str | None = None) -> list[User]: ...
     async def any_owner(self) -> bool: ...
+
+
+class ApiKeyStore(Protocol):
+    async def get(self, key_id: str) -> dict[str, Any] | None: ...
+    async def list(self, workspace: str) -> list[dict[str, Any]]: ...
+    async def revoke(self, workspace: str, key_id: str) -> bool: ...
 
 
 class WorkspaceStore(Protocol):

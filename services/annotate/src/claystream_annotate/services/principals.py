@@ -72,6 +72,12 @@ class Principal:
         if not held.at_least(role):
             raise Forbidden(f"needs role {role.value} in workspace {workspace} (you are {held.value})")
 
+    def require_manager(self, workspace: str) -> None:
+        """Manage people and API keys of ``workspace``: its admins (signed in), owners, services; never an API key."""
+        self.require(workspace, Role.ADMIN)
+        if self.kind == "api_key":
+            raise Forbidden("API keys cannot manage users or API keys: sign in, or use the service token")
+
     @property
     def is_owner(self) -> bool:
         return self.role is Role.OWNER

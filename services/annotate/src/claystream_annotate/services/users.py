@@ -136,7 +136,7 @@ async def set_membership(
     *not found* to them); only owners add existing users from elsewhere.  Owners are global and
     are never changed through a membership.  A role is granted only up to the actor's own role there.
     """
-    actor.require(workspace, Role.ADMIN)
+    actor.require_manager(workspace)
     user = await users.get(user_id)
     if user is None or (not actor.is_owner and workspace not in user.memberships):
         raise NotFound(f"user {user_id} not found in workspace {workspace}")

@@ -27,14 +27,14 @@ async def create_workspace_route(body: WorkspaceIn, principal: PrincipalDep, dep
 
 @router.get("/{workspace}/users")
 async def list_members(workspace: str, principal: PrincipalDep, deps: DepsDep) -> list[UserPublic]:
-    principal.require(workspace, Role.ADMIN)
+    principal.require_manager(workspace)
     return [UserPublic.of(u, principal, workspace) for u in await deps.users.list(workspace)]
 
 
 @router.post("/{workspace}/users", status_code=201)
 async def create_member(workspace: str, body: UserCreate, principal: PrincipalDep, deps: DepsDep) -> UserPublic:
     """Create a user who is a member of this workspace (admins create annotators/admins)."""
-    principal.require(workspace, Role.ADMIN)
+    principal.require_manager(workspace)
     held = principal.role_in(workspace) or Role.ANNOTATOR
     if not held.at_least(Role(body.role)):
         raise Forbidden(f"you cannot create a user with role {body.role}")
@@ -60,6 +60,6 @@ async def remove_member(workspace: str, user_id: str, principal: PrincipalDep, d
 
 @router.post("/{workspace}/api-keys", status_code=201)
 async def create_api_key(workspace: str, body: ApiKeyIn, principal: PrincipalDep, deps: DepsDep) -> ApiKeyOut:
-    principal.require(workspace, Role.ADMIN)
+    principal.require_manager(workspace)
     key = await deps.api_keys.create(workspace=workspace, name=body.name, role=body.role)
     return ApiKeyOut(key_id=key.key_id, api_key=key.plaintext, workspace=workspace, role=body.role)
