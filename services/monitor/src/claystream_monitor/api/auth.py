@@ -9,7 +9,7 @@ from typing import Any
 
 from claystream_common.apikeys import parse_api_key, secret_matches
 from claystream_common.mongo import mongo_database
-from claystream_common.web_sessions import SESSION_COOKIE, SessionCodec, WebSession
+from claystream_common.web_sessions import SESSION_COOKIE, SessionCodec, WebSession, session_still_valid
 from fastapi import HTTPException, Request, status
 
 WORKSPACE_HEADER = "X-Claystream-Workspace"
@@ -57,7 +57,7 @@ async def viewer_from_request(request: Request) -> Viewer | None:
         if document is None or document.get("revoked") or not secret_matches(parsed[1], document.get("secret_sha256", "")):
             raise HTTPException(status.HTTP_401_UNAUTHORIZED, detail="X-API-Key: unknown or revoked key")
         return Viewer("api_key", document.get("name") or parsed[0], frozenset({document["workspace"]}), document.get("role"))
-    session = SessionCodec(settings.secret_key).decode(request.cookies.get(SESSION_COOKIE))
+    session = SessionCodec(settings.secret_key, max_age_s=settings.session_max_age_s).decode(request.cookies.get(SESSION_COOKIE))
     if session is not None:
         return await _user_viewer(db, session)
     return None
@@ -65,7 +65,9 @@ async def viewer_from_request(request: Request) -> Viewer | None:
 
 async def _user_viewer(db: Any, session: WebSession) -> Viewer | None:
     user = await db["users"].find_one({"_id": session.user_id})
-    if user is None or int(user.get("session_epoch", 0)) != session.epoch or user.get("disabled"):
+    if user is None or not session_still_valid(
+        session, active=bool(user.get("active", True)), epoch=int(user.get("session_epoch", 0)), ended=user.get("ended_sessions", [])
+    ):
         return None
     role = user.get("role")
     workspaces = None if role == "owner" else frozenset(user.get("workspaces", []))
