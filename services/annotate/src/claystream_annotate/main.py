@@ -14,6 +14,8 @@ from claystream_annotate.bootstrap import build_deps, close_deps, prepare_owner,
 from claystream_annotate.config import AnnotateSettings
 from claystream_annotate.web.routes import router as web_router
 
+LOGIN_BODY_MAX_BYTES = 16 * 1024  # a login form is refused past this before it is parsed
+
 
 def create_app(settings: AnnotateSettings | None = None, *, publisher: EventPublisher | None = None) -> FastAPI:
     """The annotate app.  ``publisher`` replaces Kafka for the outbox relay (tests)."""
@@ -31,7 +33,8 @@ def create_app(settings: AnnotateSettings | None = None, *, publisher: EventPubl
     async def stop(app: FastAPI) -> None:
         await close_deps(app.state.deps)
 
-    app = create_service_app(settings, title="Claystream annotate", start=start, stop=stop)
+    login_limit = {"/login": LOGIN_BODY_MAX_BYTES, "/api/v1/auth/login": LOGIN_BODY_MAX_BYTES}
+    app = create_service_app(settings, title="Claystream annotate", start=start, stop=stop, body_limits=login_limit)
     install_error_handlers(app)
     for module in (auth, accounts, workspaces, datasets, records, responses, export, metrics):
         app.include_router(module.router)
