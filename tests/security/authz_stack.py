@@ -22,6 +22,7 @@ from fastapi import FastAPI
 
 TOKEN = "matrix-service-token-0123456789abcdef"
 SECRET = "matrix-secret-key-0123456789abcdef"
+METRICS_TOKEN = "matrix-metrics-token-0123456789"
 OWNER, OWNER_PASSWORD = "owner", "owner-password-1"
 PASSWORD = "member-password-1"
 SESSION_MAX_AGE_S = 3600
@@ -34,14 +35,16 @@ DATASET_BODY = {
     "trainer": {"enabled": False},
 }
 PRINCIPALS = ("owner", "admin", "admin_other", "annotator", "key_admin", "key_annotator", "service", "anonymous")
-USERS = {"owner": OWNER, "admin": "admin-alpha", "admin_other": "admin-beta", "annotator": "annotator-alpha"}
+USERS = {"owner": OWNER, "admin": "admin-alpha", "admin_other": "admin-beta", "annotator": "annotator-alpha", "victim": "victim",
+         "setup_owner": OWNER}
 
 
 def _settings(cls: type[Any], stack: Any, name: str, db: str, **extra: str) -> Any:
     from claystream_common.settings import load_settings
 
     prefix = f"CLAYSTREAM_{name.upper()}_"
-    env = service_env(stack, prefix, db, service_token=TOKEN, secret_key=SECRET, kafka_consumer_group=f"{name}-{db}", **extra)
+    env = service_env(stack, prefix, db, service_token=TOKEN, secret_key=SECRET, kafka_consumer_group=f"{name}-{db}",
+                      public_docs="false", public_metrics="false", metrics_token=METRICS_TOKEN, **extra)
     return load_settings(cls, **{key.removeprefix(prefix).lower(): value for key, value in env.items()})
 
 
@@ -88,16 +91,18 @@ class Stack:
     def annotate_deps(self) -> Any:
         return self.apps["annotate"].state.deps
 
-    async def call(self, service: str, method: str, url: str, principal: str, body: Any = None) -> httpx.Response:
+    async def call(self, service: str, method: str, url: str, principal: str, body: Any = None, *, form: bool = False) -> httpx.Response:
         client = self.clients[service]
         client.cookies.clear()
+        if form:
+            return await client.request(method, url, headers=self.headers[principal], data=body)
         return await client.request(method, url, headers=self.headers[principal], json=body)
 
     async def login(self, principal: str) -> None:
         """(Re)open a session for a user principal: a fresh cookie and CSRF token."""
         client = self.clients["annotate"]
         client.cookies.clear()
-        password = OWNER_PASSWORD if principal == "owner" else PASSWORD
+        password = OWNER_PASSWORD if USERS[principal] == OWNER else PASSWORD
         answer = await client.post("/api/v1/auth/login", json={"username": USERS[principal], "password": password})
         assert answer.status_code == 200, answer.text
         cookie = answer.cookies[SESSION_COOKIE]
@@ -125,8 +130,7 @@ class Stack:
             made = await self.as_owner("POST", f"{base}/{workspace}/users", {"username": username, "password": PASSWORD, "role": role})
             assert made.status_code == 201, made.text
             self.ids[principal] = made.json()["id"]
-            if principal in USERS:
-                await self.login(principal)
+            await self.login(principal)
         for principal, role in (("key_admin", "admin"), ("key_annotator", "annotator"), ("victim_key", "annotator")):
             key = (await self.as_owner("POST", f"{base}/{WORKSPACE}/api-keys", {"name": principal, "role": role})).json()
             self.headers[principal] = {"X-API-Key": key["api_key"]}
