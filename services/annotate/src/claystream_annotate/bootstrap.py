@@ -116,7 +116,7 @@ def build_deps(settings: AnnotateSettings, *, publisher: EventPublisher | None =
         records=records,
         responses=responses,
         datasets=datasets,
-        users=MongoUserStore(db),
+        users=MongoUserStore(db, cache_s=settings.user_cache_s),
         workspaces=MongoWorkspaceStore(db),
         api_keys=MongoApiKeyStore(db),
         model_events=model_events,

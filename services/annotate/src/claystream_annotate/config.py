@@ -33,6 +33,7 @@ class AnnotateSettings(BaseAppSettings):
     outbox_enabled: bool = True
     page_max: int = Field(default=200, ge=1, le=1000)
     dataset_cache_s: float = Field(default=2.0, ge=0)
+    user_cache_s: float = Field(default=2.0, ge=0, description="a disable, logout or role change made elsewhere counts within this")
 
     # other services (the launcher passes them; optional)
     annotate_url: str | None = None
