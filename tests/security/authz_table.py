@@ -94,6 +94,7 @@ D = W + "/datasets/{dataset}"
 R = D + "/records/{record_id}"
 U = W + "/users/{user_id}"
 PAGE = "/datasets/{workspace}/{dataset}"
+TEAM_U = "/team/{workspace}/users/{user_id}"
 
 
 def _same_password(principal: str) -> dict[str, str]:
@@ -170,6 +171,14 @@ ROUTES: dict[str, Rule] = {
         "username": f"team-{p}", "password": "member-password-1", "role": "annotator"}),
     "annotate POST /team/{workspace}/members": Rule("page_admin", form=True, body={"user_id": "{user_id}", "action": "add", "role": "annotator"},
                                                    setup="victim_member"),
+    f"annotate POST {TEAM_U}/active": Rule("page_admin", form=True, body={"active": "1"}),
+    f"annotate POST {TEAM_U}/password": Rule("page_admin", form=True, body={"new_password": "member-password-1"}),
+    f"annotate POST {TEAM_U}/sessions": Rule("page_admin"),
+    "annotate POST /team/{workspace}/api-keys": Rule("page_admin", form=True, body={"name": "from-the-page", "role": "annotator"}),
+    "annotate POST /team/{workspace}/api-keys/{key_id}/revoke": Rule("page_admin"),
+    "annotate GET /account": Rule("page"),
+    "annotate POST /account/password": Rule("page", form=True, body=_same_password, relogin=True),
+    "annotate POST /account/sessions": Rule("page", relogin=True),
     # ingest
     "ingest GET /api/v1/me": Rule("machine"),
     "ingest POST /api/v1/datasets/{dataset}/records:bulk": Rule("machine", body={"items": [{"external_id": "m1", "fields": {"text": "x"}}]}),

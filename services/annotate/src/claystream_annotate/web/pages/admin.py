@@ -9,6 +9,7 @@ from claystream_common.datasets import DatasetSpec
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
+from claystream_annotate.services.accounts import list_api_keys
 from claystream_annotate.services.datasets import delete_dataset, update_dataset
 from claystream_annotate.services.errors import Conflict, Forbidden, Invalid
 from claystream_annotate.services.principals import Principal, Role
@@ -107,7 +108,9 @@ async def team_context(request: Request, principal: Principal, workspace: str | 
         others = sorted((u for u in await deps.users.list(None) if u.id not in member_ids), key=lambda u: u.username)
     held = principal.role_in(current) or Role.ANNOTATOR
     grantable = [r.value for r in (Role.ANNOTATOR, Role.ADMIN, Role.OWNER) if held.at_least(r)]
-    return {"workspaces": workspaces, "workspace": current, "members": members, "others": others, "roles": grantable}
+    keys = await list_api_keys(actor=principal, workspace=current, api_keys=deps.api_keys)
+    return {"workspaces": workspaces, "workspace": current, "members": members, "others": others, "roles": grantable,
+            "member_roles": [r for r in grantable if r != Role.OWNER.value], "api_keys": keys}
 
 
 @router.get("/team")
