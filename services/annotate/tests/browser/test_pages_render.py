@@ -41,6 +41,7 @@ async def test_pages_render_cleanly(live_server, store, browser) -> None:
         ("settings", f"{base}/settings"),
         ("team", f"{live_server.url}/team"),
         ("new-dataset", f"{live_server.url}/datasets/new"),
+        ("account", f"{live_server.url}/account"),
     ]:
         response = await page.goto(url)
         assert response.status == 200, (label, response.status)
