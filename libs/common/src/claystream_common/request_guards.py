@@ -50,7 +50,7 @@ class BodyLimit:
             return
         limit = self.limit_for(scope.get("path", ""))
         declared = dict(scope.get("headers") or []).get(b"content-length")
-        message = f'{{"detail": {{"field": "body", "reason": "larger than {limit} bytes"}}}}'.encode()
+        message = f'{{"detail": "request body is larger than {limit} bytes; send smaller batches"}}'.encode()
         if declared is not None and declared.isdigit() and int(declared) > limit:
             await _send_json(send, 413, message, [(b"connection", b"close")])
             return
