@@ -7,7 +7,6 @@ from fastapi import APIRouter, Request, Response
 from claystream_annotate.api.auth import PrincipalDep
 from claystream_annotate.api.deps import DepsDep, SpecDep
 from claystream_annotate.services.errors import Invalid
-from claystream_annotate.services.principals import Role
 from claystream_annotate.services.queue import next_record, release_lease
 from claystream_annotate.services.records import (
     RecordQuery,

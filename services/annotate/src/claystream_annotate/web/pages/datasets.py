@@ -11,7 +11,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from claystream_annotate.services.datasets import create_dataset, dataset_progress, list_datasets
 from claystream_annotate.services.errors import Conflict, Forbidden, Invalid
-from claystream_annotate.services.principals import Principal, Role
+from claystream_annotate.services.principals import Principal
 from claystream_annotate.web.rendering import render
 from claystream_annotate.web.routing import WebRoute
 from claystream_annotate.web.session import WebUser
