@@ -25,6 +25,7 @@ SCHEMA_SHA256 = "d549057ebc2925f39f62799eab0db7b9e2c18b35b6c00595199116da3ed10e6
 DEPLOY_ENV = {
     "CLAYSTREAM_SECRET_KEY": "k" * 40,
     "CLAYSTREAM_SERVICE_TOKEN": "t" * 40,
+    "CLAYSTREAM_METRICS_TOKEN": "m" * 40,
     "CLAYSTREAM_MONGO_PASSWORD": "mongo-password-0123456789",
     "CLAYSTREAM_REDIS_PASSWORD": "redis-password-0123456789",
     "CLAYSTREAM_GRAFANA_PASSWORD": "grafana-password-0123456789",
@@ -147,6 +148,7 @@ def test_secrets_are_required_variables_not_defaults(compose: dict, support: Mod
     assert {
         "CLAYSTREAM_SECRET_KEY",
         "CLAYSTREAM_SERVICE_TOKEN",
+        "CLAYSTREAM_METRICS_TOKEN",
         "CLAYSTREAM_MONGO_PASSWORD",
         "CLAYSTREAM_REDIS_PASSWORD",
         "CLAYSTREAM_GRAFANA_PASSWORD",

@@ -188,6 +188,9 @@ def test_prometheus_scrapes_every_service(
                 targets[host] = port
                 if host in claystream_services:
                     assert job.get("metrics_path", "/metrics") == "/metrics"
+                    # production mode wants the metrics token (issue 17): the file compose mounts from CLAYSTREAM_METRICS_TOKEN
+                    mounted = {c["target"] for c in compose["services"]["prometheus"].get("configs", [])}
+                    assert job["authorization"]["credentials_file"] in mounted, job["job_name"]
     for name in claystream_services:
         assert targets.get(name) == str(SERVICE_BY_NAME[name].default_port), f"{name} is not scraped"
 

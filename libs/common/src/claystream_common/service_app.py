@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse, Response
 
 from claystream_common.logs import setup_logging
 from claystream_common.metrics import READY, metrics_middleware, metrics_response
+from claystream_common.request_guards import BodyLimit, OperatorOnly
 from claystream_common.runtime import standard_checks
 from claystream_common.settings import BaseAppSettings
 from claystream_common.telemetry import instrument_fastapi, setup_telemetry
@@ -67,12 +68,16 @@ def create_service_app(
     start: AppHook,
     stop: AppHook,
     description: str = "",
+    body_limits: dict[str, int] | None = None,
 ) -> FastAPI:
     """A service's FastAPI app with the shared lifespan and operations routes.
 
     The lifespan sets up logging and tracing, then calls ``start(app)`` (which builds the
     service's Deps through its bootstrap and stores them on ``app.state.deps``), and
     ``stop(app)`` on shutdown.  ``/readyz`` pings the Deps' ``kafka``, ``mongo`` and ``redis``.
+    Every request passes :mod:`claystream_common.request_guards` first: bodies over
+    ``max_body_bytes`` (or a tighter ``body_limits[path prefix]``) get 413; ``/metrics`` and the
+    docs need a bearer token in production.
     """
 
     @asynccontextmanager
@@ -86,6 +91,8 @@ def create_service_app(
             await stop(app)
 
     app = FastAPI(title=title, version="0.1.0", description=description, lifespan=lifespan)
+    app.add_middleware(OperatorOnly, settings=settings)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, per_path=body_limits or {})
 
     def checks() -> Mapping[str, ReadinessCheck]:
         deps = app.state.deps

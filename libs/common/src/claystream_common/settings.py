@@ -63,6 +63,11 @@ class BaseAppSettings(BaseSettings):
     mongo_timeout_ms: int = Field(default=5_000, ge=100)
     redis_url: str = "redis://127.0.0.1:6379/0"
 
+    max_body_bytes: int = Field(default=2 * 1024 * 1024, ge=1024, description="larger request bodies get 413")
+    public_docs: bool | None = Field(default=None, description="/docs, /redoc, /openapi.json without the service token (default: not in production)")
+    public_metrics: bool | None = Field(default=None, description="/metrics without a token (default: not in production)")
+    metrics_token: str = Field(default="", description="bearer token Prometheus sends for /metrics (the service token works too)")
+
     otlp_endpoint: str | None = None
     log_level: str = "INFO"
     log_json: bool = True

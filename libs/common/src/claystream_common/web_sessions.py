@@ -12,9 +12,11 @@ or in the ``csrf_token`` form field; :func:`csrf_matches` compares in constant t
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import secrets
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -95,3 +97,28 @@ def cookie_options(*, secure: bool, max_age_s: int) -> dict[str, Any]:
 
 def requires_csrf(method: str) -> bool:
     return method.upper() not in SAFE_METHODS
+
+
+def session_tag(session: WebSession) -> str:
+    """What a user document keeps to end one session server-side (``ended_sessions``): the issue
+    time (so old tags can be pruned) and a hash of the session's CSRF token (unique per session)."""
+    digest = hashlib.sha256(session.csrf_token.encode()).hexdigest()[:32]
+    return f"{int(session.issued_at)}:{digest}"
+
+
+def session_still_valid(session: WebSession, *, active: bool, epoch: int, ended: Iterable[str]) -> bool:
+    """A decoded (signed, unexpired) session counts only while its user is active, the user's
+    session epoch is unchanged (password change, disable, "end all sessions") and this session was
+    not ended by a logout.  Annotate and the monitor both decide with this."""
+    return active and epoch == session.epoch and session_tag(session) not in set(ended)
+
+
+def live_session_tags(tags: Iterable[str], *, max_age_s: int, now: float | None = None) -> list[str]:
+    """The tags of sessions that could still be presented (younger than ``max_age_s``)."""
+    cutoff = (now if now is not None else time.time()) - max_age_s
+    kept = []
+    for tag in tags:
+        issued, _, _ = tag.partition(":")
+        if issued.isdigit() and int(issued) >= cutoff:
+            kept.append(tag)
+    return kept

@@ -18,6 +18,8 @@ from claystream_common.mongo import make_mongo_client, mongo_database
 from claystream_common.ports import EventPublisher
 from claystream_common.redis_client import make_redis
 from claystream_common.runtime import KafkaRuntime
+from claystream_common.auth import Authenticator
+from claystream_common.auth_mongo import MongoApiKeyLookup
 from claystream_common.web_sessions import SessionCodec
 from pymongo import AsyncMongoClient
 from redis.asyncio import Redis
@@ -71,6 +73,7 @@ class Deps:
     webhooks: WebhookDispatcher
     webhook_sender: HttpWebhookSender
     quarantine: MongoOutboxQuarantine
+    auth: Authenticator
 
 
 def spec_loader(datasets: MongoDatasetStore) -> Callable[[str], Awaitable[DatasetSpec | None]]:
@@ -100,6 +103,8 @@ def build_deps(settings: AnnotateSettings, *, publisher: EventPublisher | None =
     vectors = VectorIndex(stored=MongoStoredVectors(db), generations=RedisGenerations(redis), trainer=trainer,
                           trainer_refresh_s=settings.trainer_vectors_refresh_s)
     quarantine = MongoOutboxQuarantine(db)
+    users = MongoUserStore(db, cache_s=settings.user_cache_s)
+    sessions = SessionCodec(settings.secret_key, max_age_s=settings.session_max_age_s)
     runners = []
     if settings.consumers_enabled:
         runners.append(
@@ -146,7 +151,7 @@ def build_deps(settings: AnnotateSettings, *, publisher: EventPublisher | None =
         records=records,
         responses=responses,
         datasets=datasets,
-        users=MongoUserStore(db),
+        users=users,
         workspaces=MongoWorkspaceStore(db),
         api_keys=MongoApiKeyStore(db),
         model_events=model_events,
@@ -158,7 +163,7 @@ def build_deps(settings: AnnotateSettings, *, publisher: EventPublisher | None =
             lockout_s=settings.login_lockout_s,
             per_minute=settings.login_rate_per_minute,
         ),
-        sessions=SessionCodec(settings.secret_key, max_age_s=settings.session_max_age_s),
+        sessions=sessions,
         relay=relay,
         publisher=publisher or producer,
         vectors=vectors,
@@ -169,6 +174,7 @@ def build_deps(settings: AnnotateSettings, *, publisher: EventPublisher | None =
         webhooks=webhooks.dispatcher,
         webhook_sender=webhooks.sender,
         quarantine=quarantine,
+        auth=Authenticator(service_token=settings.service_token, api_keys=MongoApiKeyLookup(db), users=users.record, sessions=sessions),
     )
 
 

@@ -1,4 +1,6 @@
-"""Administration from the shell: ``python -m claystream_annotate.cli create-owner|create-user|create-api-key``.
+"""Administration from the shell: ``python -m claystream_annotate.cli create-owner|create-user|create-api-key``,
+and account security: ``list-api-keys``, ``revoke-api-key``, ``disable-user``, ``enable-user``,
+``set-password`` and ``end-sessions`` (every session of a user ends at once, in every service).
 
 Connects with the service's settings (``CLAYSTREAM_ANNOTATE_*``).  Passwords come from the
 ``--password`` option or are prompted (never echoed); a generated one is printed once.
@@ -20,9 +22,11 @@ from claystream_common.settings import load_settings
 from claystream_annotate.adapters.mongo_misc import MongoApiKeyStore
 from claystream_annotate.adapters.mongo_users import MongoUserStore, MongoWorkspaceStore
 from claystream_annotate.config import AnnotateSettings
-from claystream_annotate.services.errors import AnnotateError
+from claystream_annotate.services.accounts import end_all_sessions
+from claystream_annotate.services.errors import AnnotateError, NotFound
+from claystream_annotate.services.ports import User
 from claystream_annotate.services.principals import Role
-from claystream_annotate.services.users import create_user, generate_password
+from claystream_annotate.services.users import change_password, create_user, generate_password
 
 app = typer.Typer(help="Claystream annotate administration", no_args_is_help=True)
 
@@ -109,6 +113,89 @@ def create_api_key(
         await MongoWorkspaceStore(db).create(workspace)
         key = await MongoApiKeyStore(db).create(workspace=workspace, name=name, role=Role(role).value)
         typer.echo(key.plaintext)
+
+    _run(work)
+
+
+@app.command("list-api-keys")
+def list_api_keys_command(workspace: str = typer.Option("default")) -> None:
+    """The workspace's API keys (id, name, role, revoked), never their secrets."""
+
+    async def work(db: Any) -> None:
+        for key in await MongoApiKeyStore(db).list(workspace):
+            state = "revoked" if key.get("revoked") else "active"
+            typer.echo(f"{key['_id']}  {key.get('name', '')}  {key.get('role', '')}  {state}")
+
+    _run(work)
+
+
+@app.command("revoke-api-key")
+def revoke_api_key_command(key_id: str, workspace: str = typer.Option("default")) -> None:
+    """Revoke a key (services refuse it from their next lookup; ingest within its 10 s cache)."""
+
+    async def work(db: Any) -> None:
+        if not await MongoApiKeyStore(db).revoke(workspace, key_id):
+            raise NotFound(f"API key {key_id} not found in workspace {workspace}")
+        typer.echo(f"revoked {key_id}")
+
+    _run(work)
+
+
+async def _user_named(db: Any, username: str) -> tuple[MongoUserStore, User]:
+    users = MongoUserStore(db, cache_s=0)
+    user = await users.by_username(username)
+    if user is None:
+        raise NotFound(f"user {username} not found")
+    return users, user
+
+
+@app.command("disable-user")
+def disable_user(username: str) -> None:
+    """Refuse the user's logins and end every session they have."""
+
+    async def work(db: Any) -> None:
+        users, user = await _user_named(db, username)
+        await users.update(user.id, {"active": False, "session_epoch": user.session_epoch + 1})
+        typer.echo(f"disabled {username}")
+
+    _run(work)
+
+
+@app.command("enable-user")
+def enable_user(username: str) -> None:
+    async def work(db: Any) -> None:
+        users, user = await _user_named(db, username)
+        await users.update(user.id, {"active": True})
+        typer.echo(f"enabled {username}")
+
+    _run(work)
+
+
+@app.command("set-password")
+def set_password(
+    username: str, password: str | None = typer.Option(None, help="prompted when omitted"), generate: bool = typer.Option(False)
+) -> None:
+    """Set a user's password (ends every session of theirs)."""
+    secret, generated = _password(password, generate)
+
+    async def work(db: Any) -> None:
+        users, user = await _user_named(db, username)
+        await change_password(user_id=user.id, new_password=secret, users=users)
+        typer.echo(f"password of {username} changed; their sessions ended")
+        if generated:
+            typer.echo(f"password: {secret}")
+
+    _run(work)
+
+
+@app.command("end-sessions")
+def end_sessions(username: str) -> None:
+    """Sign the user out everywhere (annotate and the monitor)."""
+
+    async def work(db: Any) -> None:
+        users, user = await _user_named(db, username)
+        await end_all_sessions(user_id=user.id, users=users)
+        typer.echo(f"ended every session of {username}")
 
     _run(work)
 

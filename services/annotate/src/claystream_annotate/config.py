@@ -53,6 +53,7 @@ class AnnotateSettings(BaseAppSettings):
     webhook_max_attempts: int = Field(default=11, ge=1, description="11 attempts at 5 s x 4^n capped at 6 h span about 26 h")
     webhook_poll_s: float = Field(default=1.0, gt=0, description="how often due retries are looked for")
     webhook_lease_s: float = Field(default=120.0, gt=0, description="a claimed delivery is re-claimable after this")
+    user_cache_s: float = Field(default=2.0, ge=0, description="a disable, logout or role change made elsewhere counts within this")
 
     # other services (the launcher passes them; optional)
     annotate_url: str | None = None

@@ -25,3 +25,43 @@ async def test_export_formats(annotate: Annotate) -> None:
     assert (await annotate.owner.get(f"{URL}/export", params={"format": "xml"})).status_code == 422
     annotator = await annotate.member("exp")
     assert (await annotator.get(f"{URL}/export")).status_code == 403
+
+
+async def test_csv_and_parquet_neutralise_formulas(annotate: Annotate) -> None:
+    """Issue 17 finding 8: cells a spreadsheet would run stay text (leading apostrophe)."""
+    dataset = await annotate.dataset()
+    payloads = ['=HYPERLINK("http://evil.example","click")', "+1+1", "-2+3", "@SUM(A1)", "\tTAB", "\rCR", "plain = text"]
+    ids = await annotate.records(dataset, payloads)
+    await annotate.owner.put(f"{URL}/records/{ids[0]}/response", json={"values": {"sentiment": "pos"}})
+    csv_text = (await annotate.owner.get(f"{URL}/export", params={"format": "csv"})).text
+    import csv as csv_module
+
+    rows = list(csv_module.DictReader(io.StringIO(csv_text, newline="")))
+    assert [r["field.text"] for r in rows] == ["'" + p for p in payloads[:-1]] + ["plain = text"]
+    parquet = await annotate.owner.get(f"{URL}/export", params={"format": "parquet"})
+    column = pq.read_table(io.BytesIO(parquet.content)).column("field.text").to_pylist()
+    assert column == ["'" + p for p in payloads[:-1]] + ["plain = text"]
+    jsonl = await annotate.owner.get(f"{URL}/export", params={"format": "jsonl"})
+    assert json.loads(jsonl.text.splitlines()[0])["fields"]["text"] == payloads[0]  # JSONL keeps the data as stored
+
+
+async def test_export_streams_page_by_page_with_each_page_s_responses(annotate: Annotate, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Issue 17 finding 9: responses are read per page of records (not all held), and still all attached."""
+    from claystream_annotate.services import export
+
+    monkeypatch.setattr(export, "PAGE", 2)
+    dataset = await annotate.dataset()
+    ids = await annotate.records(dataset, [f"text {i}" for i in range(5)])
+    for record_id in ids:
+        assert (await annotate.owner.put(f"{URL}/records/{record_id}/response", json={"values": {"sentiment": "neg"}})).status_code == 200
+    seen = []
+    original = annotate.deps.responses.for_records
+
+    async def counting(record_ids):  # type: ignore[no-untyped-def]
+        seen.append(len(record_ids))
+        return await original(record_ids)
+
+    monkeypatch.setattr(annotate.deps.responses, "for_records", counting)
+    rows = [json.loads(line) for line in (await annotate.owner.get(f"{URL}/export")).text.splitlines()]
+    assert [r["id"] for r in rows] == ids and all(r["responses"][0]["values"] == {"sentiment": "neg"} for r in rows)
+    assert seen == [2, 2, 1], seen

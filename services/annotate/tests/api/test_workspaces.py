@@ -19,7 +19,8 @@ async def test_owner_creates_workspaces_members_and_api_keys(annotate: Annotate)
     assert {m["username"] for m in members} == {"boss-b", "ann-b"}
     user_id = next(m["id"] for m in members if m["username"] == "ann-b")
     assert (await admin.delete(f"{BASE}/team-b/members/{user_id}")).status_code == 204
-    assert (await admin.put(f"{BASE}/team-b/members/{user_id}", json={"role": "annotator"})).json()["workspaces"] == ["team-b"]
+    assert (await admin.put(f"{BASE}/team-b/members/{user_id}", json={"role": "annotator"})).status_code == 404  # no longer a member
+    assert (await annotate.owner.put(f"{BASE}/team-b/members/{user_id}", json={"role": "annotator"})).json()["workspaces"] == ["team-b"]
     key = await admin.post(f"{BASE}/team-b/api-keys", json={"name": "sdk", "role": "annotator"})
     assert key.status_code == 201 and key.json()["api_key"].startswith("cs_")
     with_key = annotate.client()

@@ -42,6 +42,7 @@ async def test_pages_render_cleanly(live_server, store, browser) -> None:
         ("team", f"{live_server.url}/team"),
         ("quarantine", f"{live_server.url}/admin/quarantine"),
         ("new-dataset", f"{live_server.url}/datasets/new"),
+        ("account", f"{live_server.url}/account"),
     ]:
         response = await page.goto(url)
         assert response.status == 200, (label, response.status)

@@ -62,7 +62,7 @@ async def test_hostile_content_renders_inert(live_server, store, browser) -> Non
     assert await page.evaluate("() => window.__pwned === undefined")
 
     await page.goto(f"{live_server.url}/team")
-    assert "<img src=x onerror=alert('user')>" in await page.locator("table").inner_text()
+    assert "<img src=x onerror=alert('user')>" in await page.locator("section[aria-label='Members'] table").inner_text()
     assert await page.locator("table img").count() == 0
 
     await page.wait_for_timeout(300)

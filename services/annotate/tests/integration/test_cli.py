@@ -31,3 +31,41 @@ async def test_create_user_and_api_key(embedded_stack) -> None:  # type: ignore[
         with_key = annotate.client()
         with_key.headers["X-API-Key"] = key
         assert (await with_key.get(f"{BASE}/cli-space/datasets")).status_code == 200
+
+
+def cli_fails(env: dict[str, str], *args: str) -> str:
+    done = subprocess.run([sys.executable, "-m", "claystream_annotate.cli", *args], env={**os.environ, **env},
+                          capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL, check=False)
+    assert done.returncode != 0, done.stdout
+    return done.stderr
+
+
+async def test_revoke_disable_set_password_end_sessions(embedded_stack) -> None:  # type: ignore[no-untyped-def]
+    """Issue 17 finding 6: the account-security commands act on a running service at once."""
+    db = f"t{uuid.uuid4().hex[:12]}"
+    env = service_env(embedded_stack, "CLAYSTREAM_ANNOTATE_", db)
+    password = cli(env, "create-user", "cli-ann", "--workspace", "cli-space", "--generate").split("password: ")[1].strip()
+    key = cli(env, "create-api-key", "--workspace", "cli-space", "--name", "leaky", "--role", "annotator").strip()
+    key_id = key.split("_")[1]
+    async with running_annotate(embedded_stack, db, user_cache_s="0") as annotate:
+        with_key = annotate.client()
+        with_key.headers["X-API-Key"] = key
+        assert (await with_key.get(f"{BASE}/cli-space/datasets")).status_code == 200
+        assert "active" in cli(env, "list-api-keys", "--workspace", "cli-space")
+        cli(env, "revoke-api-key", key_id, "--workspace", "cli-space")
+        assert (await with_key.get(f"{BASE}/cli-space/datasets")).status_code == 401
+        assert "revoked" in cli(env, "list-api-keys", "--workspace", "cli-space")
+        assert "not found" in cli_fails(env, "revoke-api-key", "nope", "--workspace", "cli-space")
+
+        session = await annotate.login("cli-ann", password)
+        cli(env, "end-sessions", "cli-ann")
+        assert (await session.get("/api/v1/me")).status_code == 401
+        session = await annotate.login("cli-ann", password)
+        cli(env, "disable-user", "cli-ann")
+        assert (await session.get("/api/v1/me")).status_code == 401
+        refused = await annotate.client().post("/api/v1/auth/login", json={"username": "cli-ann", "password": password})
+        assert refused.status_code == 401
+        cli(env, "enable-user", "cli-ann")
+        new_password = cli(env, "set-password", "cli-ann", "--generate").split("password: ")[1].strip()
+        assert (await annotate.client().post("/api/v1/auth/login", json={"username": "cli-ann", "password": password})).status_code == 401
+        assert (await (await annotate.login("cli-ann", new_password)).get("/api/v1/me")).status_code == 200

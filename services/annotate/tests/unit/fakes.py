@@ -103,6 +103,7 @@ class FakeRecords:
 
     def __init__(self) -> None:
         self.documents: dict[str, dict[str, Any]] = {}
+        self.finds: list[dict[str, int] | None] = []  # the projection of every find (tests check what a search reads)
         self._seq = 0
 
     def add(self, record_id: str, dataset_id: str, **extra: Any) -> dict[str, Any]:
@@ -154,11 +155,17 @@ class FakeRecords:
                 return False
         return True
 
-    async def find(self, query: dict[str, Any], *, sort: list[tuple[str, int]], limit: int) -> list[dict[str, Any]]:
+    async def find(
+        self, query: dict[str, Any], *, sort: list[tuple[str, int]], limit: int, projection: dict[str, int] | None = None
+    ) -> list[dict[str, Any]]:
         matching = [d for d in self.documents.values() if self._match(d, query)]
         field, direction = sort[0]
         matching.sort(key=lambda d: d.get(field) if field == "seq" else 0, reverse=direction == -1)
-        return copy.deepcopy(matching[:limit])
+        self.finds.append(projection)
+        found = copy.deepcopy(matching[:limit])
+        if projection is None:
+            return found
+        return [{key: value for key, value in d.items() if key in projection} for d in found]
 
     async def count(self, query: dict[str, Any]) -> int:
         return sum(1 for d in self.documents.values() if self._match(d, query))

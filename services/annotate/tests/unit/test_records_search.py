@@ -84,3 +84,21 @@ def test_cursors_of_the_previous_shape_are_still_read() -> None:
 
     old = base64.urlsafe_b64encode(json.dumps([5, 5]).encode()).decode().rstrip("=")
     assert build_query(make_spec(), RecordQuery(after=old), "u1").after == (5, 5, frozenset())
+
+
+async def test_text_search_reads_a_projection_within_a_budget(world: World) -> None:
+    """Issue 17 finding 9: a text search never reads whole documents while scanning, stops at its
+    budget, and refuses an overlong query."""
+    spec = make_spec()
+    for i in range(30):
+        world.records.add(f"r{i:02d}", spec.id, fields={"text": "needle" if i == 25 else "hay"}, metadata={"genre": "drama"})
+    kwargs = {"spec": spec, "records": world.records, "responses": world.responses, "counters": world.counters}
+    world.records.finds.clear()
+    capped = await search_records(RecordQuery(q="needle", limit=5), actor=annotator("u1"), text_scan_budget=10, **kwargs)
+    assert capped.items == [] and capped.next_after is not None, "the budget stops the scan and says where to go on"
+    assert world.records.finds and all(p is not None and "metadata" not in p and "suggestions" not in p for p in world.records.finds)
+    found = await search_records(RecordQuery(q="needle", limit=5), actor=annotator("u1"), **kwargs)
+    assert [r["id"] for r in found.items] == ["r25"] and found.items[0]["metadata"] == {"genre": "drama"}, "the page is loaded in full"
+    with pytest.raises(Invalid) as caught:
+        await search_records(RecordQuery(q="x" * 201, limit=5), actor=annotator("u1"), **kwargs)
+    assert caught.value.field == "q"

@@ -69,3 +69,33 @@ def test_production_refuses_weak_owner_password() -> None:
     with pytest.raises(ValidationError, match="owner_password"):
         AnnotateSettings(**strong, owner_username="boss", owner_password="changeme")
     AnnotateSettings(**strong, owner_username="boss", owner_password="a-long-random-passphrase")
+
+
+async def test_first_owner_is_restored_not_recreated_when_demoted_by_an_older_version() -> None:
+    users, spaces = FakeUsers(), FakeWorkspaces()
+    await ensure_first_owner(username=None, password=None, workspace="default", production=False, users=users, workspaces=spaces)
+    owner = next(iter(users.users.values()))
+    await users.update(owner.id, {"role": "annotator"})  # what the old set_membership could do
+    assert await ensure_first_owner(username=None, password=None, workspace="default", production=False, users=users, workspaces=spaces) is None
+    assert len(users.users) == 1 and (await users.get(owner.id)).role == "owner"  # type: ignore[union-attr]
+
+
+async def test_membership_roles_are_per_workspace() -> None:
+    from claystream_annotate.services.errors import Forbidden, NotFound
+    from claystream_annotate.services.users import set_membership
+
+    users, spaces = FakeUsers(), FakeWorkspaces("a", "b")
+    admin_a = await create_user(username="boss", password="long enough", role="admin", workspaces_list=["a"], users=users, workspaces=spaces)
+    owner = await create_user(username="root", password="long enough", role="owner", workspaces_list=["a"], users=users, workspaces=spaces)
+    only_b = await create_user(username="bee", password="long enough", role="annotator", workspaces_list=["b"], users=users, workspaces=spaces)
+    actor = principal_for(admin_a)
+    with pytest.raises(NotFound):
+        await set_membership(actor=actor, user_id=only_b.id, workspace="a", member=True, role=Role.ADMIN, users=users)
+    with pytest.raises(Forbidden):
+        await set_membership(actor=actor, user_id=owner.id, workspace="a", member=True, role=Role.ANNOTATOR, users=users)
+    shared = await set_membership(actor=principal_for(owner), user_id=only_b.id, workspace="a", member=True, users=users)
+    assert shared.memberships == {"a": "annotator", "b": "annotator"}
+    promoted = await set_membership(actor=actor, user_id=only_b.id, workspace="a", member=True, role=Role.ADMIN, users=users)
+    assert promoted.memberships == {"a": "admin", "b": "annotator"}
+    seen = principal_for(promoted)
+    assert seen.is_admin_of("a") and not seen.is_admin_of("b") and seen.role_in("c") is None

@@ -105,6 +105,9 @@ async def test_annotation_flow_swaps_fragments_and_emits_events(web_app, owner_c
     # previous goes back to the answered record with the answer selected
     back = await client.get(f"/datasets/default/{name}/records/{first}?forward={second}", headers=HX)
     assert re.search(r'value="negative"\s+checked', back.text) and "your answer: submitted" in back.text
+    # a forged trail never reaches an hx-get URL (issue 17 low)
+    forged = await client.get(f"/datasets/default/{name}/records/{first}", params={"back": "../../../api/v1/me,x/y", "forward": "a?b"}, headers=HX)
+    assert forged.status_code == 200 and "../" not in forged.text and "x/y" not in forged.text and "a?b" not in forged.text
 
 
 async def test_state_changes_without_csrf_token_are_refused(web_app, owner_client) -> None:

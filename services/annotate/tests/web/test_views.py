@@ -79,6 +79,12 @@ def test_trails_are_bounded_and_deduplicated() -> None:
     assert join_trail(["a", "b", "a"]) == "a,b"
 
 
+def test_trail_ids_that_are_not_record_ids_are_dropped() -> None:
+    """Issue 17 low: trail ids go into hx-get URLs, so only id-shaped parts survive."""
+    raw = "../../api/v1/workspaces/w/datasets/d/export,ok-1,a/b,x?y=1,%2e%2e,javascript:alert(1),0f3c2d1e-aaaa-4bbb-8ccc-123456789abc"
+    assert parse_trail(raw) == ["ok-1", "0f3c2d1e-aaaa-4bbb-8ccc-123456789abc"]
+
+
 def test_metadata_items_skip_nested_values() -> None:
     assert metadata_items({"metadata": {"source": "imdb", "nested": {"a": 1}, "n": 3}}) == [("source", "imdb"), ("n", "3")]
 

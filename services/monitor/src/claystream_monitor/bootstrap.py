@@ -7,12 +7,15 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from claystream_common.auth import Authenticator
+from claystream_common.auth_mongo import MongoApiKeyLookup, MongoUserLookup
 from claystream_common.idempotency import MongoFence
 from claystream_common.kafka.consumer import ConsumerRunner, Subscription
 from claystream_common.kafka.producer import EventProducer
 from claystream_common.mongo import make_mongo_client, mongo_database
 from claystream_common.redis_client import make_redis
 from claystream_common.runtime import KafkaRuntime
+from claystream_common.web_sessions import SessionCodec
 from pymongo import AsyncMongoClient
 from redis.asyncio import Redis
 
@@ -39,6 +42,7 @@ class Deps:
     engine: MonitorEngine
     http: httpx.AsyncClient
     fence: MongoFence
+    auth: Authenticator
 
 
 def build_deps(settings: MonitorSettings) -> Deps:
@@ -74,7 +78,16 @@ def build_deps(settings: MonitorSettings) -> Deps:
             reference_source=settings.reference_source, directory=ports.directory,
         ), group=settings.consumer_group, fence=fence, max_records=500))
     return Deps(settings=settings, mongo=mongo, redis=redis, producer=producer, kafka=KafkaRuntime(producer, runners),
-                store=store, engine=engine, http=http, fence=fence)
+                store=store, engine=engine, http=http, fence=fence, auth=authenticator(settings, db))
+
+
+def authenticator(settings: MonitorSettings, db: Any) -> Authenticator:
+    """API keys, the service token (any workspace when it names none: the monitor only reads) and
+    annotate's session cookie, through ``claystream_common.auth``."""
+    return Authenticator(
+        service_token=settings.service_token, api_keys=MongoApiKeyLookup(db), users=MongoUserLookup(db),
+        sessions=SessionCodec(settings.secret_key, max_age_s=settings.session_max_age_s), service_needs_workspace=False,
+    )
 
 
 def _runner(

@@ -14,6 +14,7 @@ class MonitorSettings(BaseAppSettings):
     model_config = SettingsConfigDict(env_prefix="CLAYSTREAM_MONITOR_", extra="ignore", frozen=True)
 
     service_name: str = "monitor"
+    session_max_age_s: int = Field(default=12 * 3600, ge=60, description="oldest annotate session accepted (match annotate's)")
     annotate_url: str | None = None
     ingest_url: str | None = None
     trainer_url: str | None = None

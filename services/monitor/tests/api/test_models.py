@@ -76,7 +76,7 @@ async def test_overview_shape(client: httpx.AsyncClient) -> None:
 @pytest.mark.parametrize(
     ("headers", "fragment"),
     [({}, "authentication required"), ({"X-API-Key": "nope"}, "X-API-Key: malformed"),
-     ({"X-API-Key": "cs_0123456789abcdef_wrong"}, "X-API-Key: unknown"), ({"Authorization": "Bearer wrong"}, "invalid service token")],
+     ({"X-API-Key": "cs_0123456789abcdef_wrong"}, "X-API-Key: invalid or revoked"), ({"Authorization": "Bearer wrong"}, "invalid service token")],
 )
 async def test_refuses_unauthenticated_callers_naming_the_reason(client: httpx.AsyncClient, headers, fragment) -> None:  # type: ignore[no-untyped-def]
     response = await client.get("/api/v1/models", headers=headers)

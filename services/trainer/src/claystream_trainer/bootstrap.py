@@ -8,6 +8,8 @@ from typing import Any
 
 from claystream_common.kafka.consumer import ConsumerRunner
 from claystream_common.kafka.producer import EventProducer
+from claystream_common.auth import Authenticator
+from claystream_common.auth_mongo import MongoApiKeyLookup
 from claystream_common.mongo import make_mongo_client, mongo_database
 from claystream_common.redis_client import make_redis
 from claystream_common.runtime import KafkaRuntime
@@ -47,6 +49,7 @@ class Deps:
     champions: ChampionCache
     scheduler: TrainingScheduler
     worker: EmbeddingWorker
+    auth: Authenticator
     background: set[asyncio.Task[Any]] = field(default_factory=set)
 
 
@@ -123,7 +126,8 @@ def build_deps(settings: TrainerSettings, *, finetuner: Any | None = None) -> De
         ))
     return Deps(settings=settings, mongo=mongo, redis=redis, producer=producer,
                 kafka=KafkaRuntime(producer, runners), ports=ports, champions=champions,
-                scheduler=scheduler, worker=worker, background=background)
+                scheduler=scheduler, worker=worker, background=background,
+                auth=Authenticator(service_token=settings.service_token, api_keys=MongoApiKeyLookup(db)))
 
 
 def finetune_params(settings: TrainerSettings, spec: Any) -> Any:

@@ -11,7 +11,17 @@ from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from claystream_common.auth import UserRecord
+
 from claystream_annotate.services.ports import User
+
+
+def _memberships(document: dict[str, Any]) -> dict[str, str]:
+    """Per-workspace roles; documents written before memberships existed held one global role."""
+    stored = document.get("memberships")
+    if isinstance(stored, dict):
+        return {str(k): str(v) for k, v in stored.items()}
+    return {str(name): str(document["role"]) for name in document.get("workspaces", [])}
 
 
 def _user(document: dict[str, Any]) -> User:
@@ -24,6 +34,8 @@ def _user(document: dict[str, Any]) -> User:
         active=document.get("active", True),
         session_epoch=int(document.get("session_epoch", 0)),
         created_at=document.get("created_at"),
+        memberships=_memberships(document),
+        ended_sessions=[str(tag) for tag in document.get("ended_sessions", [])],
     )
 
 
@@ -50,6 +62,16 @@ class MongoUserStore:
             self._cache.clear()
         self._cache[user_id] = (now, user)
         return replace(user) if user is not None else None
+
+    async def record(self, user_id: str) -> UserRecord | None:
+        """The user as ``claystream_common.auth`` sees them (shares this store's cache and its invalidation)."""
+        user = await self.get(user_id)
+        if user is None:
+            return None
+        return UserRecord(
+            user_id=user.id, username=user.username, role=user.role, memberships=dict(user.memberships), active=user.active,
+            session_epoch=user.session_epoch, ended_sessions=tuple(user.ended_sessions),
+        )
 
     async def by_username(self, username: str) -> User | None:
         document = await self._users.find_one({"username": username})

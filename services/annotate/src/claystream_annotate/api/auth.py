@@ -1,5 +1,6 @@
 """Who is calling: session cookie (+ CSRF on state-changing requests), ``X-API-Key``, or
-``Authorization: Bearer <service_token>`` with ``X-Claystream-Workspace``.
+``Authorization: Bearer <service_token>`` with ``X-Claystream-Workspace``, resolved by
+``claystream_common.auth`` (the one authentication module of every service) into a :class:`Principal`.
 
 The web UI uses :data:`PrincipalDep` (raises 401), :data:`OptionalPrincipalDep` (None when
 not logged in, to redirect to the login page) and :func:`start_session` / :func:`end_session`.
@@ -7,10 +8,9 @@ not logged in, to redirect to the login page) and :func:`start_session` / :func:
 
 from __future__ import annotations
 
-import hmac
 from typing import Annotated
 
-from claystream_common.apikeys import parse_api_key, secret_matches
+from claystream_common.auth import AuthError, Identity
 from claystream_common.web_sessions import (
     CSRF_FORM_FIELD,
     CSRF_HEADER,
@@ -25,8 +25,8 @@ from fastapi import Depends, Request, Response
 from claystream_annotate.bootstrap import Deps
 from claystream_annotate.services.errors import Forbidden, Unauthenticated
 from claystream_annotate.services.ports import User
+from claystream_annotate.services.accounts import end_session as end_user_session
 from claystream_annotate.services.principals import Principal, Role, service_principal
-from claystream_annotate.services.users import principal_for
 
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
@@ -35,20 +35,19 @@ def _deps(request: Request) -> Deps:
     return request.app.state.deps
 
 
-async def _from_api_key(deps: Deps, value: str) -> Principal:
-    parsed = parse_api_key(value)
-    if parsed is None:
-        raise Unauthenticated("malformed X-API-Key")
-    key_id, secret = parsed
-    document = await deps.api_keys.get(key_id)
-    if document is None or document.get("revoked") or not secret_matches(secret, document.get("secret_sha256", "")):
-        raise Unauthenticated("unknown or revoked API key")
-    role = Role(document.get("role", "annotator"))
-    if role is Role.OWNER:
-        role = Role.ADMIN  # a key never reaches beyond its workspace
+def principal_of(identity: Identity) -> Principal:
+    """The annotate principal of an identity from ``claystream_common.auth``."""
+    if identity.kind == "service":
+        return service_principal(identity.workspace or "")
+    if identity.kind == "api_key":
+        return Principal(
+            user_id=f"apikey-{identity.subject}", username=identity.name, role=Role(identity.role),
+            workspaces=identity.workspaces, kind="api_key",
+        )
+    roles = None if identity.roles is None else {name: Role(role) for name, role in identity.roles.items()}
     return Principal(
-        user_id=f"apikey-{key_id}", username=document.get("name", key_id), role=role,
-        workspaces=frozenset({document["workspace"]}), kind="api_key",
+        user_id=identity.subject, username=identity.name, role=Role(identity.role), workspaces=identity.workspaces,
+        kind="user", csrf_token=identity.csrf_token, roles=roles,
     )
 
 
@@ -62,44 +61,22 @@ async def _check_csrf(request: Request, session: WebSession) -> None:
         raise Forbidden(f"missing or wrong CSRF token (send header {CSRF_HEADER} or form field {CSRF_FORM_FIELD})")
 
 
-async def session_user(request: Request) -> tuple[User, WebSession] | None:
-    """The logged-in user from the cookie (None when absent, forged, expired or logged out)."""
-    deps = _deps(request)
-    session = deps.sessions.decode(request.cookies.get(SESSION_COOKIE))
-    if session is None:
-        return None
-    user = await deps.users.get(session.user_id)
-    if user is None or not user.active or user.session_epoch != session.epoch:
-        return None
-    return user, session
+async def session_identity(request: Request) -> Identity | None:
+    """The signed-in user from the cookie (None when absent, forged, expired, logged out or disabled)."""
+    return await _deps(request).auth.session(request.cookies.get(SESSION_COOKIE))
 
 
 async def optional_principal(request: Request) -> Principal | None:
     """Like :func:`current_principal` but None instead of 401 (pages redirect to login)."""
-    deps = _deps(request)
-    api_key = request.headers.get("X-API-Key")
-    if api_key:
-        return await _from_api_key(deps, api_key)
-    authorization = request.headers.get("Authorization", "")
-    if authorization.startswith("Bearer "):
-        token = authorization.removeprefix("Bearer ").strip()
-        if not hmac.compare_digest(token.encode(), deps.settings.service_token.encode()):
-            raise Unauthenticated("wrong service token")
-        workspace = request.headers.get("X-Claystream-Workspace")
-        if not workspace:
-            raise Unauthenticated("service calls need the X-Claystream-Workspace header")
-        return service_principal(workspace)
-    found = await session_user(request)
-    if found is None:
+    try:
+        identity = await _deps(request).auth.identify(request.headers, request.cookies)
+    except AuthError as error:
+        raise Unauthenticated(f"{error.field}: {error.reason}") from None
+    if identity is None:
         return None
-    user, session = found
-    if requires_csrf(request.method):
-        await _check_csrf(request, session)
-    principal = principal_for(user)
-    return Principal(
-        user_id=principal.user_id, username=principal.username, role=principal.role,
-        workspaces=principal.workspaces, kind="user", csrf_token=session.csrf_token,
-    )
+    if identity.session is not None and requires_csrf(request.method):
+        await _check_csrf(request, identity.session)
+    return principal_of(identity)
 
 
 async def current_principal(request: Request) -> Principal:
@@ -119,7 +96,13 @@ def start_session(response: Response, deps: Deps, user: User) -> WebSession:
     return session
 
 
-def end_session(response: Response, deps: Deps) -> None:
+async def end_session(request: Request, response: Response, deps: Deps) -> None:
+    """Logout: end this session server-side (a copied cookie stops working too) and drop the cookie."""
+    identity = await session_identity(request)
+    if identity is not None and identity.session is not None:
+        await end_user_session(
+            user_id=identity.subject, session=identity.session, max_age_s=deps.settings.session_max_age_s, users=deps.users
+        )
     response.delete_cookie(SESSION_COOKIE, path="/", secure=deps.settings.secure_cookies, httponly=True, samesite="lax")
 
 

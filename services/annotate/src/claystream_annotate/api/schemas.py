@@ -8,6 +8,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from claystream_annotate.services.ports import User
+from claystream_annotate.services.principals import Principal
+from claystream_annotate.services.users import visible_memberships
 
 
 class LoginIn(BaseModel):
@@ -18,13 +20,20 @@ class LoginIn(BaseModel):
 class UserPublic(BaseModel):
     id: str
     username: str
-    role: str
-    workspaces: list[str]
+    role: str = Field(description="the role in the workspace asked about (owner for owners), else the highest held")
+    workspaces: list[str] = Field(description="the memberships the caller may know about")
+    memberships: dict[str, str] = Field(default_factory=dict, description="workspace → role, as far as the caller may know")
     active: bool = True
 
     @classmethod
-    def of(cls, user: User) -> UserPublic:
-        return cls(id=user.id, username=user.username, role=user.role, workspaces=user.workspaces, active=user.active)
+    def of(cls, user: User, viewer: Principal | None = None, workspace: str | None = None) -> UserPublic:
+        """``viewer``: hide memberships of workspaces the viewer cannot see (None: the user themselves)."""
+        memberships = user.memberships if viewer is None else visible_memberships(user, viewer)
+        role = user.role if user.role == "owner" or workspace is None else memberships.get(workspace, user.role)
+        return cls(
+            id=user.id, username=user.username, role=role, workspaces=sorted(memberships), memberships=memberships,
+            active=user.active,
+        )
 
 
 class SessionOut(BaseModel):
@@ -100,3 +109,20 @@ class BulkResponseOut(BaseModel):
     matched: int
     changed: int
     dry_run: bool
+
+
+class PasswordReset(BaseModel):
+    new_password: str = Field(min_length=1, max_length=1024)
+
+
+class PasswordChange(BaseModel):
+    current_password: str = Field(min_length=1, max_length=1024)
+    new_password: str = Field(min_length=1, max_length=1024)
+
+
+class ApiKeyPublic(BaseModel):
+    key_id: str
+    name: str
+    role: str
+    revoked: bool
+    created_at: datetime | None = None

@@ -1,7 +1,11 @@
 """Export a dataset with its responses as JSONL, CSV or Parquet, streamed page by page.
 
-Responses are loaded first (one scan of the dataset's responses), then records are walked in
-arrival order along the ``(dataset_id, seq)`` index and written as they come.
+Records are walked in arrival order along the ``(dataset_id, seq)`` index, a page at a time, and each
+page's responses are read for that page only: memory holds one page, whatever the dataset's size.
+
+CSV and Parquet cells are spreadsheet input: a text cell starting with ``= + - @``, a tab or a carriage
+return gets a leading apostrophe, so a record such as ``=HYPERLINK(...)`` stays text (OWASP "CSV
+injection").  JSONL is written as stored.
 """
 
 from __future__ import annotations
@@ -25,12 +29,22 @@ PAGE = 2000
 RECORD_PROJECTION = {"_id": 1, "seq": 1, "external_id": 1, "fields": 1, "metadata": 1, "suggestions": 1, "priority": 1, "status": 1}
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralised(value: Any) -> Any:
+    """A text cell a spreadsheet would run as a formula, made inert with a leading apostrophe."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 async def _rows(spec: DatasetSpec, *, records: RecordStore, responses: ResponseStore) -> AsyncIterator[list[dict[str, Any]]]:
-    by_record: dict[str, list[ResponseDoc]] = {}
-    async for batch in responses.scan_dataset(spec.id):
-        for response in batch:
-            by_record.setdefault(response.record_id, []).append(response)
     async for page in records.scan({"dataset_id": spec.id}, batch_size=PAGE, projection=RECORD_PROJECTION):
+        by_record: dict[str, list[ResponseDoc]] = {}
+        for response in await responses.for_records([document["_id"] for document in page]):
+            if response.dataset_id == spec.id:
+                by_record.setdefault(response.record_id, []).append(response)
         yield [_exported(spec, public_record(document, by_record.get(document["_id"], []))) for document in page]
 
 
@@ -72,7 +86,7 @@ def _flat(spec: DatasetSpec, row: dict[str, Any]) -> list[Any]:
         out += [cell(question, suggestion.get("value")), suggestion.get("score")]
         out.append("|".join(sorted({cell(question, r["values"].get(question.name)) for r in submitted if question.name in r["values"]})))
     out.append(orjson.dumps(row["responses"], default=_json_default).decode())
-    return out
+    return [neutralised(value) for value in out]
 
 
 def csv_header(spec: DatasetSpec) -> list[str]:

@@ -11,6 +11,9 @@ from typing import Any, Protocol
 
 @dataclass
 class User:
+    """``role`` is ``owner`` (global) or the highest role of ``memberships`` (workspace → role),
+    which is what grants access; ``workspaces`` lists the memberships' workspaces (for queries)."""
+
     id: str
     username: str
     role: str
@@ -19,6 +22,8 @@ class User:
     active: bool = True
     session_epoch: int = 0
     created_at: datetime | None = None
+    memberships: dict[str, str] = field(default_factory=dict)
+    ended_sessions: list[str] = field(default_factory=list)  # tags of sessions ended by logout
 
 
 @dataclass
@@ -56,6 +61,12 @@ class UserStore(Protocol):
     async def any_owner(self) -> bool: ...
 
 
+class ApiKeyStore(Protocol):
+    async def get(self, key_id: str) -> dict[str, Any] | None: ...
+    async def list(self, workspace: str) -> list[dict[str, Any]]: ...
+    async def revoke(self, workspace: str, key_id: str) -> bool: ...
+
+
 class WorkspaceStore(Protocol):
     async def create(self, name: str) -> bool: ...
     async def list(self) -> list[str]: ...
@@ -83,7 +94,9 @@ class RecordStore(Protocol):
     async def upsert_many(self, records: list[dict[str, Any]]) -> StoredBatch: ...
     async def get(self, record_id: str) -> dict[str, Any] | None: ...
     async def get_many(self, record_ids: Sequence[str]) -> list[dict[str, Any]]: ...
-    async def find(self, query: dict[str, Any], *, sort: list[tuple[str, int]], limit: int) -> list[dict[str, Any]]: ...
+    async def find(
+        self, query: dict[str, Any], *, sort: list[tuple[str, int]], limit: int, projection: dict[str, int] | None = None
+    ) -> list[dict[str, Any]]: ...
     async def count(self, query: dict[str, Any]) -> int: ...
     def scan(
         self, query: dict[str, Any], *, batch_size: int = 1000, projection: dict[str, int] | None = None

@@ -5,12 +5,13 @@ from __future__ import annotations
 import secrets
 import uuid
 from datetime import UTC, datetime
+from collections.abc import Iterable
 from functools import lru_cache
 
 from claystream_common.datasets import valid_name
 from pwdlib import PasswordHash
 
-from claystream_annotate.services.errors import Conflict, Invalid, NotFound, RateLimited, Unauthenticated
+from claystream_annotate.services.errors import Conflict, Forbidden, Invalid, NotFound, RateLimited, Unauthenticated
 from claystream_annotate.services.ports import LoginLimiter, User, UserStore, WorkspaceStore
 from claystream_annotate.services.principals import Principal, Role
 
@@ -42,9 +43,23 @@ def generate_password() -> str:
 
 
 def principal_for(user: User) -> Principal:
-    role = Role(user.role)
-    workspaces = None if role is Role.OWNER else frozenset(user.workspaces)
-    return Principal(user_id=user.id, username=user.username, role=role, workspaces=workspaces, kind="user")
+    if Role(user.role) is Role.OWNER:
+        return Principal(user_id=user.id, username=user.username, role=Role.OWNER, workspaces=None, kind="user")
+    roles = {name: Role(value) for name, value in user.memberships.items()}
+    return Principal(
+        user_id=user.id, username=user.username, role=highest_role(roles.values()), workspaces=frozenset(roles),
+        kind="user", roles=roles,
+    )
+
+
+def highest_role(roles: Iterable[Role | str]) -> Role:
+    """The highest of ``roles`` (annotator when there are none)."""
+    return max((Role(r) for r in roles), key=lambda r: r.rank, default=Role.ANNOTATOR)
+
+
+def visible_memberships(user: User, viewer: Principal) -> dict[str, str]:
+    """The part of ``user``'s memberships ``viewer`` may know about (never other workspaces' names)."""
+    return {name: role for name, role in user.memberships.items() if viewer.can_see(name)}
 
 
 def _check_username(username: str) -> str:
@@ -89,6 +104,7 @@ async def create_user(
         workspaces=sorted(set(workspaces_list)),
         password_hash=hash_password(password),
         created_at=datetime.now(UTC),
+        memberships={name: role.value for name in sorted(set(workspaces_list))},
     )
     await users.insert(user)
     return user
@@ -114,22 +130,33 @@ async def login(*, username: str, password: str, client_ip: str, users: UserStor
 async def set_membership(
     *, actor: Principal, user_id: str, workspace: str, member: bool, role: Role | None = None, users: UserStore
 ) -> User:
-    """Add a user to / remove them from a workspace (admins of that workspace or owners)."""
-    actor.require(workspace, Role.ADMIN)
+    """Add a user to / remove them from ``workspace``, or change their role *there* only.
+
+    Admins of the workspace manage its members (never anyone else: a user who is not a member is
+    *not found* to them); only owners add existing users from elsewhere.  Owners are global and
+    are never changed through a membership.  A role is granted only up to the actor's own role there.
+    """
+    actor.require_manager(workspace)
     user = await users.get(user_id)
-    if user is None:
-        raise NotFound(f"user {user_id} not found")
-    if role is not None and not actor.role.at_least(role):
+    if user is None or (not actor.is_owner and workspace not in user.memberships):
+        raise NotFound(f"user {user_id} not found in workspace {workspace}")
+    if Role(user.role) is Role.OWNER:
+        raise Forbidden("owners reach every workspace; their role is not a workspace membership")
+    held = actor.role_in(workspace)
+    if role is not None and (held is None or not held.at_least(role) or role is Role.OWNER):
         raise Invalid("role", f"you cannot grant {role.value}")
-    names = set(user.workspaces)
-    (names.add if member else names.discard)(workspace)
-    changes: dict[str, object] = {"workspaces": sorted(names)}
-    if role is not None:
-        changes["role"] = role.value
+    memberships = dict(user.memberships)
+    if member:
+        memberships[workspace] = (role or Role(memberships.get(workspace, Role.ANNOTATOR.value))).value
+    else:
+        memberships.pop(workspace, None)
+    changes: dict[str, object] = {
+        "memberships": memberships,
+        "workspaces": sorted(memberships),
+        "role": highest_role(memberships.values()).value,
+    }
     await users.update(user.id, changes)
-    user.workspaces = sorted(names)
-    if role is not None:
-        user.role = role.value
+    user.memberships, user.workspaces, user.role = memberships, sorted(memberships), str(changes["role"])
     return user
 
 
@@ -155,6 +182,10 @@ async def ensure_first_owner(
         return None
     if not await workspaces.exists(workspace):
         await workspaces.create(workspace)
+    existing = await users.by_username((username or "owner").strip())
+    if existing is not None:  # no owner left but the owner account exists (demoted by an older version): restore it
+        await users.update(existing.id, {"role": Role.OWNER.value})
+        return None
     generated = None
     if not username or not password:
         if production:

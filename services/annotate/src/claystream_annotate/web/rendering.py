@@ -33,6 +33,8 @@ def base_context(request: Request, principal: Principal | None, **extra: Any) ->
         nav.append({"href": "/team", "label": "Team", "active": path.startswith("/team")})
         nav.append({"href": "/webhooks", "label": "Webhooks", "active": path.startswith("/webhooks")})
         nav.append({"href": "/admin/quarantine", "label": "Quarantine", "active": path.startswith("/admin/quarantine")})
+    if principal is not None:
+        nav.append({"href": "/account", "label": "Account", "active": path.startswith("/account")})
     return {
         "request": request,
         "app_name": "Annotate",

@@ -4,21 +4,19 @@ Pages depend on :data:`WebUser` (raises :class:`LoginRequired`, which the web ro
 a redirect to the login page).  Every state-changing request must carry the session's CSRF
 token in the ``X-CSRF-Token`` header (htmx requests, via ``claystream.js``) or the
 ``csrf_token`` form field (plain forms).  The cookie itself is read by the API's
-:func:`~claystream_annotate.api.auth.session_user`, so the UI and the API agree on sessions.
+:func:`~claystream_annotate.api.auth.session_identity`, so the UI and the API agree on sessions.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Annotated
 
 from claystream_common.web_sessions import CSRF_FORM_FIELD, CSRF_HEADER, csrf_matches, requires_csrf
 from fastapi import Depends, Request
 
-from claystream_annotate.api.auth import session_user
+from claystream_annotate.api.auth import principal_of, session_identity
 from claystream_annotate.services.errors import Forbidden
 from claystream_annotate.services.principals import Principal
-from claystream_annotate.services.users import principal_for
 
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
@@ -33,11 +31,8 @@ class CsrfRefused(Forbidden):
 
 async def session_principal(request: Request) -> Principal | None:
     """The signed-in user, or None (missing, forged or expired cookie; user gone, inactive or logged out)."""
-    found = await session_user(request)
-    if found is None:
-        return None
-    user, session = found
-    return replace(principal_for(user), csrf_token=session.csrf_token)
+    identity = await session_identity(request)
+    return None if identity is None else principal_of(identity)
 
 
 async def presented_csrf(request: Request) -> str | None:

@@ -3,6 +3,8 @@ response to what the templates show (unit-tested without a server)."""
 
 from __future__ import annotations
 
+import re
+
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,6 +17,7 @@ from claystream_annotate.services.datasets import render_markdown
 from claystream_annotate.services.errors import Invalid
 
 TRAIL_MAX = 20
+TRAIL_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")  # record ids: uuid4/uuid5 strings or hex
 HOTKEY_DIGITS = "123456789"
 
 
@@ -156,10 +159,11 @@ def metadata_items(record: Mapping[str, Any], limit: int = 12) -> list[tuple[str
 
 
 def parse_trail(raw: str | None) -> list[str]:
-    """A comma-separated list of record ids (previous or next records), bounded."""
+    """A comma-separated list of record ids (previous or next records), bounded.  Only id-shaped parts
+    are kept: the ids go into ``hx-get`` URLs, so ``../``, ``?`` or ``/`` must never get that far."""
     if not raw:
         return []
-    return [part for part in (p.strip() for p in raw.split(",")) if part and len(part) <= 64][:TRAIL_MAX]
+    return [part for part in (p.strip() for p in raw.split(",")) if TRAIL_ID.fullmatch(part)][:TRAIL_MAX]
 
 
 def join_trail(ids: Sequence[str]) -> str:

@@ -6,17 +6,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple, Protocol
 
+from claystream_common.auth import ApiKeyRecord  # the shared api_keys contract (one auth module for all services)
 from claystream_common.datasets import DatasetSpec
 
-
-@dataclass(frozen=True, slots=True)
-class ApiKeyRecord:
-    key_id: str
-    workspace: str
-    name: str
-    role: str
-    secret_sha256: str
-    revoked: bool = False
+__all__ = ["ApiKeyRecord"]
 
 
 class EncodedEvent(NamedTuple):

@@ -3,16 +3,12 @@ annotate UI's signed session cookie (one login for both web apps)."""
 
 from __future__ import annotations
 
-import hmac
 from dataclasses import dataclass
-from typing import Any
 
-from claystream_common.apikeys import parse_api_key, secret_matches
-from claystream_common.mongo import mongo_database
-from claystream_common.web_sessions import SESSION_COOKIE, SessionCodec, WebSession
+from claystream_common.auth import WORKSPACE_HEADER, AuthError
 from fastapi import HTTPException, Request, status
 
-WORKSPACE_HEADER = "X-Claystream-Workspace"
+__all__ = ["WORKSPACE_HEADER", "NotSignedIn", "Viewer", "require_user", "require_viewer", "viewer_from_request"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,38 +34,14 @@ class NotSignedIn(Exception):
 
 
 async def viewer_from_request(request: Request) -> Viewer | None:
-    deps = request.app.state.deps
-    settings = deps.settings
-    db = mongo_database(deps.mongo, settings)
-    authorization = request.headers.get("authorization", "")
-    if authorization.lower().startswith("bearer "):
-        token = authorization[7:].strip()
-        if not hmac.compare_digest(token.encode(), settings.service_token.encode()):
-            raise HTTPException(status.HTTP_401_UNAUTHORIZED, detail="Authorization: invalid service token")
-        workspace = request.headers.get(WORKSPACE_HEADER)
-        return Viewer("service", "service", frozenset({workspace}) if workspace else None)
-    api_key = request.headers.get("x-api-key")
-    if api_key:
-        parsed = parse_api_key(api_key)
-        if parsed is None:
-            raise HTTPException(status.HTTP_401_UNAUTHORIZED, detail="X-API-Key: malformed (expected cs_<id>_<secret>)")
-        document: dict[str, Any] | None = await db["api_keys"].find_one({"_id": parsed[0]})
-        if document is None or document.get("revoked") or not secret_matches(parsed[1], document.get("secret_sha256", "")):
-            raise HTTPException(status.HTTP_401_UNAUTHORIZED, detail="X-API-Key: unknown or revoked key")
-        return Viewer("api_key", document.get("name") or parsed[0], frozenset({document["workspace"]}), document.get("role"))
-    session = SessionCodec(settings.secret_key).decode(request.cookies.get(SESSION_COOKIE))
-    if session is not None:
-        return await _user_viewer(db, session)
-    return None
-
-
-async def _user_viewer(db: Any, session: WebSession) -> Viewer | None:
-    user = await db["users"].find_one({"_id": session.user_id})
-    if user is None or int(user.get("session_epoch", 0)) != session.epoch or user.get("disabled"):
+    """Through ``claystream_common.auth`` (the same rules as every service; no direct read of annotate's data)."""
+    try:
+        identity = await request.app.state.deps.auth.identify(request.headers, request.cookies)
+    except AuthError as error:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, detail=f"{error.field}: {error.reason}") from None
+    if identity is None:
         return None
-    role = user.get("role")
-    workspaces = None if role == "owner" else frozenset(user.get("workspaces", []))
-    return Viewer("user", user.get("username", session.user_id), workspaces, role, session.csrf_token)
+    return Viewer(identity.kind, identity.name, identity.workspaces, identity.role, identity.csrf_token)
 
 
 async def require_viewer(request: Request) -> Viewer:

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+PREDICT_TEXT_MAX_CHARS = 20_000  # far past the model's token window; longer is a mistake or an attack (issue 17 finding 9)
+PredictText = Annotated[str, Field(min_length=1, max_length=PREDICT_TEXT_MAX_CHARS)]
 
 
 class PredictRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    text: str | None = Field(default=None, min_length=1, description="one text")
-    texts: list[str] | None = Field(default=None, min_length=1, description="a batch of texts")
+    text: str | None = Field(default=None, min_length=1, max_length=PREDICT_TEXT_MAX_CHARS, description="one text")
+    texts: list[PredictText] | None = Field(default=None, min_length=1, description="a batch of texts")
     forward: bool | None = Field(default=None, description="log to the predictions topic (default: dataset setting)")
     request_id: str | None = Field(default=None, max_length=128)
     model_version: str | None = Field(default=None, max_length=32,

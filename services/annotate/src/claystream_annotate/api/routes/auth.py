@@ -22,9 +22,10 @@ async def login_route(body: LoginIn, request: Request, response: Response, deps:
 
 
 @router.post("/auth/logout", status_code=204)
-async def logout_route(principal: PrincipalDep, deps: DepsDep) -> Response:
+async def logout_route(request: Request, principal: PrincipalDep, deps: DepsDep) -> Response:
+    """End this session server-side (the cookie, even a copy of it, stops working everywhere)."""
     response = Response(status_code=204)
-    end_session(response, deps)
+    await end_session(request, response, deps)
     return response
 
 
@@ -38,6 +39,7 @@ async def me(principal: PrincipalDep, deps: DepsDep) -> dict[str, object]:
         "username": principal.username,
         "role": principal.role.value,
         "workspaces": None if principal.workspaces is None else sorted(principal.workspaces),
+        "memberships": None if principal.roles is None else {name: role.value for name, role in sorted(principal.roles.items())},
         "kind": principal.kind,
         "csrf_token": principal.csrf_token,
     }

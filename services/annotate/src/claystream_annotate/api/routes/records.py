@@ -7,7 +7,6 @@ from fastapi import APIRouter, Request, Response
 from claystream_annotate.api.auth import PrincipalDep
 from claystream_annotate.api.deps import DepsDep, SpecDep
 from claystream_annotate.services.errors import Invalid
-from claystream_annotate.services.principals import Role
 from claystream_annotate.services.queue import next_record, release_lease
 from claystream_annotate.services.records import (
     RecordQuery,
@@ -95,7 +94,7 @@ async def next_route(spec: SpecDep, principal: PrincipalDep, deps: DepsDep) -> d
     )
     if document is None:
         return Response(status_code=204)
-    if not principal.role.at_least(Role.ADMIN):
+    if not principal.is_admin_of(spec.workspace):
         return public_record(document, [])  # the queue never hands out records the caller answered
     return (await attach_responses([document], actor=principal, spec=spec, responses=deps.responses))[0]
 

@@ -50,7 +50,7 @@ async def list_record_responses(record_id: str, spec: SpecDep, principal: Princi
     """Every response to the record (admins); annotators get only their own."""
     principal.require(spec.workspace, Role.ANNOTATOR)
     docs = [d for d in await deps.responses.for_records([record_id]) if d.dataset_id == spec.id]
-    if not principal.role.at_least(Role.ADMIN):
+    if not principal.is_admin_of(spec.workspace):
         docs = [d for d in docs if d.user_id == principal.user_id]
     return [_out(d) for d in docs]
 

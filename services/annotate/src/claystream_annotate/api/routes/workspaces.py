@@ -27,28 +27,29 @@ async def create_workspace_route(body: WorkspaceIn, principal: PrincipalDep, dep
 
 @router.get("/{workspace}/users")
 async def list_members(workspace: str, principal: PrincipalDep, deps: DepsDep) -> list[UserPublic]:
-    principal.require(workspace, Role.ADMIN)
-    return [UserPublic.of(u) for u in await deps.users.list(workspace)]
+    principal.require_manager(workspace)
+    return [UserPublic.of(u, principal, workspace) for u in await deps.users.list(workspace)]
 
 
 @router.post("/{workspace}/users", status_code=201)
 async def create_member(workspace: str, body: UserCreate, principal: PrincipalDep, deps: DepsDep) -> UserPublic:
     """Create a user who is a member of this workspace (admins create annotators/admins)."""
-    principal.require(workspace, Role.ADMIN)
-    if not principal.role.at_least(Role(body.role)):
+    principal.require_manager(workspace)
+    held = principal.role_in(workspace) or Role.ANNOTATOR
+    if not held.at_least(Role(body.role)):
         raise Forbidden(f"you cannot create a user with role {body.role}")
     user = await create_user(
         username=body.username, password=body.password, role=body.role, workspaces_list=[workspace],
         users=deps.users, workspaces=deps.workspaces,
     )
-    return UserPublic.of(user)
+    return UserPublic.of(user, principal, workspace)
 
 
 @router.put("/{workspace}/members/{user_id}")
 async def add_member(workspace: str, user_id: str, body: MembershipIn, principal: PrincipalDep, deps: DepsDep) -> UserPublic:
     role = Role(body.role) if body.role else None
     user = await set_membership(actor=principal, user_id=user_id, workspace=workspace, member=True, role=role, users=deps.users)
-    return UserPublic.of(user)
+    return UserPublic.of(user, principal, workspace)
 
 
 @router.delete("/{workspace}/members/{user_id}", status_code=204)
@@ -59,6 +60,6 @@ async def remove_member(workspace: str, user_id: str, principal: PrincipalDep, d
 
 @router.post("/{workspace}/api-keys", status_code=201)
 async def create_api_key(workspace: str, body: ApiKeyIn, principal: PrincipalDep, deps: DepsDep) -> ApiKeyOut:
-    principal.require(workspace, Role.ADMIN)
+    principal.require_manager(workspace)
     key = await deps.api_keys.create(workspace=workspace, name=body.name, role=body.role)
     return ApiKeyOut(key_id=key.key_id, api_key=key.plaintext, workspace=workspace, role=body.role)

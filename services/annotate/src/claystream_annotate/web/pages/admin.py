@@ -9,10 +9,11 @@ from claystream_common.datasets import DatasetSpec
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
+from claystream_annotate.services.accounts import list_api_keys
 from claystream_annotate.services.datasets import delete_dataset, update_dataset
 from claystream_annotate.services.errors import Conflict, Forbidden, Invalid
 from claystream_annotate.services.principals import Principal, Role
-from claystream_annotate.services.users import create_user, set_membership
+from claystream_annotate.services.users import create_user, set_membership, visible_memberships
 from claystream_annotate.web.pages.annotate import load_spec
 from claystream_annotate.web.rendering import render
 from claystream_annotate.web.routing import WebRoute
@@ -83,11 +84,10 @@ async def delete_submit(request: Request, principal: WebUser, workspace: str, da
 
 
 async def team_workspaces(request: Request, principal: Principal) -> list[str]:
-    if not principal.role.at_least(Role.ADMIN):
+    administered = principal.administered(await request.app.state.deps.workspaces.list())
+    if not administered:
         raise Forbidden("the team page needs the admin role")
-    if principal.workspaces is None:
-        return sorted(await request.app.state.deps.workspaces.list())
-    return sorted(principal.workspaces)
+    return administered
 
 
 async def team_context(request: Request, principal: Principal, workspace: str | None) -> dict[str, Any]:
@@ -97,13 +97,21 @@ async def team_context(request: Request, principal: Principal, workspace: str | 
         raise Forbidden("you administer no workspace")
     current = workspace if workspace in workspaces else workspaces[0]
     principal.require(current, Role.ADMIN)
-    members = sorted(await deps.users.list(current), key=lambda u: u.username)
+    users = sorted(await deps.users.list(current), key=lambda u: u.username)
+    members = [
+        {"id": u.id, "username": u.username, "active": u.active, "role": u.role if u.role == "owner" else u.memberships.get(current, u.role),
+         "workspaces": sorted(visible_memberships(u, principal))}
+        for u in users
+    ]
     others: list[Any] = []
     if principal.is_owner:
-        member_ids = {u.id for u in members}
+        member_ids = {u.id for u in users}
         others = sorted((u for u in await deps.users.list(None) if u.id not in member_ids), key=lambda u: u.username)
-    grantable = [r.value for r in (Role.ANNOTATOR, Role.ADMIN, Role.OWNER) if principal.role.at_least(r)]
-    return {"workspaces": workspaces, "workspace": current, "members": members, "others": others, "roles": grantable}
+    held = principal.role_in(current) or Role.ANNOTATOR
+    grantable = [r.value for r in (Role.ANNOTATOR, Role.ADMIN, Role.OWNER) if held.at_least(r)]
+    keys = await list_api_keys(actor=principal, workspace=current, api_keys=deps.api_keys)
+    return {"workspaces": workspaces, "workspace": current, "members": members, "others": others, "roles": grantable,
+            "member_roles": [r for r in grantable if r != Role.OWNER.value], "api_keys": keys}
 
 
 @router.get("/team")
@@ -125,7 +133,8 @@ async def team_create_user(
     principal.require(workspace, Role.ADMIN)
     error, notice = None, None
     try:
-        if role not in {r.value for r in Role} or not principal.role.at_least(Role(role)):
+        held = principal.role_in(workspace) or Role.ANNOTATOR
+        if role not in {r.value for r in Role} or not held.at_least(Role(role)):
             raise Invalid("role", f"you cannot create a user with role {role}")
         user = await create_user(
             username=username, password=password, role=role, workspaces_list=[workspace], users=deps.users, workspaces=deps.workspaces

@@ -75,5 +75,5 @@ async def login_submit(
 @router.post("/logout")
 async def logout(request: Request, principal: WebUser) -> Response:
     response = RedirectResponse("/login", status_code=303)
-    end_session(response, request.app.state.deps)
+    await end_session(request, response, request.app.state.deps)
     return response

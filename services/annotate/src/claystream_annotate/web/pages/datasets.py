@@ -12,7 +12,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from claystream_annotate.services.datasets import create_dataset, dataset_progress, list_datasets
 from claystream_annotate.services.errors import Conflict, Forbidden, Invalid
-from claystream_annotate.services.principals import Principal, Role
+from claystream_annotate.services.principals import Principal
 from claystream_annotate.web.rendering import render
 from claystream_annotate.web.routing import WebRoute
 from claystream_annotate.web.session import WebUser
@@ -44,11 +44,10 @@ async def dataset_list(request: Request, principal: WebUser) -> Response:
 
 
 async def admin_workspaces(request: Request, principal: Principal) -> list[str]:
-    if not principal.role.at_least(Role.ADMIN):
+    administered = principal.administered(await request.app.state.deps.workspaces.list())
+    if not administered:
         raise Forbidden("creating datasets needs the admin role")
-    if principal.workspaces is None:
-        return sorted(await request.app.state.deps.workspaces.list())
-    return sorted(principal.workspaces)
+    return administered
 
 
 @router.get("/datasets/new")

@@ -1,0 +1,113 @@
+"""The authorisation matrix, generated from the routes (issue 17).
+
+Every route of every service (ingest, annotate, trainer, monitor: the OpenAPI routes and the web pages,
+read from the apps themselves) is called as each principal of :data:`authz_stack.PRINCIPALS`; what must
+happen comes from the one table in :mod:`authz_table`.  A route that is not in the table fails the test:
+nothing is added to a service without deciding who may call it.  (It supersedes annotate's hand-written
+``tests/integration/test_authz_matrix.py``.)  ``AUTHZ_DISCOVER=1`` prints what every route answers today,
+to help write a new table line; the line itself is a decision, not a copy of that output.
+"""
+
+from __future__ import annotations
+
+import pytest
+from authz_stack import DATASET, DOOMED, PRINCIPALS, WORKSPACE, Stack, iter_routes
+from authz_table import ROUTES, Rule, matches
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
+
+
+def discovered(stack: Stack) -> list[str]:
+    return sorted({f"{service} {method} {path}" for service, app in stack.apps.items() for method, path in iter_routes(app)})
+
+
+def url_for(stack: Stack, path: str, rule: Rule) -> str:
+    values = {
+        "workspace": WORKSPACE, "dataset": DATASET, "record_id": stack.ids["record"], "user_id": stack.ids["victim"],
+        "key_id": stack.ids["victim_key"], "model": DATASET, "version": "1", **rule.params,
+    }
+    if rule.setup == "doomed_dataset":
+        values["dataset"] = DOOMED
+    return path.format(**values) + rule.query
+
+
+def filled(stack: Stack, value: Any) -> Any:
+    """The body with ``"{record_id}"`` / ``"{user_id}"`` placeholders replaced by the seeded ids."""
+    if isinstance(value, dict):
+        return {key: filled(stack, item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [filled(stack, item) for item in value]
+    if value == "{record_id}":
+        return stack.ids["record"]
+    if value == "{user_id}":
+        return stack.ids["victim"]
+    return value
+
+
+async def prepare(stack: Stack, rule: Rule, principal: str) -> None:
+    base = f"/api/v1/workspaces/{WORKSPACE}"
+    record = f"{base}/datasets/{DATASET}/records/{stack.ids['record']}/response"
+    if rule.setup == "own_response":
+        await stack.call("annotate", "PUT", record, principal, {"status": "submitted", "values": {"sentiment": "pos"}})
+    elif rule.setup == "victim_response":
+        await stack.login("victim")
+        answer = await stack.call("annotate", "PUT", record, "victim", {"status": "submitted", "values": {"sentiment": "pos"}})
+        assert answer.status_code == 200, answer.text
+    if rule.setup == "doomed_dataset":
+        from authz_stack import DATASET_BODY
+
+        made = await stack.call("annotate", "POST", f"{base}/datasets", "service", {**DATASET_BODY, "name": DOOMED})
+        assert made.status_code in (201, 409), made.text
+    elif rule.setup == "victim_member":
+        await stack.login("setup_owner")  # only owners add an existing user; the owner's own session may have ended
+        answer = await stack.call("annotate", "PUT", f"{base}/members/{stack.ids['victim']}", "setup_owner", {"role": "annotator"})
+        assert answer.status_code == 200, answer.text
+
+
+@pytest.mark.skipif(not __import__("os").environ.get("AUTHZ_DISCOVER"), reason="set AUTHZ_DISCOVER=1 to print what each route answers")
+async def test_discover(stack: Stack) -> None:
+    """A helper for writing the table: what every route answers today, per principal."""
+    for route in discovered(stack):
+        service, method, path = route.split(" ", 2)
+        rule = ROUTES.get(route, Rule("public"))
+        seen = []
+        for principal in PRINCIPALS:
+            await prepare(stack, rule, principal)
+            answer = await stack.call(service, method, url_for(stack, path, rule), principal, filled(stack, rule.body_for(principal)), form=rule.form)
+            seen.append(f"{answer.status_code}{'L' if '/login' in answer.headers.get('location', '') else ''}")
+            if rule.relogin and principal in ("owner", "admin", "admin_other", "annotator"):
+                await stack.login(principal)
+        print(f"{route:90s} {' '.join(seen)}")
+
+
+async def test_every_route_is_in_the_table(stack: Stack) -> None:
+    missing = [route for route in discovered(stack) if route not in ROUTES]
+    stale = [route for route in ROUTES if route not in discovered(stack)]
+    assert not missing, "routes without an authorisation decision (add them to tests/security/authz_table.py):\n" + "\n".join(missing)
+    assert not stale, "table entries for routes that no longer exist:\n" + "\n".join(stale)
+
+
+async def test_authorisation_matrix(stack: Stack) -> None:
+    routes = [route for route in discovered(stack) if route in ROUTES]
+    print(f"\nauthorisation matrix: {len(routes)} routes × {len(PRINCIPALS)} principals = {len(routes) * len(PRINCIPALS)} calls")
+    failures: list[str] = []
+    for route in routes:
+        service, method, path = route.split(" ", 2)
+        rule = ROUTES[route]
+        for principal in PRINCIPALS:
+            await prepare(stack, rule, principal)
+            answer = await stack.call(service, method, url_for(stack, path, rule), principal, filled(stack, rule.body_for(principal)), form=rule.form)
+            expected = rule.expect(principal)
+            if not matches(expected, answer):
+                failures.append(f"{route} as {principal}: {answer.status_code} {answer.headers.get('location', '')} "
+                                f"(expected {expected}) {answer.text[:120]!r}")
+            if rule.relogin and principal in ("owner", "admin", "admin_other", "annotator"):
+                await stack.login(principal)
+    assert not failures, f"{len(failures)} unexpected outcomes:\n" + "\n".join(failures)
+
+
+async def test_a_wrong_service_token_is_refused_everywhere(stack: Stack) -> None:
+    stack.headers["forged_service"] = {"Authorization": "Bearer not-the-token-at-all-0123", "X-Claystream-Workspace": WORKSPACE}
+    for service, url in (("annotate", f"/api/v1/workspaces/{WORKSPACE}/datasets"), ("ingest", "/api/v1/me"),
+                         ("trainer", f"/api/v1/models/{DATASET}"), ("monitor", "/api/v1/models"), ("annotate", "/metrics")):
+        assert (await stack.call(service, "GET", url, "forged_service")).status_code == 401, (service, url)
