@@ -6,10 +6,18 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass
+from typing import Protocol
 
-from claystream_trainer.domain.ports import ArtifactError, DatasetKey, Embedder, ModelEntry
+from claystream_trainer.domain.ports import (
+    ArtifactError,
+    ArtifactStore,
+    BodyProvider,
+    DatasetKey,
+    Embedder,
+    ModelEntry,
+    ModelRegistry,
+)
 from claystream_trainer.domain.serving_head import ServingHead, as_serving_head
-from claystream_trainer.services.ports_bundle import TrainerPorts
 
 log = logging.getLogger(__name__)
 
@@ -21,11 +29,19 @@ class LoadedModel:
     embedder: Embedder
 
 
+class ModelSources(Protocol):
+    """What loading a model needs: the trainer's ports, or the predict role's (no training state)."""
+
+    registry: ModelRegistry
+    artifacts: ArtifactStore
+    bodies: BodyProvider
+
+
 class ChampionCache:
     """Asks the registry at most every ``ttl_s`` seconds; a corrupt or missing artifact never replaces
     the model already being served (the error is logged and the previous one stays)."""
 
-    def __init__(self, ports: TrainerPorts, *, ttl_s: float) -> None:
+    def __init__(self, ports: ModelSources, *, ttl_s: float) -> None:
         self._ports = ports
         self._ttl = ttl_s
         self._models: dict[DatasetKey, LoadedModel] = {}
@@ -34,17 +50,30 @@ class ChampionCache:
         self.load_errors: dict[DatasetKey, str] = {}
         self._versions: dict[tuple[DatasetKey, str], LoadedModel] = {}
 
+    def _fresh(self, dataset: DatasetKey) -> bool:
+        checked = self._checked.get(dataset)  # None: never asked, or forgotten (not "at time 0": boot is recent)
+        return checked is not None and time.monotonic() - checked < self._ttl
+
     def forget(self, dataset: DatasetKey) -> None:
         self._checked.pop(dataset, None)
 
+    async def refresh(self, dataset: DatasetKey) -> LoadedModel | None:
+        """Ask the registry now (a ``model.promoted`` arrived): load and swap in the new champion."""
+        self.forget(dataset)
+        return await self.get(dataset)
+
+    def serving(self) -> dict[DatasetKey, str]:
+        """The version served per dataset."""
+        return {dataset: loaded.entry.version for dataset, loaded in self._models.items()}
+
     async def get(self, dataset: DatasetKey) -> LoadedModel | None:
         current = self._models.get(dataset)
-        if current is not None and time.monotonic() - self._checked.get(dataset, 0.0) < self._ttl:
+        if current is not None and self._fresh(dataset):
             return current
         lock = self._locks.setdefault(dataset, asyncio.Lock())
         async with lock:
             current = self._models.get(dataset)
-            if current is not None and time.monotonic() - self._checked.get(dataset, 0.0) < self._ttl:
+            if current is not None and self._fresh(dataset):
                 return current
             entry = await self._ports.registry.champion(dataset)
             self._checked[dataset] = time.monotonic()
