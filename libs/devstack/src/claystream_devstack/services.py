@@ -18,10 +18,15 @@ class ServiceSpec:
     name: str
     app_factory: str
     default_port: int
+    package: str = ""  # a role run from another service's package reads that package's settings
+
+    @property
+    def settings_package(self) -> str:
+        return self.package or self.name
 
     @property
     def env_prefix(self) -> str:
-        return f"CLAYSTREAM_{self.name.upper()}_"
+        return f"CLAYSTREAM_{self.settings_package.upper()}_"
 
 
 SERVICES: tuple[ServiceSpec, ...] = (
@@ -29,6 +34,8 @@ SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec("ingest", "claystream_ingest.main:create_app", 8001),
     ServiceSpec("trainer", "claystream_trainer.main:create_app", 8002),
     ServiceSpec("monitor", "claystream_monitor.main:create_app", 8003),
+    # stateless predict replicas: the trainer package's second app factory (docs/SCALING.md)
+    ServiceSpec("predict", "claystream_trainer.predict_main:create_app", 8004, package="trainer"),
 )
 SERVICE_BY_NAME = {spec.name: spec for spec in SERVICES}
 
@@ -86,7 +93,7 @@ class ServiceLauncher:
             "TOKENIZERS_PARALLELISM": "false",
         }
         for other in SERVICES:  # services find each other through these
-            if other.name in self.ports:
+            if other.name in self.ports and other.name != spec.name:
                 env[f"{spec.env_prefix}{other.name.upper()}_URL"] = self.url(other.name)
         env[f"{spec.env_prefix}MODELS_DIR"] = str(self.stack.state_dir / "models")
         env[f"{spec.env_prefix}STATE_DIR"] = str(self.stack.state_dir)
