@@ -64,12 +64,19 @@ def test_feedback_rules(item: Any, expected: list[dict[str, Any]]) -> None:
     assert validate_feedback([item], now=NOW) == ([], expected)
 
 
-async def test_predictions_are_published_keyed_by_request_id_in_item_order() -> None:
+async def test_predictions_are_published_keyed_by_model_in_item_order() -> None:
+    """Keyed by model: one partition, so one monitor replica, sees a model's whole stream in order."""
     publisher = RecordingPublisher()
-    items = [PREDICTION | {"request_id": f"q{i}", "dataset": "reviews" if i % 2 else None} for i in range(4)]
+    items = [PREDICTION | {"request_id": f"q{i}", "dataset": "reviews" if i % 2 else None,
+                           "model": "sentiment" if i < 3 else "topics"} for i in range(4)]
     result = await log_predictions(items, principal=ACME, partial=False, publisher=publisher, publish_timeout_s=1, catalog=CATALOG)
     assert result.accepted == 4
-    assert [event.key for _, event in publisher.published] == [b"q0", b"q1", b"q2", b"q3"]
+    assert [event.key for _, event in publisher.published] == [b"acme/sentiment"] * 3 + [b"acme/topics"]
+    feedback = RecordingPublisher()
+    await log_feedback([{"request_id": "q1", "signal": "thumbs_down", "model": "sentiment"},
+                        {"request_id": "q2", "signal": "thumbs_up"}], principal=ACME, partial=False,
+                       publisher=feedback, publish_timeout_s=1, catalog=CATALOG)
+    assert [event.key for _, event in feedback.published] == [b"acme/sentiment", b"q2"]  # no model: the request id
     assert [event.event_id for _, event in publisher.published] == result.ids
     envelopes = [decode_event(event.value) for _, event in publisher.published]
     assert [(e.type, e.workspace, e.dataset) for e in envelopes] == [
