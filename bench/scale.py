@@ -182,7 +182,7 @@ def prediction_events(args: argparse.Namespace) -> list[Any]:
 
 async def counts(db: Any) -> tuple[dict[str, int], int]:
     seen = {doc["_id"]: int(doc["state"]["events_seen"]) async for doc in db["monitor_checkpoints"].find({})}
-    traffic = sum(int(doc.get("count", 0)) async for doc in db["monitor_traffic"].find({}))
+    traffic = sum([int(doc.get("count", 0)) async for doc in db["monitor_traffic"].find({})])
     return seen, traffic
 
 
@@ -284,8 +284,16 @@ def goals(results: dict[str, Any]) -> list[str]:
     return missed
 
 
-async def main_async(args: argparse.Namespace) -> dict[str, Any]:
+async def run_phases(args: argparse.Namespace, launcher: ServiceLauncher) -> dict[str, Any]:
     results: dict[str, Any] = {}
+    if not args.skip_predict:
+        await predict_phase(args, launcher, results)
+    if not args.skip_monitor:
+        await monitor_phase(args, launcher, results)
+    return results
+
+
+def run_bench(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="claystream-scale-") as state:
         stack = EmbeddedStack(Path(state), free_ports=True)
         stack.start()
@@ -293,10 +301,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
             "CLAYSTREAM_TRAINER_EMBEDDER": args.embedder, "CLAYSTREAM_TRAINER_DEBOUNCE_S": "0.3",
             "CLAYSTREAM_TRAINER_FINETUNE_ENABLED": "false"})
         try:
-            if not args.skip_predict:
-                await predict_phase(args, launcher, results)
-            if not args.skip_monitor:
-                await monitor_phase(args, launcher, results)
+            results = asyncio.run(run_phases(args, launcher))
         finally:
             launcher.stop(tuple(launcher.specs))
             stack.stop()
@@ -315,7 +320,7 @@ def main() -> None:
     parser.add_argument("--skip-predict", action="store_true")
     parser.add_argument("--skip-monitor", action="store_true")
     args = parser.parse_args()
-    results = asyncio.run(main_async(args))
+    results = run_bench(args)
     print(json.dumps(results))
     sys.exit(0)
 
