@@ -47,7 +47,7 @@ WS, DS = "bench", "scale"
 GOALS = {"monitor_events_lost": ("<=", 0), "monitor_events_double_counted": ("<=", 0),
          "monitor_takeover_s": ("<=", 15), "promotion_visible_s": ("<=", 5)}
 WORDS = {"good": "great lovely superb moving brilliant", "bad": "awful boring dreadful clumsy tedious"}
-DRIFT_WORDS = "zeta omega sigma kappa lambda".split()
+DRIFT_WORDS = ["zeta", "omega", "sigma", "kappa", "lambda"]
 
 
 def say(message: str) -> None:

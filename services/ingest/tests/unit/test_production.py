@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
 from claystream_common.events import decode_event
 from claystream_ingest.services.auth import Principal
 from claystream_ingest.services.errors import InvalidItems

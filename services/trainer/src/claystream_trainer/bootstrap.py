@@ -17,8 +17,8 @@ from redis.asyncio import Redis
 
 from claystream_trainer.adapters.bodies import LocalBodyProvider
 from claystream_trainer.adapters.file_artifacts import FileArtifactStore
-from claystream_trainer.adapters.gridfs_artifacts import GridFSArtifactStore
 from claystream_trainer.adapters.file_embedding_cache import FileEmbeddingCache
+from claystream_trainer.adapters.gridfs_artifacts import GridFSArtifactStore
 from claystream_trainer.adapters.mongo_records import MongoLabelStore, MongoRecordStore
 from claystream_trainer.adapters.mongo_registry import MongoDatasetSpecs, MongoModelRegistry
 from claystream_trainer.adapters.redis_counters import RedisLabelCounters

@@ -98,7 +98,7 @@ async def _record_model_batch(key: ModelKey, batch: list[Envelope[PredictionLogg
         traffic = _traffic(events, seen, bucket_s=ports.time_bucket_s, low=config.low_confidence)
         return (evaluations, frozen, window, states, len(events)), traffic
 
-    outcome, fresh = await ports.engine.apply(key, [str(e.event_id) for e in batch], step)
+    outcome, _ = await ports.engine.apply(key, [str(e.event_id) for e in batch], step)
     ports.engine.mark_seen([str(e.event_id) for e in batch])
     if outcome is None:
         return []  # every event was counted before (a redelivery)
