@@ -147,6 +147,8 @@ class PredictionLogged(EventData):
     model_version: str | None = None
     text: str
     predicted_label: str
+    # multi-label models: every predicted label (predicted_label is then the most probable one)
+    predicted_labels: list[str] | None = None
     scores: dict[str, float] = Field(default_factory=dict)
     metadata: dict[str, Any] = Field(default_factory=dict)
     predicted_at: datetime = Field(default_factory=utcnow)
@@ -172,6 +174,15 @@ class DriftChanged(EventData):
     evidence: dict[str, Any] = Field(default_factory=dict)
 
 
+# --------------------------------------------------------------------------- datasets
+class DatasetDeleted(EventData):
+    """A dataset was deleted (envelope ``workspace`` and ``dataset`` name it): every service drops what it
+    holds of it, so a new dataset with the same name starts clean."""
+
+    dataset_id: str | None = None
+    deleted_by: str | None = None
+
+
 # --------------------------------------------------------------------------- registry
 EVENT_TYPES: dict[str, tuple[Topic, type[EventData]]] = {
     "record.ingested": (Topic.RECORDS, RecordIngested),
@@ -189,6 +200,7 @@ EVENT_TYPES: dict[str, tuple[Topic, type[EventData]]] = {
     "feedback.logged": (Topic.FEEDBACK, FeedbackLogged),
     "drift.detected": (Topic.DRIFT, DriftChanged),
     "drift.resolved": (Topic.DRIFT, DriftChanged),
+    "dataset.deleted": (Topic.DATASETS, DatasetDeleted),
 }
 
 

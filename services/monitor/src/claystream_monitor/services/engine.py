@@ -6,13 +6,18 @@ right after, exactly once: guarded by the checkpoint's sequence number, and repl
 checkpoint).  The write expects the sequence number it read, so two replicas that briefly hold the same
 model (a rebalance) cannot both advance it: the loser reloads and recomputes.  A replica that gains a
 partition restores each model's window where the last owner left it; a redelivered event is fenced.
+
+Model names and versions are chosen by clients, so the live set is bounded: past
+``max_live`` monitors the least recently used one of the workspace holding the most is
+dropped from memory (its window comes back from its checkpoint on next use).  One workspace
+sending endless names can only evict its own monitors first.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -31,11 +36,16 @@ class CheckpointConflict(RuntimeError):
 
 
 class MonitorEngine:
-    def __init__(self, config: DriftConfig, *, store: MonitorStore, embedder: Embedder | None, dedupe_capacity: int = 200_000) -> None:
+    def __init__(
+        self, config: DriftConfig, *, store: MonitorStore, embedder: Embedder | None, dedupe_capacity: int = 200_000,
+        max_live: int = 256,
+    ) -> None:
         self.config = config
         self.store = store
         self.embedder = embedder
-        self._monitors: dict[str, ModelMonitor] = {}
+        self.max_live = max_live
+        self.evicted = 0
+        self._monitors: OrderedDict[str, ModelMonitor] = OrderedDict()  # least recently used first
         self._locks: dict[str, asyncio.Lock] = {}
         self._recent: OrderedDict[str, None] = OrderedDict()
         self._capacity = dedupe_capacity
@@ -64,6 +74,7 @@ class MonitorEngine:
     async def monitor_for(self, key: ModelKey) -> ModelMonitor:
         monitor = self._monitors.get(key.id)
         if monitor is not None:
+            self._monitors.move_to_end(key.id)
             return monitor
         monitor = ModelMonitor(key.workspace, key.model, key.version, self.config)
         state = await self.store.load_model_state(key)
@@ -81,7 +92,28 @@ class MonitorEngine:
         if key.id not in self._monitors:
             await self._restore_checkpoint(key, monitor)
         self._monitors[key.id] = self._monitors.get(key.id, monitor)
-        return self._monitors[key.id]
+        self._monitors.move_to_end(key.id)
+        live = self._monitors[key.id]
+        self._evict(keep=key.id)
+        return live
+
+    def _evict(self, *, keep: str) -> None:
+        """Down to ``max_live``: the least recently used idle monitor of the busiest workspace."""
+        while len(self._monitors) > self.max_live:
+            per_workspace = Counter(m.workspace for m in self._monitors.values())
+            idle = [(k, m) for k, m in self._monitors.items() if k != keep and not self._locked(k)]
+            if not idle:
+                return
+            victim = max(idle, key=lambda item: per_workspace[item[1].workspace])[0]  # max keeps the first (oldest) of ties
+            del self._monitors[victim]
+            self._locks.pop(victim, None)
+            self._seq.pop(victim, None)
+            self._fences.pop(victim, None)
+            self.evicted += 1
+
+    def _locked(self, key_id: str) -> bool:
+        lock = self._locks.get(key_id)
+        return lock is not None and lock.locked()
 
     async def _restore_checkpoint(self, key: ModelKey, monitor: ModelMonitor) -> None:
         checkpoint = await self.store.load_checkpoint(key)
@@ -122,6 +154,15 @@ class MonitorEngine:
         self._monitors.pop(key.id, None)
         self._seq.pop(key.id, None)
         self._fences.pop(key.id, None)
+
+    def drop_model(self, workspace: str | None, model: str) -> None:
+        """Every live monitor (all versions) of a deleted dataset's model."""
+        prefix = f"{workspace or '-'}|{model}|"
+        for key_id in [k for k in self._monitors if k.startswith(prefix)]:
+            del self._monitors[key_id]
+            self._locks.pop(key_id, None)
+            self._seq.pop(key_id, None)
+            self._fences.pop(key_id, None)
 
 
 def traffic_rows(traffic: Traffic) -> list[list[Any]]:

@@ -39,6 +39,8 @@ class EmbeddingCache(Protocol):
 
     def put_many(self, dataset: DatasetKey, body_key: str, record_ids: Sequence[str], vectors: np.ndarray) -> None: ...
 
+    def drop_dataset(self, dataset: DatasetKey) -> None: ...
+
 
 @dataclass(frozen=True)
 class StoredRecord:
@@ -55,6 +57,8 @@ class RecordStore(Protocol):
 
     async def datasets(self) -> list[DatasetKey]: ...
 
+    async def drop_dataset(self, dataset: DatasetKey) -> int: ...
+
 
 @dataclass(frozen=True)
 class LabelChange:
@@ -65,7 +69,7 @@ class LabelChange:
     record_id: str
     user_id: str
     status: str  # submitted | draft | discarded
-    label: str | None
+    label: str | tuple[str, ...] | None  # a tuple: the sorted labels of a multi-label answer
     version: int
     at: datetime
 
@@ -74,8 +78,11 @@ class LabelStore(Protocol):
     async def apply(self, change: LabelChange) -> bool:
         """Idempotent upsert by (record, user); older versions never overwrite newer ones. True when stored."""
 
-    async def labelled(self, dataset: DatasetKey) -> dict[str, str]:
-        """record id → label (the latest submitted answer per record; majority when annotators disagree)."""
+    async def labelled(self, dataset: DatasetKey) -> dict[str, str | tuple[str, ...]]:
+        """record id → label: the latest submitted answer per record, the majority when annotators disagree
+        (a multi-label answer: a sorted tuple)."""
+
+    async def drop_dataset(self, dataset: DatasetKey) -> int: ...
 
 
 class LabelCounters(Protocol):
@@ -89,6 +96,8 @@ class LabelCounters(Protocol):
         """Subtract what a training run used (labels that arrived meanwhile stay counted)."""
 
     async def reset_to(self, dataset: DatasetKey, *, refresh: int, finetune: int) -> None: ...
+
+    async def drop(self, dataset: DatasetKey) -> None: ...
 
 
 class TrainingLock(Protocol):
@@ -146,6 +155,8 @@ class ModelRegistry(Protocol):
 
     async def last_of_kind(self, dataset: DatasetKey, kind: str) -> ModelEntry | None: ...
 
+    async def drop_dataset(self, dataset: DatasetKey) -> int: ...
+
 
 class ArtifactStore(Protocol):
     def save(self, dataset: DatasetKey, version: str, head: Any, body_dir: str | None) -> tuple[str, str]:
@@ -157,6 +168,8 @@ class ArtifactStore(Protocol):
     def verify(self, path: str, sha256: str) -> None: ...
 
     def body_dir(self, path: str) -> str: ...
+
+    def drop_dataset(self, dataset: DatasetKey) -> None: ...
 
 
 class ArtifactError(RuntimeError):

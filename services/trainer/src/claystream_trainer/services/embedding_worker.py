@@ -42,6 +42,9 @@ class EmbeddingWorker:
         self._dirty.add(dataset)
         self._wake.set()
 
+    def forget(self, dataset: DatasetKey) -> None:
+        self._dirty.discard(dataset)
+
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="embedding-worker")
 
@@ -105,7 +108,7 @@ class EmbeddingWorker:
                     probabilities = await asyncio.to_thread(
                         loaded.head.probabilities, texts=[texts[chunk[i]] for i in pending],
                         vectors=np.asarray(vectors)[pending])
-                    await publish_suggestions(dataset, loaded.entry, loaded.head.classes_,
+                    await publish_suggestions(dataset, loaded.entry, loaded.head,
                                               [chunk[i] for i in pending], probabilities,
                                               publisher=self._ports.publisher)
         if done and loaded is not None and self._on_stale_student is not None:

@@ -19,6 +19,7 @@ from claystream_trainer.api.schemas import (
 from claystream_trainer.domain.ports import ArtifactError, DatasetKey, ModelEntry
 from claystream_trainer.services.admin import UnknownModel, promote_version, rollback
 from claystream_trainer.services.scheduler import read_counts
+from claystream_trainer.services.training_data import training_target
 
 router = APIRouter(prefix="/api/v1/models", tags=["models"])
 DatasetName = Path(pattern=NAME_PATTERN, description="dataset name in the caller's workspace")
@@ -41,7 +42,10 @@ async def training_status(principal: PrincipalDep, deps: DepsDep, dataset: str =
     key = DatasetKey(principal.workspace, dataset)
     counts = await read_counts(key, ports=deps.ports)
     champion = await deps.ports.registry.champion(key)
-    return {"dataset": dataset, "labels_per_class": counts.per_class, "new_since_refresh": counts.new_since_refresh,
+    target = training_target(await deps.ports.specs.get(key))
+    trains = {"question": target.question, "kind": target.kind, "labels": target.labels} if target else None
+    return {"dataset": dataset, "trains": trains, "labels_per_class": counts.per_class,
+            "new_since_refresh": counts.new_since_refresh,
             "new_since_finetune": counts.new_since_finetune, "champion": champion.version if champion else None,
             "load_error": deps.champions.load_errors.get(key), "embedded_records": deps.worker.embedded}
 
@@ -90,6 +94,10 @@ async def rollback_route(principal: AdminDep, deps: DepsDep, dataset: str = Data
 async def train(body: TrainRequest, principal: AdminDep, deps: DepsDep, dataset: str = DatasetName) -> TrainAccepted:
     """Start a refresh or a fine-tune now (in the background; progress on the models topic)."""
     key = DatasetKey(principal.workspace, dataset)
+    target = training_target(await deps.ports.specs.get(key))
+    if target is None:
+        raise HTTPException(409, detail={"field": "dataset", "reason": "the dataset has no question the trainer can "
+                                         "learn (label, multi-label or rating): it is never trained"})
     if body.kind == "finetune" and deps.ports.finetuner is None:
         raise HTTPException(409, detail={"field": "kind", "reason": "fine-tuning is disabled on this trainer"})
     task = asyncio.create_task(deps.scheduler.check_and_run(key, force=body.kind))

@@ -11,6 +11,7 @@ from claystream_trainer.api.auth import PrincipalDep
 from claystream_trainer.api.deps import ServingDepsDep
 from claystream_trainer.api.schemas import PredictionPublic, PredictRequest, PredictResponse
 from claystream_trainer.domain.ports import ArtifactError, DatasetKey
+from claystream_trainer.services.champions import ShadowLoadsExhausted
 from claystream_trainer.services.predict import NoChampion, predict
 
 router = APIRouter(prefix="/api/v1/models", tags=["predict"])
@@ -38,9 +39,13 @@ async def predict_route(body: PredictRequest, principal: PrincipalDep, deps: Ser
         raise HTTPException(404, detail={"field": field, "reason": str(error)}) from None
     except ArtifactError as error:
         raise HTTPException(409, detail={"field": "model_version", "reason": str(error)}) from None
+    except ShadowLoadsExhausted as error:
+        raise HTTPException(429, detail={"field": "model_version", "reason": str(error)},
+                            headers={"Retry-After": str(max(1, round(error.retry_after_s)))}) from None
     predictions = [PredictionPublic(**dataclasses.asdict(p)) for p in result.predictions]
     single = predictions[0] if body.text is not None else None
     return PredictResponse(request_id=result.request_id, dataset=dataset, model_version=result.model_version,
                            component=result.component, label=single.label if single else None,
+                           labels=single.labels if single else None,
                            score=single.score if single else None,
                            predictions=predictions)
