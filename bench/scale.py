@@ -208,13 +208,10 @@ async def monitor_phase(args: argparse.Namespace, launcher: ServiceLauncher, res
               "CLAYSTREAM_MONITOR_PREDICTION_BATCH_MAX": "200"}
     run = uuid.uuid4().hex[:6]
     solo, pair_db = f"mon-solo-{run}", f"mon-pair-{run}"
-    launcher.extra_env.update(common, CLAYSTREAM_MONITOR_MONGO_DB=solo,
-                              CLAYSTREAM_MONITOR_KAFKA_CONSUMER_GROUP=f"bench-solo-{run}")
-    single = launcher.add_replica("monitor", 90)
-    launcher.start((single,))
-    launcher.extra_env.update(CLAYSTREAM_MONITOR_MONGO_DB=pair_db,
+    launcher.extra_env.update(common, CLAYSTREAM_MONITOR_MONGO_DB=pair_db,
                               CLAYSTREAM_MONITOR_KAFKA_CONSUMER_GROUP=f"bench-pair-{run}")
     first, second = launcher.add_replica("monitor", 1), launcher.add_replica("monitor", 2)
+    single = launcher.add_replica("monitor", 90)  # started once the pair is done: same events, from the topic
     launcher.start((first, second))
     mongo = AsyncMongoClient(launcher.stack.ports.mongo_url)
     producer = EventProducer(launcher.stack.ports.kafka_bootstrap, service="bench")
@@ -236,7 +233,7 @@ async def monitor_phase(args: argparse.Namespace, launcher: ServiceLauncher, res
                 before_kill, _ = await counts(mongo[pair_db])
                 kill_hard(launcher.stack.state_dir, second)
                 killed_at = time.monotonic()
-                say(f"killed {second} (SIGKILL) after {offset} events")
+                say(f"killed {second} (SIGKILL) after {offset} events sent, {sum(before_kill.values())} counted")
             await asyncio.sleep(max(0.0, started + (offset + chunk) / total * args.duration - time.monotonic()))
         assert killed_at is not None
 
@@ -252,6 +249,11 @@ async def monitor_phase(args: argparse.Namespace, launcher: ServiceLauncher, res
             return sum(seen.values()) >= total and traffic >= total
 
         await wait_until(lambda: all_counted(pair_db), 300, "the pair to count every event")
+        say(f"the pair counted every event {time.monotonic() - started:.1f}s after the first was sent; "
+            f"now a single monitor reads the same events")
+        launcher.extra_env.update(CLAYSTREAM_MONITOR_MONGO_DB=solo,
+                                  CLAYSTREAM_MONITOR_KAFKA_CONSUMER_GROUP=f"bench-solo-{run}")
+        launcher.start((single,))
         await wait_until(lambda: all_counted(solo), 300, "the single monitor to count every event")
         await asyncio.sleep(2)  # anything still in flight would show up as double counting
         seen, traffic = await counts(mongo[pair_db])

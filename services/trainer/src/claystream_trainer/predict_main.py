@@ -37,7 +37,9 @@ def create_app(settings: TrainerSettings | None = None, *,
         app.state.warm_up = asyncio.create_task(_warm_up_until_done(deps), name="predict-warm-up")
 
     async def stop(app: FastAPI) -> None:
-        app.state.warm_up.cancel()
+        warming = getattr(app.state, "warm_up", None)
+        if warming is not None:
+            warming.cancel()
         await close_predict_deps(app.state.deps)
 
     def champions_loaded(app: FastAPI) -> Mapping[str, ReadinessCheck]:
