@@ -202,9 +202,9 @@ async def monitor_phase(args: argparse.Namespace, launcher: ServiceLauncher, res
     common = {"CLAYSTREAM_MONITOR_EMBEDDER": "none", "CLAYSTREAM_MONITOR_WINDOW_SIZE": "100",
               "CLAYSTREAM_MONITOR_WINDOW_STRIDE": "50", "CLAYSTREAM_MONITOR_REFERENCE_SIZE": "200",
               "CLAYSTREAM_MONITOR_CHECKS": "label_distribution,score_distribution,text_length,oov_share,low_confidence",
-              "CLAYSTREAM_MONITOR_KAFKA_SESSION_TIMEOUT_MS": "6000",
-              "CLAYSTREAM_MONITOR_KAFKA_HEARTBEAT_INTERVAL_MS": "500",
-              "CLAYSTREAM_MONITOR_KAFKA_REBALANCE_TIMEOUT_MS": "6000",
+              "CLAYSTREAM_MONITOR_KAFKA_SESSION_TIMEOUT_MS": str(args.session_timeout_ms),
+              "CLAYSTREAM_MONITOR_KAFKA_HEARTBEAT_INTERVAL_MS": str(max(100, args.session_timeout_ms // 10)),
+              "CLAYSTREAM_MONITOR_KAFKA_REBALANCE_TIMEOUT_MS": str(args.session_timeout_ms),
               "CLAYSTREAM_MONITOR_PREDICTION_BATCH_MAX": "200"}
     run = uuid.uuid4().hex[:6]
     solo, pair_db = f"mon-solo-{run}", f"mon-pair-{run}"
@@ -223,26 +223,34 @@ async def monitor_phase(args: argparse.Namespace, launcher: ServiceLauncher, res
     try:
         await asyncio.sleep(8)  # both members joined and own partitions
         chunk = max(1, total // int(args.duration * 4))
-        killed_at: float | None = None
+        killed_at = 0.0
         before_kill: dict[str, int] = {}
+        watcher: asyncio.Task[float] | None = None
+        advanced: dict[str, float] = {}
+
+        async def all_advanced() -> bool:
+            seen, _ = await counts(mongo[pair_db])
+            for key, value in before_kill.items():
+                if seen.get(key, 0) > value and key not in advanced:
+                    advanced[key] = round(time.monotonic() - killed_at, 1)
+            return len(seen) >= args.models and len(advanced) == len(before_kill)
+
         started = time.monotonic()
         for offset in range(0, total, chunk):
             part = events[offset:offset + chunk]
             await producer.publish_many(part, keys=[model_partition_key(WS, e.data.model, e.data.request_id) for e in part])
-            if killed_at is None and offset >= total * 0.4:
+            if watcher is None and offset >= total * 0.4:
                 before_kill, _ = await counts(mongo[pair_db])
                 kill_hard(launcher.stack.state_dir, second)
                 killed_at = time.monotonic()
                 say(f"killed {second} (SIGKILL) after {offset} events sent, {sum(before_kill.values())} counted")
+                watcher = asyncio.create_task(wait_until(all_advanced, 120, "every model to advance after the kill"))
             await asyncio.sleep(max(0.0, started + (offset + chunk) / total * args.duration - time.monotonic()))
-        assert killed_at is not None
+        assert watcher is not None
 
-        async def all_advanced() -> bool:
-            seen, _ = await counts(mongo[pair_db])
-            return len(seen) >= args.models and all(seen.get(k, 0) > v for k, v in before_kill.items())
-
-        await wait_until(all_advanced, 120, "every model to advance after the kill")
-        results["monitor_takeover_s"] = round(time.monotonic() - killed_at, 2)
+        await watcher  # polled while the stream goes on: a takeover shows as the dead replica's models moving
+        results["monitor_takeover_s"] = max(advanced.values())
+        say(f"seconds after the kill until each model advanced: {sorted(advanced.values())}")
 
         async def all_counted(db: str) -> bool:
             seen, traffic = await counts(mongo[db])
@@ -267,7 +275,7 @@ async def monitor_phase(args: argparse.Namespace, launcher: ServiceLauncher, res
             f"{len(pair_windows)} windows, {len(pair_alerts)} alerts; same as the single monitor: "
             f"{results['monitor_matches_single']} (single: {len(solo_windows)} windows, {len(solo_alerts)} alerts)")
         say(f"takeover: every model advancing again {results['monitor_takeover_s']}s after the kill "
-            f"(session timeout 6 s + rebalance + restoring checkpoints)")
+            f"(session timeout {args.session_timeout_ms / 1000:.0f} s + rebalance + restoring checkpoints)")
     finally:
         await producer.stop()
         await mongo.close()
@@ -316,6 +324,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=20_000, help="monitor: predictions in all")
     parser.add_argument("--models", type=int, default=8, help="monitor: models (spread over the 4 partitions)")
     parser.add_argument("--duration", type=float, default=40.0, help="monitor: seconds over which they are sent")
+    parser.add_argument("--session-timeout-ms", type=int, default=6000, help="monitor: Kafka session timeout")
     parser.add_argument("--predict-seconds", type=float, default=20.0)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--embedder", default="hashing", choices=("hashing", "sentence-transformers"))

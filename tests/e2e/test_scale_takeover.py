@@ -28,7 +28,8 @@ def load_bench():  # type: ignore[no-untyped-def]
 def test_monitor_pair_survives_a_kill_and_predict_replicas_swap() -> None:
     bench = load_bench()
     args = argparse.Namespace(events=1600, models=4, duration=12.0, predict_seconds=1.0, concurrency=4,
-                              embedder="hashing", skip_predict=False, skip_monitor=False)
+                              embedder="hashing", skip_predict=False, skip_monitor=False,
+                              session_timeout_ms=6000)
     results = bench.run_bench(args)
     assert results["monitor_events_lost"] == 0
     assert results["monitor_events_double_counted"] == 0
