@@ -28,7 +28,23 @@ def service_names() -> set[str]:
     }
 
 
+def deployable_names() -> set[str]:
+    """What runs as its own process / container / Deployment: the services plus roles built from a service's
+    package (the predict role: the trainer package's second app factory)."""
+    from claystream_devstack.services import SERVICES
+
+    return service_names() | {spec.name for spec in SERVICES if spec.settings_package in service_names()}
+
+
+def settings_package(name: str) -> str:
+    """The package whose Settings a service or role reads (``predict`` → ``trainer``)."""
+    from claystream_devstack.services import SERVICE_BY_NAME
+
+    return SERVICE_BY_NAME[name].settings_package if name in SERVICE_BY_NAME else name
+
+
 def settings_class(service: str) -> type[BaseAppSettings]:
+    service = settings_package(service)
     module = importlib.import_module(f"claystream_{service}.config")
     found = [
         value
@@ -66,7 +82,7 @@ def unknown_settings_variables(service: str, environment: Mapping[str, Any]) -> 
             problems.append(f"{name}: not of the form CLAYSTREAM_<SERVICE>_<FIELD>")
         elif match.group(1).lower() not in services:
             problems.append(f"{name}: no service named {match.group(1).lower()!r} in services/")
-        elif match.group(1).lower() != service:
+        elif match.group(1).lower() != settings_package(service):
             problems.append(f"{name}: given to {service}, but it is a {match.group(1).lower()} setting")
         elif name not in known:
             problems.append(f"{name}: {settings_class(service).__name__} has no field {match.group(2).lower()!r}")

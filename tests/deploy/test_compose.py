@@ -65,7 +65,7 @@ def test_schema_check_rejects_a_broken_compose_file(compose: dict, compose_valid
 def test_claystream_services_are_exactly_the_services_in_the_repository(
     claystream_services: dict[str, dict], support: ModuleType
 ) -> None:
-    assert set(claystream_services) == support.service_names()
+    assert set(claystream_services) == support.deployable_names()
     for name, service in claystream_services.items():
         assert service["environment"]["SERVICE"] == name
         port = SERVICE_BY_NAME[name].default_port

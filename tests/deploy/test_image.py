@@ -183,7 +183,7 @@ def test_entrypoint_starts_the_selected_service(service: str, repo: Path, stub_u
     assert args[args.index("--port") + 1] == str(SERVICE_BY_NAME[service].default_port)
     module_name, _, attribute = factory.partition(":")
     package, _, module = module_name.partition(".")
-    source = repo / "services" / service / "src" / package / f"{module}.py"
+    source = repo / "services" / SERVICE_BY_NAME[service].settings_package / "src" / package / f"{module}.py"
     functions = {node.name for node in ast.parse(source.read_text()).body if isinstance(node, ast.FunctionDef)}
     assert attribute in functions, f"{source} defines no {attribute}()"
 
@@ -198,7 +198,7 @@ def test_entrypoint_refuses_an_unknown_service(repo: Path, stub_uvicorn: dict[st
         check=False,
     )
     assert result.returncode == 64
-    assert "SERVICE must be one of annotate, ingest, trainer, monitor (got 'annotator')" in result.stderr
+    assert "SERVICE must be one of annotate, ingest, trainer, monitor, predict (got 'annotator')" in result.stderr
 
 
 @pytest.fixture

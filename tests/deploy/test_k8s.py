@@ -4,11 +4,14 @@
 from __future__ import annotations
 
 import base64
+import copy
+import json
 import shutil
 import subprocess
 from pathlib import Path
 from types import ModuleType
 
+import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
@@ -21,7 +24,9 @@ OVERLAYS = ("dev", "prod")
 # the oldest and newest Kubernetes minor versions the manifests are checked against
 KUBERNETES_VERSIONS = ("1.30.0", kubernetes_validate.latest_version())
 EXTERNAL_SECRET = "claystream-secrets"
-AUTOSCALED = {"ingest", "annotate"}
+AUTOSCALED = {"ingest", "predict"}  # plain CPU HPAs: HTTP-only workloads
+LAG_SCALED = {"annotate", "monitor"}  # KEDA ScaledObjects: consumer lag (base/keda.yaml)
+CUSTOM_RESOURCES = {"ScaledObject"}  # CRDs: checked against deploy/schemas/, not kubernetes-validate
 
 
 @pytest.fixture(scope="module")
@@ -64,6 +69,8 @@ def test_every_manifest_is_valid_kubernetes(version: str, k8s_dir: Path, rendere
     assert len(documents) > 20
     errors = []
     for origin, document in documents:
+        if document["kind"] in CUSTOM_RESOURCES:
+            continue
         try:
             kubernetes_validate.validate(document, version, strict=True)
         except kubernetes_validate.ValidationError as error:
@@ -106,7 +113,7 @@ def test_four_services_with_probes_resources_and_a_service(overlay: str, rendere
     resources = rendered[overlay]
     deployments = by_kind(resources, "Deployment")
     services = by_kind(resources, "Service")
-    assert {service_of(d) for d in deployments.values()} == support.service_names()
+    assert {service_of(d) for d in deployments.values()} == support.deployable_names()
     for name, deployment in deployments.items():
         service = service_of(deployment)
         port = SERVICE_BY_NAME[service].default_port
@@ -129,7 +136,7 @@ def test_four_services_with_probes_resources_and_a_service(overlay: str, rendere
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
-def test_autoscaling_for_ingest_and_annotate(overlay: str, rendered: dict) -> None:
+def test_cpu_autoscaling_for_ingest_and_predict(overlay: str, rendered: dict) -> None:
     deployments = by_kind(rendered[overlay], "Deployment")
     autoscalers = by_kind(rendered[overlay], "HorizontalPodAutoscaler")
     scaled = {service_of(deployments[hpa["spec"]["scaleTargetRef"]["name"]]) for hpa in autoscalers.values()}
@@ -137,8 +144,62 @@ def test_autoscaling_for_ingest_and_annotate(overlay: str, rendered: dict) -> No
     for hpa in autoscalers.values():
         assert 1 <= hpa["spec"]["minReplicas"] <= hpa["spec"]["maxReplicas"]
     for deployment in deployments.values():
-        if service_of(deployment) in AUTOSCALED:
+        if service_of(deployment) in AUTOSCALED | LAG_SCALED:
             assert "replicas" not in deployment["spec"], "the HPA owns replicas; a fixed count fights it on apply"
+
+
+@pytest.fixture(scope="module")
+def keda_validator(repo: Path) -> jsonschema.protocols.Validator:
+    schema = json.loads((repo / "deploy" / "schemas" / "keda-scaledobject.json").read_text())
+    validator_class = jsonschema.validators.validator_for(schema)
+    validator_class.check_schema(schema)
+    return validator_class(schema)
+
+
+def consumer_groups(service: str) -> dict[str, str]:
+    """topic → the consumer group the service really consumes it with (from its bootstrap's wiring)."""
+    if service == "monitor":
+        return {"predictions": "claystream-monitor-predictions", "feedback": "claystream-monitor",
+                "models": "claystream-monitor"}
+    if service == "annotate":
+        return {"records": "claystream-annotate", "suggestions": "claystream-annotate", "models": "claystream-annotate"}
+    return {}
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_lag_autoscaling_with_keda(overlay: str, rendered: dict, keda_validator) -> None:
+    resources = rendered[overlay]
+    deployments = by_kind(resources, "Deployment")
+    scaled_objects = by_kind(resources, "ScaledObject")
+    hpa_targets = {h["spec"]["scaleTargetRef"]["name"] for h in by_kind(resources, "HorizontalPodAutoscaler").values()}
+    scaled = {}
+    for name, scaled_object in scaled_objects.items():
+        errors = [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in keda_validator.iter_errors(scaled_object)]
+        assert errors == [], name
+        target = scaled_object["spec"]["scaleTargetRef"]["name"]
+        assert target in deployments and target not in hpa_targets, f"{name}: one autoscaler per Deployment"
+        service = service_of(deployments[target])
+        scaled[service] = scaled_object
+        spec = scaled_object["spec"]
+        assert 1 <= spec["minReplicaCount"] <= spec["maxReplicaCount"]
+        kafka = [t["metadata"] for t in spec["triggers"] if t["type"] == "kafka"]
+        assert kafka, f"{name}: no lag trigger"
+        environment = {e["name"] for e in container_of(deployments[target])["env"]}
+        for trigger in kafka:
+            assert trigger["consumerGroup"] == consumer_groups(service).get(trigger["topic"]), (name, trigger)
+            assert trigger["bootstrapServersFromEnv"] in environment
+        if not any(t["type"] == "cpu" for t in spec["triggers"]):  # lag only: no point past the partitions
+            assert spec["maxReplicaCount"] <= min(TOPIC_PARTITIONS[Topic(t["topic"])] for t in kafka), name
+    assert set(scaled) == LAG_SCALED
+
+
+def test_keda_schema_rejects_a_misspelled_trigger_field(rendered: dict, keda_validator) -> None:
+    scaled_object = copy.deepcopy(by_kind(rendered["prod"], "ScaledObject")["claystream-monitor"])
+    scaled_object["spec"]["triggers"][0]["metadata"]["lagTreshold"] = "10"
+    scaled_object["spec"]["maxReplicas"] = 3
+    errors = list(keda_validator.iter_errors(scaled_object))
+    assert any("maxReplicas" in e.message for e in errors)
+    assert any("lagTreshold" in str(e.instance) or "lagTreshold" in e.message for e in errors)
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -231,3 +292,15 @@ def test_scaling_doc_lists_the_current_partition_counts(repo: Path) -> None:
     scaling = (repo / "docs" / "SCALING.md").read_text()
     for topic in Topic:
         assert f"| `{topic.value}` | {TOPIC_PARTITIONS[topic]} |" in scaling, f"docs/SCALING.md: partitions of {topic}"
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_predict_replicas_read_the_shared_store_not_the_trainer_volume(overlay: str, rendered: dict) -> None:
+    resources = rendered[overlay]
+    deployments = by_kind(resources, "Deployment")
+    predict, trainer = deployments["claystream-predict"], deployments["claystream-trainer"]
+    for deployment in (predict, trainer):
+        environment = resolved_environment(resources, deployment, external_secret(rendered))
+        assert environment["CLAYSTREAM_TRAINER_MODEL_STORE"] == "gridfs", deployment["metadata"]["name"]
+    volumes = predict["spec"]["template"]["spec"]["volumes"]
+    assert not any("persistentVolumeClaim" in v for v in volumes), "a ReadWriteOnce claim cannot serve N replicas"

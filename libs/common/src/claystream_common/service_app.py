@@ -69,12 +69,14 @@ def create_service_app(
     stop: AppHook,
     description: str = "",
     body_limits: dict[str, int] | None = None,
+    extra_checks: Callable[[FastAPI], Mapping[str, ReadinessCheck]] | None = None,
 ) -> FastAPI:
     """A service's FastAPI app with the shared lifespan and operations routes.
 
     The lifespan sets up logging and tracing, then calls ``start(app)`` (which builds the
     service's Deps through its bootstrap and stores them on ``app.state.deps``), and
-    ``stop(app)`` on shutdown.  ``/readyz`` pings the Deps' ``kafka``, ``mongo`` and ``redis``.
+    ``stop(app)`` on shutdown.  ``/readyz`` pings the Deps' ``kafka``, ``mongo`` and ``redis``
+    (a Deps without ``redis`` skips it), plus ``extra_checks(app)`` (e.g. "champions loaded").
     Every request passes :mod:`claystream_common.request_guards` first: bodies over
     ``max_body_bytes`` (or a tighter ``body_limits[path prefix]``) get 413; ``/metrics`` and the
     docs need a bearer token in production.
@@ -96,7 +98,8 @@ def create_service_app(
 
     def checks() -> Mapping[str, ReadinessCheck]:
         deps = app.state.deps
-        return standard_checks(kafka=deps.kafka, mongo=deps.mongo, redis=deps.redis)
+        named = standard_checks(kafka=deps.kafka, mongo=deps.mongo, redis=getattr(deps, "redis", None))
+        return {**named, **(extra_checks(app) if extra_checks is not None else {})}
 
     install_operations(app, service=settings.service_name, checks=checks)
     return app

@@ -44,6 +44,12 @@ TOPIC_PARTITIONS: dict[Topic, int] = {
 DLQ_PARTITIONS = 1
 
 
+def model_partition_key(workspace: str | None, model: str | None, fallback: str) -> str:
+    """Kafka key of ``prediction.logged`` / ``feedback.logged``: the model, so one partition (and so one
+    monitor replica) holds a model's whole stream in order; ``fallback`` (the request id) when no model is named."""
+    return f"{workspace or '-'}/{model}" if model else fallback
+
+
 def topic_specs(prefix: str = "") -> list[TopicSpec]:
     """All topics and their DLQs, optionally name-prefixed (tests isolate runs that way)."""
     specs: list[TopicSpec] = []

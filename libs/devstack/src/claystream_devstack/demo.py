@@ -93,7 +93,7 @@ def run_demo(launcher: ServiceLauncher, *, simulate: bool, out_dir: Path, config
     steps = StepLog()
     outcome = DemoOutcome(steps=steps, deadline=started + config.total_budget_s)
     urls = ServiceUrls(**{name: launcher.url(name) if name in launcher.ports else None
-                          for name in ("annotate", "ingest", "trainer", "monitor")})
+                          for name in ("annotate", "ingest", "trainer", "monitor", "predict")})
     api = DemoApi(urls, service_token=launcher.dev_secrets()["SERVICE_TOKEN"], workspace=config.workspace,
                   dataset=config.dataset)
     try:

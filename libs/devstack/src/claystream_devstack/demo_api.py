@@ -28,6 +28,7 @@ class ServiceUrls:
     ingest: str
     trainer: str | None = None
     monitor: str | None = None
+    predict: str | None = None  # the predict role (stateless replicas); None: the trainer serves predict
 
 
 class DemoApi:
@@ -102,11 +103,16 @@ class DemoApi:
     def training_status(self) -> dict[str, Any]:
         return dict(_check(self._http.get(self._trainer("/status")), 200).json())
 
-    def predict(self, texts: list[str], *, forward: bool, request_id: str | None = None) -> dict[str, Any]:
+    def predict(self, texts: list[str], *, forward: bool, request_id: str | None = None,
+                replica: bool = False) -> dict[str, Any]:
+        """``replica``: through the predict role when it runs (production traffic), else the trainer."""
         body: dict[str, Any] = {"texts": texts, "forward": forward}
         if request_id:
             body["request_id"] = request_id
-        return dict(_check(self._http.post(self._trainer("/predict"), json=body), 200).json())
+        url = self._trainer("/predict")
+        if replica and self.urls.predict and self.urls.trainer:
+            url = url.replace(self.urls.trainer, self.urls.predict, 1)
+        return dict(_check(self._http.post(url, json=body), 200).json())
 
     # ------------------------------------------------------------------ monitor
     def monitor_get(self, path: str) -> httpx.Response:

@@ -54,7 +54,7 @@ def stream(
                               f"({start / budget_s:.1f} predictions/s); the rest was not sent")
         chunk = rows[start:start + batch]
         request_id = f"demo-{phase}-{uuid.uuid4().hex[:12]}"
-        answer = api.predict([r["text"] for r in chunk], forward=True, request_id=request_id)
+        answer = api.predict([r["text"] for r in chunk], forward=True, request_id=request_id, replica=True)
         ids = [f"{request_id}-{i}" for i in range(len(chunk))] if len(chunk) > 1 else [request_id]
         log.predictions += len(chunk)
         log.seen[phase] = log.seen.get(phase, 0) + len(chunk)

@@ -18,10 +18,15 @@ class ServiceSpec:
     name: str
     app_factory: str
     default_port: int
+    package: str = ""  # a role run from another service's package reads that package's settings
+
+    @property
+    def settings_package(self) -> str:
+        return self.package or self.name
 
     @property
     def env_prefix(self) -> str:
-        return f"CLAYSTREAM_{self.name.upper()}_"
+        return f"CLAYSTREAM_{self.settings_package.upper()}_"
 
 
 SERVICES: tuple[ServiceSpec, ...] = (
@@ -29,6 +34,8 @@ SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec("ingest", "claystream_ingest.main:create_app", 8001),
     ServiceSpec("trainer", "claystream_trainer.main:create_app", 8002),
     ServiceSpec("monitor", "claystream_monitor.main:create_app", 8003),
+    # stateless predict replicas: the trainer package's second app factory (docs/SCALING.md)
+    ServiceSpec("predict", "claystream_trainer.predict_main:create_app", 8004, package="trainer"),
 )
 SERVICE_BY_NAME = {spec.name: spec for spec in SERVICES}
 
@@ -39,6 +46,7 @@ class ServiceLauncher:
     def __init__(self, stack: EmbeddedStack, *, extra_env: dict[str, str] | None = None) -> None:
         self.stack = stack
         self.extra_env = dict(extra_env or {})
+        self.specs: dict[str, ServiceSpec] = dict(SERVICE_BY_NAME)
         self.ports: dict[str, int] = {}
         self._load_ports()
 
@@ -57,6 +65,15 @@ class ServiceLauncher:
         import json
 
         self._ports_file().write_text(json.dumps(self.ports))
+
+    def add_replica(self, base: str, index: int) -> str:
+        """One more process of ``base`` (same settings, its own port, pid and log): ``<base>-<index>``."""
+        spec = self.specs[base]
+        name = f"{base}-{index}"
+        self.specs[name] = ServiceSpec(name, spec.app_factory, spec.default_port, package=spec.settings_package)
+        if name not in self.ports:
+            self.ports[name] = free_port(None)
+        return name
 
     def url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.ports[name]}"
@@ -86,7 +103,7 @@ class ServiceLauncher:
             "TOKENIZERS_PARALLELISM": "false",
         }
         for other in SERVICES:  # services find each other through these
-            if other.name in self.ports:
+            if other.name in self.ports and other.name != spec.name:
                 env[f"{spec.env_prefix}{other.name.upper()}_URL"] = self.url(other.name)
         env[f"{spec.env_prefix}MODELS_DIR"] = str(self.stack.state_dir / "models")
         env[f"{spec.env_prefix}STATE_DIR"] = str(self.stack.state_dir)
@@ -96,7 +113,7 @@ class ServiceLauncher:
     def start(self, names: tuple[str, ...] | None = None, *, timeout_s: float = 120.0) -> None:
         names = names or tuple(spec.name for spec in SERVICES)
         for name in names:
-            spec = SERVICE_BY_NAME[name]
+            spec = self.specs[name]
             if name not in self.ports:
                 self.ports[name] = free_port(None if self.stack.free_ports else spec.default_port)
         self._save_ports()
@@ -105,7 +122,7 @@ class ServiceLauncher:
         self.wait_ready(names, timeout_s=timeout_s)
 
     def start_one(self, name: str) -> None:
-        spec = SERVICE_BY_NAME[name]
+        spec = self.specs[name]
         pid = read_pid(self.stack.state_dir, name)
         if pid is not None and pid_alive(pid):
             return
@@ -142,7 +159,7 @@ class ServiceLauncher:
                 time.sleep(0.2)
 
     def stop(self, names: tuple[str, ...] | None = None) -> None:
-        for name in names or tuple(spec.name for spec in SERVICES):
+        for name in names or tuple(self.specs):
             stop_process(self.stack.state_dir, name, timeout_s=15)
 
     def kill(self, name: str) -> None:

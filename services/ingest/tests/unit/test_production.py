@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
 from claystream_common.events import decode_event
 from claystream_ingest.services.auth import Principal
 from claystream_ingest.services.errors import InvalidItems
@@ -64,12 +63,19 @@ def test_feedback_rules(item: Any, expected: list[dict[str, Any]]) -> None:
     assert validate_feedback([item], now=NOW) == ([], expected)
 
 
-async def test_predictions_are_published_keyed_by_request_id_in_item_order() -> None:
+async def test_predictions_are_published_keyed_by_model_in_item_order() -> None:
+    """Keyed by model: one partition, so one monitor replica, sees a model's whole stream in order."""
     publisher = RecordingPublisher()
-    items = [PREDICTION | {"request_id": f"q{i}", "dataset": "reviews" if i % 2 else None} for i in range(4)]
+    items = [PREDICTION | {"request_id": f"q{i}", "dataset": "reviews" if i % 2 else None,
+                           "model": "sentiment" if i < 3 else "topics"} for i in range(4)]
     result = await log_predictions(items, principal=ACME, partial=False, publisher=publisher, publish_timeout_s=1, catalog=CATALOG)
     assert result.accepted == 4
-    assert [event.key for _, event in publisher.published] == [b"q0", b"q1", b"q2", b"q3"]
+    assert [event.key for _, event in publisher.published] == [b"acme/sentiment"] * 3 + [b"acme/topics"]
+    feedback = RecordingPublisher()
+    await log_feedback([{"request_id": "q1", "signal": "thumbs_down", "model": "sentiment"},
+                        {"request_id": "q2", "signal": "thumbs_up"}], principal=ACME, partial=False,
+                       publisher=feedback, publish_timeout_s=1, catalog=CATALOG)
+    assert [event.key for _, event in feedback.published] == [b"acme/sentiment", b"q2"]  # no model: the request id
     assert [event.event_id for _, event in publisher.published] == result.ids
     envelopes = [decode_event(event.value) for _, event in publisher.published]
     assert [(e.type, e.workspace, e.dataset) for e in envelopes] == [
@@ -122,4 +128,4 @@ async def test_a_prediction_too_large_for_one_event_is_a_422_naming_it() -> None
     assert publisher.published == []
     result = await log_predictions(items, principal=ACME, partial=True, publisher=publisher, publish_timeout_s=1, catalog=CATALOG,
                                    max_event_bytes=4096)
-    assert result.accepted == 1 and [e.key for _, e in publisher.published] == [b"q1"] and result.rejected[0]["index"] == 1
+    assert result.accepted == 1 and [e.key for _, e in publisher.published] == [b"acme/sentiment"] and result.rejected[0]["index"] == 1

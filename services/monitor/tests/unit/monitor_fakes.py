@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 from typing import Any
 
@@ -18,6 +19,8 @@ class MemoryStore:
         self.alerts: list[dict[str, Any]] = []
         self.feedback: dict[str, dict[str, Any]] = {}
         self.samples: dict[str, dict[str, Any]] = {}
+        self.checkpoints: dict[str, dict[str, Any]] = {}
+        self.applied_seq: dict[str, int] = {}
 
     async def load_model_state(self, key: ModelKey) -> dict[str, Any] | None:
         state = dict(self.models.get(key.id, {}))
@@ -37,9 +40,23 @@ class MemoryStore:
     async def store_predictions(self, key: ModelKey, batch: dict[str, list[Any]]) -> None:
         self.buckets.append({"model_key": key.id, **batch})
 
-    async def add_traffic(self, key: ModelKey, buckets: dict[str, dict[str, float]]) -> None:
+    async def load_checkpoint(self, key: ModelKey) -> dict[str, Any] | None:
+        return copy.deepcopy(self.checkpoints.get(key.id))
+
+    async def save_checkpoint(self, key: ModelKey, checkpoint: dict[str, Any], *, expected_seq: int) -> bool:
+        if self.checkpoints.get(key.id, {}).get("seq", 0) != expected_seq:
+            return False
+        self.checkpoints[key.id] = copy.deepcopy(checkpoint)
+        return True
+
+    async def add_traffic(self, key: ModelKey, buckets: dict[str, dict[str, float]], *, seq: int | None = None) -> None:
         for start, counts in buckets.items():
-            row = self.traffic.setdefault(f"{key.id}|{start}", {})
+            bucket_id = f"{key.id}|{start}"
+            if seq is not None:
+                if self.applied_seq.get(bucket_id, 0) >= seq:
+                    continue
+                self.applied_seq[bucket_id] = seq
+            row = self.traffic.setdefault(bucket_id, {})
             for name, value in counts.items():
                 row[name] = row.get(name, 0) + value
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,19 +14,20 @@ from claystream_common.auth_mongo import MongoApiKeyLookup
 from claystream_common.mongo import make_mongo_client, mongo_database
 from claystream_common.redis_client import make_redis
 from claystream_common.runtime import KafkaRuntime
-from pymongo import AsyncMongoClient
+from pymongo import AsyncMongoClient, MongoClient
 from redis.asyncio import Redis
 
 from claystream_trainer.adapters.bodies import LocalBodyProvider
 from claystream_trainer.adapters.file_artifacts import FileArtifactStore
 from claystream_trainer.adapters.file_embedding_cache import FileEmbeddingCache
+from claystream_trainer.adapters.gridfs_artifacts import GridFSArtifactStore
 from claystream_trainer.adapters.mongo_records import MongoLabelStore, MongoRecordStore
 from claystream_trainer.adapters.mongo_registry import MongoDatasetSpecs, MongoModelRegistry
 from claystream_trainer.adapters.redis_counters import RedisLabelCounters
 from claystream_trainer.adapters.redis_lock import RedisTrainingLock
 from claystream_trainer.config import TrainerSettings
 from claystream_trainer.consumers.subscriptions import subscriptions
-from claystream_trainer.domain.ports import DatasetKey
+from claystream_trainer.domain.ports import ArtifactStore, DatasetKey
 from claystream_trainer.domain.student import StudentConfig
 from claystream_trainer.domain.thresholds import TrainingKind
 from claystream_trainer.services.champions import ChampionCache
@@ -51,6 +53,19 @@ class Deps:
     worker: EmbeddingWorker
     auth: Authenticator
     background: set[asyncio.Task[Any]] = field(default_factory=set)
+    closers: list[Callable[[], None]] = field(default_factory=list)
+
+
+def build_model_store(settings: TrainerSettings) -> tuple[ArtifactStore, Callable[[], None]]:
+    """The shared model store: the models folder (local runs, one volume) or MongoDB GridFS (clusters)."""
+    if settings.model_store == "gridfs":
+        client: MongoClient[dict[str, Any]] = MongoClient(
+            settings.mongo_url, serverSelectionTimeoutMS=settings.mongo_timeout_ms,
+            appname=f"claystream-{settings.service_name}-models")
+        store = GridFSArtifactStore(client[settings.mongo_db], settings.models_dir,
+                                    part_bytes=settings.model_store_part_mb << 20)
+        return store, client.close
+    return FileArtifactStore(settings.models_dir), lambda: None
 
 
 def build_deps(settings: TrainerSettings, *, finetuner: Any | None = None) -> Deps:
@@ -61,6 +76,7 @@ def build_deps(settings: TrainerSettings, *, finetuner: Any | None = None) -> De
     db = mongo_database(mongo, settings)
     redis = make_redis(settings)
     bodies = LocalBodyProvider(settings)
+    artifacts, close_store = build_model_store(settings)
     if finetuner is None and settings.finetune_enabled and settings.embedder == "sentence-transformers":
         from claystream_trainer.adapters.setfit_finetune import SetFitFineTuner
 
@@ -68,7 +84,7 @@ def build_deps(settings: TrainerSettings, *, finetuner: Any | None = None) -> De
     ports = TrainerPorts(
         records=MongoRecordStore(db), labels=MongoLabelStore(db),
         counters=RedisLabelCounters(redis, event_ttl_s=settings.label_event_ttl_s), lock=RedisTrainingLock(redis),
-        registry=MongoModelRegistry(db), artifacts=FileArtifactStore(settings.models_dir),
+        registry=MongoModelRegistry(db), artifacts=artifacts,
         cache=FileEmbeddingCache(settings.models_dir), bodies=bodies, specs=MongoDatasetSpecs(db),
         publisher=producer, finetuner=finetuner if settings.finetune_enabled else None,
     )
@@ -126,7 +142,7 @@ def build_deps(settings: TrainerSettings, *, finetuner: Any | None = None) -> De
         ))
     return Deps(settings=settings, mongo=mongo, redis=redis, producer=producer,
                 kafka=KafkaRuntime(producer, runners), ports=ports, champions=champions,
-                scheduler=scheduler, worker=worker, background=background,
+                scheduler=scheduler, worker=worker, background=background, closers=[close_store],
                 auth=Authenticator(service_token=settings.service_token, api_keys=MongoApiKeyLookup(db)))
 
 
@@ -155,3 +171,5 @@ async def close_deps(deps: Deps) -> None:
     await deps.kafka.stop()
     await deps.redis.aclose()
     await deps.mongo.close()
+    for close in deps.closers:
+        close()

@@ -52,6 +52,12 @@ class TrainerSettings(BaseAppSettings):
     suggestion_batch: int = Field(default=2000, ge=1)
     seed: int = 42
 
+    # --- the shared model store (trainer writes, predict replicas read) and the predict role
+    model_store: Literal["filesystem", "gridfs"] = Field(
+        default="filesystem", description="filesystem: MODELS_DIR is the store; gridfs: MongoDB GridFS, MODELS_DIR a cache")
+    model_store_part_mb: int = Field(default=16, ge=1, le=40, description="gridfs: artifact files are split into parts")
+    replica_id: str | None = Field(default=None, description="predict role: this replica's name (default host-pid)")
+
     # --- predict
     predict_max_batch: int = Field(default=1024, ge=1)
     champion_cache_s: float = Field(default=2.0, ge=0, description="how long predict trusts its view of the champion")

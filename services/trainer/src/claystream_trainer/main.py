@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from claystream_trainer.api.routes.embeddings import router as embeddings_router
 from claystream_trainer.api.routes.models import router as models_router
+from claystream_trainer.api.routes.predict import router as predict_router
 from claystream_trainer.bootstrap import Deps, build_deps, close_deps, start_deps
 from claystream_trainer.config import TrainerSettings
 
@@ -20,7 +21,7 @@ def create_app(settings: TrainerSettings | None = None, *, deps_factory: Callabl
 
     async def start(app: FastAPI) -> None:
         if settings.embedder == "sentence-transformers":
-            _limit_threads(settings.torch_threads)
+            limit_torch_threads(settings.torch_threads)
         app.state.deps = (deps_factory or build_deps)(settings)
         await start_deps(app.state.deps)
 
@@ -28,12 +29,13 @@ def create_app(settings: TrainerSettings | None = None, *, deps_factory: Callabl
         await close_deps(app.state.deps)
 
     app = create_service_app(settings, title="Claystream trainer", start=start, stop=stop)
+    app.include_router(predict_router)
     app.include_router(embeddings_router)
     app.include_router(models_router)
     return app
 
 
-def _limit_threads(threads: int) -> None:
+def limit_torch_threads(threads: int) -> None:
     try:
         import torch
 

@@ -45,10 +45,10 @@ def trec_rows(n: int) -> list[dict]:
 
 
 @asynccontextmanager
-async def trainer_app(stack, db_name, models_dir):
+async def trainer_app(stack, db_name, models_dir, **extra):
     env = service_env(stack, "CLAYSTREAM_TRAINER_", db_name, embedder="hashing", debounce_s="0.3",
                       models_dir=str(models_dir), kafka_consumer_group=f"g-{db_name}", service_token=TOKEN,
-                      champion_cache_s="0", embed_flush_s="0.1")
+                      champion_cache_s="0", embed_flush_s="0.1", **extra)
     settings = load_settings(TrainerSettings, **{k.removeprefix("CLAYSTREAM_TRAINER_").lower(): v for k, v in env.items()})
     app = create_app(settings, deps_factory=lambda s: build_deps(s, finetuner=CrashingFineTuner()))
     async with app.router.lifespan_context(app):

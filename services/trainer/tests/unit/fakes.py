@@ -123,6 +123,9 @@ class FakeRegistry:
     async def champion(self, dataset: DatasetKey) -> ModelEntry | None:
         return next((e for (d, _), e in self.entries.items() if d == dataset and e.status == "champion"), None)
 
+    async def champions(self) -> list[ModelEntry]:
+        return [e for e in self.entries.values() if e.status == "champion"]
+
     async def list(self, dataset: DatasetKey, *, limit: int = 50) -> list[ModelEntry]:
         return [e for (d, _), e in reversed(self.entries.items()) if d == dataset][:limit]
 

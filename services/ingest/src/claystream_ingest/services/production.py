@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from claystream_common.topics import Topic
+from claystream_common.topics import Topic, model_partition_key
 
 from claystream_ingest.services.auth import Principal
 from claystream_ingest.services.encoding import encode_events
@@ -84,7 +84,9 @@ def _encode(
     for dataset, positions in by_dataset.items():
         group = [items[p] for p in positions]
         encoded = encode_events(
-            event_type, group, [item["request_id"] for item in group], workspace=principal.workspace,
+            event_type, group,
+            [model_partition_key(principal.workspace, item.get("model"), item["request_id"]) for item in group],
+            workspace=principal.workspace,
             dataset=dataset, occurred_at=now, traceparent=traceparent,
         )
         for position, event in zip(positions, encoded, strict=True):

@@ -18,7 +18,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from claystream_monitor.services.ports import ModelKey
 
-COLLECTIONS = ("monitor_models", "monitor_references", "monitor_predictions", "monitor_traffic", "monitor_windows",
+COLLECTIONS = ("monitor_checkpoints", "monitor_models", "monitor_references", "monitor_predictions", "monitor_traffic", "monitor_windows",
                "monitor_alerts", "monitor_feedback", "monitor_samples")
 
 
@@ -34,6 +34,7 @@ class MongoMonitorStore:
         self.alerts = db["monitor_alerts"]
         self.feedback = db["monitor_feedback"]
         self.samples = db["monitor_samples"]
+        self.checkpoints = db["monitor_checkpoints"]
         self._last_seen_written: dict[str, float] = {}
 
     async def ensure_indexes(self) -> None:
@@ -97,7 +98,23 @@ class MongoMonitorStore:
         except DuplicateKeyError:
             pass  # the same batch redelivered
 
-    async def add_traffic(self, key: ModelKey, buckets: dict[str, dict[str, float]]) -> None:
+    # ------------------------------------------------------------------ window checkpoints (services/engine.py)
+    async def load_checkpoint(self, key: ModelKey) -> dict[str, Any] | None:
+        return await self.checkpoints.find_one({"_id": key.id})
+
+    async def save_checkpoint(self, key: ModelKey, checkpoint: dict[str, Any], *, expected_seq: int) -> bool:
+        """One write: window state + fence + traffic, only if nobody moved the sequence on since we read it."""
+        if expected_seq == 0:
+            try:
+                await self.checkpoints.insert_one({"_id": key.id, "model_key": key.id, **key.as_dict(), **checkpoint})
+            except DuplicateKeyError:
+                return False
+            return True
+        result = await self.checkpoints.update_one({"_id": key.id, "seq": expected_seq}, {"$set": checkpoint})
+        return result.matched_count == 1
+
+    async def add_traffic(self, key: ModelKey, buckets: dict[str, dict[str, float]], *, seq: int | None = None) -> None:
+        """``seq``: the checkpoint these increments belong to; a bucket applies each sequence number once."""
         if not buckets:
             return
         if time.monotonic() - self._last_seen_written.get(key.id, -1e9) > 30:  # at most one write per 30 s
@@ -112,10 +129,14 @@ class MongoMonitorStore:
             operations.append(UpdateOne(
                 {"_id": bucket_id},
                 {"$setOnInsert": {**key.as_dict(), "model_key": key.id, "start_s": int(start), "labels": {}, "true_labels": {},
-                                  "expires_at": begins + timedelta(seconds=self.retention_s)}},
+                                  "applied_seq": 0, "expires_at": begins + timedelta(seconds=self.retention_s)}},
                 upsert=True,
             ))
-            operations.append(UpdateOne({"_id": bucket_id}, {"$inc": counts}))
+            if seq is None:
+                operations.append(UpdateOne({"_id": bucket_id}, {"$inc": counts}))
+            else:  # exactly once per checkpoint, also when a replica replays the last checkpoint's traffic
+                operations.append(UpdateOne({"_id": bucket_id, "applied_seq": {"$lt": seq}},
+                                            {"$inc": counts, "$set": {"applied_seq": seq}}))
         await self.traffic.bulk_write(operations, ordered=True)
 
     async def store_evaluations(self, key: ModelKey, evaluations: list[dict[str, Any]]) -> None:

@@ -119,6 +119,40 @@ class ModelMonitor:
             elif check in self._states:
                 self._states[check] = AlertState.from_dict(self.config.hysteresis, data)
 
+    # ------------------------------------------------------------------ checkpoint (see services/checkpoints.py)
+    def snapshot(self) -> dict[str, Any]:
+        """Everything the windows hold, as a document (the reference is stored on its own)."""
+        def obs(o: Observation) -> list[Any]:
+            return [o.request_id, o.label, None if math.isnan(o.score) else o.score, o.text,
+                    None if o.labels is None else list(o.labels)]
+
+        return {
+            "events_seen": self.events_seen, "evaluations": self.evaluations,
+            "pending_reference": [obs(o) for o in self._pending_reference],
+            "window": [[*obs(s.observation), s.length, s.oov] for s in self._window],
+            "since_evaluation": self._since_evaluation, "alert_states": self.alert_states(),
+            "feedback": [list(p) for p in self._feedback], "feedback_reference": [list(p) for p in self._feedback_reference],
+            "feedback_seen": self._feedback_seen, "since_feedback_evaluation": self._since_feedback_evaluation,
+        }
+
+    def restore_snapshot(self, state: dict[str, Any]) -> None:
+        def obs(row: list[Any]) -> Observation:
+            labels = None if row[4] is None else tuple(str(label) for label in row[4])
+            return Observation(str(row[0]), str(row[1]), math.nan if row[2] is None else float(row[2]), str(row[3]), labels)
+
+        self.events_seen, self.evaluations = int(state["events_seen"]), int(state["evaluations"])
+        if self.reference is None:
+            self._pending_reference = [obs(row) for row in state["pending_reference"]]
+        self._window.clear()
+        self._window.extend(_Seen(obs(row), int(row[5]), float(row[6])) for row in state["window"])
+        self._since_evaluation = int(state["since_evaluation"])
+        self.restore_alert_states(state["alert_states"])
+        self._feedback.clear()
+        self._feedback.extend((str(t), str(p)) for t, p in state["feedback"])
+        self._feedback_reference = [(str(t), str(p)) for t, p in state["feedback_reference"]]
+        self._feedback_seen = int(state["feedback_seen"])
+        self._since_feedback_evaluation = int(state["since_feedback_evaluation"])
+
     def window_observations(self) -> list[Observation]:
         return [seen.observation for seen in self._window]
 

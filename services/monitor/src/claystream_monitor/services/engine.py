@@ -1,9 +1,16 @@
 """The live monitors, one per model version, restored from storage on first use.
 
+Scaling by partition: each model's window state is checkpointed in MongoDB after every batch, in one write
+with the fence (the ids of the events it already counted) and the traffic increments of that batch (applied
+right after, exactly once: guarded by the checkpoint's sequence number, and replayed by whoever restores the
+checkpoint).  The write expects the sequence number it read, so two replicas that briefly hold the same
+model (a rebalance) cannot both advance it: the loser reloads and recomputes.  A replica that gains a
+partition restores each model's window where the last owner left it; a redelivered event is fenced.
+
 Model names and versions are chosen by clients, so the live set is bounded: past
 ``max_live`` monitors the least recently used one of the workspace holding the most is
-dropped from memory (its reference and alert states are stored; only its current window is
-lost and refills).  One workspace sending endless names can only evict its own monitors first.
+dropped from memory (its window comes back from its checkpoint on next use).  One workspace
+sending endless names can only evict its own monitors first.
 """
 
 from __future__ import annotations
@@ -11,12 +18,21 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter, OrderedDict
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from claystream_monitor.drift.monitor import DriftConfig, ModelMonitor
 from claystream_monitor.drift.reference import Reference
 from claystream_monitor.services.ports import Embedder, ModelKey, MonitorStore
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+FENCE_SIZE = 5000  # event ids per model: far more than one uncommitted consumer batch
+Traffic = dict[str, dict[str, float]]
+
+
+class CheckpointConflict(RuntimeError):
+    """Another replica kept advancing this model's checkpoint (the runner retries the batch)."""
 
 
 class MonitorEngine:
@@ -33,6 +49,8 @@ class MonitorEngine:
         self._locks: dict[str, asyncio.Lock] = {}
         self._recent: OrderedDict[str, None] = OrderedDict()
         self._capacity = dedupe_capacity
+        self._seq: dict[str, int] = {}
+        self._fences: dict[str, list[str]] = {}
 
     def unseen(self, event_ids: list[str]) -> set[str]:
         """The ids not taken by a window recently (redeliveries must not count twice)."""
@@ -71,6 +89,8 @@ class MonitorEngine:
             accuracy = (state.get("validation_metrics") or {}).get("accuracy")
             if isinstance(accuracy, int | float) and 0 < accuracy <= 1:
                 monitor.reference_accuracy = float(accuracy)
+        if key.id not in self._monitors:
+            await self._restore_checkpoint(key, monitor)
         self._monitors[key.id] = self._monitors.get(key.id, monitor)
         self._monitors.move_to_end(key.id)
         live = self._monitors[key.id]
@@ -87,14 +107,53 @@ class MonitorEngine:
             victim = max(idle, key=lambda item: per_workspace[item[1].workspace])[0]  # max keeps the first (oldest) of ties
             del self._monitors[victim]
             self._locks.pop(victim, None)
+            self._seq.pop(victim, None)
+            self._fences.pop(victim, None)
             self.evicted += 1
 
     def _locked(self, key_id: str) -> bool:
         lock = self._locks.get(key_id)
         return lock is not None and lock.locked()
 
+    async def _restore_checkpoint(self, key: ModelKey, monitor: ModelMonitor) -> None:
+        checkpoint = await self.store.load_checkpoint(key)
+        if not checkpoint:
+            self._seq[key.id], self._fences[key.id] = 0, []
+            return
+        monitor.restore_snapshot(checkpoint["state"])
+        self._seq[key.id], self._fences[key.id] = int(checkpoint["seq"]), list(checkpoint.get("fence", []))
+        await self.store.add_traffic(key, traffic_from_rows(checkpoint.get("traffic", [])), seq=int(checkpoint["seq"]))
+
+    async def apply(self, key: ModelKey, event_ids: list[str],
+                    step: Callable[[ModelMonitor, set[str]], Awaitable[tuple[T, Traffic]]]) -> tuple[T | None, set[str]]:
+        """Under the model's lock: ``step(monitor, fresh_ids)`` feeds the events not counted yet and returns
+        (its result, traffic increments); then one checkpoint write (window + fence + traffic), then the
+        traffic.  Returns (result, fresh ids); (None, empty) when every event was counted before."""
+        async with self.lock(key):
+            for _ in range(5):
+                monitor = await self.monitor_for(key)
+                counted = set(self._fences.get(key.id, []))
+                fresh = [i for i in dict.fromkeys(event_ids) if i not in counted]
+                if not fresh:
+                    return None, set()
+                result, traffic = await step(monitor, set(fresh))
+                seq = self._seq.get(key.id, 0)
+                fence = (self._fences.get(key.id, []) + fresh)[-FENCE_SIZE:]
+                saved = await self.store.save_checkpoint(key, {
+                    "seq": seq + 1, "state": monitor.snapshot(), "fence": fence, "traffic": traffic_rows(traffic),
+                }, expected_seq=seq)
+                if saved:
+                    self._seq[key.id], self._fences[key.id] = seq + 1, fence
+                    await self.store.add_traffic(key, traffic, seq=seq + 1)
+                    return result, set(fresh)
+                log.info("checkpoint of %s moved on elsewhere; reloading", key.id)
+                self.forget(key)
+        raise CheckpointConflict(f"checkpoint of {key.id} kept changing")
+
     def forget(self, key: ModelKey) -> None:
         self._monitors.pop(key.id, None)
+        self._seq.pop(key.id, None)
+        self._fences.pop(key.id, None)
 
     def drop_model(self, workspace: str | None, model: str) -> None:
         """Every live monitor (all versions) of a deleted dataset's model."""
@@ -102,3 +161,14 @@ class MonitorEngine:
         for key_id in [k for k in self._monitors if k.startswith(prefix)]:
             del self._monitors[key_id]
             self._locks.pop(key_id, None)
+            self._seq.pop(key_id, None)
+            self._fences.pop(key_id, None)
+
+
+def traffic_rows(traffic: Traffic) -> list[list[Any]]:
+    """Traffic increments as rows (counter names hold dots, which stored field names should not)."""
+    return [[start, [[name, value] for name, value in counts.items()]] for start, counts in traffic.items()]
+
+
+def traffic_from_rows(rows: list[list[Any]]) -> Traffic:
+    return {str(start): {str(name): float(value) for name, value in counts} for start, counts in rows}

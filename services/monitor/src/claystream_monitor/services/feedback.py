@@ -26,6 +26,11 @@ def label_key(label: str) -> str:
     return label.replace(".", "\uff0e").replace("$", "\uff04")
 
 
+def feedback_fence_id(request_id: str, feedback: ParkedFeedback) -> str:
+    """The same feedback delivered again is counted once; a changed verdict on a request counts anew."""
+    return f"fb:{request_id}:{feedback.true_label}:{feedback.signal}"
+
+
 async def record_feedback(
     events: list[Envelope[FeedbackLogged]], *, engine: MonitorEngine, store: MonitorStore, join: JoinIndex,
     publisher: EventPublisher, bucket_s: int = 60,
@@ -62,7 +67,7 @@ async def apply_joined_feedback(
     at = alerting.now()
     documents: list[dict[str, Any]] = []
     by_key: dict[ModelKey, list[tuple[str, str]]] = defaultdict(list)
-    traffic: dict[ModelKey, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    fenced: dict[ModelKey, list[tuple[str, ParkedFeedback]]] = defaultdict(list)
     for prediction, feedback in pairs:
         correct = None if feedback.true_label is None else feedback.true_label == prediction.label
         documents.append({
@@ -73,18 +78,28 @@ async def apply_joined_feedback(
         FEEDBACK_SEEN.labels(MODEL_LABEL(prediction.key.model), "matched").inc()
         if feedback.true_label is not None:
             by_key[prediction.key].append((feedback.true_label, prediction.label))
-            bucket = traffic[prediction.key]
-            bucket["feedback"] += 1
-            bucket["correct"] += bool(correct)
-            bucket[f"true_labels.{label_key(feedback.true_label)}"] += 1
+            fenced[prediction.key].append((prediction.request_id, feedback))
     await store.store_feedback(documents)
     for key, labelled in by_key.items():
-        async with engine.lock(key):
-            monitor = await engine.monitor_for(key)
-            evaluations = await asyncio.to_thread(monitor.observe_feedback, labelled)
+        fence_ids = [feedback_fence_id(*pair) for pair in fenced[key]]
+
+        async def step(monitor: Any, fresh: set[str], labelled: list[tuple[str, str]] = labelled,
+                       fence_ids: list[str] = fence_ids) -> tuple[Any, dict[str, dict[str, float]]]:
+            kept = [pair for pair, fid in zip(labelled, fence_ids, strict=True) if fid in fresh]
+            evaluations = await asyncio.to_thread(monitor.observe_feedback, kept)
             states = monitor.alert_states() if any(e.transitions for e in evaluations) else None
-        start = int(at.timestamp()) // bucket_s * bucket_s
-        await store.add_traffic(key, {str(start): dict(traffic[key])})
+            counts: dict[str, float] = defaultdict(float)
+            for truth, predicted in kept:
+                counts["feedback"] += 1
+                counts["correct"] += truth == predicted
+                counts[f"true_labels.{label_key(truth)}"] += 1
+            start = int(at.timestamp()) // bucket_s * bucket_s
+            return (evaluations, states), {str(start): dict(counts)}
+
+        outcome, _ = await engine.apply(key, fence_ids, step)
+        if outcome is None:
+            continue  # counted before (a redelivery)
+        evaluations, states = outcome
         if not evaluations:
             continue
         events, alerts = [], []

@@ -13,7 +13,7 @@ from claystream_common.events import Envelope, PredictionLogged
 from claystream_common.ports import EventPublisher
 
 from claystream_monitor.drift.hysteresis import Transition
-from claystream_monitor.drift.monitor import Evaluation
+from claystream_monitor.drift.monitor import Evaluation, ModelMonitor
 from claystream_monitor.drift.reference import Observation, confidence
 from claystream_monitor.metrics import MODEL_LABEL, PREDICTIONS_SEEN
 from claystream_monitor.services import alerts as alerting
@@ -76,6 +76,9 @@ async def record_predictions(events: list[Envelope[PredictionLogged]], *, ports:
 
 
 async def _record_model_batch(key: ModelKey, batch: list[Envelope[PredictionLogged]], *, ports: PredictionPorts) -> list[Evaluation]:
+    """Storage that is idempotent by itself first (the bucket keyed by its first event id, the join SET), then
+    the window under the model's checkpoint (engine.apply): events it counted before are fenced, traffic
+    is counted in the same checkpoint, so a batch redelivered after a crash or a rebalance counts once."""
     observations = [
         Observation(e.data.request_id, e.data.predicted_label, confidence(e.data.scores, e.data.predicted_label),
                     e.data.text, tuple(e.data.predicted_labels) if e.data.predicted_labels is not None else None)
@@ -84,16 +87,24 @@ async def _record_model_batch(key: ModelKey, batch: list[Envelope[PredictionLogg
     at = alerting.now()
     config = ports.engine.config
     await ports.store.store_predictions(key, _bucket(batch, observations, store_texts=ports.store_texts))
-    await ports.store.add_traffic(key, _traffic(batch, observations, bucket_s=ports.time_bucket_s, low=config.low_confidence))
     parked = await ports.join.remember([JoinedPrediction(o.request_id, key, o.label, o.score) for o in observations])
-    async with ports.engine.lock(key):
-        monitor = await ports.engine.monitor_for(key)
-        embed = ports.engine.embedder.embed if ports.engine.embedder is not None else None
-        evaluations, frozen = await asyncio.to_thread(monitor.observe, observations, embed=embed)
-        ports.engine.mark_seen([str(e.event_id) for e in batch])
+    embed = ports.engine.embedder.embed if ports.engine.embedder is not None else None
+
+    async def step(monitor: ModelMonitor, fresh: set[str]) -> tuple[Any, dict[str, dict[str, float]]]:
+        kept = [(e, o) for e, o in zip(batch, observations, strict=True) if str(e.event_id) in fresh]
+        events, seen = [e for e, _ in kept], [o for _, o in kept]
+        evaluations, frozen = await asyncio.to_thread(monitor.observe, seen, embed=embed)
         window = _affected(monitor.window_observations(), config) if any(_wants_samples(e, config) for e in evaluations) else []
         states = monitor.alert_states() if any(e.transitions for e in evaluations) else None
-    PREDICTIONS_SEEN.labels(MODEL_LABEL(key.model)).inc(len(batch))
+        traffic = _traffic(events, seen, bucket_s=ports.time_bucket_s, low=config.low_confidence)
+        return (evaluations, frozen, window, states, len(events)), traffic
+
+    outcome, _ = await ports.engine.apply(key, [str(e.event_id) for e in batch], step)
+    ports.engine.mark_seen([str(e.event_id) for e in batch])
+    if outcome is None:
+        return []  # every event was counted before (a redelivery)
+    evaluations, frozen, window, states, counted = outcome
+    PREDICTIONS_SEEN.labels(MODEL_LABEL(key.model)).inc(counted)
     if frozen is not None:
         await ports.store.save_reference(key, frozen.to_document())
     await conclude(key, evaluations, at=at, ports=ports, window=window, states=states)

@@ -59,6 +59,14 @@ class MongoModelRegistry:
         docs = await cursor.sort("promoted_ts", DESCENDING).limit(1).to_list(1)
         return _entry(docs[0]) if docs else None
 
+    async def champions(self) -> list[ModelEntry]:
+        docs = await self._models.find({"status": "champion"}).to_list(None)
+        newest: dict[str, dict[str, Any]] = {}
+        for doc in docs:  # an instant with two (crowned before the other was retired): the newest wins
+            if doc["dskey"] not in newest or doc.get("promoted_ts", 0) > newest[doc["dskey"]].get("promoted_ts", 0):
+                newest[doc["dskey"]] = doc
+        return [e for e in (_entry(d) for d in newest.values()) if e is not None]
+
     async def list(self, dataset: DatasetKey, *, limit: int = 50) -> list[ModelEntry]:
         cursor = self._models.find({"dskey": f"{dataset.workspace}/{dataset.dataset}"})
         docs = await cursor.sort("created_ts", DESCENDING).limit(limit).to_list(limit)

@@ -143,6 +143,9 @@ class ModelRegistry(Protocol):
 
     async def champion(self, dataset: DatasetKey) -> ModelEntry | None: ...
 
+    async def champions(self) -> list[ModelEntry]:
+        """The champion of every dataset (a predict replica loads them before it is ready)."""
+
     async def list(self, dataset: DatasetKey, *, limit: int = 50) -> list[ModelEntry]: ...
 
     async def promote(self, dataset: DatasetKey, version: str) -> ModelEntry | None:

@@ -7,10 +7,18 @@ import logging
 import time
 from collections import OrderedDict, deque
 from dataclasses import dataclass
+from typing import Protocol
 
-from claystream_trainer.domain.ports import ArtifactError, DatasetKey, Embedder, ModelEntry
+from claystream_trainer.domain.ports import (
+    ArtifactError,
+    ArtifactStore,
+    BodyProvider,
+    DatasetKey,
+    Embedder,
+    ModelEntry,
+    ModelRegistry,
+)
 from claystream_trainer.domain.serving_head import ServingHead, as_serving_head
-from claystream_trainer.services.ports_bundle import TrainerPorts
 
 log = logging.getLogger(__name__)
 SHADOW_VERSIONS = 4  # shadow versions kept loaded at once (each may hold a body)
@@ -33,11 +41,19 @@ class LoadedModel:
     embedder: Embedder
 
 
+class ModelSources(Protocol):
+    """What loading a model needs: the trainer's ports, or the predict role's (no training state)."""
+
+    registry: ModelRegistry
+    artifacts: ArtifactStore
+    bodies: BodyProvider
+
+
 class ChampionCache:
     """Asks the registry at most every ``ttl_s`` seconds; a corrupt or missing artifact never replaces
     the model already being served (the error is logged and the previous one stays)."""
 
-    def __init__(self, ports: TrainerPorts, *, ttl_s: float, shadow_loads_per_minute: int = SHADOW_LOADS_PER_MINUTE) -> None:
+    def __init__(self, ports: ModelSources, *, ttl_s: float, shadow_loads_per_minute: int = SHADOW_LOADS_PER_MINUTE) -> None:
         self._ports = ports
         self._ttl = ttl_s
         self._models: dict[DatasetKey, LoadedModel] = {}
@@ -50,8 +66,21 @@ class ChampionCache:
         self._shadow_budget = shadow_loads_per_minute
         self.shadow_loads = 0
 
+    def _fresh(self, dataset: DatasetKey) -> bool:
+        checked = self._checked.get(dataset)  # None: never asked, or forgotten (not "at time 0": boot is recent)
+        return checked is not None and time.monotonic() - checked < self._ttl
+
     def forget(self, dataset: DatasetKey) -> None:
         self._checked.pop(dataset, None)
+
+    async def refresh(self, dataset: DatasetKey) -> LoadedModel | None:
+        """Ask the registry now (a ``model.promoted`` arrived): load and swap in the new champion."""
+        self.forget(dataset)
+        return await self.get(dataset)
+
+    def serving(self) -> dict[DatasetKey, str]:
+        """The version served per dataset."""
+        return {dataset: loaded.entry.version for dataset, loaded in self._models.items()}
 
     def drop(self, dataset: DatasetKey) -> None:
         """A deleted dataset: nothing of its models is served any more."""
@@ -62,12 +91,12 @@ class ChampionCache:
 
     async def get(self, dataset: DatasetKey) -> LoadedModel | None:
         current = self._models.get(dataset)
-        if current is not None and time.monotonic() - self._checked.get(dataset, 0.0) < self._ttl:
+        if current is not None and self._fresh(dataset):
             return current
         lock = self._locks.setdefault(dataset, asyncio.Lock())
         async with lock:
             current = self._models.get(dataset)
-            if current is not None and time.monotonic() - self._checked.get(dataset, 0.0) < self._ttl:
+            if current is not None and self._fresh(dataset):
                 return current
             entry = await self._ports.registry.champion(dataset)
             self._checked[dataset] = time.monotonic()

@@ -8,9 +8,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-
 from claystream_common.events import PredictionLogged, new_event
 from claystream_common.ports import EventPublisher
+from claystream_common.topics import model_partition_key
 
 from claystream_trainer.domain.ports import DatasetKey, ModelRegistry
 from claystream_trainer.domain.serving_head import Component, Decoded, decode
@@ -82,7 +82,8 @@ async def predict(
                 metadata={"workspace": dataset.workspace}), dataset=dataset.dataset, workspace=dataset.workspace)
             for i, (text, p) in enumerate(zip(texts, predictions, strict=True))
         ]
-        await publisher.publish_many(events, keys=[e.data.request_id for e in events])
+        key = model_partition_key(dataset.workspace, dataset.dataset, request_id)  # one monitor replica per model
+        await publisher.publish_many(events, keys=[key] * len(events))
     return PredictResult(request_id=request_id, model_version=loaded.entry.version, predictions=predictions,
                          component=head.component(component))
 
