@@ -34,10 +34,21 @@ def _run(repo: Path, *command: str) -> str:
     return done.stdout + done.stderr
 
 
-def test_promtool_checks_the_rules_and_the_config(repo: Path) -> None:
+def test_promtool_checks_the_rules_and_the_config(repo: Path, tmp_path: Path) -> None:
     promtool = _tool("promtool")
     assert "SUCCESS: 7 rules found" in _run(repo, promtool, "check", "rules", "alerts.yml")
-    assert "alerts.yml" in _run(repo, promtool, "check", "config", "prometheus.yml")  # the config loads the rules
+    # promtool stats the scrape token file compose mounts at /etc/prometheus/metrics-token: check a copy of the
+    # config whose token path points at a real file (nothing else changes)
+    token = tmp_path / "metrics-token"
+    token.write_text("test-token\n")
+    config = (repo / PROMETHEUS / "prometheus.yml").read_text()
+    assert "/etc/prometheus/metrics-token" in config
+    shutil.copy(repo / PROMETHEUS / "alerts.yml", tmp_path / "alerts.yml")
+    (tmp_path / "prometheus.yml").write_text(config.replace("/etc/prometheus/metrics-token", str(token)))
+    done = subprocess.run([promtool, "check", "config", "prometheus.yml"], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "alerts.yml" in done.stdout + done.stderr  # the config loads the rules
 
 
 def test_promtool_unit_tests_fire_each_alert(repo: Path) -> None:

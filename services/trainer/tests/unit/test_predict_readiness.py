@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import httpx
+from claystream_common.auth import Authenticator
 from claystream_common.ports import RecordingPublisher
 from claystream_common.settings import load_settings
 from claystream_trainer.config import TrainerSettings
@@ -58,7 +59,8 @@ async def test_not_ready_until_the_champions_are_loaded(tmp_path) -> None:
                          publisher=RecordingPublisher())
     settings = load_settings(TrainerSettings, embedder="hashing", mode="test")
     deps = PredictDeps(settings=settings, mongo=FakeMongo(), producer=None, kafka=FakeKafka(),  # type: ignore[arg-type]
-                       ports=ports, champions=ChampionCache(ports, ttl_s=3600))
+                       ports=ports, champions=ChampionCache(ports, ttl_s=3600),
+                       auth=Authenticator(service_token=settings.service_token, api_keys=None))  # type: ignore[arg-type]
     app = create_app(settings, deps_factory=lambda _: deps)
     async with (app.router.lifespan_context(app),
                 httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://predict") as client):
