@@ -86,7 +86,7 @@ def export_body(model_path: Path, target_dir: Path, *, max_seq_length: int, int8
     target_dir.mkdir(parents=True, exist_ok=True)
     fp32 = target_dir / "body.onnx"
     if not fp32.exists():
-        model = _LastHiddenState(AutoModel.from_pretrained(str(model_path), local_files_only=True)).eval()
+        model = last_hidden_state_module(AutoModel.from_pretrained(str(model_path), local_files_only=True)).eval()
         dummy = torch.ones((2, 16), dtype=torch.long)
         partial = target_dir / f"body.onnx.{os.getpid()}.part"
         with torch.no_grad():
@@ -107,7 +107,7 @@ def export_body(model_path: Path, target_dir: Path, *, max_seq_length: int, int8
     return final
 
 
-def _LastHiddenState(model: Any) -> Any:  # noqa: N802 - builds a module
+def last_hidden_state_module(model: Any) -> Any:
     import torch
 
     class LastHiddenState(torch.nn.Module):
