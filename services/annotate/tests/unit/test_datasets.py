@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+from claystream_common.ports import RecordingPublisher
 from claystream_annotate.services.datasets import (
     create_dataset,
     dataset_progress,
@@ -38,8 +39,23 @@ async def test_crud_and_visibility(world: World) -> None:
     await world.counters.incr(spec.id, "records", 5)
     assert (await dataset_progress([updated], counters=world.counters))[spec.id] == {"records": 5, "completed": 0}
     world.records.add("r1", spec.id)
-    await delete_dataset(actor=admin(), workspace="ws", name="reviews", counters=world.counters, datasets=world.datasets, **world.ports())
+    publisher = RecordingPublisher()
+    await delete_dataset(actor=admin(), workspace="ws", name="reviews", counters=world.counters, datasets=world.datasets,
+                         publisher=publisher, **world.ports())
     assert not world.records.documents and not world.datasets.documents
+    [event] = publisher.of_type("dataset.deleted")
+    assert (event.workspace, event.dataset, event.data.dataset_id) == ("ws", "reviews", spec.id)
+
+
+async def test_a_deletion_that_cannot_be_announced_deletes_nothing(world: World) -> None:
+    spec = await create_dataset(dict(BODY), actor=admin(), workspace="ws", datasets=world.datasets)
+    world.records.add("r1", spec.id)
+    publisher = RecordingPublisher()
+    publisher.fail_with = ConnectionError("broker down")
+    with pytest.raises(ConnectionError):
+        await delete_dataset(actor=admin(), workspace="ws", name="reviews", counters=world.counters,
+                             datasets=world.datasets, publisher=publisher, **world.ports())
+    assert world.records.documents and world.datasets.documents
 
 
 async def test_invalid_body_names_the_field(world: World) -> None:
@@ -53,3 +69,21 @@ def test_guidelines_render_markdown_but_no_active_content() -> None:
     assert "<h1>Title</h1>" in html and "<strong>bold</strong>" in html
     assert "<script" not in html and "<img" not in html, "raw HTML stays text"
     assert 'href="javascript:' not in html
+
+
+async def test_vector_fields_can_be_added_but_never_resized_and_names_are_checked(world: World) -> None:
+    body = dict(BODY, vectors=[{"name": "emb", "dimensions": 3}])
+    await create_dataset(body, actor=admin(), workspace="ws", datasets=world.datasets)
+    grown = await update_dataset({"vectors": [{"name": "emb", "dimensions": 3}, {"name": "img", "dimensions": 8}]},
+                                 actor=admin(), workspace="ws", name="reviews", datasets=world.datasets)
+    assert [(v.name, v.dimensions) for v in grown.vectors] == [("emb", 3), ("img", 8)]
+    with pytest.raises(Invalid) as caught:
+        await update_dataset({"vectors": [{"name": "emb", "dimensions": 4}]}, actor=admin(), workspace="ws", name="reviews",
+                             datasets=world.datasets)
+    assert caught.value.field == "vectors.0.dimensions" and "cannot change (emb has 3)" in caught.value.reason
+    for bad, field in [([{"name": "trainer_embeddings", "dimensions": 3}], "vectors.0.name"),
+                       ([{"name": "e", "dimensions": 0}], "vectors.0.dimensions"),
+                       ([{"name": "e", "dimensions": 2}, {"name": "e", "dimensions": 2}], "vectors")]:
+        with pytest.raises(Invalid) as caught:
+            await create_dataset(dict(BODY, name="other", vectors=bad), actor=admin(), workspace="ws", datasets=world.datasets)
+        assert caught.value.field == field, (bad, caught.value)

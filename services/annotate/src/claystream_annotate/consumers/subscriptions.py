@@ -12,6 +12,7 @@ from claystream_annotate.consumers.handlers import (
     ModelEventWriter,
     QueueWriter,
     RecordStore,
+    VectorSink,
     on_model_event,
     on_records_ingested,
     on_suggestions_created,
@@ -21,7 +22,8 @@ MODEL_EVENTS = ("training.started", "training.progress", "model.trained", "model
 
 
 def subscriptions(
-    *, records: RecordStore, datasets: DatasetLookup, queue: QueueWriter, counters: CounterWriter, model_events: ModelEventWriter
+    *, records: RecordStore, datasets: DatasetLookup, queue: QueueWriter, counters: CounterWriter, model_events: ModelEventWriter,
+    vectors: VectorSink | None = None,
 ) -> list[Subscription]:
     # Both batch handlers are idempotent by record id (an insert keyed by _id that queues and counts only
     # what was new; a $set of the suggestion and its queue score), so they run unfenced: the fence would
@@ -29,7 +31,8 @@ def subscriptions(
     subs = [
         Subscription(
             "record.ingested",
-            batch_handler=partial(on_records_ingested, records=records, datasets=datasets, queue=queue, counters=counters),
+            batch_handler=partial(on_records_ingested, records=records, datasets=datasets, queue=queue, counters=counters,
+                                  vectors=vectors),
             fenced=False,
         ),
         Subscription(

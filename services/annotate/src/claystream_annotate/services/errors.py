@@ -36,3 +36,7 @@ class Invalid(AnnotateError):
         super().__init__(f"{field}: {reason}")
         self.field = field
         self.reason = reason
+
+
+class Unavailable(AnnotateError):
+    """Another service this answer needs does not answer now (e.g. the trainer for its embeddings); retry later."""
