@@ -8,7 +8,8 @@ the trainer's thread count).  int8 is served only when its accuracy is within 0.
     .venv/bin/python bench/onnx_body.py [--train 1000] [--test 1000]
 
 Last line: ``{"fp32_accuracy": ..., "int8_accuracy": ..., "int8_accuracy_delta_points": ...,
-"torch_texts_per_s": ..., "onnx_fp32_texts_per_s": ..., "onnx_int8_texts_per_s": ..., "int8_holds": ...}``.
+"torch_texts_per_s": ..., "onnx_fp32_texts_per_s": ..., "onnx_int8_texts_per_s": ..., "int8_holds": ..., "<body>_single_p95_ms": ..., "<body>_single_p95_ms_busy": ...}``
+(one-text embeds alone, and while a thread embeds batches of 32 like the trainer's background embedder).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import json
 import os
 import random
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -44,6 +46,33 @@ def measure(embedder: Any, train: list[dict[str, Any]], test: list[dict[str, Any
     head = LogisticRegression(max_iter=2000, C=1.0).fit(x_train, [r["label"] for r in train])
     accuracy = float((head.predict(x_test) == np.array([r["label"] for r in test])).mean())
     return accuracy, texts_per_s
+
+
+def single_p95_ms(embedder: Any, texts: list[str], *, background: bool = False) -> float:
+    """p95 of one-text embeds; with ``background``, while another thread embeds batches of 32 as the
+    trainer's background embedder does (``embed_background`` when the body has it)."""
+    stop = threading.Event()
+
+    def churn() -> None:
+        embed = getattr(embedder, "embed_background", embedder.embed)
+        while not stop.is_set():
+            embed(texts[:32])
+
+    worker = threading.Thread(target=churn, daemon=True) if background else None
+    if worker is not None:
+        worker.start()
+        time.sleep(0.2)  # let it start a batch
+    durations = []
+    try:
+        for text in texts[:40]:
+            began = time.perf_counter()
+            embedder.embed([text])
+            durations.append((time.perf_counter() - began) * 1000)
+    finally:
+        stop.set()
+        if worker is not None:
+            worker.join()
+    return float(np.percentile(durations, 95))
 
 
 def main() -> None:
@@ -77,13 +106,19 @@ def main() -> None:
                   f"{speed:,.1f} texts/s (batch 32), ready in {ready:.1f}s (export + quantisation included)")
             figures[f"{name}_accuracy"] = round(accuracy, 4)
             figures[f"{name}_texts_per_s"] = round(speed, 1)
+            texts = [r["text"] for r in test]
+            alone, busy = single_p95_ms(embedder, texts), single_p95_ms(embedder, texts, background=True)
+            print(f"{name:9s}: one text p95 {alone:.1f} ms alone, {busy:.1f} ms while the background embedder runs")
+            figures[f"{name}_single_p95_ms"] = round(alone, 1)
+            figures[f"{name}_single_p95_ms_busy"] = round(busy, 1)
     delta = (figures["onnx_int8_accuracy"] - figures["onnx_fp32_accuracy"]) * 100
     holds = delta >= -MAX_DELTA_POINTS
     print(f"{'ok' if holds else 'MISS'}: int8 accuracy {delta:+.2f} points vs fp32 (limit -{MAX_DELTA_POINTS})")
     result = {"fp32_accuracy": figures["onnx_fp32_accuracy"], "int8_accuracy": figures["onnx_int8_accuracy"],
               "torch_accuracy": figures["torch_accuracy"], "int8_accuracy_delta_points": round(delta, 2),
               "torch_texts_per_s": figures["torch_texts_per_s"], "onnx_fp32_texts_per_s": figures["onnx_fp32_texts_per_s"],
-              "onnx_int8_texts_per_s": figures["onnx_int8_texts_per_s"], "int8_holds": holds}
+              "onnx_int8_texts_per_s": figures["onnx_int8_texts_per_s"], "int8_holds": holds,
+              **{k: v for k, v in figures.items() if "single_p95" in k}}
     print(json.dumps(result))
 
 
