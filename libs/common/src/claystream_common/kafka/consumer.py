@@ -1,8 +1,9 @@
 """The one consumer runner every service uses: decode + validate → fence → handler → mark → commit.
 
 * Handlers are plain coroutines taking validated envelopes: ``handler(event)`` or ``batch_handler(events)``.
-* A partition's messages are handled in offset order; offsets are committed only after the handlers' side
-  effects (at-least-once).  A failed commit is retried with the next one; partitions lost to a rebalance
+* A partition's messages are handled in offset order (the partitions of one poll concurrently); offsets are
+  committed once per poll, only after the handlers' side effects (at-least-once).  ``fenced=False``
+  subscriptions (idempotent by natural keys) skip the fence.  A failed commit is retried with the next one; partitions lost to a rebalance
   are never committed or sought (the new owner re-reads them; the fence absorbs what was done).
 * Infrastructure errors (Mongo / Redis / Kafka unreachable, TransientError) are retried and never
   dead-lettered: after ``infrastructure_retry_s`` the partition is rewound and polled again.
@@ -168,8 +169,7 @@ class ConsumerRunner:
                 log.warning("poll failed: %r", error)
                 await self._pause(self._next_backoff())
                 continue
-            # Partitions are independent: handle them concurrently (each one still in offset order) so one
-            # partition's store round trips overlap another's decoding; commit once for the whole poll.
+            # partitions concurrently: one's store round trips overlap another's decoding (docs/PERFORMANCE.md)
             work = [self._consume_partition_safely(consumer, tp, messages) for tp, messages in batches.items() if messages]
             if len(work) == 1:
                 await work[0]
