@@ -3,8 +3,9 @@
 * Handlers are plain coroutines taking validated envelopes: ``handler(event)`` or ``batch_handler(events)``.
 * A partition's messages are handled in offset order (the partitions of one poll concurrently); offsets are
   committed once per poll, only after the handlers' side effects (at-least-once).  ``fenced=False``
-  subscriptions (idempotent by natural keys) skip the fence.  A failed commit is retried with the next one; partitions lost to a rebalance
-  are never committed or sought (the new owner re-reads them; the fence absorbs what was done).
+  subscriptions (idempotent by natural keys) skip the fence.  A failed commit is retried with the next
+  one; partitions lost to a rebalance are never committed or sought (the new owner re-reads them; the
+  fence or the handler's idempotence absorbs what was done).
 * Infrastructure errors (Mongo / Redis / Kafka unreachable, TransientError) are retried and never
   dead-lettered: after ``infrastructure_retry_s`` the partition is rewound and polled again.
 * Other handler errors are retried ``max_attempts`` times, then the message goes to ``<topic>.dlq`` with
