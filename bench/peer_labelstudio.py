@@ -199,8 +199,8 @@ def main() -> None:
     def ratio(a: float | None, b: float | None) -> float | None:
         return round(a / b, 3) if a and b else None
 
-    result = {**ours, "label_studio_records_per_s": peer.get("records_per_s"),
-              "label_studio_submit_p95_ms": peer.get("submit_p95_ms"),
+    result = {**ours, "label_studio_records_per_s": round(peer["records_per_s"], 1) if peer else None,
+              "label_studio_submit_p95_ms": round(peer["submit_p95_ms"], 1) if peer else None,
               "stored_ratio_vs_label_studio": ratio(ours["records_per_s"], peer.get("records_per_s")),
               "submit_p95_ratio_vs_label_studio": ratio(ours["submit_next_p95_ms"], peer.get("submit_p95_ms"))}
     if result["stored_ratio_vs_label_studio"] is not None:
