@@ -99,10 +99,11 @@ def start_services(state: Path, max_steps: int) -> tuple[EmbeddedStack, ServiceL
 class Watch:
     """Suggestion and model events of the bench dataset (a private consumer group, from the end)."""
 
-    def __init__(self, bootstrap: str) -> None:
+    def __init__(self, bootstrap: str, dataset: str = DS) -> None:
+        self.dataset = dataset
         self.consumer = AIOKafkaConsumer(Topic.SUGGESTIONS.value, Topic.MODELS.value, bootstrap_servers=bootstrap,
                                          group_id=f"bench-{uuid.uuid4().hex[:8]}", auto_offset_reset="latest")
-        self.suggestions: dict[str, dict[str, str]] = {}  # version → record → label
+        self.suggestions: dict[str, dict[str, Any]] = {}  # version → record → label (a list: multi-label)
         self.models: list[tuple[float, Any]] = []  # (time.perf_counter() on arrival, event)
         self.task: asyncio.Task[None] | None = None
 
@@ -120,7 +121,7 @@ class Watch:
             for messages in batches.values():
                 for message in messages:
                     event = decode_event(message.value)
-                    if event.dataset != DS:
+                    if event.dataset != self.dataset:
                         continue
                     if event.type == "suggestion.created":
                         data = event.data
@@ -159,9 +160,10 @@ async def wait(predicate: Callable[[], Awaitable[Any]], timeout_s: float, what: 
     raise TimeoutError(f"timed out after {timeout_s:.0f}s waiting for {what}")
 
 
-def trainer_client(launcher: ServiceLauncher) -> httpx.AsyncClient:
-    headers = {"Authorization": f"Bearer {launcher.dev_secrets()['SERVICE_TOKEN']}", "X-Claystream-Workspace": WS}
-    return httpx.AsyncClient(base_url=f"{launcher.url('trainer')}/api/v1/models/{DS}", timeout=600, headers=headers)
+def trainer_client(launcher: ServiceLauncher, workspace: str = WS, dataset: str = DS) -> httpx.AsyncClient:
+    headers = {"Authorization": f"Bearer {launcher.dev_secrets()['SERVICE_TOKEN']}", "X-Claystream-Workspace": workspace}
+    return httpx.AsyncClient(base_url=f"{launcher.url('trainer')}/api/v1/models/{dataset}", timeout=600,
+                             headers=headers)
 
 
 async def model_list(client: httpx.AsyncClient) -> dict[str, Any]:

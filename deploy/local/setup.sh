@@ -11,6 +11,9 @@ apt_packages=()
 command -v redis-server >/dev/null 2>&1 || apt_packages+=(redis-server)
 if [[ $WITH_TEST == 1 ]]; then
   command -v chromium >/dev/null 2>&1 || apt_packages+=(chromium)
+  # promtool / amtool check deploy/prometheus/ in tests/deploy (the packages' daemons are not started)
+  command -v promtool >/dev/null 2>&1 || apt_packages+=(prometheus)
+  command -v amtool >/dev/null 2>&1 || apt_packages+=(prometheus-alertmanager)
 fi
 if (( ${#apt_packages[@]} )); then
   echo "installing Debian packages: ${apt_packages[*]}"
@@ -19,6 +22,9 @@ if (( ${#apt_packages[@]} )); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${apt_packages[@]}" >/dev/null
   # the Debian package starts a system redis on 6379; we run our own on a chosen port
   (command -v systemctl >/dev/null && $SUDO systemctl disable --now redis-server >/dev/null 2>&1) || true
+  for unit in prometheus prometheus-alertmanager prometheus-node-exporter; do
+    (command -v systemctl >/dev/null && $SUDO systemctl disable --now "$unit" >/dev/null 2>&1) || true
+  done
 fi
 
 PY="${PYTHON:-python3.11}"

@@ -4,7 +4,9 @@
 every service is killed with SIGKILL in turn (ingest, annotate, trainer, monitor) at seeded random moments
 and restarted; then delivered label events are re-published (duplicates by event id).  Afterwards every
 accepted record is stored exactly once, every submitted response exists exactly once and was counted
-exactly once by the trainer, duplicates were absorbed, no consumer lags and annotate's outbox is drained.
+exactly once by the trainer, duplicates were absorbed, no consumer lags and annotate's outbox is drained;
+every stored record is queued or answered, a poison outbox entry is moved past within 5 s, and feedback never
+joins a prediction of another workspace.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ BENCH = Path(__file__).resolve().parents[2] / "bench" / "chaos.py"
 
 
 def load_bench() -> ModuleType:
+    if str(BENCH.parent) not in sys.path:
+        sys.path.insert(0, str(BENCH.parent))  # its sibling modules (chaos_support, chaos_checks), as when run as a script
     spec = importlib.util.spec_from_file_location("claystream_bench_chaos", BENCH)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -50,3 +54,6 @@ def test_kill_each_service_loses_nothing_and_counts_once() -> None:
     assert set(tally.recovery_s) == {"ingest", "annotate", "trainer", "monitor"}
     assert seen.outbox_pending == 0 and seen.max_lag == 0
     assert seen.predictions_stored == tally.predictions_accepted == cfg.predictions
+    assert summary["records_not_queued"] == 0
+    assert summary["outbox_stuck_s"] is not None and summary["outbox_stuck_s"] <= 5.0
+    assert summary["cross_workspace_joins"] == 0 and seen.feedback_joined == len(tally.feedback_same_workspace) > 0

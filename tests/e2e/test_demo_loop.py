@@ -26,7 +26,7 @@ from claystream_devstack.services import SERVICES, ServiceLauncher
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(420)]
 
 TINY = DemoConfig(
-    unlabelled=20, labelled=24, label_chunk=8, eval_size=20, stationary=150, drifted=150, traffic_batch=25,
+    unlabelled=20, genres=12, labelled=24, label_chunk=8, eval_size=20, stationary=150, drifted=150, traffic_batch=25,
     trainer={"refresh_every": 4, "min_per_label": 2, "finetune_every": 1000},
     store_wait_s=45, train_wait_s=45, suggestion_wait_s=45, alert_wait_s=45, routed_wait_s=45, wait_finetune=False,
 )
@@ -80,6 +80,10 @@ def test_set_up_twice_creates_nothing_twice(launcher: ServiceLauncher, tmp_path:
     assert api.members() == members and [m["username"] for m in members] == [TINY.annotator]
     assert second.credentials == first.credentials  # same password and API key: nothing re-created
     assert second.steps.status_of("dataset") == "ok" and "exists" in _detail(second, "dataset")
+    genres = DemoApi(api.urls, service_token=launcher.dev_secrets()["SERVICE_TOKEN"], workspace=TINY.workspace,
+                     dataset="tmdb_genres")  # the second demo dataset: multi-label, beside IMDb
+    assert genres.record_total() == TINY.genres
+    assert [q["type"] for q in (genres.get_dataset() or {})["questions"]] == ["multi_label"]
 
 
 def test_set_up_works_from_the_repository_alone(launcher: ServiceLauncher, tmp_path: Path,

@@ -147,6 +147,8 @@ class PredictionLogged(EventData):
     model_version: str | None = None
     text: str
     predicted_label: str
+    # multi-label models: every predicted label (predicted_label is then the most probable one)
+    predicted_labels: list[str] | None = None
     scores: dict[str, float] = Field(default_factory=dict)
     metadata: dict[str, Any] = Field(default_factory=dict)
     predicted_at: datetime = Field(default_factory=utcnow)

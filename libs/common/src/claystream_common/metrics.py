@@ -33,6 +33,7 @@ DLQ_PUBLISHED = Counter("claystream_dlq_published_total", "Messages sent to a DL
 DUPLICATES_ABSORBED = Counter(
     "claystream_duplicates_absorbed_total", "Redelivered events skipped by the idempotency fence", ["service", "topic"]
 )
+READY = Gauge("claystream_ready", "1 when the last /readyz found Kafka, MongoDB and Redis answering", ["service"])
 CONSUMER_LAG = Gauge(
     "claystream_consumer_lag", "Messages behind the partition's end", ["service", "topic", "partition"]
 )

@@ -10,7 +10,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse, Response
 
 from claystream_common.logs import setup_logging
-from claystream_common.metrics import metrics_middleware, metrics_response
+from claystream_common.metrics import READY, metrics_middleware, metrics_response
 from claystream_common.runtime import standard_checks
 from claystream_common.settings import BaseAppSettings
 from claystream_common.telemetry import instrument_fastapi, setup_telemetry
@@ -18,7 +18,7 @@ from claystream_common.telemetry import instrument_fastapi, setup_telemetry
 ReadinessCheck = Callable[[], Awaitable[object]]
 
 
-def health_router(checks: Callable[[], Mapping[str, ReadinessCheck]]) -> APIRouter:
+def health_router(checks: Callable[[], Mapping[str, ReadinessCheck]], service: str = "claystream") -> APIRouter:
     """``/healthz`` (process alive), ``/readyz`` (every dependency answers), ``/metrics``."""
     router = APIRouter(tags=["operations"])
 
@@ -41,6 +41,7 @@ def health_router(checks: Callable[[], Mapping[str, ReadinessCheck]]) -> APIRout
             else:
                 results[name] = "ok"
         ready = all(value == "ok" for value in results.values())
+        READY.labels(service).set(1 if ready else 0)  # alerts.yml: ClaystreamServiceNotReady
         return JSONResponse({"status": "ready" if ready else "not ready", "checks": results}, status_code=200 if ready else 503)
 
     @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
@@ -52,7 +53,7 @@ def health_router(checks: Callable[[], Mapping[str, ReadinessCheck]]) -> APIRout
 
 def install_operations(app: FastAPI, *, service: str, checks: Callable[[], Mapping[str, ReadinessCheck]]) -> None:
     app.middleware("http")(metrics_middleware(service))
-    app.include_router(health_router(checks))
+    app.include_router(health_router(checks, service))
     instrument_fastapi(app)
 
 

@@ -22,7 +22,7 @@ from typing import Any
 
 from claystream_common.datasets import record_id_for
 
-from claystream_devstack import demo_data
+from claystream_devstack import demo_data, demo_genres
 from claystream_devstack.demo_api import AnnotatorSession, DemoApi, ServiceUrls
 from claystream_devstack.demo_learning import CurvePoint, curve_point, learn, wait_model_for, wait_suggestions
 from claystream_devstack.demo_monitor import DriftWatch
@@ -51,6 +51,7 @@ class DemoConfig:
     annotator: str = "annotator"
     seed: int = 42
     unlabelled: int = 100
+    genres: int = 200  # unlabelled movie overviews of the second dataset, tmdb_genres (multi-label); 0: none
     labelled: int = 120
     label_chunk: int = 20
     eval_size: int = 200
@@ -146,7 +147,27 @@ def _set_up(launcher: ServiceLauncher, api: DemoApi, config: DemoConfig, steps: 
               lambda: f"{import_records(client, rows, dataset=config.dataset, source='imdb_unsup')} accepted")
     steps.run("records stored in annotate",
               lambda: wait_stored(api, {str(r["id"]) for r in rows}, timeout_s=config.store_wait_s))
+    if config.genres:
+        _set_up_genres(launcher, api, client, config, steps)
     return client
+
+
+def _set_up_genres(launcher: ServiceLauncher, api: DemoApi, client: Any, config: DemoConfig, steps: StepLog) -> None:
+    """The second dataset (multi-label movie genres); a failure here is reported and IMDb goes on."""
+    genres_api = DemoApi(api.urls, service_token=launcher.dev_secrets()["SERVICE_TOKEN"], workspace=config.workspace,
+                         dataset=demo_genres.DATASET)
+    try:
+        if steps.run(f"dataset {demo_genres.DATASET} (multi-label genres)",
+                     lambda: demo_genres.ensure_dataset(genres_api)) is None:
+            return
+        rows = demo_genres.unlabelled_overviews(config.genres, seed=config.seed)
+        source = demo_data.describe_source(demo_genres.TRAIN_FILE)
+        steps.run(f"import {len(rows)} unlabelled movie overviews from the {source} (SDK)",
+                  lambda: f"{demo_genres.import_overviews(client, rows)} accepted")
+        steps.run("overviews stored in annotate",
+                  lambda: wait_stored(genres_api, {str(r["id"]) for r in rows}, timeout_s=config.store_wait_s))
+    finally:
+        genres_api.close()
 
 
 def ensure_api_key_step(steps: StepLog, api: DemoApi, store: CredentialStore, credentials: Credentials) -> str | None:
@@ -164,6 +185,7 @@ def ensure_api_key_step(steps: StepLog, api: DemoApi, store: CredentialStore, cr
 def _print_access(api: DemoApi, credentials: Credentials | None) -> None:
     print()
     print(f"Annotation UI: {api.urls.annotate}/datasets/{api.workspace}/{api.dataset}")
+    print(f"  movie genres (multi-label): {api.urls.annotate}/datasets/{api.workspace}/{demo_genres.DATASET}")
     if credentials is not None:
         password = credentials.annotator_password or "(set by an earlier run; see its output)"
         print(f"  username {credentials.annotator_username}   password {password}")

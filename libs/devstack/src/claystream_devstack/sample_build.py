@@ -23,6 +23,7 @@ SAMPLE_PLAN: dict[str, int] = {
     "imdb/train.jsonl.gz": 400,
     "imdb/test.jsonl.gz": 1600,
     "rt_polarity/sentences.jsonl.gz": 1000,
+    "tmdb_genres/train.jsonl.gz": 400,  # no single label: a plain seeded draw
 }
 SEED = 42
 

@@ -15,6 +15,7 @@ from tqdm.auto import tqdm
 from claystream._http import RetryingJson, decode
 from claystream.errors import ApiError, ClaystreamError, ValidationFailed
 from claystream.records import ColumnMap, RecordMapper, batched, rows_of
+from claystream.webhooks import Webhooks
 
 
 @dataclass
@@ -75,6 +76,13 @@ class Client:
         if self._workspace is None:
             self._workspace = str(self._call(self._ingest, "GET", "/api/v1/me")["workspace"])
         return self._workspace
+
+    @property
+    def webhooks(self) -> Webhooks:
+        """The workspace's webhook subscriptions (an admin API key; needs ``annotate_url``)."""
+        if self._annotate is None:
+            raise ClaystreamError("webhooks are managed through annotate: pass annotate_url to Client")
+        return Webhooks(self._annotate, lambda: self.workspace)
 
     # ------------------------------------------------------------------ records
     def log(

@@ -24,15 +24,20 @@ from redis.asyncio import Redis
 
 from claystream_annotate.adapters.mongo_datasets import MongoDatasetStore
 from claystream_annotate.adapters.mongo_misc import MongoApiKeyStore, MongoModelEventStore
+from claystream_annotate.adapters.mongo_quarantine import MongoOutboxQuarantine
 from claystream_annotate.adapters.mongo_records import MongoRecordRepository
 from claystream_annotate.adapters.mongo_responses import MongoResponseStore
 from claystream_annotate.adapters.mongo_users import MongoUserStore, MongoWorkspaceStore
+from claystream_annotate.adapters.http_webhooks import HttpWebhookSender
+from claystream_annotate.adapters.mongo_webhooks import MongoWebhookDeliveries, MongoWebhookSubscriptions
 from claystream_annotate.adapters.redis_queue import RedisCounters, RedisLoginLimiter, RedisQueue
 from claystream_annotate.adapters.vector_sources import HttpTrainerEmbeddings, MongoStoredVectors, RedisGenerations
 from claystream_annotate.config import AnnotateSettings
-from claystream_annotate.consumers.subscriptions import subscriptions
 from claystream_annotate.services.vector_index import VectorIndex
+from claystream_annotate.consumers.subscriptions import subscriptions, webhook_subscriptions
 from claystream_annotate.services.outbox import OutboxRelay
+from claystream_annotate.services.webhook_delivery import RetrySchedule
+from claystream_annotate.services.webhook_dispatcher import DispatchOptions, SubscriptionCache, WebhookDispatcher
 from claystream_annotate.services.users import ensure_first_owner
 
 log = logging.getLogger(__name__)
@@ -60,6 +65,12 @@ class Deps:
     publisher: EventPublisher  # direct events (dataset.deleted); responses go through the outbox relay
     vectors: VectorIndex
     http: httpx.AsyncClient
+    webhook_subscriptions: MongoWebhookSubscriptions
+    webhook_deliveries: MongoWebhookDeliveries
+    webhook_cache: SubscriptionCache
+    webhooks: WebhookDispatcher
+    webhook_sender: HttpWebhookSender
+    quarantine: MongoOutboxQuarantine
 
 
 def spec_loader(datasets: MongoDatasetStore) -> Callable[[str], Awaitable[DatasetSpec | None]]:
@@ -81,13 +92,14 @@ def build_deps(settings: AnnotateSettings, *, publisher: EventPublisher | None =
     responses = MongoResponseStore(db)
     datasets = MongoDatasetStore(db, cache_s=settings.dataset_cache_s)
     queue = RedisQueue(redis)
-    counters = RedisCounters(redis)
+    counters = RedisCounters(redis, rebuild=records.progress_counts)
     model_events = MongoModelEventStore(db)
     http = httpx.AsyncClient()
     trainer = (HttpTrainerEmbeddings(http, trainer_url=settings.trainer_url, service_token=settings.service_token)
                if settings.trainer_url else None)
     vectors = VectorIndex(stored=MongoStoredVectors(db), generations=RedisGenerations(redis), trainer=trainer,
                           trainer_refresh_s=settings.trainer_vectors_refresh_s)
+    quarantine = MongoOutboxQuarantine(db)
     runners = []
     if settings.consumers_enabled:
         runners.append(
@@ -109,6 +121,9 @@ def build_deps(settings: AnnotateSettings, *, publisher: EventPublisher | None =
                 rebalance_timeout_ms=settings.kafka_rebalance_timeout_ms,
             )
         )
+    webhooks = build_webhooks(settings, db)
+    if settings.consumers_enabled and settings.webhooks_enabled:
+        runners.append(webhook_runner(settings, webhooks, producer))
     relay = OutboxRelay(
         responses=responses,
         records=records,
@@ -116,6 +131,8 @@ def build_deps(settings: AnnotateSettings, *, publisher: EventPublisher | None =
         counters=counters,
         publisher=publisher or producer,
         load_spec=spec_loader(datasets),
+        quarantine=quarantine,
+        max_event_bytes=settings.outbox_max_event_bytes,
         batch=settings.outbox_batch,
         poll_s=settings.outbox_poll_s,
         service=settings.service_name,
@@ -146,15 +163,80 @@ def build_deps(settings: AnnotateSettings, *, publisher: EventPublisher | None =
         publisher=publisher or producer,
         vectors=vectors,
         http=http,
+        webhook_subscriptions=webhooks.subscriptions,
+        webhook_deliveries=webhooks.deliveries,
+        webhook_cache=webhooks.cache,
+        webhooks=webhooks.dispatcher,
+        webhook_sender=webhooks.sender,
+        quarantine=quarantine,
+    )
+
+
+@dataclass
+class WebhookParts:
+    subscriptions: MongoWebhookSubscriptions
+    deliveries: MongoWebhookDeliveries
+    cache: SubscriptionCache
+    sender: HttpWebhookSender
+    dispatcher: WebhookDispatcher
+
+
+def build_webhooks(settings: AnnotateSettings, db: Any) -> WebhookParts:
+    subscriptions = MongoWebhookSubscriptions(db)
+    deliveries = MongoWebhookDeliveries(db)
+    cache = SubscriptionCache(subscriptions.all_enabled)
+    sender = HttpWebhookSender(
+        timeout_s=settings.webhook_timeout_s,
+        connect_timeout_s=settings.webhook_connect_timeout_s,
+        response_cap_bytes=settings.webhook_response_cap_bytes,
+    )
+    options = DispatchOptions(
+        schedule=RetrySchedule(
+            initial_s=settings.webhook_retry_initial_s,
+            factor=settings.webhook_retry_factor,
+            max_delay_s=settings.webhook_retry_max_delay_s,
+            max_attempts=settings.webhook_max_attempts,
+        ),
+        allow_private=settings.webhook_allow_private_targets,
+        concurrency=settings.webhook_concurrency_per_target,
+        queue_per_worker=settings.webhook_queue_per_worker,
+        poll_s=settings.webhook_poll_s,
+        lease_s=settings.webhook_lease_s,
+    )
+    dispatcher = WebhookDispatcher(subscriptions=subscriptions, deliveries=deliveries, cache=cache, sender=sender, options=options)
+    return WebhookParts(subscriptions, deliveries, cache, sender, dispatcher)
+
+
+def webhook_runner(settings: AnnotateSettings, webhooks: WebhookParts, producer: EventProducer) -> ConsumerRunner:
+    """Webhook fan-out in its own consumer group: it reads every topic at its own pace, apart from
+    annotate's handlers.  No fence: deliveries are keyed by (subscription, event id)."""
+    return ConsumerRunner(
+        service=settings.service_name,
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        group_id=f"{settings.consumer_group}-webhooks",
+        subscriptions=webhook_subscriptions(
+            subscriptions=webhooks.cache, deliveries=webhooks.deliveries, dispatch=webhooks.dispatcher, lease_s=settings.webhook_lease_s
+        ),
+        producer=producer,
+        max_attempts=settings.consumer_max_attempts,
+        backoff_initial_s=settings.consumer_backoff_initial_s,
+        backoff_max_s=settings.consumer_backoff_max_s,
+        session_timeout_ms=settings.kafka_session_timeout_ms,
+        heartbeat_interval_ms=settings.kafka_heartbeat_interval_ms,
+        rebalance_timeout_ms=settings.kafka_rebalance_timeout_ms,
+        max_records=500,
     )
 
 
 async def prepare_storage(deps: Deps) -> None:
     await deps.records.ensure_indexes()
     await deps.responses.ensure_indexes()
+    await deps.quarantine.ensure_indexes()
     await deps.datasets.ensure_indexes()
     await deps.users.ensure_indexes()
     await deps.model_events.ensure_indexes()
+    await deps.webhook_subscriptions.ensure_indexes()
+    await deps.webhook_deliveries.ensure_indexes()
     for runner in deps.kafka.runners:
         fence = runner._fence
         if isinstance(fence, MongoFence):
@@ -188,5 +270,7 @@ async def close_deps(deps: Deps) -> None:
     await deps.vectors.close()
     await deps.http.aclose()
     await deps.kafka.stop()
+    await deps.webhooks.stop()
+    await deps.webhook_sender.close()
     await deps.redis.aclose()
     await deps.mongo.close()

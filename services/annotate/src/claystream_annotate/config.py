@@ -31,10 +31,28 @@ class AnnotateSettings(BaseAppSettings):
     outbox_poll_s: float = Field(default=1.0, gt=0)
     outbox_batch: int = Field(default=500, ge=1)
     outbox_enabled: bool = True
+    outbox_max_event_bytes: int = Field(default=900_000, ge=10_000, description="larger outbox entries are quarantined (producer limit: 1 MiB)")
     page_max: int = Field(default=200, ge=1, le=1000)
     dataset_cache_s: float = Field(default=2.0, ge=0)
     trainer_vectors_refresh_s: float = Field(default=30.0, gt=0, description="age at which the similarity index "
                                              "reloads the trainer's embeddings (in the background)")
+
+    # outgoing webhooks (delivery runs in this service: see services/webhooks/README in the annotate README)
+    webhooks_enabled: bool = Field(default=True, description="run the webhook fan-out consumer and the delivery workers")
+    webhook_allow_private_targets: bool = Field(
+        default=False, description="allow targets on loopback/private/link-local addresses (tests, local receivers)"
+    )
+    webhook_timeout_s: float = Field(default=5.0, gt=0, le=30, description="whole request to a target, connect included")
+    webhook_connect_timeout_s: float = Field(default=2.0, gt=0, le=30)
+    webhook_response_cap_bytes: int = Field(default=65_536, ge=256, description="response bytes read, the rest dropped")
+    webhook_concurrency_per_target: int = Field(default=4, ge=1, le=64)
+    webhook_queue_per_worker: int = Field(default=64, ge=1, description="in-memory deliveries waiting per worker")
+    webhook_retry_initial_s: float = Field(default=5.0, gt=0)
+    webhook_retry_factor: float = Field(default=4.0, ge=1)
+    webhook_retry_max_delay_s: float = Field(default=6 * 3600.0, gt=0)
+    webhook_max_attempts: int = Field(default=11, ge=1, description="11 attempts at 5 s x 4^n capped at 6 h span about 26 h")
+    webhook_poll_s: float = Field(default=1.0, gt=0, description="how often due retries are looked for")
+    webhook_lease_s: float = Field(default=120.0, gt=0, description="a claimed delivery is re-claimable after this")
 
     # other services (the launcher passes them; optional)
     annotate_url: str | None = None

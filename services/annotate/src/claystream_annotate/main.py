@@ -11,7 +11,8 @@ from threadpoolctl import threadpool_limits
 
 from claystream_annotate import web
 from claystream_annotate.api.errors import install_error_handlers
-from claystream_annotate.api.routes import auth, datasets, export, metrics, records, responses, similar, workspaces
+from claystream_annotate.api.routes import (auth, datasets, export, metrics, quarantine, records, responses, similar,
+                                            webhooks, workspaces)
 from claystream_annotate.bootstrap import build_deps, close_deps, prepare_owner, prepare_storage
 from claystream_annotate.config import AnnotateSettings
 from claystream_annotate.web.routes import router as web_router
@@ -33,13 +34,15 @@ def create_app(settings: AnnotateSettings | None = None, *, publisher: EventPubl
         if settings.outbox_enabled:
             await deps.relay.start()
         deps.vectors.warm([DatasetSpec.from_document(d) for d in await deps.datasets.list(None) if d.get("vectors")])
+        if settings.webhooks_enabled:
+            await deps.webhooks.start()
 
     async def stop(app: FastAPI) -> None:
         await close_deps(app.state.deps)
 
     app = create_service_app(settings, title="Claystream annotate", start=start, stop=stop)
     install_error_handlers(app)
-    for module in (auth, workspaces, datasets, similar, records, responses, export, metrics):
+    for module in (auth, workspaces, datasets, similar, records, responses, export, metrics, webhooks, quarantine):
         app.include_router(module.router)
     app.include_router(web_router)
     mount_web = getattr(web, "mount_web", None)

@@ -40,6 +40,7 @@ async def test_pages_render_cleanly(live_server, store, browser) -> None:
         ("metrics", f"{base}/metrics"),
         ("settings", f"{base}/settings"),
         ("team", f"{live_server.url}/team"),
+        ("quarantine", f"{live_server.url}/admin/quarantine"),
         ("new-dataset", f"{live_server.url}/datasets/new"),
     ]:
         response = await page.goto(url)

@@ -10,7 +10,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from claystream_annotate.services.principals import Principal, Role
 from claystream_common.datasets import DatasetSpec
-from fakes import FakeCounters, FakeDatasets, FakeQueue, FakeRecords, FakeResponses, Wake
+from fakes import FakeCounters, FakeDatasets, FakeQuarantine, FakeQueue, FakeRecords, FakeResponses, Wake
 
 
 def make_spec(min_submitted: int = 1, workspace: str = "ws") -> DatasetSpec:
@@ -46,6 +46,7 @@ class World:
     counters: FakeCounters = field(default_factory=FakeCounters)
     datasets: FakeDatasets = field(default_factory=FakeDatasets)
     relay: Wake = field(default_factory=Wake)
+    quarantine: FakeQuarantine = field(default_factory=FakeQuarantine)
 
     def ports(self) -> dict[str, object]:
         return {"records": self.records, "responses": self.responses, "queue": self.queue}

@@ -8,8 +8,9 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
 from typing import Any
 
-from claystream_annotate.services.ports import ResponseDoc, User
+from claystream_annotate.services.ports import ResponseDoc, StoredBatch, User
 from claystream_annotate.services.queue import queue_score
+from fakes_misc import FakeCounters, FakeModelEvents, FakeQuarantine, Wake  # noqa: F401 - one import place for tests
 
 
 class FakeUsers:
@@ -110,15 +111,18 @@ class FakeRecords:
         self.documents[record_id] = document
         return document
 
-    async def upsert_many(self, records: list[dict[str, Any]]) -> list[tuple[str, int]]:
-        new = []
+    async def upsert_many(self, records: list[dict[str, Any]]) -> StoredBatch:
+        stored = StoredBatch()
         for record in records:
             if record["_id"] in self.documents:
-                self.documents[record["_id"]].update({k: record[k] for k in ("fields", "metadata", "external_id") if k in record})
+                document = self.documents[record["_id"]]
+                document.update({k: record[k] for k in ("fields", "metadata", "external_id") if k in record})
             else:
                 document = self.add(record["_id"], record["dataset_id"], **{k: v for k, v in record.items() if k not in ("_id", "dataset_id")})
-                new.append((document["_id"], document["seq"]))
-        return new
+                stored.new.append(document["_id"])
+            if document["status"] == "pending":
+                stored.pending.append((document["_id"], queue_score(document.get("priority"), document["seq"])))
+        return stored
 
     async def get(self, record_id: str) -> dict[str, Any] | None:
         return copy.deepcopy(self.documents.get(record_id))
@@ -139,6 +143,12 @@ class FakeRecords:
                 if "$gt" in expected and not (value is not None and value > expected["$gt"]):
                     return False
                 if "$gte" in expected and not (value is not None and value >= expected["$gte"]):
+                    return False
+                if expected.get("$type") == "number" and not isinstance(value, int | float):
+                    return False
+                if "$lt" in expected and not (value is not None and value < expected["$lt"]):
+                    return False
+                if "$lte" in expected and not (value is not None and value <= expected["$lte"]):
                     return False
             elif value != expected:
                 return False
@@ -236,10 +246,13 @@ class FakeResponses:
         self.documents[response.id] = replace(response, outbox=current.outbox + response.outbox)
         return True
 
-    async def upsert_many(self, responses: Sequence[ResponseDoc]) -> None:
-        for response in responses:
-            current = self.documents.get(response.id)
-            self.documents[response.id] = replace(response, outbox=(current.outbox if current else []) + response.outbox)
+    async def write_many_if_version(self, changes: Sequence[tuple[ResponseDoc, int | None]]) -> list[str]:
+        lost = []
+        for response, expected in changes:
+            stored = await self.insert(response) if expected is None else await self.update_if_version(response, expected)
+            if not stored:
+                lost.append(response.id)
+        return lost
 
     async def for_records(self, record_ids: Sequence[str]) -> list[ResponseDoc]:
         return [replace(d, outbox=[]) for d in self.documents.values() if d.record_id in record_ids]
@@ -253,7 +266,7 @@ class FakeResponses:
         return [d.record_id for d in self.documents.values() if d.dataset_id == dataset_id and d.user_id == user_id]
 
     async def with_pending_outbox(self, limit: int) -> list[ResponseDoc]:
-        return [replace(d, outbox=list(d.outbox)) for d in self.documents.values() if d.outbox][:limit]
+        return [replace(d, outbox=list(d.outbox)) for _, d in sorted(self.documents.items()) if d.outbox][:limit]
 
     async def clear_outboxes(self, published: Sequence[ResponseDoc]) -> int:
         cleared = 0
@@ -362,37 +375,3 @@ class FakeQueue:
     async def drop(self, dataset_id: str) -> None:
         self.queues.pop(dataset_id, None)
         self.built.discard(dataset_id)
-
-
-class FakeCounters:
-    def __init__(self) -> None:
-        self.values: dict[str, dict[str, int]] = {}
-
-    async def incr(self, dataset_id: str, name: str, amount: int = 1) -> None:
-        bucket = self.values.setdefault(dataset_id, {})
-        bucket[name] = bucket.get(name, 0) + amount
-
-    async def read(self, dataset_ids: Sequence[str]) -> dict[str, dict[str, int]]:
-        return {d: dict(self.values.get(d, {})) for d in dataset_ids}
-
-    async def drop(self, dataset_id: str) -> None:
-        self.values.pop(dataset_id, None)
-
-
-class FakeModelEvents:
-    def __init__(self) -> None:
-        self.events: dict[str, dict[str, Any]] = {}
-
-    async def add(self, *, event_id: str, workspace: str | None, dataset: str | None, event_type: str, data: dict[str, Any], occurred_at: Any) -> bool:
-        if event_id in self.events:
-            return False
-        self.events[event_id] = {"workspace": workspace, "dataset": dataset, "type": event_type, "data": data}
-        return True
-
-
-class Wake:
-    def __init__(self) -> None:
-        self.woken = 0
-
-    def wake(self) -> None:
-        self.woken += 1

@@ -64,3 +64,36 @@ async def test_model_events_of_an_unknown_dataset_are_poison(world: World) -> No
     with pytest.raises(PermanentError, match="unknown dataset ws/nope"):
         await on_model_event(event, model_events=store, datasets=world.datasets)
     assert store.events == {}
+
+
+class TimingOutQueue:
+    """The queue port failing the way Redis does on a timeout, after MongoDB stored the batch."""
+
+    async def add(self, dataset_id: str, entries: object, *, only_new: bool = True) -> None:
+        raise TimeoutError("redis timed out")
+
+
+async def test_a_redelivered_batch_queues_what_the_first_delivery_left_out(world: World) -> None:
+    """Finding 3 (issue 17): the first delivery stored the records and died before queueing them;
+    the redelivery sees only duplicates and must still queue every pending one (not answered ones)."""
+    await seed(world)
+    batch = [ingested("a"), ingested("b"), ingested("c")]
+    with pytest.raises(TimeoutError):
+        await on_records_ingested(batch, records=world.records, datasets=world.datasets, queue=TimingOutQueue(), counters=world.counters)
+    assert sorted(world.records.documents) == ["a", "b", "c"] and "ds1" not in world.queue.queues
+    world.records.documents["c"]["status"] = "completed"  # answered meanwhile: must stay out
+    world.records.documents["b"]["priority"] = 0.9  # prioritised by the trainer meanwhile
+    await on_records_ingested(batch, records=world.records, datasets=world.datasets, queue=world.queue, counters=world.counters)
+    queue = world.queue.queues["ds1"]
+    assert sorted(queue) == ["a", "b"]
+    assert queue["b"] < queue["a"], "a re-sent record keeps its priority in the queue"
+
+
+async def test_a_redelivery_keeps_the_queue_scores_already_there(world: World) -> None:
+    await seed(world)
+    batch = [ingested("a")]
+    await on_records_ingested(batch, records=world.records, datasets=world.datasets, queue=world.queue, counters=world.counters)
+    world.queue.queues["ds1"]["a"] = -5.0  # rescored by a suggestion
+    await on_records_ingested(batch, records=world.records, datasets=world.datasets, queue=world.queue, counters=world.counters)
+    assert world.queue.queues["ds1"] == {"a": -5.0}
+    assert world.counters.values["ds1"]["records"] == 1

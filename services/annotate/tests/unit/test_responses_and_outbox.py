@@ -20,7 +20,7 @@ def relay_for(world: World, spec, publisher: RecordingPublisher) -> OutboxRelay:
         return spec if dataset_id == spec.id else None
 
     return OutboxRelay(responses=world.responses, records=world.records, queue=world.queue, counters=world.counters,
-                       publisher=publisher, load_spec=load_spec, batch=100)
+                       publisher=publisher, load_spec=load_spec, quarantine=world.quarantine, batch=100)
 
 
 async def test_submit_then_edit_then_discard_emits_one_event_each(world: World) -> None:

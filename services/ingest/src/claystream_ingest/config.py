@@ -30,3 +30,10 @@ class IngestSettings(BaseAppSettings):
     kafka_publish_timeout_s: float = Field(default=15.0, gt=0, description="no ack within this: 503")
     producer_linger_ms: int = Field(default=5, ge=0)
     producer_max_batch_bytes: int = Field(default=1024 * 1024, ge=16 * 1024)
+    max_record_bytes: int = Field(default=1_000_000, ge=1024, description="larger encoded records get a 422 (never a 503)")
+
+    @property
+    def record_limit_bytes(self) -> int:
+        """What one event (a record, a prediction, a feedback item) may take: the setting, within the
+        producer's batch (less headers)."""
+        return min(self.max_record_bytes, self.producer_max_batch_bytes - 8 * 1024)

@@ -72,3 +72,18 @@ def test_the_readme_three_line_imdb_import(ingest_server: RunningIngest, embedde
                           match=lambda d: d["data"]["external_id"] in sent)
     assert sorted(d["data"]["external_id"] for d in documents) == sorted(sample["id"])
     assert {d["data"]["fields"]["text"] for d in documents} == set(sample["text"])
+
+
+def test_an_oversized_record_fails_at_once_and_the_sdk_does_not_retry(ingest_server: RunningIngest) -> None:
+    """Issue 17 finding 10, SDK against the real ingest: a permanent 422 naming the record and the limit."""
+    import pytest
+
+    from claystream import ValidationFailed
+
+    sleeps: list[float] = []
+    rows = [{"id": "fine", "text": "short"}, {"id": "too-big", "text": "x" * (ingest_server.settings.record_limit_bytes + 10)}]
+    with Client(ingest_server.url, ingest_server.api_key, sleep=sleeps.append) as client, pytest.raises(ValidationFailed) as caught:
+        client.log(rows, ingest_server.dataset, fields=["text"], progress=False)
+    assert caught.value.status_code == 422 and sleeps == [], "no retry of a permanent refusal"
+    [error] = caught.value.body["errors"]
+    assert error["index"] == 1 and "record too-big" in error["reason"] and f"at most {ingest_server.settings.record_limit_bytes} bytes" in error["reason"]

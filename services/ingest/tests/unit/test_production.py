@@ -108,3 +108,18 @@ async def test_feedback_is_published_to_its_topic() -> None:
     assert topic == "feedback" and result.ids == [event.event_id]
     envelope = decode_event(event.value)
     assert envelope.type == "feedback.logged" and envelope.data.signal == "thumbs_down"
+
+
+async def test_a_prediction_too_large_for_one_event_is_a_422_naming_it() -> None:
+    """Issue 17 finding 10, production traffic too: permanent, so never a retryable 503."""
+    publisher = RecordingPublisher()
+    items = [PREDICTION, PREDICTION | {"request_id": "huge", "text": "x" * 5000}]
+    with pytest.raises(InvalidItems) as caught:
+        await log_predictions(items, principal=ACME, partial=False, publisher=publisher, publish_timeout_s=1, catalog=CATALOG,
+                              max_event_bytes=4096)
+    [error] = caught.value.errors or []
+    assert error["index"] == 1 and "prediction huge" in error["reason"] and "at most 4096 bytes per prediction" in error["reason"]
+    assert publisher.published == []
+    result = await log_predictions(items, principal=ACME, partial=True, publisher=publisher, publish_timeout_s=1, catalog=CATALOG,
+                                   max_event_bytes=4096)
+    assert result.accepted == 1 and [e.key for _, e in publisher.published] == [b"q1"] and result.rejected[0]["index"] == 1

@@ -136,3 +136,35 @@ async def test_monitor_samples_keep_their_origin_and_undeclared_metadata() -> No
     first, second = (d["data"] for d in publisher.documents())
     assert first["origin"] == "monitor" and second["origin"] == "service"
     assert first["metadata"] == {"model": "sentiment", "score": 0.4, "request_id": "q1"}
+
+
+async def test_an_oversized_record_is_a_permanent_422_naming_it_and_the_limit() -> None:
+    """Issue 17 finding 10: not a retryable 503 (a retry can only fail the same way)."""
+    publisher = RecordingPublisher()
+    body = {"items": [{"external_id": "small", "fields": {"text": "fine"}}, {"external_id": "huge", "fields": {"text": "x" * 5000}}]}
+    with pytest.raises(InvalidItems) as caught:
+        await ingest_records(body, dataset="reviews", principal=ACME, partial=False, catalog=FakeCatalog(imdb_spec()),
+                             validators=ValidatorCache(), publisher=publisher, max_items=10, publish_timeout_s=1.0, max_record_bytes=4096)
+    assert caught.value.status_code == 422 and publisher.published == []
+    [error] = caught.value.errors or []
+    assert error["index"] == 1 and "record huge" in error["reason"] and "at most 4096 bytes" in error["reason"]
+    accepted = await ingest_records(body, dataset="reviews", principal=ACME, partial=True, catalog=FakeCatalog(imdb_spec()),
+                                    validators=ValidatorCache(), publisher=publisher, max_items=10, publish_timeout_s=1.0, max_record_bytes=4096)
+    assert accepted.accepted == 1 and accepted.ids == [record_id_for("acme", "reviews", "small")] and accepted.rejected[0]["index"] == 1
+
+
+async def test_a_batch_the_broker_refuses_as_too_large_is_413_not_503() -> None:
+    from aiokafka.errors import MessageSizeTooLargeError
+    from claystream_common.kafka.producer import PublishError
+    from claystream_ingest.services.errors import PayloadTooLarge
+
+    class Refusing(RecordingPublisher):
+        async def publish_encoded(self, topic: str, events: Any) -> None:
+            try:
+                raise MessageSizeTooLargeError("too large")
+            except MessageSizeTooLargeError as error:
+                raise PublishError(f"Kafka did not acknowledge the publish: {error!r}") from error
+
+    with pytest.raises(PayloadTooLarge) as caught:
+        await ingest(items("a"), Refusing())
+    assert caught.value.status_code == 413

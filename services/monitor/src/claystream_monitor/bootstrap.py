@@ -23,6 +23,7 @@ from claystream_monitor.adapters.mongo_store import MongoMonitorStore
 from claystream_monitor.adapters.redis_join import RedisJoinIndex, RedisRateLimiter
 from claystream_monitor.config import MonitorSettings
 from claystream_monitor.consumers.subscriptions import other_subscriptions, prediction_subscriptions
+from claystream_monitor.metrics import MODEL_LABEL
 from claystream_monitor.services.engine import MonitorEngine
 from claystream_monitor.services.predictions import PredictionPorts, SamplingPolicy
 
@@ -52,7 +53,8 @@ def build_deps(settings: MonitorSettings) -> Deps:
         cache = Path(settings.embedding_cache_path) if settings.embedding_cache_path else None
         embedder = CachedEmbedder(MiniLMEmbedder(settings.embedding_model_path, max_tokens=settings.embedding_max_tokens),
                                   precomputed=cache)
-    engine = MonitorEngine(settings.drift_config(), store=store, embedder=embedder)
+    engine = MonitorEngine(settings.drift_config(), store=store, embedder=embedder, max_live=settings.max_live_monitors)
+    MODEL_LABEL.cap = settings.metric_models_max
     join = RedisJoinIndex(redis, ttl_s=settings.join_ttl_s)
     sink = (IngestSampleSink(http, ingest_url=settings.ingest_url, service_token=settings.service_token)
             if settings.ingest_url else NoSampleSink())

@@ -26,6 +26,8 @@ class MonitorSettings(BaseAppSettings):
     time_bucket_s: int = Field(default=60, ge=1, description="width of the time-window aggregates")
     join_ttl_s: int = Field(default=7 * 24 * 3600, ge=60, description="how long feedback can still be joined to its prediction")
     prediction_batch_max: int = Field(default=2000, ge=1, description="max events per consumer poll")
+    max_live_monitors: int = Field(default=256, ge=1, description="model versions windowed in memory at once (LRU beyond)")
+    metric_models_max: int = Field(default=100, ge=1, description="model names with their own Prometheus series; the rest are 'other'")
 
     # drift
     window_size: int = Field(default=200, ge=20)

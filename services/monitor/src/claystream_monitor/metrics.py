@@ -4,6 +4,30 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge
 
+OTHER_MODELS = "other"
+
+
+class ModelLabels:
+    """The ``model`` label value of a series: the model's name for the first ``cap`` names this
+    process sees, ``"other"`` past them, so client-chosen names cannot grow the label sets
+    (and the scrape) without limit."""
+
+    def __init__(self, cap: int = 100) -> None:
+        self.cap = cap
+        self._names: set[str] = set()
+
+    def __call__(self, model: str | None) -> str:
+        name = model or "unknown"
+        if name in self._names:
+            return name
+        if len(self._names) < self.cap:
+            self._names.add(name)
+            return name
+        return OTHER_MODELS
+
+
+MODEL_LABEL = ModelLabels()
+
 DRIFT_SCORE = Gauge("claystream_drift_score", "Latest drift statistic per check", ["model", "check"])
 DRIFT_THRESHOLD = Gauge("claystream_drift_threshold", "Threshold the drift statistic is compared with", ["model", "check"])
 DRIFT_P_VALUE = Gauge("claystream_drift_p_value", "Latest p-value per check", ["model", "check"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from claystream_monitor.services.ports import JoinedPrediction, ModelKey, ParkedFeedback
+from claystream_monitor.services.ports import JoinedPrediction, ModelKey, ParkedFeedback, RequestRef
 
 
 class MemoryStore:
@@ -60,23 +60,28 @@ class MemoryStore:
 
 
 class MemoryJoin:
+    """Same scoping as RedisJoinIndex: by workspace, and by model when the feedback names one."""
+
     def __init__(self) -> None:
-        self.predictions: dict[str, JoinedPrediction] = {}
-        self.parked: dict[str, ParkedFeedback] = {}
+        self.predictions: dict[RequestRef, JoinedPrediction] = {}
+        self.parked: dict[RequestRef, ParkedFeedback] = {}
 
     async def remember(self, predictions: list[JoinedPrediction]) -> list[tuple[JoinedPrediction, ParkedFeedback]]:
         matched = []
         for p in predictions:
-            self.predictions[p.request_id] = p
-            if p.request_id in self.parked:
-                matched.append((p, self.parked.pop(p.request_id)))
+            for ref in p.refs:
+                self.predictions[ref] = p
+            for ref in p.refs:
+                if ref in self.parked:
+                    matched.append((p, self.parked.pop(ref)))
+                    break
         return matched
 
-    async def lookup(self, request_ids: list[str]) -> dict[str, JoinedPrediction]:
-        return {r: self.predictions[r] for r in request_ids if r in self.predictions}
+    async def lookup(self, refs: list[RequestRef]) -> dict[RequestRef, JoinedPrediction]:
+        return {r: self.predictions[r] for r in refs if r in self.predictions}
 
     async def park(self, feedback: list[ParkedFeedback]) -> None:
-        self.parked.update({f.request_id: f for f in feedback})
+        self.parked.update({f.ref: f for f in feedback})
 
 
 class RecordingSink:

@@ -6,7 +6,7 @@ from claystream_common.events import Envelope, FeedbackLogged, ModelPromoted, Pr
 from claystream_common.ports import RecordingPublisher
 from claystream_monitor.drift.monitor import DriftConfig
 from claystream_monitor.services.engine import MonitorEngine
-from claystream_monitor.services.feedback import record_feedback
+from claystream_monitor.services.feedback import feedback_id, record_feedback
 from claystream_monitor.services.models import on_model_promoted
 from claystream_monitor.services.ports import ModelKey
 from claystream_monitor.services.predictions import PredictionPorts, SamplingPolicy, record_predictions
@@ -114,12 +114,13 @@ def test_stratified_sample_balances_labels_and_prefers_low_confidence() -> None:
 async def test_feedback_joins_now_or_when_its_prediction_arrives_and_feeds_accuracy() -> None:
     ports = make_ports()
     observations = stream(300, seed=8)
-    early = [new_event("feedback.logged", FeedbackLogged(request_id=observations[-1].request_id, true_label="positive"))]
+    early = [new_event("feedback.logged", FeedbackLogged(request_id=observations[-1].request_id, true_label="positive"), workspace="acme")]
     await record_feedback(early, engine=ports.engine, store=ports.store, join=ports.join, publisher=ports.publisher)
-    assert ports.store.feedback[observations[-1].request_id]["matched"] is False
+    row = feedback_id("acme", None, observations[-1].request_id)
+    assert ports.store.feedback[row]["matched"] is False
     await feed(ports, events(observations))
-    assert ports.store.feedback[observations[-1].request_id]["matched"] is True
-    later = [new_event("feedback.logged", FeedbackLogged(request_id=o.request_id, true_label=o.label)) for o in observations[:250]]
+    assert ports.store.feedback[row]["matched"] is True
+    later = [new_event("feedback.logged", FeedbackLogged(request_id=o.request_id, true_label=o.label), workspace="acme") for o in observations[:250]]
     await record_feedback(later, engine=ports.engine, store=ports.store, join=ports.join, publisher=ports.publisher)
     joined = [f for f in ports.store.feedback.values() if f["matched"]]
     assert len(joined) == 251 and all(f["correct"] for f in joined if f["request_id"] != observations[-1].request_id)
@@ -155,3 +156,37 @@ async def test_a_batch_whose_storage_failed_is_processed_again_on_redelivery() -
     await record_predictions(batch, ports=ports)  # the runner redelivers
     assert sum(len(b["request_ids"]) for b in store.buckets) == 120
     assert ports.engine.peek(KEY).events_seen == 120
+
+
+async def test_feedback_never_joins_a_prediction_of_another_workspace() -> None:
+    """Issue 17 finding 4: workspace B reusing request id "1" must not touch A's accuracy."""
+    ports = make_ports()
+    observations = stream(300, seed=9)
+    await feed(ports, events(observations))  # workspace acme, request ids of its own
+    wrong = {o.label: ("negative" if o.label == "positive" else "positive") for o in observations}
+    elsewhere = [new_event("feedback.logged", FeedbackLogged(request_id=o.request_id, true_label=wrong[o.label]), workspace="other")
+                 for o in observations[:250]]
+    await record_feedback(elsewhere, engine=ports.engine, store=ports.store, join=ports.join, publisher=ports.publisher)
+    assert not [f for f in ports.store.feedback.values() if f["matched"]], "nothing of workspace other joins acme's predictions"
+    assert not [e for e in ports.store.evaluations if e["kind"] == "feedback"]
+    assert {f["workspace"] for f in ports.store.feedback.values()} == {"other"}
+    early = [new_event("feedback.logged", FeedbackLogged(request_id="late-1", true_label="positive"), workspace="other")]
+    await record_feedback(early, engine=ports.engine, store=ports.store, join=ports.join, publisher=ports.publisher)
+    late = [new_event("prediction.logged", PredictionLogged(request_id="late-1", model="reviews", model_version="v1", text="fine",
+                                                            predicted_label="negative", scores={"negative": 0.9}), workspace="acme")]
+    await record_predictions(late, ports=ports)  # parked feedback of another workspace waits on
+    assert not [f for f in ports.store.feedback.values() if f["matched"]]
+
+
+async def test_feedback_naming_a_model_joins_only_that_models_prediction() -> None:
+    ports = make_ports()
+    [observation] = stream(1, seed=11)
+    for model in ("reviews", "shadow"):
+        batch = [new_event("prediction.logged", PredictionLogged(
+            request_id="1", model=model, model_version="v1", text=observation.text, predicted_label="positive" if model == "reviews" else "negative",
+            scores={"positive": 0.9}), workspace="acme")]
+        await record_predictions(batch, ports=ports)
+    await record_feedback([new_event("feedback.logged", FeedbackLogged(request_id="1", model="reviews", true_label="positive"), workspace="acme")],
+                          engine=ports.engine, store=ports.store, join=ports.join, publisher=ports.publisher)
+    [row] = [f for f in ports.store.feedback.values() if f["matched"]]
+    assert (row["model"], row["predicted_label"], row["correct"]) == ("reviews", "positive", True)

@@ -23,6 +23,7 @@ from pymongo import ASCENDING, InsertOne, ReturnDocument, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
 
+from claystream_annotate.services.ports import StoredBatch
 from claystream_annotate.services.queue import queue_score
 
 QUEUE_PROJECTION = {"_id": 1, "priority": 1, "seq": 1}
@@ -40,11 +41,12 @@ class MongoRecordRepository:
     async def ensure_indexes(self) -> None:
         await self._records.create_index([("seq", ASCENDING), ("dataset_id", ASCENDING)])
 
-    async def upsert_many(self, records: list[dict[str, Any]]) -> list[tuple[str, int]]:
+    async def upsert_many(self, records: list[dict[str, Any]]) -> StoredBatch:
         """Insert new records (fast path: one insert_many); re-sent ones update fields only.
-        Returns (id, seq) of the records that were new."""
+        Returns the ids that were new and the queue entries of every record of the batch that
+        is still pending (re-sent ones read back: a redelivery must queue what a crash left out)."""
         if not records:
-            return []
+            return StoredBatch()
         now = datetime.now(UTC)
         base = new_seq()
         documents = []
@@ -60,7 +62,7 @@ class MongoRecordRepository:
             documents.append(document)
         try:
             await self._records.insert_many(documents, ordered=False)
-            return [(d["_id"], d["seq"]) for d in documents]
+            return StoredBatch(new=[d["_id"] for d in documents], pending=[(d["_id"], queue_score(None, d["seq"])) for d in documents])
         except BulkWriteError as error:
             errors = error.details.get("writeErrors", [])
             if any(e.get("code") != 11000 for e in errors):
@@ -73,7 +75,12 @@ class MongoRecordRepository:
             updates.append(UpdateOne({"_id": record["_id"]}, {"$set": {**changes, "updated_at": now}}))
         if updates:
             await self._records.bulk_write(updates, ordered=False)
-        return [(d["_id"], d["seq"]) for i, d in enumerate(documents) if i not in duplicate_positions]
+        inserted = [d for i, d in enumerate(documents) if i not in duplicate_positions]
+        pending = [(d["_id"], queue_score(None, d["seq"])) for d in inserted]
+        resent = [records[i]["_id"] for i in duplicate_positions]
+        cursor = self._records.find({"_id": {"$in": resent}}, {**QUEUE_PROJECTION, "status": 1})
+        pending += [(d["_id"], queue_score(d.get("priority"), d["seq"])) async for d in cursor if d.get("status", "pending") == "pending"]
+        return StoredBatch(new=[d["_id"] for d in inserted], pending=pending)
 
     async def insert_documents(self, documents: list[dict[str, Any]]) -> None:
         """Raw inserts (benchmarks and tools loading prepared documents)."""
@@ -97,20 +104,33 @@ class MongoRecordRepository:
     async def scan(
         self, query: dict[str, Any], *, batch_size: int = 1000, projection: dict[str, int] | None = None
     ) -> AsyncIterator[list[dict[str, Any]]]:
-        """Pages of records in arrival order, walking ``(dataset_id, seq)`` with a range cursor."""
+        """Pages of records in arrival order, walking ``(dataset_id, seq)`` with a range cursor.
+
+        ``seq`` is not unique (two replicas may stamp the same microsecond), so a page continues
+        with ``$gte`` the last ``seq`` and drops the ids already yielded at that value: ties at a
+        page boundary are never skipped, and a run of ties longer than a page still advances (the
+        next read asks for that many more).  Flat filters only (nx-27017 runs ``$or`` in Python)."""
+        if projection is not None and "seq" not in projection and all(projection.values()):
+            projection = {**projection, "seq": 1}
         last_seq: int | None = None
+        seen_at_last: set[Any] = set()
         while True:
             page_query = dict(query)
             if last_seq is not None:
-                page_query["seq"] = {"$gt": last_seq}
-            cursor = self._records.find(page_query, projection).sort("seq", ASCENDING).limit(batch_size)
-            page = [d async for d in cursor]
-            if not page:
+                page_query["seq"] = {"$gte": last_seq}
+            limit = batch_size + len(seen_at_last)
+            cursor = self._records.find(page_query, projection).sort("seq", ASCENDING).limit(limit)
+            fetched = [d async for d in cursor]
+            page = [d for d in fetched if not (d["seq"] == last_seq and d["_id"] in seen_at_last)]
+            if page:
+                yield page
+            if len(fetched) < limit or not page:
                 return
-            yield page
-            if len(page) < batch_size:
-                return
-            last_seq = page[-1]["seq"]
+            tail_seq = page[-1]["seq"]
+            if tail_seq != last_seq:
+                seen_at_last = set()
+            seen_at_last.update(d["_id"] for d in page if d["seq"] == tail_seq)
+            last_seq = tail_seq
 
     async def set_suggestions(self, items: list[tuple[str, str, dict[str, Any], float | None]]) -> int:
         """(record id, question, suggestion, priority) in one bulk write; returns how many matched."""
@@ -172,6 +192,13 @@ class MongoRecordRepository:
             {"_id": record_id, "status": "pending"}, {"$set": {"status": "completed", "completed_at": datetime.now(UTC)}}
         )
         return result.modified_count == 1
+
+    async def progress_counts(self, dataset_id: str) -> dict[str, int]:
+        """What the Redis counters hold, recounted (after Redis lost them)."""
+        return {
+            "records": await self._records.count_documents({"dataset_id": dataset_id}),
+            "completed": await self._records.count_documents({"dataset_id": dataset_id, "status": "completed"}),
+        }
 
     async def delete_dataset(self, dataset_id: str) -> int:
         result = await self._records.delete_many({"dataset_id": dataset_id})

@@ -6,13 +6,14 @@ single-document write as the state; ``outbox_pending`` marks documents the relay
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import asdict
 from typing import Any
 
-from pymongo import ASCENDING, UpdateOne
+from pymongo import ASCENDING, InsertOne, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from claystream_annotate.services.ports import ResponseDoc
 
@@ -69,10 +70,28 @@ class MongoResponseStore:
         result = await self._responses.update_one({"_id": response.id, "version": expected_version}, _append(response))
         return result.matched_count == 1
 
-    async def upsert_many(self, responses: Sequence[ResponseDoc]) -> None:
-        """Bulk writes of state + appended events (last writer wins on the state)."""
-        if responses:
-            await self._responses.bulk_write([UpdateOne({"_id": r.id}, _append(r), upsert=True) for r in responses], ordered=False)
+    async def write_many_if_version(self, changes: Sequence[tuple[ResponseDoc, int | None]]) -> list[str]:
+        """One bulk write of optimistic updates (version-guarded) and inserts; a bulk result has no
+        per-operation outcome, so each write carries a token that is read back to tell who lost."""
+        if not changes:
+            return []
+        token = uuid.uuid4().hex
+        operations: list[Any] = []
+        for response, expected in changes:
+            if expected is None:
+                operations.append(InsertOne({**_document(response), "writer": token}))
+            else:
+                update = _append(response)
+                update["$set"]["writer"] = token
+                operations.append(UpdateOne({"_id": response.id, "version": expected}, update))
+        try:
+            await self._responses.bulk_write(operations, ordered=False)
+        except BulkWriteError as error:
+            if any(e.get("code") != 11000 for e in error.details.get("writeErrors", [])):
+                raise
+        ids = [response.id for response, _ in changes]
+        won = {d["_id"] async for d in self._responses.find({"_id": {"$in": ids}}, {"writer": 1}) if d.get("writer") == token}
+        return [i for i in ids if i not in won]
 
     async def for_records(self, record_ids: Sequence[str]) -> list[ResponseDoc]:
         if not record_ids:
@@ -94,7 +113,8 @@ class MongoResponseStore:
         return [d["record_id"] async for d in cursor if d.get("dataset_id") == dataset_id]
 
     async def with_pending_outbox(self, limit: int) -> list[ResponseDoc]:
-        return [_doc(d) async for d in self._responses.find({"outbox_pending": True}).limit(limit)]
+        """In ``_id`` order, so passes are deterministic (a bad entry is quarantined, never re-read)."""
+        return [_doc(d) async for d in self._responses.find({"outbox_pending": True}).sort("_id", ASCENDING).limit(limit)]
 
     async def clear_outboxes(self, published: Sequence[ResponseDoc]) -> int:
         """Pull the published envelopes (events appended meanwhile stay), then leave the relay's

@@ -190,11 +190,17 @@ class RedisQueue:
 
 
 class RedisCounters:
-    """``cs:c:{d}`` HASH of counters (records, completed) for progress bars."""
+    """``cs:c:{d}`` HASH of counters (records, completed) for progress bars.
 
-    def __init__(self, redis: Redis, *, prefix: str = "cs") -> None:
+    Disposable like everything in Redis: a hash without its ``built`` mark (Redis flushed or
+    restarted empty, or a dataset never read yet) is recounted from MongoDB by ``rebuild`` on
+    the next read.  An increment landing during that recount may be counted twice or not at all
+    (progress bars, not ledgers)."""
+
+    def __init__(self, redis: Redis, *, prefix: str = "cs", rebuild: Callable[[str], Awaitable[dict[str, int]]] | None = None) -> None:
         self._redis = redis
         self._p = prefix
+        self._rebuild = rebuild
 
     async def incr(self, dataset_id: str, name: str, amount: int = 1) -> None:
         if amount:
@@ -205,7 +211,14 @@ class RedisCounters:
             for dataset_id in dataset_ids:
                 pipe.hgetall(f"{self._p}:c:{dataset_id}")
             results = await pipe.execute()
-        return {d: {k: int(v) for k, v in r.items()} for d, r in zip(dataset_ids, results, strict=True)}
+        counts: dict[str, dict[str, int]] = {}
+        for dataset_id, stored in zip(dataset_ids, results, strict=True):
+            if self._rebuild is not None and "built" not in stored:
+                rebuilt = await self._rebuild(dataset_id)
+                await self._redis.hset(f"{self._p}:c:{dataset_id}", mapping={**rebuilt, "built": 1})
+                stored = rebuilt
+            counts[dataset_id] = {k: int(v) for k, v in stored.items() if k != "built"}
+        return counts
 
     async def drop(self, dataset_id: str) -> None:
         await self._redis.delete(f"{self._p}:c:{dataset_id}")

@@ -9,13 +9,14 @@ from typing import Any, Protocol
 from claystream_common.errors import PermanentError
 from claystream_common.events import Envelope, RecordIngested, SuggestionCreated
 
+from claystream_annotate.services.ports import StoredBatch
 from claystream_annotate.services.queue import queue_score
 
 log = logging.getLogger(__name__)
 
 
 class RecordStore(Protocol):
-    async def upsert_many(self, records: list[dict[str, Any]]) -> list[tuple[str, int]]: ...
+    async def upsert_many(self, records: list[dict[str, Any]]) -> StoredBatch: ...
     async def set_suggestions(self, items: list[tuple[str, str, dict[str, Any], float | None]]) -> int: ...
 
 
@@ -70,8 +71,10 @@ async def on_records_ingested(
     events: list[Envelope[RecordIngested]], *, records: RecordStore, datasets: DatasetLookup, queue: QueueWriter, counters: CounterWriter,
     vectors: VectorSink | None = None,
 ) -> None:
-    """Upsert the batch (idempotent by record id), queue the new records, count them; records with vectors
-    go to the similarity index too."""
+    """Upsert the batch (idempotent by record id), ensure every pending record of it is queued
+    (re-sent ones too: a redelivery after a crash or a Redis timeout between the MongoDB write
+    and the queue add must repair the queue, and ZADD NX keeps the scores already there),
+    count the new ones; records with vectors go to the similarity index too."""
     by_dataset: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for event in events:
         data = event.data
@@ -99,10 +102,11 @@ async def on_records_ingested(
         by_dataset[dataset_id].append(document)
     for dataset_id, documents in by_dataset.items():
         unique = list({d["_id"]: d for d in documents}.values())
-        new = await records.upsert_many(unique)
-        if new:
-            await queue.add(dataset_id, [(record_id, queue_score(None, seq)) for record_id, seq in new])
-            await counters.incr(dataset_id, "records", len(new))
+        stored = await records.upsert_many(unique)
+        if stored.pending:
+            await queue.add(dataset_id, stored.pending, only_new=True)
+        if stored.new:
+            await counters.incr(dataset_id, "records", len(stored.new))
         if vectors is not None:
             await vectors.stored(dataset_id, [(d["_id"], d["vectors"]) for d in unique if d.get("vectors")])
 

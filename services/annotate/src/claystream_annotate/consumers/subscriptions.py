@@ -6,6 +6,9 @@ from functools import partial
 
 from claystream_common.kafka.consumer import Subscription
 
+from claystream_annotate.consumers.webhooks import on_events_for_webhooks
+from claystream_annotate.services.webhook_delivery import DeliveryStore, Dispatch, SubscriptionIndex
+from claystream_annotate.services.webhook_events import SOURCES
 from claystream_annotate.consumers.handlers import (
     CounterWriter,
     DatasetLookup,
@@ -46,3 +49,9 @@ def subscriptions(
         for event_type in MODEL_EVENTS
     )
     return subs
+
+
+def webhook_subscriptions(*, subscriptions: SubscriptionIndex, deliveries: DeliveryStore, dispatch: Dispatch, lease_s: float) -> list[Subscription]:
+    """Every event type some webhook type comes from (see ``services/webhook_events.SOURCES``)."""
+    handler = partial(on_events_for_webhooks, subscriptions=subscriptions, deliveries=deliveries, dispatch=dispatch, lease_s=lease_s)
+    return [Subscription(event_type, batch_handler=handler) for event_type in SOURCES]

@@ -5,27 +5,50 @@ effects (who submitted, per-user status, completion once ``min_submitted`` users
 (2) publishes the envelopes with their original event ids (plus ``record.completed`` with a
 deterministic id), (3) removes the published envelopes from the document.  Every step is
 idempotent, so a crash anywhere only causes a re-drive: the same events again, same ids.
+
+One bad entry never stops the relay: each entry is decoded and size-checked on its own, and one
+that can never be published (undecodable, over ``max_event_bytes``, or refused by the broker as
+too large) is moved to the quarantine (``outbox_quarantine``, metric
+``claystream_outbox_quarantined_total``, admin page ``/admin/quarantine``) and the pass goes on.
+A broker that is down is not a bad entry: the pass fails and the entries stay for the next one.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from claystream_common.datasets import DatasetSpec
-from claystream_common.events import Envelope, RecordCompleted, decode_event, new_event
+from claystream_common.events import Envelope, EventDecodeError, RecordCompleted, decode_event, encode_event, new_event
+from claystream_common.kafka.producer import PublishError
 from claystream_common.ports import EventPublisher
-from prometheus_client import Gauge
+from prometheus_client import Counter, Gauge
 
-from claystream_annotate.services.ports import Counters, QueueStore, RecordStore, ResponseDoc, ResponseStore
+from claystream_annotate.services.ports import (
+    Counters,
+    QuarantinedEvent,
+    QuarantineStore,
+    QueueStore,
+    RecordStore,
+    ResponseDoc,
+    ResponseStore,
+)
 
 log = logging.getLogger(__name__)
 COMPLETED_NAMESPACE = uuid.UUID("0d7a1c52-5b1e-4c55-8f0e-3b1d2a9c7e41")
 OUTBOX_BACKLOG = Gauge("claystream_outbox_backlog", "Response documents with unpublished events", ["service"])
+OUTBOX_QUARANTINED = Counter(
+    "claystream_outbox_quarantined_total", "Outbox entries set aside because they can never be published", ["service", "reason"]
+)
+# below the producer's 1 MiB request limit, with room for headers and the record batch framing
+MAX_EVENT_BYTES = 900_000
+# broker answers that say "this message can never go" (anything else is an outage: retry later)
+PERMANENT_PUBLISH_ERRORS = ("MessageSizeTooLargeError", "RecordTooLargeError", "RecordListTooLargeError", "InvalidMessageError", "CorruptRecordException")
 
 SpecLoader = Callable[[str], Awaitable[DatasetSpec | None]]
 
@@ -44,6 +67,8 @@ class OutboxRelay:
         counters: Counters,
         publisher: EventPublisher,
         load_spec: SpecLoader,
+        quarantine: QuarantineStore,
+        max_event_bytes: int = MAX_EVENT_BYTES,
         batch: int = 500,
         poll_s: float = 1.0,
         service: str = "annotate",
@@ -54,12 +79,15 @@ class OutboxRelay:
         self._counters = counters
         self._publisher = publisher
         self._load_spec = load_spec
+        self._quarantine = quarantine
+        self._max_event_bytes = max_event_bytes
         self._batch = batch
         self._poll_s = poll_s
         self._service = service
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.published = 0
+        self.quarantined = 0
         self.backlog = 0  # what this relay last reported to the (process-wide) gauge
 
     def wake(self) -> None:
@@ -98,6 +126,8 @@ class OutboxRelay:
         if not documents:
             return 0
         events: list[Envelope[Any]] = []
+        sources: list[ResponseDoc | None] = []  # the document each event came from (None: record.completed)
+        poison: list[QuarantinedEvent] = []
         effects: list[tuple[str, str, str, bool]] = []
         completions: dict[str, tuple[DatasetSpec, dict[str, int]]] = {}
         specs: dict[str, DatasetSpec | None] = {}
@@ -105,8 +135,16 @@ class OutboxRelay:
             if document.dataset_id not in specs:
                 specs[document.dataset_id] = await self._load_spec(document.dataset_id)
             spec = specs[document.dataset_id]
-            decoded = [decode_event(raw.encode()) for raw in document.outbox]
-            events.extend(decoded)
+            decoded: list[Envelope[Any]] = []
+            for raw in document.outbox:
+                event, bad = self._check(document, raw)
+                if bad is not None:
+                    poison.append(bad)
+                if event is not None:
+                    decoded.append(event)
+                    if bad is None:
+                        events.append(event)
+                        sources.append(document)
             if spec is None:
                 continue  # dataset deleted: publish what was said, touch nothing
             submitted = document.status == "submitted"
@@ -115,19 +153,69 @@ class OutboxRelay:
                 count = await self._submitters_if_needed(spec, document)
                 if count is not None:
                     completions.setdefault(spec.id, (spec, {}))[1][document.record_id] = count
+        await self._set_aside(poison)
         await self._records.apply_response_effects(effects)
         for spec, records in completions.values():
             changed = await self._records.mark_completed_many(list(records))
             await self._counters.incr(spec.id, "completed", changed)
             await self._queue.remove(spec.id, list(records))
-            events.extend(self._completed_event(spec, record_id, count) for record_id, count in records.items())
-        await self._publisher.publish_many(events, keys=[self._key(e) for e in events])
+            for record_id, count in records.items():
+                events.append(self._completed_event(spec, record_id, count))
+                sources.append(None)
+        await self._publish(events, sources)
         self.published += len(events)
         await self._responses.clear_outboxes(documents)
         if len(documents) < self._batch:
             self.backlog = 0
             OUTBOX_BACKLOG.labels(self._service).set(0)
         return len(documents)
+
+    def _check(self, document: ResponseDoc, raw: str) -> tuple[Envelope[Any] | None, QuarantinedEvent | None]:
+        """The decoded event, and the quarantine entry when it can never be published."""
+        size = len(raw.encode("utf-8", errors="surrogatepass"))
+        try:
+            event = decode_event(raw.encode("utf-8", errors="surrogatepass"))
+        except (EventDecodeError, UnicodeError) as error:
+            return None, self._poison(document, raw, "undecodable", str(error), None, size)
+        if size > self._max_event_bytes:
+            detail = f"{size} bytes encoded, the limit is {self._max_event_bytes}"
+            return event, self._poison(document, raw, "oversize", detail, event, size)
+        return event, None
+
+    def _poison(self, document: ResponseDoc, raw: str, reason: str, detail: str, event: Envelope[Any] | None, size: int) -> QuarantinedEvent:
+        entry_id = str(event.event_id) if event is not None else "sha256:" + hashlib.sha256(raw.encode("utf-8", errors="surrogatepass")).hexdigest()
+        return QuarantinedEvent(
+            id=entry_id, response_id=document.id, record_id=document.record_id, dataset_id=document.dataset_id,
+            workspace=document.workspace, reason=reason, detail=detail[:500], size=size,
+            raw=raw.encode("utf-8", errors="replace").decode("utf-8"), event_type=event.type if event is not None else None,
+        )
+
+    async def _set_aside(self, poison: list[QuarantinedEvent]) -> None:
+        if not poison:
+            return
+        await self._quarantine.add(poison)  # stored before the outbox entry is cleared: never lost
+        for entry in poison:
+            OUTBOX_QUARANTINED.labels(self._service, entry.reason).inc()
+            log.error("outbox entry %s of response %s quarantined (%s: %s)", entry.id, entry.response_id, entry.reason, entry.detail)
+        self.quarantined += len(poison)
+
+    async def _publish(self, events: list[Envelope[Any]], sources: list[ResponseDoc | None]) -> None:
+        """All in one go; when the broker refuses the batch, one by one, setting aside each
+        event it refuses for good (an outage re-raises: everything stays for the next pass)."""
+        try:
+            await self._publisher.publish_many(events, keys=[self._key(e) for e in events])
+            return
+        except PublishError as error:
+            if not _permanent(error):
+                raise
+        for event, source in zip(events, sources, strict=True):
+            try:
+                await self._publisher.publish_many([event], keys=[self._key(event)])
+            except PublishError as error:
+                if source is None or not _permanent(error):
+                    raise
+                raw = encode_event(event).decode()
+                await self._set_aside([self._poison(source, raw, "rejected", str(error), event, len(raw.encode()))])
 
     async def _report_backlog(self, seen: int) -> None:
         backlog = seen if seen < self._batch else await self._responses.pending_count()
@@ -160,3 +248,13 @@ class OutboxRelay:
             workspace=spec.workspace,
             event_id=completed_event_id(record_id),
         )
+
+
+def _permanent(error: BaseException) -> bool:
+    """The broker refused this message itself (too large, invalid), not the connection."""
+    cause: BaseException | None = error
+    while cause is not None:
+        if type(cause).__name__ in PERMANENT_PUBLISH_ERRORS:
+            return True
+        cause = cause.__cause__
+    return False

@@ -37,6 +37,16 @@ class ResponseDoc:
     outbox: list[str] = field(default_factory=list)  # encoded envelopes not yet published
 
 
+@dataclass
+class StoredBatch:
+    """What ``RecordStore.upsert_many`` did with a batch: the ids inserted now (counters), and
+    (id, queue score) of every record of the batch still pending, new or re-sent (the queue:
+    membership is ensured for all of them, so a redelivered batch can never leave one out)."""
+
+    new: list[str] = field(default_factory=list)
+    pending: list[tuple[str, float]] = field(default_factory=list)
+
+
 class UserStore(Protocol):
     async def get(self, user_id: str) -> User | None: ...
     async def by_username(self, username: str) -> User | None: ...
@@ -70,7 +80,7 @@ class DatasetStore(Protocol):
 
 
 class RecordStore(Protocol):
-    async def upsert_many(self, records: list[dict[str, Any]]) -> list[tuple[str, int]]: ...
+    async def upsert_many(self, records: list[dict[str, Any]]) -> StoredBatch: ...
     async def get(self, record_id: str) -> dict[str, Any] | None: ...
     async def get_many(self, record_ids: Sequence[str]) -> list[dict[str, Any]]: ...
     async def find(self, query: dict[str, Any], *, sort: list[tuple[str, int]], limit: int) -> list[dict[str, Any]]: ...
@@ -98,8 +108,9 @@ class ResponseStore(Protocol):
     async def update_if_version(self, response: ResponseDoc, expected_version: int) -> bool:
         """Store the state when the version still matches; ``response.outbox`` is *appended*."""
 
-    async def upsert_many(self, responses: Sequence[ResponseDoc]) -> None:
-        """Store states (last writer wins); each ``outbox`` is appended to the stored one."""
+    async def write_many_if_version(self, changes: Sequence[tuple[ResponseDoc, int | None]]) -> list[str]:
+        """Store each state when the stored version is still the expected one (None: when there is
+        none yet), appending its ``outbox``; returns the ids of those that lost to another writer."""
     async def for_records(self, record_ids: Sequence[str]) -> list[ResponseDoc]: ...
     def scan_dataset(self, dataset_id: str, *, batch_size: int = 2000) -> AsyncIterator[list[ResponseDoc]]: ...
     async def answered_by(self, dataset_id: str, user_id: str) -> list[str]: ...
@@ -128,6 +139,32 @@ class QueueStore(Protocol):
     async def record_answered(self, dataset_id: str, user_id: str, record_ids: Sequence[str], *, dequeue: bool) -> None: ...
     async def release(self, dataset_id: str, record_id: str, user_id: str) -> None: ...
     async def drop(self, dataset_id: str) -> None: ...
+
+
+@dataclass
+class QuarantinedEvent:
+    """An outbox entry the relay could not publish and set aside (``_id``: its event id, or a hash
+    of the raw text when it does not decode), so the entries after it keep flowing."""
+
+    id: str
+    response_id: str
+    record_id: str
+    dataset_id: str
+    workspace: str
+    reason: str  # undecodable | oversize | rejected
+    detail: str
+    size: int
+    raw: str
+    event_type: str | None = None
+    quarantined_at: datetime | None = None
+
+
+class QuarantineStore(Protocol):
+    async def add(self, entries: Sequence[QuarantinedEvent]) -> None:
+        """Idempotent by id (a re-driven pass stores the same entry once)."""
+
+    async def list(self, workspace: str, *, limit: int = 100) -> list[QuarantinedEvent]: ...
+    async def count(self, workspace: str) -> int: ...
 
 
 class Wakeable(Protocol):

@@ -55,7 +55,7 @@ def _decode_cursor(value: str) -> list[Any]:
         decoded = json.loads(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)))
     except (ValueError, UnicodeDecodeError):
         raise Invalid("after", "malformed cursor") from None
-    if not isinstance(decoded, list) or len(decoded) != 2:
+    if not isinstance(decoded, list) or len(decoded) not in (2, 3) or (len(decoded) == 3 and not isinstance(decoded[2], list)):
         raise Invalid("after", "malformed cursor")
     return decoded
 
@@ -71,14 +71,21 @@ def _question(spec: DatasetSpec, name: str | None) -> str:
 @dataclass
 class BuiltQuery:
     """A MongoDB filter that stays index-friendly on nx-27017 (one flat document, no ``$and``/``$or``),
-    its sort, and what is checked in Python: the text search and the cursor's ties."""
+    its sort, and what is checked in Python: the text search and the cursor's ties.
+
+    ``after`` is (sort value, seq, ids already served at exactly that value and seq): ``seq`` is not
+    unique across annotate replicas, so a page continues *at* the cursor's key and skips those
+    ids, which makes the order total without a compound range (nx-27017 runs ``$or`` in Python)."""
 
     mongo: dict[str, Any]
     sort: list[tuple[str, int]]
     sort_field: str
     direction: int
     text: str | None
-    after: tuple[Any, int] | None
+    after: tuple[Any, int, frozenset[str]] | None
+    # the MongoDB reads of a page, in order: (filter, sort, seq direction when it walks one sort
+    # value by seq, so it can continue at a seq; None when it cannot)
+    phases: list[tuple[dict[str, Any], list[tuple[str, int]], int | None]] = field(default_factory=list)
 
 
 def build_query(spec: DatasetSpec, params: RecordQuery, user_id: str) -> BuiltQuery:
@@ -122,27 +129,60 @@ def build_query(spec: DatasetSpec, params: RecordQuery, user_id: str) -> BuiltQu
     direction = -1 if params.sort.startswith("-") else 1
     sort_field = "seq" if params.sort.endswith("arrival") else score_field
     sort = [(sort_field, direction)] if sort_field == "seq" else [(sort_field, direction), ("seq", 1)]
-    after: tuple[Any, int] | None = None
+    after: tuple[Any, int, frozenset[str]] | None = None
     if params.after:
-        value, seq = _decode_cursor(params.after)
-        after = (value, int(seq))
-        if sort_field == "seq":
-            query["seq"] = {"$gt" if direction == 1 else "$lt": after[1]}
-        elif value is not None:
-            # ties on the score are resolved in Python (see _after_cursor)
-            score_bounds["$gte" if direction == 1 else "$lte"] = value
+        value, seq, *served = _decode_cursor(params.after)
+        try:
+            after = (value, int(seq), frozenset(str(i) for i in (served[0] if served else [])))
+        except (TypeError, ValueError):
+            raise Invalid("after", "malformed cursor") from None
     if score_bounds:
         query[score_field] = score_bounds
     text = params.q.strip().lower()[:200] if params.q and params.q.strip() else None
-    return BuiltQuery(mongo=query, sort=sort, sort_field=sort_field, direction=direction, text=text, after=after)
+    built = BuiltQuery(mongo=query, sort=sort, sort_field=sort_field, direction=direction, text=text, after=after)
+    built.phases = _phases(built, score_bounds)
+    return built
+
+
+def _phases(built: BuiltQuery, score_bounds: dict[str, Any]) -> list[tuple[dict[str, Any], list[tuple[str, int]], int | None]]:
+    """Flat reads only: by arrival, from the cursor's seq on; by score, the rest of the cursor's
+    score (by seq), then the scores strictly after it, then (descending) the unscored records."""
+    query, field_name, direction = built.mongo, built.sort_field, built.direction
+    if field_name == "seq":
+        bound = {"seq": {"$gte" if direction == 1 else "$lte": built.after[1]}} if built.after else {}
+        return [({**query, **bound}, built.sort, direction)]
+    if built.after is None:
+        return [(query, built.sort, None)]
+    value, seq, _ = built.after
+    by_seq = [("seq", 1)]
+    phases = [({**query, field_name: value, "seq": {"$gte": seq}}, by_seq, 1)]
+    if direction == 1:
+        phases.append(({**query, field_name: {**score_bounds, "$gt": value} if value is not None else {"$type": "number"}}, built.sort, None))
+    elif value is not None:
+        phases.append(({**query, field_name: {**score_bounds, "$lt": value}}, built.sort, None))
+        if not score_bounds:
+            phases.append(({**query, field_name: None}, by_seq, 1))
+    return phases
 
 
 def _after_cursor(built: BuiltQuery, document: dict[str, Any]) -> bool:
-    if built.after is None or built.sort_field == "seq":
+    if built.after is None:
         return True
-    value, seq = built.after
-    current = _lookup(document, built.sort_field)
-    return current != value or document["seq"] > seq
+    value, seq, served = built.after
+    return _lookup(document, built.sort_field) != value or document["seq"] != seq or document["_id"] not in served
+
+
+def _key(built: BuiltQuery, document: dict[str, Any]) -> tuple[Any, int]:
+    return _lookup(document, built.sort_field), document["seq"]
+
+
+def _cursor_at(built: BuiltQuery, tail: dict[str, Any], served: list[dict[str, Any]]) -> str:
+    """The cursor after ``tail``: its key, and every id already served at exactly that key."""
+    key = _key(built, tail)
+    ids = {d["_id"] for d in served if _key(built, d) == key}
+    if built.after is not None and built.after[:2] == key:
+        ids |= built.after[2]
+    return _encode_cursor([key[0], key[1], sorted(ids)])
 
 
 def matches_text(spec: DatasetSpec, document: dict[str, Any], text: str) -> bool:
@@ -208,39 +248,48 @@ async def search_records(
     found: list[dict[str, Any]] = []
     scanned = 0
     last: dict[str, Any] | None = None
-    exhausted = False
+    exhausted = True
     plain = built.text is None and built.after is None
     chunk = params.limit + 1 if plain else max(2 * params.limit + 1, TEXT_CHUNK if built.text else 0)
-    query = dict(built.mongo)
-    while True:
-        page = await records.find(query, sort=built.sort, limit=chunk)
-        for document in page:
-            if not _after_cursor(built, document):
-                continue
-            scanned += 1
-            last = document
-            if built.text is None or matches_text(spec, document, built.text):
-                found.append(document)
-                if len(found) > params.limit:
-                    break
-        if len(found) > params.limit:
+    scanned_docs: list[dict[str, Any]] = []
+    for phase_query, phase_sort, seq_direction in built.phases:
+        query = dict(phase_query)
+        while True:
+            limit = chunk + (len(built.after[2]) if built.after is not None else 0)
+            page = await records.find(query, sort=phase_sort, limit=limit)
+            for document in page:
+                if not _after_cursor(built, document):
+                    continue
+                scanned += 1
+                last = document
+                scanned_docs.append(document)
+                if built.text is None or matches_text(spec, document, built.text):
+                    found.append(document)
+                    if len(found) > params.limit:
+                        break
+            if len(found) > params.limit or len(page) < limit:
+                break
+            if seq_direction is None or scanned >= text_scan_budget:
+                exhausted = False
+                break
+            tail = page[-1]  # continue at the tail's seq (same sort value), skipping what was read there
+            key = _key(built, tail)
+            served = {d["_id"] for d in page if _key(built, d) == key}
+            if built.after is not None and built.after[:2] == key:
+                served |= built.after[2]
+            built.after = (key[0], key[1], frozenset(served))
+            query["seq"] = {"$gte" if seq_direction == 1 else "$lte": key[1]}
+        if len(found) > params.limit or not exhausted:
             break
-        if len(page) < chunk:
-            exhausted = True
-            break
-        if built.sort_field != "seq" or scanned >= text_scan_budget:
-            break
-        query["seq"] = {"$gt" if built.direction == 1 else "$lt": page[-1]["seq"]}
     has_more = len(found) > params.limit
     documents = found[: params.limit]
     next_after = None
     if has_more:
-        tail = documents[-1]
-        next_after = _encode_cursor([_lookup(tail, built.sort_field), tail["seq"]])
+        next_after = _cursor_at(built, documents[-1], documents)
     elif not exhausted and last is not None:
-        next_after = _encode_cursor([_lookup(last, built.sort_field), last["seq"]])
+        next_after = _cursor_at(built, last, scanned_docs)
     total: int | None = None
-    if set(built.mongo) - {"seq"} == {"dataset_id"} and built.text is None:  # unfiltered (any page)
+    if set(built.mongo) == {"dataset_id"} and built.text is None:  # unfiltered (any page)
         total = (await counters.read([spec.id])).get(spec.id, {}).get("records")
     elif params.count and built.text is None:
         total = await records.count(built.mongo)

@@ -168,18 +168,27 @@ async def bulk_respond(
     unique_ids = list(dict.fromkeys(record_ids))
     found = {r["_id"] for r in await records.get_many(unique_ids) if r.get("dataset_id") == spec.id}
     targets = [r for r in unique_ids if r in found]
-    previous = {doc.record_id: doc for doc in await responses.get_many([response_id(r, actor.user_id) for r in targets])}
-    changed: list[ResponseDoc] = []
-    for record_id in targets:
-        before = previous.get(record_id)
-        if before is not None and before.status == status and before.values == cleaned:
-            continue
-        changed.append(_next_doc(spec, record_id, actor.user_id, status, dict(cleaned), before))
-    await responses.upsert_many(changed)
+    changed = 0
+    pending = targets
+    for _ in range(MAX_ATTEMPTS):  # optimistic, like single saves: a concurrent save is never overwritten blindly
+        previous = {doc.record_id: doc for doc in await responses.get_many([response_id(r, actor.user_id) for r in pending])}
+        writes: list[tuple[ResponseDoc, int | None]] = []
+        for record_id in pending:
+            before = previous.get(record_id)
+            if before is not None and before.status == status and before.values == cleaned:
+                continue
+            writes.append((_next_doc(spec, record_id, actor.user_id, status, dict(cleaned), before), before.version if before else None))
+        lost = set(await responses.write_many_if_version(writes))
+        changed += len(writes) - len(lost)
+        pending = [doc.record_id for doc, _ in writes if doc.id in lost]
+        if not pending:
+            break
+    if pending:
+        raise Conflict(f"{len(pending)} responses kept changing (e.g. record {pending[0]}); try again")
     await queue.record_answered(spec.id, actor.user_id, targets, dequeue=status == "submitted" and spec.min_submitted == 1)
     if relay is not None and changed:
         relay.wake()
-    return len(changed)
+    return changed
 
 
 def public_response(doc: ResponseDoc) -> dict[str, Any]:

@@ -9,12 +9,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import orjson
 from claystream_common.datasets import DatasetSpec
 from claystream_common.questions import InvalidValue, question_type
 
 from claystream_annotate.services.errors import Invalid
 
 STATUSES = ("submitted", "draft", "discarded")
+# the encoded answers of one response; an event carries them twice (values + previous_values),
+# and must stay under the relay's 900 kB per event (see services/outbox.py)
+MAX_VALUES_BYTES = 256 * 1024
 
 
 def needs_record(spec: DatasetSpec, values: Mapping[str, Any] | None) -> bool:
@@ -55,6 +59,9 @@ def validate_values(
         except InvalidValue as error:
             where = f"record {record.get('_id')}: " if kind.needs_fields and record is not None else ""
             raise Invalid(f"values.{name}", where + error.reason) from None
+    size = len(orjson.dumps(cleaned))
+    if size > MAX_VALUES_BYTES:
+        raise Invalid("values", f"the answers take {size} bytes encoded; at most {MAX_VALUES_BYTES} per response")
     if status == "submitted":
         for question in spec.questions:
             if question.required and (question.name not in cleaned or question_type(question).is_empty(question, cleaned[question.name])):

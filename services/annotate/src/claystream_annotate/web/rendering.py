@@ -31,6 +31,8 @@ def base_context(request: Request, principal: Principal | None, **extra: Any) ->
     nav = [{"href": "/", "label": "Datasets", "active": path == "/" or path.startswith("/datasets")}] if principal else []
     if principal is not None and principal.role.at_least(Role.ADMIN):
         nav.append({"href": "/team", "label": "Team", "active": path.startswith("/team")})
+        nav.append({"href": "/webhooks", "label": "Webhooks", "active": path.startswith("/webhooks")})
+        nav.append({"href": "/admin/quarantine", "label": "Quarantine", "active": path.startswith("/admin/quarantine")})
     return {
         "request": request,
         "app_name": "Annotate",

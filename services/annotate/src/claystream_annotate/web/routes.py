@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from claystream_annotate.web.pages import admin, annotate, auth, bulk, datasets, metrics, similar
+from claystream_annotate.web.pages import admin, annotate, auth, bulk, datasets, metrics, quarantine, similar, webhooks
 
 router = APIRouter(include_in_schema=False)
-for module in (auth, datasets, annotate, similar, bulk, admin, metrics):
+for module in (auth, datasets, annotate, similar, bulk, admin, metrics, webhooks, quarantine):
     router.include_router(module.router)

@@ -14,7 +14,7 @@ from claystream_ingest.services.encoding import encode_events
 from claystream_ingest.services.errors import NotFound
 from claystream_ingest.services.ports import DatasetCatalog, EncodedEvent, EncodedPublisher
 from claystream_ingest.services.production_validation import validate_feedback, validate_predictions
-from claystream_ingest.services.publishing import publish_or_unavailable, reject_unless_partial
+from claystream_ingest.services.publishing import publish_or_unavailable, refuse_oversize, reject_unless_partial
 from claystream_ingest.services.records import Accepted
 
 
@@ -42,13 +42,18 @@ async def log_traffic(
     publish_timeout_s: float,
     catalog: DatasetCatalog,
     traceparent: str | None = None,
+    max_event_bytes: int = 1_000_000,
 ) -> Accepted:
-    """Validate (all-or-nothing unless ``partial``), check named datasets, publish, 202 only after the acks."""
+    """Validate (all-or-nothing unless ``partial``), check named datasets, publish, 202 only after the acks.
+    An item too large for one event is refused like an invalid one (422 naming it), never a retryable 503."""
     now = datetime.now(UTC).isoformat()
     good, errors = kind.validate(items, now=now)
     reject_unless_partial(errors, len(items), partial=partial, noun=kind.noun)
     await require_datasets([item for _, item in good], principal=principal, catalog=catalog)
     events = _encode(kind.event_type, [item for _, item in good], principal, now, traceparent)
+    kept, errors = refuse_oversize(events, [index for index, _ in good], [item["request_id"] for _, item in good], errors,
+                                   total=len(items), partial=partial, max_bytes=max_event_bytes, noun=kind.noun)
+    events = [events[k] for k in kept]
     await publish_or_unavailable(publisher, kind.topic, events, timeout_s=publish_timeout_s)
     return Accepted(accepted=len(events), ids=[e.event_id for e in events], rejected=errors)
 

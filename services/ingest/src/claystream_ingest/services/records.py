@@ -12,7 +12,7 @@ from claystream_ingest.services.auth import Principal
 from claystream_ingest.services.encoding import encode_events, record_ids
 from claystream_ingest.services.errors import NotFound
 from claystream_ingest.services.ports import DatasetCatalog, EncodedPublisher
-from claystream_ingest.services.publishing import items_of, publish_or_unavailable, reject_unless_partial
+from claystream_ingest.services.publishing import items_of, publish_or_unavailable, refuse_oversize, reject_unless_partial
 from claystream_ingest.services.validation import ValidatorCache
 
 
@@ -34,6 +34,7 @@ async def ingest_records(
     publisher: EncodedPublisher,
     max_items: int,
     publish_timeout_s: float,
+    max_record_bytes: int = 1_000_000,
     traceparent: str | None = None,
 ) -> Accepted:
     spec = await catalog.get(principal.workspace, dataset)
@@ -53,5 +54,8 @@ async def ingest_records(
         "record.ingested", records, ids, workspace=workspace, dataset=dataset,
         occurred_at=datetime.now(UTC).isoformat(), traceparent=traceparent,
     )
+    kept, errors = refuse_oversize(events, [index for index, _ in good], [r["external_id"] for r in records], errors,
+                                   total=len(items), partial=partial, max_bytes=max_record_bytes, noun="records")
+    events, ids = [events[k] for k in kept], [ids[k] for k in kept]
     await publish_or_unavailable(publisher, Topic.RECORDS.value, events, timeout_s=publish_timeout_s)
     return Accepted(accepted=len(ids), ids=ids, rejected=errors)

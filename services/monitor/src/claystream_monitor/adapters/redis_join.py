@@ -9,22 +9,29 @@ from collections.abc import AsyncIterator
 
 from redis.asyncio import Redis
 
-from claystream_monitor.services.ports import JoinedPrediction, ModelKey, ParkedFeedback
+from claystream_monitor.services.ports import JoinedPrediction, ModelKey, ParkedFeedback, RequestRef
 
 
 class RedisJoinIndex:
-    """``mon:p:<request id>`` → the prediction; ``mon:f:<request id>`` → feedback waiting for it."""
+    """``mon:p:<ref>`` → the prediction; ``mon:f:<ref>`` → feedback waiting for it, where ``<ref>``
+    is ``[workspace, model or "", request id]`` as JSON (unambiguous whatever the names hold).
+    A prediction is indexed twice, with its model and with none, so feedback that names no model
+    still joins within its workspace, and never across workspaces."""
 
     def __init__(self, redis: Redis, *, ttl_s: int, prefix: str = "mon") -> None:
         self._redis = redis
         self._ttl_s = ttl_s
         self._prefix = prefix
 
-    def _p(self, request_id: str) -> str:
-        return f"{self._prefix}:p:{request_id}"
+    @staticmethod
+    def _ref(ref: RequestRef) -> str:
+        return json.dumps([ref.workspace or "", ref.model or "", ref.request_id], separators=(",", ":"))
 
-    def _f(self, request_id: str) -> str:
-        return f"{self._prefix}:f:{request_id}"
+    def _p(self, ref: RequestRef) -> str:
+        return f"{self._prefix}:p:{self._ref(ref)}"
+
+    def _f(self, ref: RequestRef) -> str:
+        return f"{self._prefix}:f:{self._ref(ref)}"
 
     async def remember(self, predictions: list[JoinedPrediction]) -> list[tuple[JoinedPrediction, ParkedFeedback]]:
         if not predictions:
@@ -32,29 +39,34 @@ class RedisJoinIndex:
         async with self._redis.pipeline(transaction=False) as pipe:
             for p in predictions:
                 value = json.dumps([p.key.workspace, p.key.model, p.key.version, p.label, None if math.isnan(p.score) else p.score])
-                pipe.set(self._p(p.request_id), value, ex=self._ttl_s)
-            pipe.mget([self._f(p.request_id) for p in predictions])
+                for ref in p.refs:
+                    pipe.set(self._p(ref), value, ex=self._ttl_s)
+            pipe.mget([self._f(ref) for p in predictions for ref in p.refs])
             results = await pipe.execute()
         waiting = results[-1]
         matched = []
-        for prediction, raw in zip(predictions, waiting, strict=True):
-            if raw is not None:
-                true_label, signal = json.loads(raw)
-                matched.append((prediction, ParkedFeedback(prediction.request_id, true_label, signal)))
-        if matched:
-            await self._redis.delete(*[self._f(p.request_id) for p, _ in matched])
+        used: list[str] = []
+        for i, prediction in enumerate(predictions):
+            for ref, raw in zip(prediction.refs, waiting[2 * i:2 * i + 2], strict=True):
+                if raw is not None:
+                    true_label, signal = json.loads(raw)
+                    matched.append((prediction, ParkedFeedback(prediction.request_id, true_label, signal, ref.workspace, ref.model)))
+                    used.append(self._f(ref))
+                    break  # the feedback naming this model first; a model-less one waits for the next
+        if used:
+            await self._redis.delete(*used)
         return matched
 
-    async def lookup(self, request_ids: list[str]) -> dict[str, JoinedPrediction]:
-        if not request_ids:
+    async def lookup(self, refs: list[RequestRef]) -> dict[RequestRef, JoinedPrediction]:
+        if not refs:
             return {}
-        values = await self._redis.mget([self._p(rid) for rid in request_ids])
+        values = await self._redis.mget([self._p(ref) for ref in refs])
         found = {}
-        for request_id, raw in zip(request_ids, values, strict=True):
+        for ref, raw in zip(refs, values, strict=True):
             if raw is not None:
                 workspace, model, version, label, score = json.loads(raw)
-                found[request_id] = JoinedPrediction(request_id, ModelKey(workspace, model, version), label,
-                                                     float("nan") if score is None else float(score))
+                found[ref] = JoinedPrediction(ref.request_id, ModelKey(workspace, model, version), label,
+                                              float("nan") if score is None else float(score))
         return found
 
     async def drop_model(self, workspace: str | None, model: str) -> int:
@@ -73,7 +85,7 @@ class RedisJoinIndex:
             return
         async with self._redis.pipeline(transaction=False) as pipe:
             for item in feedback:
-                pipe.set(self._f(item.request_id), json.dumps([item.true_label, item.signal]), ex=self._ttl_s)
+                pipe.set(self._f(item.ref), json.dumps([item.true_label, item.signal]), ex=self._ttl_s)
             await pipe.execute()
 
 

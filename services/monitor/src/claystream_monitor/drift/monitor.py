@@ -23,6 +23,7 @@ from claystream_monitor.drift.hysteresis import AlertState, HysteresisPolicy, Tr
 from claystream_monitor.drift.reference import Embed, Observation, Reference, build_reference
 from claystream_monitor.drift.text import oov_share, tokenize
 
+MULTI_LABEL_CHECK = "label_rates"  # joins the family of checks only for models that predict label sets
 PREDICTION_CHECKS = ("label_distribution", "score_distribution", "text_length", "oov_share", "embedding_drift", "low_confidence")
 ALL_CHECKS = (*PREDICTION_CHECKS, "accuracy")
 
@@ -103,9 +104,19 @@ class ModelMonitor:
     def alert_states(self) -> dict[str, dict[str, int | bool]]:
         return {check: state.as_dict() for check, state in self._states.items()}
 
+    @property
+    def multi_label(self) -> bool:
+        return self.reference is not None and self.reference.label_rates is not None
+
+    def check_alpha(self) -> float:
+        """Bonferroni over this model's checks (a multi-label model has one more: each label's rate)."""
+        return self.config.alpha / (len(self.config.checks) + (1 if self.multi_label else 0))
+
     def restore_alert_states(self, states: dict[str, dict[str, int | bool]]) -> None:
         for check, data in states.items():
-            if check in self._states:
+            if check == MULTI_LABEL_CHECK:
+                self._states[check] = AlertState.from_dict(self.config.hysteresis, data)
+            elif check in self._states:
                 self._states[check] = AlertState.from_dict(self.config.hysteresis, data)
 
     def window_observations(self) -> list[Observation]:
@@ -114,6 +125,8 @@ class ModelMonitor:
     def use_reference(self, reference: Reference) -> None:
         self.reference = reference
         self._pending_reference.clear()
+        if reference.label_rates is not None:
+            self._states.setdefault(MULTI_LABEL_CHECK, AlertState(self.config.hysteresis))
 
     # ------------------------------------------------------------------ predictions
     def observe(self, observations: Sequence[Observation], *, embed: Embed | None = None) -> tuple[list[Evaluation], Reference | None]:
@@ -147,7 +160,7 @@ class ModelMonitor:
         assert reference is not None
         self._since_evaluation = 0
         self.evaluations += 1
-        alpha = self.config.check_alpha
+        alpha = self.check_alpha()
         window = list(self._window)
         labels = Counter(seen.observation.label for seen in window)
         scores = np.array([seen.observation.score for seen in window], float)
@@ -173,12 +186,17 @@ class ModelMonitor:
         if "low_confidence" in checks and len(scores) and len(reference.scores):
             results.append(st.share_increase("low_confidence", low_hits, len(scores), reference.low_confidence_hits,
                                              len(reference.scores), alpha=alpha))
+        if reference.label_rates is not None:
+            rates = Counter(label for seen in window for label in seen.observation.labels or ())
+            results.append(st.label_rates(rates, len(window), reference.label_rates, reference.size, alpha=alpha))
         summary = {
             "label_counts": dict(labels),
             "mean_score": float(scores.mean()) if len(scores) else None,
             "low_confidence_share": low_hits / len(scores) if len(scores) else None,
             "mean_length": float(np.mean([s.length for s in window])),
         }
+        if reference.label_rates is not None:
+            summary["label_rates"] = {label: round(n / len(window), 4) for label, n in sorted(rates.items())}
         return self._conclude("predictions", self.events_seen, len(window), results, summary)
 
     def _conclude(self, kind: str, events_seen: int, size: int, results: list[st.CheckResult], summary: dict[str, Any]) -> Evaluation:
@@ -213,7 +231,7 @@ class ModelMonitor:
         correct = sum(1 for truth, predicted in window if truth == predicted)
         reference_correct = sum(1 for truth, predicted in self._feedback_reference if truth == predicted)
         result = st.accuracy_drop(
-            correct, len(window), alpha=self.config.check_alpha,
+            correct, len(window), alpha=self.check_alpha(),
             reference_correct=reference_correct if self.reference_accuracy is None else None,
             reference_n=len(self._feedback_reference) if self.reference_accuracy is None else None,
             reference_accuracy=self.reference_accuracy,

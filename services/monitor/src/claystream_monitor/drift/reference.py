@@ -24,6 +24,7 @@ class Observation:
     label: str
     score: float
     text: str
+    labels: tuple[str, ...] | None = None  # a multi-label model's predicted labels (``label``: the top one)
 
 
 def confidence(scores: dict[str, float], label: str) -> float:
@@ -45,9 +46,10 @@ class Reference:
     low_confidence_hits: int
     embeddings: np.ndarray | None
     created_at: datetime
+    label_rates: dict[str, int] | None = None  # multi-label models: how many reference predictions carry each label
 
     def to_document(self) -> dict[str, Any]:
-        return {
+        document = {
             "source": self.source,
             "size": self.size,
             "label_names": list(self.label_counts),
@@ -61,6 +63,10 @@ class Reference:
             "embedding_dim": None if self.embeddings is None else int(self.embeddings.shape[1]),
             "created_at": self.created_at,
         }
+        if self.label_rates is not None:
+            document["label_rate_names"] = list(self.label_rates)
+            document["label_rate_values"] = list(self.label_rates.values())
+        return document
 
     @classmethod
     def from_document(cls, doc: dict[str, Any]) -> Reference:
@@ -78,6 +84,8 @@ class Reference:
             low_confidence_hits=int(doc["low_confidence_hits"]),
             embeddings=embeddings,
             created_at=doc["created_at"],
+            label_rates=dict(zip(doc["label_rate_names"], (int(v) for v in doc["label_rate_values"]), strict=True))
+            if doc.get("label_rate_names") is not None else None,
         )
 
 
@@ -113,4 +121,12 @@ def build_reference(
         low_confidence_hits=int(np.sum(scores < low_confidence)),
         embeddings=embeddings,
         created_at=datetime.now(UTC),
+        label_rates=label_set_counts(observations),
     )
+
+
+def label_set_counts(observations: Sequence[Observation]) -> dict[str, int] | None:
+    """How many predictions carry each label; None unless every prediction came with its label set."""
+    if not observations or any(o.labels is None for o in observations):
+        return None
+    return dict(Counter(label for o in observations for label in o.labels or ()))

@@ -64,6 +64,28 @@ def label_distribution(window: Mapping[str, int], reference: Mapping[str, int], 
     return CheckResult("label_distribution", float(chi2), threshold, float(p_value), bool(p_value < alpha), evidence)
 
 
+def label_rates(window: Mapping[str, int], window_n: int, reference: Mapping[str, int], reference_n: int, *,
+                alpha: float) -> CheckResult:
+    """Multi-label models: has the rate of any label changed?  A two-sided Fisher exact test per label
+    (window vs reference share of predictions carrying it), Bonferroni over the labels.  Statistic: the
+    largest absolute change of a rate; p-value: the smallest, times the number of labels."""
+    labels = sorted(label for label in set(window) | set(reference) if window.get(label, 0) + reference.get(label, 0))
+    if not labels or window_n == 0 or reference_n == 0:
+        return CheckResult("label_rates", 0.0, math.inf, 1.0, False, {"reason": "no data"})
+    per_label: dict[str, dict[str, float]] = {}
+    for label in labels:
+        hits, base = window.get(label, 0), reference.get(label, 0)
+        table = [[hits, window_n - hits], [base, reference_n - base]]
+        per_label[label] = {"window_rate": round(hits / window_n, 4), "reference_rate": round(base / reference_n, 4),
+                            "p_value": float(stats.fisher_exact(table, alternative="two-sided").pvalue)}
+    per_label_alpha = alpha / len(labels)
+    drifted = [label for label, figures in per_label.items() if figures["p_value"] < per_label_alpha]
+    change = max(abs(f["window_rate"] - f["reference_rate"]) for f in per_label.values())
+    p_value = min(1.0, min(f["p_value"] for f in per_label.values()) * len(labels))
+    evidence = {"labels": per_label, "drifted": drifted, "window_n": window_n}
+    return CheckResult("label_rates", float(change), math.nan, p_value, bool(drifted), evidence)
+
+
 def _ks_critical(n: int, m: int, alpha: float) -> float:
     """Asymptotic two-sample Kolmogorov-Smirnov critical value (for display next to D)."""
     return math.sqrt(-math.log(alpha / 2) / 2) * math.sqrt((n + m) / (n * m))

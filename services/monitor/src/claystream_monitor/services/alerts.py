@@ -17,6 +17,7 @@ from claystream_monitor.metrics import (
     DRIFT_SCORE,
     DRIFT_THRESHOLD,
     DRIFT_TRANSITIONS,
+    MODEL_LABEL,
     WINDOWS_EVALUATED,
 )
 from claystream_monitor.services.ports import ModelKey
@@ -55,14 +56,14 @@ def evaluation_document(key: ModelKey, evaluation: Evaluation, *, at: datetime) 
 
 
 def record_gauges(key: ModelKey, evaluation: Evaluation) -> None:
-    WINDOWS_EVALUATED.labels(key.model, evaluation.kind).inc()
+    WINDOWS_EVALUATED.labels(MODEL_LABEL(key.model), evaluation.kind).inc()
     alerting = set(evaluation.alerting)
     for result in evaluation.results:
-        DRIFT_SCORE.labels(key.model, result.check).set(result.statistic)
-        DRIFT_THRESHOLD.labels(key.model, result.check).set(result.threshold)
+        DRIFT_SCORE.labels(MODEL_LABEL(key.model), result.check).set(result.statistic)
+        DRIFT_THRESHOLD.labels(MODEL_LABEL(key.model), result.check).set(result.threshold)
         if result.p_value is not None:
-            DRIFT_P_VALUE.labels(key.model, result.check).set(result.p_value)
-        DRIFT_ALERTING.labels(key.model, result.check).set(1 if result.check in alerting else 0)
+            DRIFT_P_VALUE.labels(MODEL_LABEL(key.model), result.check).set(result.p_value)
+        DRIFT_ALERTING.labels(MODEL_LABEL(key.model), result.check).set(1 if result.check in alerting else 0)
 
 
 def drift_events(key: ModelKey, evaluation: Evaluation, *, at: datetime) -> tuple[list[Envelope[Any]], list[dict[str, Any]]]:
@@ -72,7 +73,7 @@ def drift_events(key: ModelKey, evaluation: Evaluation, *, at: datetime) -> tupl
     window = {"kind": evaluation.kind, "index": evaluation.index, "events_seen": evaluation.events_seen,
               "size": evaluation.window_size}
     for transition, result in evaluation.transitions:
-        DRIFT_TRANSITIONS.labels(key.model, result.check, transition.value).inc()
+        DRIFT_TRANSITIONS.labels(MODEL_LABEL(key.model), result.check, transition.value).inc()
         evidence = {**result.evidence, "summary": evaluation.summary, "alerting": evaluation.alerting}
         payload = DriftChanged(
             model=key.model,

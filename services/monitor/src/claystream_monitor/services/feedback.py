@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections import defaultdict
 from typing import Any
 
 from claystream_common.events import Envelope, FeedbackLogged
 from claystream_common.ports import EventPublisher
 
-from claystream_monitor.metrics import FEEDBACK_SEEN
+from claystream_monitor.metrics import FEEDBACK_SEEN, MODEL_LABEL
 from claystream_monitor.services import alerts as alerting
 from claystream_monitor.services.engine import MonitorEngine
-from claystream_monitor.services.ports import JoinedPrediction, JoinIndex, ModelKey, MonitorStore, ParkedFeedback
+from claystream_monitor.services.ports import JoinedPrediction, JoinIndex, ModelKey, MonitorStore, ParkedFeedback, RequestRef
+
+
+def feedback_id(workspace: str | None, model: str | None, request_id: str) -> str:
+    """The stored feedback row: one per (workspace, model named by the feedback, request id)."""
+    return json.dumps([workspace or "", model or "", request_id], separators=(",", ":"))
 
 
 def label_key(label: str) -> str:
@@ -24,21 +30,26 @@ async def record_feedback(
     events: list[Envelope[FeedbackLogged]], *, engine: MonitorEngine, store: MonitorStore, join: JoinIndex,
     publisher: EventPublisher, bucket_s: int = 60,
 ) -> None:
-    latest: dict[str, FeedbackLogged] = {}
+    latest: dict[RequestRef, FeedbackLogged] = {}
     for event in events:
-        latest[event.data.request_id] = event.data  # the last word on a request wins within a batch
+        # request ids are only unique within a workspace (and a model, when the feedback names it)
+        latest[RequestRef(event.workspace, event.data.request_id, event.data.model)] = event.data  # the last word wins
     predictions = await join.lookup(list(latest))
-    matched = [(predictions[rid], ParkedFeedback(rid, fb.true_label, fb.signal)) for rid, fb in latest.items() if rid in predictions]
-    unmatched = [ParkedFeedback(rid, fb.true_label, fb.signal) for rid, fb in latest.items() if rid not in predictions]
+
+    def parked(ref: RequestRef, fb: FeedbackLogged) -> ParkedFeedback:
+        return ParkedFeedback(ref.request_id, fb.true_label, fb.signal, ref.workspace, ref.model)
+
+    matched = [(predictions[ref], parked(ref, fb)) for ref, fb in latest.items() if ref in predictions]
+    unmatched = [parked(ref, fb) for ref, fb in latest.items() if ref not in predictions]
     if unmatched:
         await join.park(unmatched)
         await store.store_feedback([
-            {"_id": f.request_id, "request_id": f.request_id, "true_label": f.true_label, "signal": f.signal,
-             "matched": False, "at": alerting.now(), "model": latest[f.request_id].model}
+            {"_id": feedback_id(f.workspace, f.model, f.request_id), "workspace": f.workspace, "request_id": f.request_id,
+             "true_label": f.true_label, "signal": f.signal, "matched": False, "at": alerting.now(), "model": f.model}
             for f in unmatched
         ])
         for feedback in unmatched:
-            FEEDBACK_SEEN.labels(latest[feedback.request_id].model or "unknown", "waiting").inc()
+            FEEDBACK_SEEN.labels(MODEL_LABEL(feedback.model), "waiting").inc()
     if matched:
         await apply_joined_feedback(matched, engine=engine, store=store, publisher=publisher, bucket_s=bucket_s)
 
@@ -55,11 +66,11 @@ async def apply_joined_feedback(
     for prediction, feedback in pairs:
         correct = None if feedback.true_label is None else feedback.true_label == prediction.label
         documents.append({
-            "_id": prediction.request_id, **prediction.key.as_dict(), "model_key": prediction.key.id,
+            "_id": feedback_id(prediction.key.workspace, feedback.model, prediction.request_id), **prediction.key.as_dict(), "model_key": prediction.key.id,
             "request_id": prediction.request_id, "predicted_label": prediction.label, "true_label": feedback.true_label,
             "signal": feedback.signal, "correct": correct, "matched": True, "at": at,
         })
-        FEEDBACK_SEEN.labels(prediction.key.model, "matched").inc()
+        FEEDBACK_SEEN.labels(MODEL_LABEL(prediction.key.model), "matched").inc()
         if feedback.true_label is not None:
             by_key[prediction.key].append((feedback.true_label, prediction.label))
             bucket = traffic[prediction.key]

@@ -47,11 +47,15 @@ async def model_overview(key_id: str, *, store: OverviewStore, hours: float = 24
     windows = list(reversed(await store.recent_windows(key_id, limit=limit)))
     alerts = await store.recent_alerts(key_id, limit=50)
     samples = await store.recent_samples(key_id, limit=50)
-    labels = sorted({label for t in traffic for label in (t.get("labels") or {})})
+    # a multi-label model: how many predictions carried each label (its rate), not only the top label
+    multi_label = any(t.get("label_sets") for t in traffic)
+    counted = "label_sets" if multi_label else "labels"
+    labels = sorted({label for t in traffic for label in (t.get(counted) or {})})
     return {
+        "multi_label": multi_label,
         "traffic": [
             {"start": t["start"], "count": int(t.get("count", 0)),
-             "labels": {label: int((t.get("labels") or {}).get(label, 0)) for label in labels},
+             "labels": {label: int((t.get(counted) or {}).get(label, 0)) for label in labels},
              "mean_score": (t["score_sum"] / t["scored"]) if t.get("scored") else None,
              "low_confidence_share": (t.get("low_confidence", 0) / t["scored"]) if t.get("scored") else None,
              "feedback": int(t.get("feedback", 0)),
@@ -61,7 +65,8 @@ async def model_overview(key_id: str, *, store: OverviewStore, hours: float = 24
         "labels": labels,
         "drift": [
             {"at": w["at"], "index": w["index"], "events_seen": w["events_seen"], "kind": w["kind"],
-             "results": w["results"], "alerting": w.get("alerting", [])}
+             "results": w["results"], "alerting": w.get("alerting", []),
+             **({"label_rates": w["summary"]["label_rates"]} if "label_rates" in (w.get("summary") or {}) else {})}
             for w in windows if w["kind"] == "predictions"
         ],
         "accuracy": [

@@ -25,6 +25,17 @@ class ModelKey:
 
 
 @dataclass(frozen=True, slots=True)
+class RequestRef:
+    """Which prediction a feedback is about.  Request ids are chosen by clients, so they are unique
+    only within a workspace: a join never crosses workspaces.  When the feedback names its model,
+    only that model's prediction joins; otherwise the latest prediction of the workspace does."""
+
+    workspace: str | None
+    request_id: str
+    model: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class JoinedPrediction:
     """What the join index remembers about a prediction until its feedback arrives."""
 
@@ -32,6 +43,11 @@ class JoinedPrediction:
     key: ModelKey
     label: str
     score: float
+
+    @property
+    def refs(self) -> tuple[RequestRef, RequestRef]:
+        """The feedback that may join it: naming its model, or naming no model (same workspace)."""
+        return RequestRef(self.key.workspace, self.request_id, self.key.model), RequestRef(self.key.workspace, self.request_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +57,12 @@ class ParkedFeedback:
     request_id: str
     true_label: str | None
     signal: str | None
+    workspace: str | None = None
+    model: str | None = None
+
+    @property
+    def ref(self) -> RequestRef:
+        return RequestRef(self.workspace, self.request_id, self.model)
 
 
 class Embedder(Protocol):
@@ -60,9 +82,9 @@ class RateLimiter(Protocol):
 
 class JoinIndex(Protocol):
     async def remember(self, predictions: list[JoinedPrediction]) -> list[tuple[JoinedPrediction, ParkedFeedback]]:
-        """Index predictions by request id; returns those whose feedback was already parked."""
+        """Index predictions by their ``refs``; returns those whose feedback was already parked."""
 
-    async def lookup(self, request_ids: list[str]) -> dict[str, JoinedPrediction]: ...
+    async def lookup(self, refs: list[RequestRef]) -> dict[RequestRef, JoinedPrediction]: ...
 
     async def park(self, feedback: list[ParkedFeedback]) -> None: ...
 

@@ -15,7 +15,7 @@ from claystream_common.ports import EventPublisher
 from claystream_monitor.drift.hysteresis import Transition
 from claystream_monitor.drift.monitor import Evaluation
 from claystream_monitor.drift.reference import Observation, confidence
-from claystream_monitor.metrics import PREDICTIONS_SEEN
+from claystream_monitor.metrics import MODEL_LABEL, PREDICTIONS_SEEN
 from claystream_monitor.services import alerts as alerting
 from claystream_monitor.services.engine import MonitorEngine
 from claystream_monitor.services.feedback import apply_joined_feedback, label_key
@@ -77,7 +77,8 @@ async def record_predictions(events: list[Envelope[PredictionLogged]], *, ports:
 
 async def _record_model_batch(key: ModelKey, batch: list[Envelope[PredictionLogged]], *, ports: PredictionPorts) -> list[Evaluation]:
     observations = [
-        Observation(e.data.request_id, e.data.predicted_label, confidence(e.data.scores, e.data.predicted_label), e.data.text)
+        Observation(e.data.request_id, e.data.predicted_label, confidence(e.data.scores, e.data.predicted_label),
+                    e.data.text, tuple(e.data.predicted_labels) if e.data.predicted_labels is not None else None)
         for e in batch
     ]
     at = alerting.now()
@@ -92,7 +93,7 @@ async def _record_model_batch(key: ModelKey, batch: list[Envelope[PredictionLogg
         ports.engine.mark_seen([str(e.event_id) for e in batch])
         window = _affected(monitor.window_observations(), config) if any(_wants_samples(e, config) for e in evaluations) else []
         states = monitor.alert_states() if any(e.transitions for e in evaluations) else None
-    PREDICTIONS_SEEN.labels(key.model).inc(len(batch))
+    PREDICTIONS_SEEN.labels(MODEL_LABEL(key.model)).inc(len(batch))
     if frozen is not None:
         await ports.store.save_reference(key, frozen.to_document())
     await conclude(key, evaluations, at=at, ports=ports, window=window, states=states)
@@ -154,6 +155,8 @@ def _bucket(batch: list[Envelope[PredictionLogged]], observations: list[Observat
         "predicted_at": [e.data.predicted_at for e in batch],
         "event_ids": [str(batch[0].event_id)],
     }
+    if any(o.labels is not None for o in observations):
+        bucket["label_sets"] = [list(o.labels) if o.labels is not None else None for o in observations]
     if store_texts:
         bucket["texts"] = [o.text for o in observations]
     return bucket
@@ -169,6 +172,8 @@ def _traffic(
         counts = buckets[str(start)]
         counts["count"] += 1
         counts[f"labels.{label_key(observation.label)}"] += 1
+        for label in observation.labels or ():
+            counts[f"label_sets.{label_key(label)}"] += 1
         if not math.isnan(observation.score):
             counts["score_sum"] += observation.score
             counts["scored"] += 1

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from claystream_monitor.drift.reference import Observation
-from claystream_monitor.metrics import SAMPLES_SENT
+from claystream_monitor.metrics import MODEL_LABEL, SAMPLES_SENT
 from claystream_monitor.services.ports import DatasetDirectory, ModelKey, MonitorStore, RateLimiter, SampleSink
 
 log = logging.getLogger(__name__)
@@ -78,7 +78,7 @@ async def send_samples(
     except Exception as error:  # noqa: BLE001 - a side channel: the alert itself is already stored and published
         log.warning("samples for %s not delivered to %s: %r", key.id, dataset, error)
         accepted, outcome = 0, "failed"
-    SAMPLES_SENT.labels(key.model, outcome).inc(len(records))
+    SAMPLES_SENT.labels(MODEL_LABEL(key.model), outcome).inc(len(records))
     await store.store_samples([
         {
             "_id": ids[o.request_id],
@@ -113,7 +113,8 @@ def _record(key: ModelKey, observation: Observation, *, text_field: str, questio
             "request_id": observation.request_id,
         },
         "suggestions": [
-            {"question": question, "value": observation.label, "score": score, "agent": AGENT, "model_version": key.version}
+            {"question": question, "score": score, "agent": AGENT, "model_version": key.version,
+             "value": list(observation.labels) if observation.labels is not None else observation.label}
         ],
         "origin": "monitor",
     }

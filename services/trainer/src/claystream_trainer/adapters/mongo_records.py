@@ -85,7 +85,9 @@ class MongoLabelStore:
         await self._labels.update_one(
             {"_id": doc_id},
             {"$set": {"dskey": key, "record_id": change.record_id, "user_id": change.user_id,
-                      "status": change.status, "label": change.label, "version": change.version,
+                      "status": change.status,
+                      "label": list(change.label) if isinstance(change.label, tuple) else change.label,
+                      "version": change.version,
                       "updated_at": change.at, "event_id": change.event_id}},
             upsert=True,
         )
@@ -94,18 +96,21 @@ class MongoLabelStore:
     async def drop_dataset(self, dataset: DatasetKey) -> int:
         return (await self._labels.delete_many({"dskey": _dskey(dataset)})).deleted_count
 
-    async def labelled(self, dataset: DatasetKey) -> dict[str, str]:
-        votes: dict[str, list[tuple[Any, str]]] = {}
+    async def labelled(self, dataset: DatasetKey) -> dict[str, str | tuple[str, ...]]:
+        """A multi-label answer (stored as a list) comes back as a sorted tuple."""
+        votes: dict[str, list[tuple[Any, Any]]] = {}
         cursor = self._labels.find(
             {"dskey": _dskey(dataset), "status": "submitted"}, {"record_id": 1, "label": 1, "updated_at": 1}
         )
         async for doc in cursor:
             if doc.get("label") is not None:
-                votes.setdefault(doc["record_id"], []).append((doc.get("updated_at"), str(doc["label"])))
+                label = doc["label"]
+                value = tuple(sorted(str(v) for v in label)) if isinstance(label, list) else str(label)
+                votes.setdefault(doc["record_id"], []).append((doc.get("updated_at"), value))
         return {record_id: majority(answers) for record_id, answers in votes.items()}
 
 
-def majority(answers: list[tuple[Any, str]]) -> str:
+def majority(answers: list[tuple[Any, Any]]) -> Any:
     """Most frequent label; among equals, the most recently answered one."""
     counts = Counter(label for _, label in answers)
     best = max(counts.values())

@@ -3,7 +3,8 @@
 Runs in a worker thread (the caller uses ``asyncio.to_thread``); reports progress through a plain
 callable.  Offline traps handled here: the default metric would call ``evaluate.load`` (hub) — we
 never call ``Trainer.evaluate`` (evaluation is ours, on embeddings); the body is loaded from a local
-directory; labels are passed as strings so nothing maps them through the hub config.
+directory; labels are passed as strings so nothing maps them through the hub config.  Multi-label answers
+(tuples of labels) become 0/1 vectors: setfit then pairs two texts as positive when they share a label.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from claystream_trainer.adapters.st_embedder import SentenceTransformerEmbedder, clean
 from claystream_trainer.domain.memory import capped_batch_size, shape_of
@@ -49,7 +51,7 @@ class SetFitFineTuner:
         self._chunks = max_chunks
         self._threads = threads
 
-    def finetune(self, texts: Sequence[str], labels: Sequence[str], params: FinetuneParams,
+    def finetune(self, texts: Sequence[str], labels: Sequence[str | tuple[str, ...]], params: FinetuneParams,
                  progress: ProgressFn, work_dir: str | None = None) -> FinetuneResult:
         import torch
         from datasets import Dataset
@@ -66,8 +68,14 @@ class SetFitFineTuner:
         splitter = SentenceTransformerEmbedder(self._base, key="finetune", max_seq_length=params.max_length,
                                                max_chunks=self._chunks, batch_size=batch)
         pieces, counts = splitter.chunk([clean(t) for t in texts])
-        piece_labels = [label for label, n in zip(labels, counts, strict=True) for _ in range(n)]
-        model = SetFitModel(model_body=splitter.model, labels=sorted(set(labels)))
+        if any(isinstance(label, tuple) for label in labels):  # multi-label: 0/1 vectors, pairs share a label
+            classes = sorted({c for label in labels for c in label})
+            targets: list[Any] = [[int(c in label) for c in classes] for label in labels]
+            model = SetFitModel(model_body=splitter.model, multi_target_strategy="one-vs-rest")
+        else:
+            targets = list(labels)
+            model = SetFitModel(model_body=splitter.model, labels=sorted(set(labels)))
+        piece_labels = [target for target, n in zip(targets, counts, strict=True) for _ in range(n)]
         args = TrainingArguments(
             batch_size=(batch, 16), num_epochs=(1, 1), max_steps=params.max_steps,
             num_iterations=params.num_iterations, sampling_strategy=params.sampling_strategy,

@@ -32,10 +32,11 @@ class PredictRequest(BaseModel):
 
 
 class PredictionPublic(BaseModel):
-    label: str
+    label: str = Field(description="the predicted class (multi-label: the most probable one)")
     score: float
-    scores: dict[str, float]
+    scores: dict[str, float] = Field(description="every class's probability (multi-label: per label)")
     priority: float
+    labels: list[str] | None = Field(default=None, description="multi-label questions: every predicted label")
 
 
 class PredictResponse(BaseModel):
@@ -44,6 +45,7 @@ class PredictResponse(BaseModel):
     model_version: str
     component: str = Field(description="what answered: the embedding head or the pool student")
     label: str | None = None
+    labels: list[str] | None = None
     score: float | None = None
     predictions: list[PredictionPublic]
 

@@ -69,7 +69,7 @@ class LabelChange:
     record_id: str
     user_id: str
     status: str  # submitted | draft | discarded
-    label: str | None
+    label: str | tuple[str, ...] | None  # a tuple: the sorted labels of a multi-label answer
     version: int
     at: datetime
 
@@ -78,8 +78,9 @@ class LabelStore(Protocol):
     async def apply(self, change: LabelChange) -> bool:
         """Idempotent upsert by (record, user); older versions never overwrite newer ones. True when stored."""
 
-    async def labelled(self, dataset: DatasetKey) -> dict[str, str]:
-        """record id → label (the latest submitted answer per record; majority when annotators disagree)."""
+    async def labelled(self, dataset: DatasetKey) -> dict[str, str | tuple[str, ...]]:
+        """record id → label: the latest submitted answer per record, the majority when annotators disagree
+        (a multi-label answer: a sorted tuple)."""
 
     async def drop_dataset(self, dataset: DatasetKey) -> int: ...
 

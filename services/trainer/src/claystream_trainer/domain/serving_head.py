@@ -13,7 +13,9 @@ from typing import Any, Literal
 import numpy as np
 import scipy.sparse as sp
 
+from claystream_trainer.domain.multilabel import threshold_priority
 from claystream_trainer.domain.student import PoolStudent, count_rows
+from claystream_trainer.domain.uncertainty import margin_priority
 
 Component = Literal["embedding", "student"]
 
@@ -23,6 +25,10 @@ class ServingHead:
     embedding_head: Any  # sklearn classifier on the body's embeddings
     student: PoolStudent | None = None
     serves: Component = "embedding"
+
+    @property
+    def multi_label(self) -> bool:
+        return bool(getattr(self.embedding_head, "multi_label", False))
 
     @property
     def classes_(self) -> np.ndarray:
@@ -47,6 +53,31 @@ class ServingHead:
             return self.student.probabilities(counts, self.classes_)
         assert vectors is not None, "the embedding head needs vectors"
         return self.embedding_head.predict_proba(vectors)
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """What a probability matrix says, per row: the label (multi-label: the list of labels), its score,
+    the active-learning priority."""
+
+    labels: list[Any]
+    scores: np.ndarray
+    priorities: np.ndarray
+
+
+def decode(head: ServingHead, probabilities: np.ndarray) -> Decoded:
+    """Single-label: the most probable class, its probability, the margin priority.  Multi-label (a one-vs-rest
+    head): the labels over the head's threshold, the mean probability of those, the threshold priority."""
+    inner = head.embedding_head
+    if getattr(inner, "multi_label", False):
+        chosen = inner.decide(probabilities)
+        index = {str(c): i for i, c in enumerate(head.classes_)}
+        scores = np.asarray([float(np.mean([row[index[c]] for c in labels])) if labels else 0.0
+                             for row, labels in zip(probabilities, chosen, strict=True)])
+        return Decoded(chosen, scores, threshold_priority(probabilities, inner.threshold))
+    names = [str(c) for c in head.classes_]
+    best = probabilities.argmax(axis=1)
+    return Decoded([names[i] for i in best], probabilities.max(axis=1), margin_priority(probabilities))
 
 
 def as_serving_head(head: Any) -> ServingHead:

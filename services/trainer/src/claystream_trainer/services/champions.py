@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import OrderedDict, deque
 from dataclasses import dataclass
 
 from claystream_trainer.domain.ports import ArtifactError, DatasetKey, Embedder, ModelEntry
@@ -12,6 +13,17 @@ from claystream_trainer.domain.serving_head import ServingHead, as_serving_head
 from claystream_trainer.services.ports_bundle import TrainerPorts
 
 log = logging.getLogger(__name__)
+SHADOW_VERSIONS = 4  # shadow versions kept loaded at once (each may hold a body)
+SHADOW_LOADS_PER_MINUTE = 6  # per workspace: each load re-hashes the artifact (a body: ~100 MB)
+
+
+class ShadowLoadsExhausted(Exception):
+    """Too many different versions asked for by one workspace lately (each costs a verified load)."""
+
+    def __init__(self, workspace: str, budget: int, retry_after_s: float) -> None:
+        super().__init__(f"workspace {workspace} loaded {budget} model versions in the last minute; "
+                         f"retry in {retry_after_s:.0f}s or ask for a version loaded already")
+        self.retry_after_s = retry_after_s
 
 
 @dataclass(frozen=True)
@@ -25,14 +37,18 @@ class ChampionCache:
     """Asks the registry at most every ``ttl_s`` seconds; a corrupt or missing artifact never replaces
     the model already being served (the error is logged and the previous one stays)."""
 
-    def __init__(self, ports: TrainerPorts, *, ttl_s: float) -> None:
+    def __init__(self, ports: TrainerPorts, *, ttl_s: float, shadow_loads_per_minute: int = SHADOW_LOADS_PER_MINUTE) -> None:
         self._ports = ports
         self._ttl = ttl_s
         self._models: dict[DatasetKey, LoadedModel] = {}
         self._checked: dict[DatasetKey, float] = {}
         self._locks: dict[DatasetKey, asyncio.Lock] = {}
         self.load_errors: dict[DatasetKey, str] = {}
-        self._versions: dict[tuple[DatasetKey, str], LoadedModel] = {}
+        self._versions: OrderedDict[tuple[DatasetKey, str], LoadedModel] = OrderedDict()  # least recently used first
+        self._version_locks: dict[tuple[DatasetKey, str], asyncio.Lock] = {}
+        self._shadow_loads: dict[str, deque[float]] = {}
+        self._shadow_budget = shadow_loads_per_minute
+        self.shadow_loads = 0
 
     def forget(self, dataset: DatasetKey) -> None:
         self._checked.pop(dataset, None)
@@ -86,13 +102,41 @@ class ChampionCache:
         return LoadedModel(entry=entry, head=head, embedder=embedder)
 
     async def load_cached(self, entry: ModelEntry) -> LoadedModel:
-        """Any registered version (not only the champion), kept in memory once loaded."""
+        """Any registered version (not only the champion), kept in memory once loaded.
+
+        Bounded, since any key of the workspace may name any version: the champion is served as
+        it is; the last few versions stay loaded (least recently used out); concurrent asks for
+        one version load it once; and each workspace gets a few verified loads a minute
+        (ShadowLoadsExhausted past them) so cycling versions cannot keep the trainer hashing."""
+        champion = await self.get(entry.dataset_key)
+        if champion is not None and champion.entry.version == entry.version:
+            return champion
         key = (entry.dataset_key, entry.version)
-        if key not in self._versions:
-            if len(self._versions) >= 4:  # a few shadow versions at most (each may hold a body)
-                self._versions.pop(next(iter(self._versions)))
-            self._versions[key] = await self.load(entry)
-        return self._versions[key]
+        lock = self._version_locks.setdefault(key, asyncio.Lock())
+        async with lock:
+            cached = self._versions.get(key)
+            if cached is None:
+                self._spend_shadow_load(entry.dataset_key.workspace)
+                cached = await self.load(entry)
+                self._versions[key] = cached
+                while len(self._versions) > SHADOW_VERSIONS:
+                    self._versions.popitem(last=False)
+            self._versions.move_to_end(key)
+        if not lock.locked():
+            self._version_locks.pop(key, None)
+        return cached
+
+    def _spend_shadow_load(self, workspace: str) -> None:
+        now = time.monotonic()
+        recent = self._shadow_loads.setdefault(workspace, deque())
+        while recent and now - recent[0] > 60:
+            recent.popleft()
+        if len(recent) >= self._shadow_budget:
+            raise ShadowLoadsExhausted(workspace, self._shadow_budget, 60 - (now - recent[0]))
+        recent.append(now)
+        self.shadow_loads += 1
+        for name in [w for w, times in self._shadow_loads.items() if not times]:
+            del self._shadow_loads[name]
 
     def put(self, dataset: DatasetKey, loaded: LoadedModel) -> None:
         """A model just promoted in this process (saves a reload)."""

@@ -109,7 +109,7 @@ class EmbeddingWorker:
                     probabilities = await asyncio.to_thread(
                         loaded.head.probabilities, texts=[texts[chunk[i]] for i in pending],
                         vectors=np.asarray(vectors)[pending])
-                    await publish_suggestions(dataset, loaded.entry, loaded.head.classes_,
+                    await publish_suggestions(dataset, loaded.entry, loaded.head,
                                               [chunk[i] for i in pending], probabilities,
                                               publisher=self._ports.publisher)
         if done and loaded is not None and self._on_stale_student is not None:

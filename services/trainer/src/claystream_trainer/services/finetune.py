@@ -24,6 +24,7 @@ from claystream_trainer.domain.evaluation import better, evaluate_on, fit_head, 
 from claystream_trainer.domain.ports import DatasetKey
 from claystream_trainer.domain.serving_head import ServingHead
 from claystream_trainer.services.champions import ChampionCache
+from claystream_trainer.services.finetune_multilabel import run_multilabel_finetune
 from claystream_trainer.services.pool_student import PartStudent, StudentSetup, confident_examples, student_of_part
 from claystream_trainer.services.ports_bundle import TrainerPorts
 from claystream_trainer.services.refresh import RunOutcome, check_trainable, promote_and_suggest, register, summary
@@ -56,6 +57,11 @@ async def run_finetune(
     run_id = run_id or uuid.uuid4().hex
     data = await load_training_data(dataset, spec, ports=ports)
     check_trainable(data, spec.trainer.min_per_label if spec else 2)
+    if data.multi_label:
+        return await run_multilabel_finetune(dataset, data, ports=ports, champions=champions, params=params,
+                                             holdout=holdout, base_model=base_model, run_id=run_id, seed=seed,
+                                             suggestion_batch=suggestion_batch, on_body_ready=on_body_ready,
+                                             publish=_publish, load_body=_load_body)
     split = holdout_split(data.labels, fraction=holdout, seed=seed)
     texts_by_id = await ports.records.texts(dataset, data.record_ids)
     texts = [texts_by_id[r] for r in data.record_ids]

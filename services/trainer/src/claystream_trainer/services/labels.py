@@ -11,7 +11,7 @@ from claystream_common.events import Envelope
 
 from claystream_trainer.domain.ports import DatasetKey, LabelChange, StoredRecord
 from claystream_trainer.services.ports_bundle import TrainerPorts
-from claystream_trainer.services.training_data import question_and_field
+from claystream_trainer.services.training_data import Label, text_field_of, training_target
 
 
 def dataset_of(event: Envelope[Any]) -> DatasetKey:
@@ -29,8 +29,7 @@ async def known_spec(dataset: DatasetKey, ports: TrainerPorts) -> DatasetSpec:
 
 
 def text_of(fields: dict[str, Any], spec: DatasetSpec | None) -> str | None:
-    _, field, _ = question_and_field(spec)
-    value = fields.get(field)
+    value = fields.get(text_field_of(spec))
     if isinstance(value, str):
         return value
     return next((v for v in fields.values() if isinstance(v, str)), None)
@@ -54,14 +53,18 @@ async def record_label(event: Envelope[Any], *, ports: TrainerPorts) -> DatasetK
     """Store the answer (source of truth) then count it once (Redis, by event id)."""
     dataset = dataset_of(event)
     spec = await known_spec(dataset, ports)
-    question, _, allowed = question_and_field(spec)
+    target = training_target(spec)
     data = event.data
-    value = data.values.get(question)
-    label = str(value) if value is not None else None
+    label = target.label_of(data.values.get(target.question)) if target is not None else None
     status = "discarded" if event.type == "response.discarded" else data.status
     change = LabelChange(event_id=str(event.event_id), dataset=dataset, record_id=data.record_id,
                          user_id=data.user_id, status=status, label=label, version=data.version, at=event.occurred_at)
     stored = await ports.labels.apply(change)
-    if stored and status == "submitted" and label is not None and (not allowed or label in allowed):
-        await ports.counters.count_once(str(event.event_id), dataset, label)
+    if stored and status == "submitted" and label is not None and target is not None and target.knows(label):
+        await ports.counters.count_once(str(event.event_id), dataset, counter_name(label))
     return dataset
+
+
+def counter_name(label: Label) -> str:
+    """The per-class counter a label bumps (a multi-label answer: its sorted labels joined)."""
+    return "+".join(label) if isinstance(label, tuple) else label

@@ -7,13 +7,14 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from claystream_common.events import PredictionLogged, new_event
 from claystream_common.ports import EventPublisher
 
 from claystream_trainer.domain.ports import DatasetKey, ModelRegistry
-from claystream_trainer.domain.serving_head import Component
+from claystream_trainer.domain.serving_head import Component, Decoded, decode
 from claystream_trainer.services.champions import ChampionCache
-from claystream_trainer.services.suggestions import score
 
 
 class NoChampion(LookupError):
@@ -22,10 +23,11 @@ class NoChampion(LookupError):
 
 @dataclass(frozen=True)
 class Prediction:
-    label: str
+    label: str  # multi-label: the most probable of ``labels``
     score: float
     scores: dict[str, float]
     priority: float
+    labels: list[str] | None = None  # multi-label questions: every predicted label
 
 
 @dataclass(frozen=True)
@@ -68,22 +70,29 @@ async def predict(
                                                 wanted=component)
     else:
         probabilities = head.probabilities(texts=list(texts), vectors=vectors, wanted=component)
-    labels, priorities = score(head.classes_, probabilities)
+    decoded = decode(head, probabilities)
     classes = [str(c) for c in head.classes_]
-    predictions = [
-        Prediction(label=labels[i], score=float(probabilities[i].max()),
-                   scores={c: float(p) for c, p in zip(classes, probabilities[i], strict=True)},
-                   priority=float(priorities[i]))
-        for i in range(len(texts))
-    ]
+    predictions = [_prediction(decoded, i, classes, probabilities[i]) for i in range(len(texts))]
     if forward and publisher is not None:
         events = [
             new_event("prediction.logged", PredictionLogged(
                 request_id=request_id if len(texts) == 1 else f"{request_id}-{i}", model=dataset.dataset,
-                model_version=loaded.entry.version, text=text, predicted_label=p.label, scores=p.scores,
+                model_version=loaded.entry.version, text=text, predicted_label=p.label,
+                predicted_labels=p.labels, scores=p.scores,
                 metadata={"workspace": dataset.workspace}), dataset=dataset.dataset, workspace=dataset.workspace)
             for i, (text, p) in enumerate(zip(texts, predictions, strict=True))
         ]
         await publisher.publish_many(events, keys=[e.data.request_id for e in events])
     return PredictResult(request_id=request_id, model_version=loaded.entry.version, predictions=predictions,
                          component=head.component(component))
+
+
+def _prediction(decoded: Decoded, i: int, classes: list[str], row: np.ndarray) -> Prediction:
+    scores = {c: float(p) for c, p in zip(classes, row, strict=True)}
+    answer = decoded.labels[i]
+    if isinstance(answer, list):
+        top = max(classes, key=lambda c: scores[c])
+        return Prediction(label=answer[0] if answer else top, score=float(decoded.scores[i]), scores=scores,
+                          priority=float(decoded.priorities[i]), labels=list(answer))
+    return Prediction(label=answer, score=float(decoded.scores[i]), scores=scores,
+                      priority=float(decoded.priorities[i]))

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +16,8 @@ from claystream_common.events import ModelPromoted, ModelTrained, new_event
 from opentelemetry import trace
 
 from claystream_trainer.domain.evaluation import Split, better, cross_validate, fit_head
+from claystream_trainer.domain.multilabel import cross_validate_and_fit as multilabel_cross_validate_and_fit
+from claystream_trainer.domain.multilabel import ready_labels
 from claystream_trainer.domain.ports import DatasetKey, ModelEntry
 from claystream_trainer.domain.serving_head import ServingHead
 from claystream_trainer.domain.student import PoolStudent
@@ -43,6 +46,12 @@ class RunOutcome:
 
 
 def check_trainable(data: TrainingData, min_per_label: int = 2) -> None:
+    if data.multi_label:
+        positives = Counter(label for answer in data.labels for label in answer)
+        if len(ready_labels(positives, data.classes, max(2, min_per_label))) < 2:
+            raise NotEnoughLabels(f"need ≥2 labels with ≥{max(2, min_per_label)} answers each, "
+                                  f"have {dict(positives)}")
+        return
     counts = {c: data.labels.count(c) for c in set(data.labels)}
     if len(counts) < 2 or min(counts.values()) < max(2, min_per_label):
         raise NotEnoughLabels(f"need ≥2 classes with ≥{max(2, min_per_label)} labels each, have {counts}")
@@ -75,8 +84,11 @@ async def run_refresh(
     if protocol is not None:
         metrics["protocol"] = protocol
     serving = ServingHead(embedding_head=head)
-    params: dict[str, Any] = {"head": "LogisticRegression", "C": head.C, "serves": "embedding"}
-    if student is not None:
+    params: dict[str, Any] = {"head": "LogisticRegression", "C": head.C, "serves": "embedding",
+                              "training_kind": data.kind}
+    if data.multi_label:
+        params.update(head="one-vs-rest LogisticRegression", threshold=head.threshold)
+    if student is not None and not data.multi_label:  # the pool student is single-label only
         with _TRACER.start_as_current_span("trainer pool student"):
             fitted = await fit_pool_student(dataset, data, vectors, embedder, student, ports=ports, seed=seed,
                                             splits=splits)
@@ -117,14 +129,15 @@ async def evaluation_splits(dataset: DatasetKey, body_ref: str, data: TrainingDa
     trained_on = set((owner.params if owner else {}).get("trained_on") or [])
     seen = np.asarray([i for i, r in enumerate(data.record_ids) if r in trained_on], dtype=int)
     unseen = np.asarray([i for i, r in enumerate(data.record_ids) if r not in trained_on], dtype=int)
-    y = np.asarray(data.labels)
-    if len(unseen) < MIN_UNSEEN or len(seen) == 0 or len(set(y[seen])) < 2:
+    if len(unseen) < MIN_UNSEEN or len(seen) == 0 or len({data.labels[i] for i in seen}) < 2:
         return None, None, True
     return [Split(seen, unseen)], f"labels the fine-tuned body never saw ({len(unseen)})", False
 
 
 def _evaluate_and_fit(vectors: np.ndarray, data: TrainingData, seed: int,
                       splits: list[Split] | None = None) -> tuple[dict[str, Any], Any]:
+    if data.multi_label:
+        return multilabel_cross_validate_and_fit(vectors, data.labels, data.classes, seed=seed, splits=splits)
     metrics = cross_validate(vectors, data.labels, data.classes, seed=seed, splits=splits)
     return metrics, fit_head(vectors, data.labels, seed=seed)
 
@@ -144,7 +157,8 @@ def _choose(serving: ServingHead, fitted: tuple[PoolStudent, dict[str, Any]], me
 
 
 def summary(metrics: dict[str, Any]) -> dict[str, Any]:
-    return {k: metrics[k] for k in ("accuracy", "macro_f1", "n_eval", "protocol") if k in metrics}
+    keys = ("accuracy", "macro_f1", "micro_f1", "samples_f1", "hamming_loss", "n_eval", "protocol")
+    return {k: metrics[k] for k in keys if k in metrics}
 
 
 async def register(dataset: DatasetKey, data: TrainingData, *, head: Any, body_ref: str, body_key: str, kind: str,
@@ -191,5 +205,5 @@ async def promote_and_suggest(dataset: DatasetKey, loaded: LoadedModel, previous
         if not ids:
             return 0
         probabilities = head.embedding_head.predict_proba(np.stack([cached[r] for r in ids]))
-    return await publish_suggestions(dataset, entry, head.classes_, ids, probabilities, publisher=ports.publisher,
+    return await publish_suggestions(dataset, entry, head, ids, probabilities, publisher=ports.publisher,
                                      batch=batch)

@@ -21,10 +21,11 @@ from claystream_common.events import TrainingFailed, new_event
 from opentelemetry import trace
 
 from claystream_trainer.domain.ports import DatasetKey
+from claystream_trainer.metrics import TRAINING_DURATION, TRAINING_RUNS
 from claystream_trainer.domain.thresholds import LabelCounts, TrainingKind, decide
 from claystream_trainer.services.ports_bundle import TrainerPorts
 from claystream_trainer.services.refresh import NotEnoughLabels, RunOutcome
-from claystream_trainer.services.training_data import question_and_field
+from claystream_trainer.services.training_data import training_target
 
 log = logging.getLogger(__name__)
 _TRACER = trace.get_tracer("claystream.trainer")
@@ -44,7 +45,8 @@ async def read_counts(dataset: DatasetKey, *, ports: TrainerPorts) -> LabelCount
     labelled = await ports.labels.labelled(dataset)
     per_class: dict[str, int] = {}
     for label in labelled.values():
-        per_class[label] = per_class.get(label, 0) + 1
+        for member in label if isinstance(label, tuple) else (label,):  # a multi-label answer counts each label
+            per_class[member] = per_class.get(member, 0) + 1
     raw = await ports.counters.read(dataset)
     if raw is None:
         last_refresh = await ports.registry.champion(dataset)
@@ -93,11 +95,15 @@ class TrainingScheduler:
         settings = spec.trainer if spec else DatasetTrainerSettings()
         kind = force
         counts = await read_counts(dataset, ports=self._ports)
+        target = training_target(spec)
+        if target is None:
+            log.info("%s has no question the trainer can learn: never trained", dataset)
+            return None
         if kind is None:
-            _, _, labels = question_and_field(spec)
             champion = await self._ports.registry.champion(dataset)
-            kind = decide(counts, settings, labels, has_champion=champion is not None,
-                          finetune_enabled=self._config.finetune_enabled and self._ports.finetuner is not None)
+            kind = decide(counts, settings, target.labels, has_champion=champion is not None,
+                          finetune_enabled=self._config.finetune_enabled and self._ports.finetuner is not None,
+                          multi_label=target.multi_label)
         if kind is None:
             return None
         name = f"{dataset.workspace}:{dataset.dataset}"
@@ -113,14 +119,17 @@ class TrainingScheduler:
             with _TRACER.start_as_current_span("trainer training run", attributes={
                     "claystream.training.kind": kind, "claystream.training.run_id": run_id,
                     "claystream.training.new_labels": counts.new_since_refresh}):
-                outcome = await self._runner(dataset, kind, run_id)
+                with TRAINING_DURATION.time():
+                    outcome = await self._runner(dataset, kind, run_id)
             self.outcomes.append(outcome)
+            TRAINING_RUNS.labels("trained").inc()
         except NotEnoughLabels as error:
             consume = False  # e.g. label events ahead of their records: the records' arrival pokes again
             log.info("no training for %s yet: %s", dataset, error)
         except Exception as error:
             log.exception("training %s of %s failed", kind, dataset)
             self.failures.append(f"{dataset}:{kind}:{error!r}")
+            TRAINING_RUNS.labels("failed").inc()
             with contextlib.suppress(Exception):
                 await self._ports.publisher.publish_many([new_event("training.failed", TrainingFailed(
                     run_id=run_id, kind=kind, error=repr(error)[:500]), dataset=dataset.dataset,

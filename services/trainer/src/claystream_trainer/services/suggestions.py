@@ -3,51 +3,46 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
-
 import numpy as np
 from claystream_common.events import SuggestionCreated, new_event
 from claystream_common.ports import EventPublisher
 from opentelemetry import trace
 
 from claystream_trainer.domain.ports import DatasetKey, ModelEntry
-from claystream_trainer.domain.uncertainty import margin_priority
+from claystream_trainer.domain.serving_head import ServingHead, decode
+from claystream_trainer.services.training_data import answer_value
 
 _TRACER = trace.get_tracer("claystream.trainer")
-
-
-def score(classes: Sequence[Any], probabilities: np.ndarray) -> tuple[list[str], np.ndarray]:
-    """(predicted labels, priorities) of a probability matrix whose columns are ``classes``."""
-    names = [str(c) for c in classes]
-    best = probabilities.argmax(axis=1)
-    return [names[i] for i in best], margin_priority(probabilities)
 
 
 async def publish_suggestions(
     dataset: DatasetKey,
     entry: ModelEntry,
-    classes: Sequence[Any],
+    head: ServingHead,
     record_ids: Sequence[str],
     probabilities: np.ndarray,
     *,
     publisher: EventPublisher,
     batch: int = 2000,
 ) -> int:
+    """One ``suggestion.created`` per record: the label (a list of labels for a multi-label question, an
+    integer for a rating), its score, every class's score and the priority."""
     if len(record_ids) == 0:
         return 0
-    labels, priorities = score(classes, probabilities)
-    classes = [str(c) for c in classes]
+    decoded = decode(head, probabilities)
+    classes = [str(c) for c in head.classes_]
+    kind = entry.params.get("training_kind", "single_label")
     events = []
     for i, record_id in enumerate(record_ids):
         row = probabilities[i]
         data = SuggestionCreated(
             record_id=record_id,
             question=entry.question,
-            label=labels[i],
-            score=round(float(row.max()), 6),
+            label=answer_value(kind, decoded.labels[i]),
+            score=round(float(decoded.scores[i]), 6),
             scores={c: round(float(p), 6) for c, p in zip(classes, row, strict=True)},
             model_version=entry.version,
-            priority=round(float(priorities[i]), 6),
+            priority=round(float(decoded.priorities[i]), 6),
         )
         events.append(new_event("suggestion.created", data, dataset=dataset.dataset, workspace=dataset.workspace))
     with _TRACER.start_as_current_span("trainer publish suggestions", attributes={

@@ -31,6 +31,7 @@ async def _log(kind: TrafficKind, items: list[object], deps: Deps, principal: Pr
     result = await log_traffic(
         kind, items, principal=principal, partial=partial, publisher=deps.publisher,
         publish_timeout_s=deps.settings.kafka_publish_timeout_s, catalog=deps.datasets, traceparent=current_traceparent(),
+        max_event_bytes=deps.settings.record_limit_bytes,
     )
     return json_response(
         {"accepted": result.accepted, "event_ids": result.ids, "rejected": result.rejected},

@@ -41,6 +41,7 @@ async def bulk_create_records(
         publisher=deps.publisher,
         max_items=deps.settings.max_records_per_request,
         publish_timeout_s=deps.settings.kafka_publish_timeout_s,
+        max_record_bytes=deps.settings.record_limit_bytes,
         traceparent=current_traceparent(),
     )
     return json_response(

@@ -21,8 +21,10 @@ from claystream_trainer.api.schemas import (
 )
 from claystream_trainer.domain.ports import ArtifactError, DatasetKey, ModelEntry
 from claystream_trainer.services.admin import UnknownModel, promote_version, rollback
+from claystream_trainer.services.champions import ShadowLoadsExhausted
 from claystream_trainer.services.predict import NoChampion, predict
 from claystream_trainer.services.scheduler import read_counts
+from claystream_trainer.services.training_data import training_target
 
 router = APIRouter(prefix="/api/v1/models", tags=["models"])
 DatasetName = Path(pattern=NAME_PATTERN, description="dataset name in the caller's workspace")
@@ -53,10 +55,14 @@ async def predict_route(body: PredictRequest, principal: PrincipalDep, deps: Dep
         raise HTTPException(404, detail={"field": field, "reason": str(error)}) from None
     except ArtifactError as error:
         raise HTTPException(409, detail={"field": "model_version", "reason": str(error)}) from None
+    except ShadowLoadsExhausted as error:
+        raise HTTPException(429, detail={"field": "model_version", "reason": str(error)},
+                            headers={"Retry-After": str(max(1, round(error.retry_after_s)))}) from None
     predictions = [PredictionPublic(**dataclasses.asdict(p)) for p in result.predictions]
     single = predictions[0] if body.text is not None else None
     return PredictResponse(request_id=result.request_id, dataset=dataset, model_version=result.model_version,
                            component=result.component, label=single.label if single else None,
+                           labels=single.labels if single else None,
                            score=single.score if single else None,
                            predictions=predictions)
 
@@ -74,7 +80,10 @@ async def training_status(principal: PrincipalDep, deps: DepsDep, dataset: str =
     key = DatasetKey(principal.workspace, dataset)
     counts = await read_counts(key, ports=deps.ports)
     champion = await deps.ports.registry.champion(key)
-    return {"dataset": dataset, "labels_per_class": counts.per_class, "new_since_refresh": counts.new_since_refresh,
+    target = training_target(await deps.ports.specs.get(key))
+    trains = {"question": target.question, "kind": target.kind, "labels": target.labels} if target else None
+    return {"dataset": dataset, "trains": trains, "labels_per_class": counts.per_class,
+            "new_since_refresh": counts.new_since_refresh,
             "new_since_finetune": counts.new_since_finetune, "champion": champion.version if champion else None,
             "load_error": deps.champions.load_errors.get(key), "embedded_records": deps.worker.embedded}
 
@@ -123,6 +132,10 @@ async def rollback_route(principal: AdminDep, deps: DepsDep, dataset: str = Data
 async def train(body: TrainRequest, principal: AdminDep, deps: DepsDep, dataset: str = DatasetName) -> TrainAccepted:
     """Start a refresh or a fine-tune now (in the background; progress on the models topic)."""
     key = DatasetKey(principal.workspace, dataset)
+    target = training_target(await deps.ports.specs.get(key))
+    if target is None:
+        raise HTTPException(409, detail={"field": "dataset", "reason": "the dataset has no question the trainer can "
+                                         "learn (label, multi-label or rating): it is never trained"})
     if body.kind == "finetune" and deps.ports.finetuner is None:
         raise HTTPException(409, detail={"field": "kind", "reason": "fine-tuning is disabled on this trainer"})
     task = asyncio.create_task(deps.scheduler.check_and_run(key, force=body.kind))

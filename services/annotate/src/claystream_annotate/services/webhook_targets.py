@@ -1,0 +1,87 @@
+"""Which webhook targets are acceptable: a well-formed http(s) URL whose host resolves only to public
+addresses (loopback, private, link-local, multicast, reserved and unspecified ones are refused unless
+the ``webhook_allow_private_targets`` setting allows them).
+
+The check runs when a subscription is saved (422 naming ``url``) and again before every request, so a
+name re-pointed at an internal address later is refused at send time too.  Residual risk (documented
+in SECURITY.md terms): a DNS answer that changes between this check and the connection itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+from urllib.parse import urlsplit
+
+from claystream_annotate.services.errors import Invalid
+
+MAX_URL_LENGTH = 2048
+
+
+def normalise_url(url: str) -> str:
+    """The URL, stripped, or Invalid("url", reason)."""
+    url = (url or "").strip()
+    if not url:
+        raise Invalid("url", "is required")
+    if len(url) > MAX_URL_LENGTH:
+        raise Invalid("url", f"longer than {MAX_URL_LENGTH} characters")
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as error:
+        raise Invalid("url", f"not a valid URL ({error})") from None
+    if parts.scheme not in ("http", "https"):
+        raise Invalid("url", "must start with http:// or https://")
+    if not parts.hostname:
+        raise Invalid("url", "has no host")
+    if parts.username or parts.password:
+        raise Invalid("url", "must not carry credentials (use the signing secret)")
+    if parts.fragment:
+        raise Invalid("url", "must not carry a #fragment")
+    if port == 0:
+        raise Invalid("url", "port 0 is not a valid port")
+    if any(c.isspace() for c in url):
+        raise Invalid("url", "must not contain whitespace")
+    return url
+
+
+def is_public_address(address: str) -> bool:
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_global and not (ip.is_multicast or ip.is_reserved or ip.is_unspecified)
+
+
+async def resolve(host: str, port: int) -> list[str]:
+    loop = asyncio.get_running_loop()
+    infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return sorted({info[4][0] for info in infos})
+
+
+async def refusal_reason(url: str, *, allow_private: bool) -> str | None:
+    """Why this target may not be called now (None when it may)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        addresses = await resolve(host, port)
+    except OSError as error:
+        return f"host {host} does not resolve ({error.strerror or error})"
+    if not addresses:
+        return f"host {host} does not resolve"
+    if allow_private:
+        return None
+    private = [a for a in addresses if not is_public_address(a)]
+    if private:
+        return f"host {host} resolves to a private, loopback or link-local address ({private[0]}); not allowed"
+    return None
+
+
+async def check_target(url: str, *, allow_private: bool) -> str:
+    """normalise_url + refusal_reason, as a 422 on ``url``."""
+    url = normalise_url(url)
+    reason = await refusal_reason(url, allow_private=allow_private)
+    if reason is not None:
+        raise Invalid("url", reason)
+    return url

@@ -1,0 +1,25 @@
+"""Issue 17 (low): the progress counters in Redis are recounted from MongoDB when Redis lost them."""
+
+from __future__ import annotations
+
+from annotate_testing import BASE, Annotate
+
+URL = f"{BASE}/default/datasets/reviews"
+
+
+async def test_counters_are_rebuilt_after_redis_lost_them(annotate: Annotate) -> None:
+    dataset = await annotate.dataset()
+    first = await annotate.records(dataset, ["a", "b", "c"])
+    annotator = await annotate.member("n1")
+    assert (await annotator.put(f"{URL}/records/{first[0]}/response", json={"values": {"sentiment": "pos"}})).status_code == 200
+    deps = annotate.deps
+    for _ in range(200):
+        if (await deps.records.get(first[0]))["status"] == "completed":
+            break
+        await deps.relay.drain_once()
+    assert (await deps.counters.read([dataset["id"]]))[dataset["id"]] == {"records": 3, "completed": 1}
+    await deps.redis.delete(f"cs:c:{dataset['id']}")  # what a FLUSHALL or an empty restart does to this dataset
+    await annotate.records(dataset, ["d"])  # an increment lands on the empty hash first
+    assert (await deps.counters.read([dataset["id"]]))[dataset["id"]] == {"records": 4, "completed": 1}
+    listed = (await annotate.owner.get(f"{URL}/records")).json()
+    assert listed["total"] == 4
