@@ -75,7 +75,7 @@ class PeakRss:
                 return
             self._stop.wait(0.05)
 
-    def __enter__(self) -> "PeakRss":
+    def __enter__(self) -> PeakRss:
         self._thread.start()
         return self
 
@@ -157,14 +157,17 @@ def run(args: argparse.Namespace, state_dir: Path) -> dict[str, Any]:
         ingest_pid = read_pid(state_dir, "ingest")
         assert ingest_pid is not None
         pids = {"ingest": ingest_pid, "SDK client": os.getpid(), "broker": read_pid(state_dir, "kafka"),
-                "annotate": read_pid(state_dir, "annotate"), "mongo": read_pid(state_dir, "mongo")}
+                "annotate": read_pid(state_dir, "annotate"),
+                "mongo": read_pid(state_dir, "mongo-internal") or read_pid(state_dir, "mongo"),
+                "redis": read_pid(state_dir, "redis")}
         with PeakRss(ingest_pid) as rss, Client(launcher.url("ingest"), api_key, transport=transport) as client:
             cpu_before = cpu_seconds(pids)
             started = time.perf_counter()
             result = client.log(rows, DATASET, fields=["text"], batch_size=args.batch_size,
                                 concurrency=args.concurrency, progress=False)
             accepted_at = time.perf_counter()
-            print_cpu(cpu_before, cpu_seconds(pids), result.accepted, "record while logging")
+            cpu_logged = cpu_seconds(pids)
+            print_cpu(cpu_before, cpu_logged, result.accepted, "record while logging")
             accepted_per_s = result.accepted / (accepted_at - started)
             record_latencies = list(transport.durations_ms)
             print(f"accepted {result.accepted} records in {accepted_at - started:.2f}s: {accepted_per_s:,.0f}/s; "
@@ -174,6 +177,7 @@ def run(args: argparse.Namespace, state_dir: Path) -> dict[str, Any]:
                 print("annotate not started (--without-annotate): records_per_s not measured")
             else:
                 stored_at, stored = wait_stored(stack.ports.mongo_url, result.accepted, timeout_s=args.store_timeout)
+                print_cpu(cpu_logged, cpu_seconds(pids), max(stored, 1), "record after the last 202 (store path)")
             if stored_at is None and args.without_annotate:
                 records_per_s = float("nan")
             elif stored_at is None:

@@ -32,6 +32,10 @@ class TrainerSettings(BaseAppSettings):
     embed_flush_s: float = Field(default=0.5, ge=0, description="how long the cache waits to fill a batch")
     torch_threads: int = Field(default=2, ge=1, le=256)
     quantize_inference: bool = Field(default=False, description="torch dynamic int8 quantisation of the predict body")
+    inference_runtime: Literal["onnx", "torch"] = Field(
+        default="onnx", description="inference bodies on ONNX Runtime (exported once per body; torch if that fails)"
+    )
+    onnx_int8: bool = Field(default=True, description="int8 dynamic quantisation of the ONNX body (bench/onnx_body.py)")
 
     # --- training
     lock_lease_s: float = Field(default=30.0, gt=0)

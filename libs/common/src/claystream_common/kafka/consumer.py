@@ -1,9 +1,11 @@
 """The one consumer runner every service uses: decode + validate → fence → handler → mark → commit.
 
 * Handlers are plain coroutines taking validated envelopes: ``handler(event)`` or ``batch_handler(events)``.
-* A partition's messages are handled in offset order; offsets are committed only after the handlers' side
-  effects (at-least-once).  A failed commit is retried with the next one; partitions lost to a rebalance
-  are never committed or sought (the new owner re-reads them; the fence absorbs what was done).
+* A partition's messages are handled in offset order (the partitions of one poll concurrently); offsets are
+  committed once per poll, only after the handlers' side effects (at-least-once).  ``fenced=False``
+  subscriptions (idempotent by natural keys) skip the fence.  A failed commit is retried with the next
+  one; partitions lost to a rebalance are never committed or sought (the new owner re-reads them; the
+  fence or the handler's idempotence absorbs what was done).
 * Infrastructure errors (Mongo / Redis / Kafka unreachable, TransientError) are retried and never
   dead-lettered: after ``infrastructure_retry_s`` the partition is rewound and polled again.
 * Other handler errors are retried ``max_attempts`` times, then the message goes to ``<topic>.dlq`` with
@@ -34,7 +36,7 @@ from claystream_common.kafka.outcomes import Decoded, Exhausted, Revoked, Rewind
 from claystream_common.kafka.producer import EventProducer
 from claystream_common.kafka.subscription import BatchHandler, EventHandler, RunnerStats, Subscription
 from claystream_common.kafka.tansu import let_first_generation_leave
-from claystream_common.kafka.tracing import start_batch_span, start_process_span
+from claystream_common.kafka.tracing import start_batch_span, start_process_span, start_process_spans
 from claystream_common.metrics import (
     CONSUMER_LAG,
     DLQ_PUBLISHED,
@@ -168,15 +170,21 @@ class ConsumerRunner:
                 log.warning("poll failed: %r", error)
                 await self._pause(self._next_backoff())
                 continue
-            for tp, messages in batches.items():
-                if self._stopping.is_set():
-                    break  # neither handled nor committed: the next start reads them again
-                if not messages:
-                    continue
-                try:
-                    await self._consume_partition(consumer, tp, messages)
-                except Exception:  # bookkeeping must never end the loop
-                    log.exception("consumer loop error on %s", tp)
+            # partitions concurrently: one's store round trips overlap another's decoding (docs/PERFORMANCE.md)
+            work = [self._consume_partition_safely(consumer, tp, messages) for tp, messages in batches.items() if messages]
+            if len(work) == 1:
+                await work[0]
+            elif work:
+                await asyncio.gather(*work)
+            await self._flush_commits(consumer)
+
+    async def _consume_partition_safely(self, consumer: AIOKafkaConsumer, tp: TopicPartition, messages: list[Any]) -> None:
+        if self._stopping.is_set():
+            return  # neither handled nor committed: the next start reads them again
+        try:
+            await self._consume_partition(consumer, tp, messages)
+        except Exception:  # bookkeeping must never end the loop
+            log.exception("consumer loop error on %s", tp)
 
     async def _consume_partition(self, consumer: AIOKafkaConsumer, tp: TopicPartition, messages: list[Any]) -> None:
         if tp not in consumer.assignment():
@@ -193,7 +201,6 @@ class ConsumerRunner:
             await self._rewind(consumer, tp, messages[0].offset, error)
             return
         self._pending_commits[tp] = max(self._pending_commits.get(tp, 0), messages[-1].offset + 1)
-        await self._flush_commits(consumer)
         self.healthy = True
         self._backoff = self._backoff_initial
         self._record_lag(consumer, tp, messages[-1].offset)
@@ -247,7 +254,11 @@ class ConsumerRunner:
     async def _process_partition(self, tp: TopicPartition, messages: list[Any]) -> None:
         decoded = [self._decode(m) for m in messages]
         wanted = [d.event_id for d in decoded if d.event is not None and d.event.type in self._subs]
-        new_ids = await self._guard(lambda: self._fence.filter_new(wanted), messages[0].offset) if wanted else set()
+        fenced = [d.event_id for d in decoded if d.event is not None and d.event.type in self._subs
+                  and self._subs[d.event.type].fenced]
+        new_ids = set(wanted) - set(fenced)  # unfenced: idempotent handlers, every event is "new"
+        if fenced:
+            new_ids |= await self._guard(lambda: self._fence.filter_new(fenced), messages[0].offset)
         run: list[Decoded] = []
         seen: set[str] = set()
         for item in decoded:
@@ -306,12 +317,13 @@ class ConsumerRunner:
 
     async def _attempt_batch(self, topic: str, handler: BatchHandler, run: list[Decoded]) -> bool:
         events: list[Envelope[Any]] = [d.event for d in run]  # type: ignore[misc]
-        spans = [start_process_span(d.message, d.event, group=self._group, event_id=d.event_id) for d in run]
+        spans = start_process_spans([d.message for d in run], events, group=self._group)
         first_offset = run[0].message.offset
         try:
-            with start_batch_span(topic, spans, group=self._group):
+            with start_batch_span(topic, spans, group=self._group, message_count=len(run)):
                 await self._with_retries(topic, lambda: handler(events), first_offset)
-            await self._guard(lambda: self._fence.mark_processed([d.event_id for d in run]), first_offset)
+            if self._subs[events[0].type].fenced:
+                await self._guard(lambda: self._fence.mark_processed([d.event_id for d in run]), first_offset)
         except Exhausted as exhausted:
             log.warning("batch of %d on %s failed, isolating: %r", len(events), topic, exhausted.cause)
             return False
@@ -330,7 +342,8 @@ class ConsumerRunner:
         try:
             with trace.use_span(span, end_on_exit=False):
                 attempts = await self._with_retries(topic, lambda: handler(event), offset)
-            await self._guard(lambda: self._fence.mark_processed([item.event_id]), offset)
+            if self._subs[event.type].fenced:
+                await self._guard(lambda: self._fence.mark_processed([item.event_id]), offset)
             span.set_attribute("claystream.attempts", attempts)
         except Exhausted as exhausted:
             span.record_exception(exhausted.cause)

@@ -14,11 +14,17 @@ BatchHandler = Callable[[list[Envelope[Any]]], Awaitable[None]]
 
 @dataclass(frozen=True, slots=True)
 class Subscription:
-    """One event type and the coroutine that handles it (one at a time, or in batches)."""
+    """One event type and the coroutine that handles it (one at a time, or in batches).
+
+    ``fenced=False``: the handler is idempotent by natural keys alone (e.g. inserts keyed by ``_id`` that
+    only count what was new), so the runner neither looks up nor writes fence entries for its events:
+    two MongoDB round trips and one write per event fewer.  Duplicates within one poll are still dropped.
+    """
 
     event_type: str
     handler: EventHandler | None = None
     batch_handler: BatchHandler | None = None
+    fenced: bool = True
 
     def __post_init__(self) -> None:
         if self.event_type not in EVENT_TYPES:

@@ -28,13 +28,21 @@ def subscriptions(
     *, records: RecordStore, datasets: DatasetLookup, queue: QueueWriter, counters: CounterWriter, model_events: ModelEventWriter,
     vectors: VectorSink | None = None,
 ) -> list[Subscription]:
+    # Both batch handlers are idempotent by record id (an insert keyed by _id that queues and counts only
+    # what was new; a $set of the suggestion and its queue score), so they run unfenced: the fence would
+    # double the MongoDB writes of the records path (docs/PERFORMANCE.md).
     subs = [
         Subscription(
             "record.ingested",
             batch_handler=partial(on_records_ingested, records=records, datasets=datasets, queue=queue, counters=counters,
                                   vectors=vectors),
+            fenced=False,
         ),
-        Subscription("suggestion.created", batch_handler=partial(on_suggestions_created, records=records, datasets=datasets, queue=queue)),
+        Subscription(
+            "suggestion.created",
+            batch_handler=partial(on_suggestions_created, records=records, datasets=datasets, queue=queue),
+            fenced=False,
+        ),
     ]
     subs.extend(
         Subscription(event_type, handler=partial(on_model_event, model_events=model_events, datasets=datasets))

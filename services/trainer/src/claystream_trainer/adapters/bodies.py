@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import OrderedDict
 from pathlib import Path
@@ -10,11 +11,14 @@ from claystream_trainer.adapters.st_embedder import HashingEmbedder, SentenceTra
 from claystream_trainer.config import TrainerSettings
 from claystream_trainer.domain.ports import Embedder
 
+log = logging.getLogger(__name__)
+
 
 def body_key(settings: TrainerSettings, body_ref: str) -> str:
     if settings.embedder == "hashing":
         return f"hashing-{body_ref}"
-    return f"{body_ref}-L{settings.max_seq_length}-C{settings.max_chunks}"
+    runtime = ("-onnx-int8" if settings.onnx_int8 else "-onnx") if settings.inference_runtime == "onnx" else ""
+    return f"{body_ref}-L{settings.max_seq_length}-C{settings.max_chunks}{runtime}"
 
 
 class LocalBodyProvider:
@@ -68,5 +72,15 @@ class LocalBodyProvider:
         path = self.base_path() if ref == "base" else self._dirs.get(ref)
         if path is None:
             raise LookupError(f"no body directory known for {ref}")
+        if s.inference_runtime == "onnx":
+            try:
+                from claystream_trainer.adapters.onnx_body import OnnxEmbedder
+
+                return OnnxEmbedder(path, key=key, cache_dir=Path(s.models_dir) / "onnx", max_seq_length=s.max_seq_length,
+                                    max_chunks=s.max_chunks, batch_size=s.embed_batch_size, int8=s.onnx_int8,
+                                    threads=s.torch_threads)
+            except Exception as error:  # noqa: BLE001 - export or runtime missing: serve with PyTorch
+                log.warning("ONNX body for %s unavailable, serving it with PyTorch: %r", ref, error)
+                key = body_key(s.model_copy(update={"inference_runtime": "torch"}), ref)
         return SentenceTransformerEmbedder(path, key=key, max_seq_length=s.max_seq_length, max_chunks=s.max_chunks,
                                            batch_size=s.embed_batch_size, quantize=s.quantize_inference)

@@ -38,6 +38,24 @@ def windows(n_tokens: int, size: int, max_chunks: int) -> list[tuple[int, int]]:
     return [(int(s), int(s) + size) for s in starts]
 
 
+def chunk_texts(tokenizer: Any, texts: Sequence[str], *, size: int, max_chunks: int) -> tuple[list[str], list[int]]:
+    """The pieces to embed (cleaned texts, or their token windows) and how many pieces each text gave."""
+    cleaned = [clean(t) for t in texts]
+    if max_chunks == 1:
+        return cleaned, [1] * len(cleaned)
+    encoded = tokenizer(cleaned, add_special_tokens=False)["input_ids"]
+    pieces: list[str] = []
+    counts: list[int] = []
+    for text, ids in zip(cleaned, encoded, strict=True):
+        spans = windows(len(ids), size, max_chunks)
+        if len(spans) == 1:
+            pieces.append(text)
+        else:
+            pieces.extend(tokenizer.decode(ids[a:b]) for a, b in spans)
+        counts.append(len(spans))
+    return pieces, counts
+
+
 class SentenceTransformerEmbedder:
     def __init__(self, model_path: str | Path, *, key: str, max_seq_length: int, max_chunks: int,
                  batch_size: int, quantize: bool = False) -> None:
@@ -62,20 +80,7 @@ class SentenceTransformerEmbedder:
         return int(self._model.get_sentence_embedding_dimension())
 
     def chunk(self, texts: Sequence[str]) -> tuple[list[str], list[int]]:
-        cleaned = [clean(t) for t in texts]
-        if self._chunks == 1:
-            return cleaned, [1] * len(cleaned)
-        encoded = self._tokenizer(cleaned, add_special_tokens=False)["input_ids"]
-        pieces: list[str] = []
-        counts: list[int] = []
-        for text, ids in zip(cleaned, encoded, strict=True):
-            spans = windows(len(ids), self._size, self._chunks)
-            if len(spans) == 1:
-                pieces.append(text)
-            else:
-                pieces.extend(self._tokenizer.decode(ids[a:b]) for a, b in spans)
-            counts.append(len(spans))
-        return pieces, counts
+        return chunk_texts(self._tokenizer, texts, size=self._size, max_chunks=self._chunks)
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:

@@ -95,7 +95,8 @@ class EmbeddingWorker:
             texts = await self._ports.records.texts(dataset, chunk)
             chunk = [r for r in chunk if r in texts]
             began = time.perf_counter()
-            vectors = await asyncio.to_thread(embedder.embed, [texts[r] for r in chunk])
+            embed = getattr(embedder, "embed_background", embedder.embed)  # yields to predict between slices
+            vectors = await asyncio.to_thread(embed, [texts[r] for r in chunk])
             self._ports.cache.put_many(dataset, embedder.key, chunk, vectors)
             done += len(chunk)
             self.embedded += len(chunk)
