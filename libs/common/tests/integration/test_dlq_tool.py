@@ -102,7 +102,7 @@ async def test_rejected_event_is_listed_replayed_once_and_processed(embedded_sta
             await producer.publish(event, key=event.data.record_id)
         await _wait_for(lambda: len(processed) == 2 and runner.stats.dead_lettered == 1,
                         "the good events and one DLQ entry")
-        assert processed == [str(good.event_id), str(after.event_id)]
+        assert sorted(processed) == sorted([str(good.event_id), str(after.event_id)])  # two partitions: no order between them
 
         # list: the rejected event is there with its cause
         status, output = await _cli("list", "--topic", "records", "--json", "--bootstrap", bootstrap)
