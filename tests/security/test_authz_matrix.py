@@ -10,8 +10,11 @@ to help write a new table line; the line itself is a decision, not a copy of tha
 
 from __future__ import annotations
 
+import uuid
+from typing import Any
+
 import pytest
-from authz_stack import DATASET, DOOMED, PRINCIPALS, WORKSPACE, Stack, iter_routes
+from authz_stack import DATASET, DOOMED, HOOK_BODY, OTHER, PRINCIPALS, WORKSPACE, Stack, iter_routes
 from authz_table import ROUTES, Rule, matches
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
@@ -24,10 +27,13 @@ def discovered(stack: Stack) -> list[str]:
 def url_for(stack: Stack, path: str, rule: Rule) -> str:
     values = {
         "workspace": WORKSPACE, "dataset": DATASET, "record_id": stack.ids["record"], "user_id": stack.ids["victim"],
-        "key_id": stack.ids["victim_key"], "model": DATASET, "version": "1", **rule.params,
+        "key_id": stack.ids["victim_key"], "model": DATASET, "version": "1", "subscription_id": stack.ids["subscription"],
+        "delivery_id": stack.ids["delivery"], **rule.params,
     }
     if rule.setup == "doomed_dataset":
         values["dataset"] = DOOMED
+    if rule.setup == "doomed_webhook":
+        values["subscription_id"] = stack.ids["doomed_subscription"]
     return path.format(**values) + rule.query
 
 
@@ -58,6 +64,11 @@ async def prepare(stack: Stack, rule: Rule, principal: str) -> None:
 
         made = await stack.call("annotate", "POST", f"{base}/datasets", "service", {**DATASET_BODY, "name": DOOMED})
         assert made.status_code in (201, 409), made.text
+    elif rule.setup == "doomed_webhook":
+        made = await stack.call("annotate", "POST", f"{base}/webhooks", "service",
+                                {**HOOK_BODY, "url": f"{HOOK_BODY['url']}/doomed-{uuid.uuid4().hex[:8]}"})
+        assert made.status_code == 201, made.text
+        stack.ids["doomed_subscription"] = made.json()["id"]
     elif rule.setup == "victim_member":
         await stack.login("setup_owner")  # only owners add an existing user; the owner's own session may have ended
         answer = await stack.call("annotate", "PUT", f"{base}/members/{stack.ids['victim']}", "setup_owner", {"role": "annotator"})
@@ -111,3 +122,27 @@ async def test_a_wrong_service_token_is_refused_everywhere(stack: Stack) -> None
     for service, url in (("annotate", f"/api/v1/workspaces/{WORKSPACE}/datasets"), ("ingest", "/api/v1/me"),
                          ("trainer", f"/api/v1/models/{DATASET}"), ("monitor", "/api/v1/models"), ("annotate", "/metrics")):
         assert (await stack.call(service, "GET", url, "forged_service")).status_code == 401, (service, url)
+
+
+async def test_objects_of_another_workspace_are_not_found(stack: Stack) -> None:
+    """A webhook subscription or delivery of another workspace, named through a workspace the caller administers,
+    is not found: the matrix's principals only reach other workspaces by their name, this is the id mix-up."""
+    ids = stack.ids
+    mixed = [  # (principal, the workspace it administers, a subscription of the other workspace, a delivery)
+        ("admin", WORKSPACE, ids["subscription_other"], ids["delivery_other"], ids["subscription"]),
+        ("admin_other", OTHER, ids["subscription"], ids["delivery"], ids["subscription_other"]),
+    ]
+    for principal, workspace, foreign, foreign_delivery, own in mixed:
+        hooks = f"/api/v1/workspaces/{workspace}/webhooks"
+        for method, url in (
+            ("GET", f"{hooks}/{foreign}"), ("PATCH", f"{hooks}/{foreign}"), ("DELETE", f"{hooks}/{foreign}"),
+            ("POST", f"{hooks}/{foreign}/test"), ("GET", f"{hooks}/{foreign}/deliveries"),
+            ("GET", f"{hooks}/{own}/deliveries/{foreign_delivery}"), ("POST", f"{hooks}/{own}/deliveries/{foreign_delivery}/replay"),
+            ("GET", f"/webhooks/{workspace}/{foreign}"), ("POST", f"/webhooks/{workspace}/{foreign}/delete"),
+            ("GET", f"/webhooks/{workspace}/{own}/deliveries/{foreign_delivery}"),
+        ):
+            body = {"description": "mixed up"} if method == "PATCH" else None
+            answer = await stack.call("annotate", method, url, principal, body)
+            assert answer.status_code == 404, (principal, method, url, answer.status_code, answer.text[:200])
+        listed = (await stack.call("annotate", "GET", hooks, principal)).json()
+        assert [hook["id"] for hook in listed if hook["id"] == foreign] == []
