@@ -146,3 +146,24 @@ async def test_objects_of_another_workspace_are_not_found(stack: Stack) -> None:
             assert answer.status_code == 404, (principal, method, url, answer.status_code, answer.text[:200])
         listed = (await stack.call("annotate", "GET", hooks, principal)).json()
         assert [hook["id"] for hook in listed if hook["id"] == foreign] == []
+
+
+async def test_a_session_without_its_csrf_token_changes_nothing(stack: Stack) -> None:
+    """Every state-changing annotate route (API and pages) refuses a session cookie sent without its CSRF token."""
+    await stack.login("admin")
+    stack.headers["admin_no_csrf"] = {"Cookie": stack.headers["admin"]["Cookie"]}
+    sign_in = {"annotate POST /api/v1/auth/login", "annotate POST /login"}  # no session yet: nothing to forge
+    changing = [r for r in discovered(stack) if r.startswith("annotate ") and r.split(" ")[1] in ("POST", "PUT", "PATCH", "DELETE")]
+    refused = []
+    for route in changing:
+        if route in sign_in:
+            continue
+        _, method, path = route.split(" ", 2)
+        rule = ROUTES[route]
+        await prepare(stack, rule, "admin")
+        answer = await stack.call("annotate", method, url_for(stack, path, rule), "admin_no_csrf",
+                                  filled(stack, rule.body_for("admin")), form=rule.form)
+        if answer.status_code != 403:
+            refused.append(f"{route}: {answer.status_code} {answer.text[:120]!r}")
+    assert len(changing) > 40
+    assert not refused, "state-changing routes that did not refuse a missing CSRF token:\n" + "\n".join(refused)
