@@ -126,7 +126,8 @@ class Stack:
         for workspace in (WORKSPACE, OTHER):
             created = await self.as_owner("POST", f"{base}/{workspace}/datasets", DATASET_BODY)
             assert created.status_code == 201, created.text
-            await self.records(created.json(), ["a fine film", "a dull film"])
+            self.ids["record" if workspace == WORKSPACE else "record_other"] = (
+                await self.records(created.json(), ["a fine film", "a dull film"]))[0]
         for principal, username, role, workspace in (
             ("admin", "admin-alpha", "admin", WORKSPACE), ("admin_other", "admin-beta", "admin", OTHER),
             ("annotator", "annotator-alpha", "annotator", WORKSPACE), ("victim", "victim", "annotator", WORKSPACE),
@@ -139,8 +140,6 @@ class Stack:
             key = (await self.as_owner("POST", f"{base}/{WORKSPACE}/api-keys", {"name": principal, "role": role})).json()
             self.headers[principal] = {"X-API-Key": key["api_key"]}
             self.ids[principal] = key["key_id"]
-        listed = (await self.as_owner("GET", f"{base}/{WORKSPACE}/datasets/{DATASET}/records")).json()
-        self.ids["record"] = listed["items"][0]["id"]
         for workspace, suffix in ((WORKSPACE, ""), (OTHER, "_other")):
             hook = await self.as_owner("POST", f"{base}/{workspace}/webhooks", HOOK_BODY)
             assert hook.status_code == 201, hook.text
@@ -149,18 +148,20 @@ class Stack:
             assert sent.status_code == 202, sent.text
             self.ids["delivery" + suffix] = sent.json()["id"]
 
-    async def records(self, dataset: dict[str, Any], texts: list[str]) -> None:
+    async def records(self, dataset: dict[str, Any], texts: list[str], prefix: str = "x") -> list[str]:
+        """Store records as the ingest consumer would; their ids."""
         from claystream_annotate.consumers.handlers import on_records_ingested
 
         deps = self.annotate_deps()
         events = [
-            new_event("record.ingested", RecordIngested(record_id=uuid.uuid4().hex, external_id=f"x{i}", fields={"text": text},
+            new_event("record.ingested", RecordIngested(record_id=uuid.uuid4().hex, external_id=f"{prefix}{i}", fields={"text": text},
                                                         metadata={"genre": "drama"}, vectors={"mini": [1.0, float(i)]}),
                       dataset=dataset["name"], workspace=dataset["workspace"])
             for i, text in enumerate(texts)
         ]
         await on_records_ingested(events, records=deps.records, datasets=deps.datasets, queue=deps.queue, counters=deps.counters,
                                   vectors=deps.vectors)
+        return [event.data.record_id for event in events]
 
 
 @contextlib.asynccontextmanager

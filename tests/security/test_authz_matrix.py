@@ -34,6 +34,8 @@ def url_for(stack: Stack, path: str, rule: Rule) -> str:
         values["dataset"] = DOOMED
     if rule.setup == "doomed_webhook":
         values["subscription_id"] = stack.ids["doomed_subscription"]
+    if rule.setup == "doomed_record":
+        values["record_id"] = stack.ids["doomed_record"]
     return path.format(**values) + rule.query
 
 
@@ -47,6 +49,8 @@ def filled(stack: Stack, value: Any) -> Any:
         return stack.ids["record"]
     if value == "{user_id}":
         return stack.ids["victim"]
+    if value == "{doomed_record_id}":
+        return stack.ids["doomed_record"]
     return value
 
 
@@ -69,6 +73,9 @@ async def prepare(stack: Stack, rule: Rule, principal: str) -> None:
                                 {**HOOK_BODY, "url": f"{HOOK_BODY['url']}/doomed-{uuid.uuid4().hex[:8]}"})
         assert made.status_code == 201, made.text
         stack.ids["doomed_subscription"] = made.json()["id"]
+    elif rule.setup == "doomed_record":
+        made = await stack.records({"name": DATASET, "workspace": WORKSPACE}, ["a doomed film"], prefix=f"doomed-{uuid.uuid4().hex[:6]}-")
+        stack.ids["doomed_record"] = made[0]
     elif rule.setup == "victim_member":
         await stack.login("setup_owner")  # only owners add an existing user; the owner's own session may have ended
         answer = await stack.call("annotate", "PUT", f"{base}/members/{stack.ids['victim']}", "setup_owner", {"role": "annotator"})
