@@ -9,7 +9,17 @@ from fastapi import FastAPI
 
 from claystream_annotate import web
 from claystream_annotate.api.errors import install_error_handlers
-from claystream_annotate.api.routes import auth, datasets, export, metrics, records, responses, workspaces
+from claystream_annotate.api.routes import (
+    auth,
+    datasets,
+    export,
+    limits,
+    metrics,
+    record_changes,
+    records,
+    responses,
+    workspaces,
+)
 from claystream_annotate.bootstrap import build_deps, close_deps, prepare_owner, prepare_storage
 from claystream_annotate.config import AnnotateSettings
 from claystream_annotate.web.routes import router as web_router
@@ -33,7 +43,7 @@ def create_app(settings: AnnotateSettings | None = None, *, publisher: EventPubl
 
     app = create_service_app(settings, title="Claystream annotate", start=start, stop=stop)
     install_error_handlers(app)
-    for module in (auth, workspaces, datasets, records, responses, export, metrics):
+    for module in (auth, workspaces, datasets, record_changes, records, responses, export, metrics, limits):
         app.include_router(module.router)
     app.include_router(web_router)
     mount_web = getattr(web, "mount_web", None)

@@ -13,9 +13,9 @@ from claystream_common.datasets import DatasetSpec
 from claystream_annotate.services.errors import Invalid, NotFound
 from claystream_annotate.services.ports import Counters, RecordStore, ResponseDoc, ResponseStore
 from claystream_annotate.services.principals import Principal, Role
+from claystream_annotate.services.response_scope import RESPONSE_STATUSES, record_matches, resolve_scope
 from claystream_annotate.services.responses import public_response
 
-RESPONSE_STATUSES = ("pending", "submitted", "draft", "discarded")
 SORTS = ("arrival", "-arrival", "score", "-score")
 TEXT_SCAN_BUDGET = 20_000
 TEXT_CHUNK = 2000
@@ -25,6 +25,7 @@ TEXT_CHUNK = 2000
 class RecordQuery:
     q: str | None = None
     response_status: str | None = None
+    response_scope: str | None = None  # mine | any (see response_scope.py); None: the caller's default
     status: str | None = None
     metadata: dict[str, list[str]] = field(default_factory=dict)
     metadata_ranges: dict[str, tuple[float | None, float | None]] = field(default_factory=dict)
@@ -79,16 +80,31 @@ class BuiltQuery:
     direction: int
     text: str | None
     after: tuple[Any, int] | None
+    any_status: str | None = None  # response status by anyone, checked in Python
+
+    @property
+    def in_python(self) -> bool:
+        return self.text is not None or self.any_status is not None
+
+    def accepts(self, spec: DatasetSpec, document: dict[str, Any]) -> bool:
+        if self.text is not None and not matches_text(spec, document, self.text):
+            return False
+        return self.any_status is None or record_matches(document, self.any_status)
 
 
 def build_query(spec: DatasetSpec, params: RecordQuery, user_id: str) -> BuiltQuery:
-    """Validate ``params`` (Invalid names the parameter) and build the query."""
+    """Validate ``params`` (Invalid names the parameter) and build the query.  ``response_scope``
+    must be resolved already (``any`` or anything else meaning the caller's own)."""
     query: dict[str, Any] = {"dataset_id": spec.id}
+    any_status: str | None = None
     if params.response_status is not None:
         if params.response_status not in RESPONSE_STATUSES:
             raise Invalid("response_status", f"one of {list(RESPONSE_STATUSES)}")
-        key = f"user_status.{user_id}"
-        query[key] = {"$exists": False} if params.response_status == "pending" else params.response_status
+        if params.response_scope == "any":
+            any_status = params.response_status
+        else:
+            key = f"user_status.{user_id}"
+            query[key] = {"$exists": False} if params.response_status == "pending" else params.response_status
     if params.status is not None:
         if params.status not in ("pending", "completed"):
             raise Invalid("status", "one of ['pending', 'completed']")
@@ -134,7 +150,8 @@ def build_query(spec: DatasetSpec, params: RecordQuery, user_id: str) -> BuiltQu
     if score_bounds:
         query[score_field] = score_bounds
     text = params.q.strip().lower()[:200] if params.q and params.q.strip() else None
-    return BuiltQuery(mongo=query, sort=sort, sort_field=sort_field, direction=direction, text=text, after=after)
+    return BuiltQuery(mongo=query, sort=sort, sort_field=sort_field, direction=direction, text=text, after=after,
+                      any_status=any_status)
 
 
 def _after_cursor(built: BuiltQuery, document: dict[str, Any]) -> bool:
@@ -204,13 +221,14 @@ async def search_records(
     actor.require(spec.workspace, Role.ANNOTATOR)
     if not 1 <= params.limit <= page_max:
         raise Invalid("limit", f"between 1 and {page_max}")
+    params.response_scope = resolve_scope(actor, spec.workspace, params.response_scope)
     built = build_query(spec, params, actor.user_id)
     found: list[dict[str, Any]] = []
     scanned = 0
     last: dict[str, Any] | None = None
     exhausted = False
-    plain = built.text is None and built.after is None
-    chunk = params.limit + 1 if plain else max(2 * params.limit + 1, TEXT_CHUNK if built.text else 0)
+    plain = not built.in_python and built.after is None
+    chunk = params.limit + 1 if plain else max(2 * params.limit + 1, TEXT_CHUNK if built.in_python else 0)
     query = dict(built.mongo)
     while True:
         page = await records.find(query, sort=built.sort, limit=chunk)
@@ -219,7 +237,7 @@ async def search_records(
                 continue
             scanned += 1
             last = document
-            if built.text is None or matches_text(spec, document, built.text):
+            if built.accepts(spec, document):
                 found.append(document)
                 if len(found) > params.limit:
                     break
@@ -240,9 +258,9 @@ async def search_records(
     elif not exhausted and last is not None:
         next_after = _encode_cursor([_lookup(last, built.sort_field), last["seq"]])
     total: int | None = None
-    if set(built.mongo) - {"seq"} == {"dataset_id"} and built.text is None:  # unfiltered (any page)
+    if set(built.mongo) - {"seq"} == {"dataset_id"} and not built.in_python:  # unfiltered (any page)
         total = (await counters.read([spec.id])).get(spec.id, {}).get("records")
-    elif params.count and built.text is None:
+    elif params.count and not built.in_python:
         total = await records.count(built.mongo)
     return RecordPage(items=await attach_responses(documents, actor=actor, spec=spec, responses=responses), next_after=next_after, total=total)
 
