@@ -66,16 +66,25 @@ class RecordsView:
 
         return pd.DataFrame.from_records(self.flat(), columns=list(dataset_features(self._records.dataset.settings)))
 
-    def to_datasets(self) -> Any:
-        """A ``datasets.Dataset`` written page by page to Arrow (the records are not held in memory)."""
+    def to_datasets(self, cache_dir: str | None = None) -> Any:
+        """A ``datasets.Dataset`` written row by row to an Arrow file (memory-mapped: the records are
+        never all held in memory) in ``cache_dir`` (default: a new temporary folder)."""
+        import tempfile
+        from pathlib import Path
+
         from datasets import Dataset
+        from datasets.arrow_writer import ArrowWriter
 
         features = dataset_features(self._records.dataset.settings, arrow=True)
-        return Dataset.from_generator(_generate, gen_kwargs={"view": self}, features=features)
-
-
-def _generate(view: RecordsView) -> Iterator[dict[str, Any]]:
-    yield from view.flat()
+        path = Path(cache_dir or tempfile.mkdtemp(prefix="claystream-")) / f"{self._records.dataset.name}.arrow"
+        writer = ArrowWriter(features=features, path=str(path))
+        try:
+            for row in self.flat():
+                writer.write(row)
+            writer.finalize()
+        finally:
+            writer.close()
+        return Dataset.from_file(str(path))
 
 
 def _responses_of(row: Any) -> list[dict[str, Any]]:
