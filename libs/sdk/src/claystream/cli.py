@@ -68,6 +68,10 @@ def import_file(
                 lines.append(line)
                 yield row
 
+        for _ in rows():  # the whole file is checked before anything is sent
+            pass
+        lines.clear()
+
         where = "row" if fmt == "parquet" else "line"
         with Client(url, api_key) as client:
             result = client.log(rows(), dataset, fields=mapping or None,
