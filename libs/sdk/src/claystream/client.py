@@ -14,7 +14,7 @@ from tqdm.auto import tqdm
 
 from claystream._http import RetryingJson, decode
 from claystream.errors import ClaystreamError, ValidationFailed, error_for
-from claystream.records import ColumnMap, RecordMapper, batched, rows_of
+from claystream.records import ColumnMap, RecordMapper, rows_of, sized_batches
 
 
 @dataclass
@@ -238,6 +238,10 @@ class Client:
             raise error_for(response.status_code, payload, method=method, url=path)
         return payload
 
+    def _body_budget(self) -> int:
+        """Bytes a batch's JSON may take: the ingest service's ``max_body_bytes`` less room for the envelope."""
+        return int(int(self.limits("ingest")["max_body_bytes"]) * 0.95) - 1024
+
     def _send_batches(
         self, items: Iterator[dict[str, Any]], total: int | None, path: str, params: dict[str, Any] | None, *,
         batch_size: int, concurrency: int, progress: bool, unit: str, ids_key: str,
@@ -267,7 +271,7 @@ class Client:
         try:
             with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
                 offset = 0
-                for batch in batched(items, batch_size):
+                for batch in sized_batches(items, batch_size, self._body_budget()):
                     pending.append(
                         pool.submit(self._call, self._ingest, "POST", path, body={"items": batch}, params=params)
                     )
