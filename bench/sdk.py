@@ -61,7 +61,7 @@ def texts(limit: int) -> Iterator[str]:
     else:
         print(f"(no {path}: synthetic review texts)")
         source = (f"review number {i}: the film was {'great' if i % 2 else 'dull'} and the plot ..." for i in itertools.count())
-    return itertools.islice(itertools.cycle(source) if not path.exists() else source, limit)
+    return itertools.islice(source, limit)
 
 
 def rows(count: int, dims: int, annotator: str) -> Iterator[dict[str, Any]]:
