@@ -109,7 +109,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         db = f"bench{uuid.uuid4().hex[:8]}"
         env = {"CLAYSTREAM_ANNOTATE_OWNER_USERNAME": "owner", "CLAYSTREAM_ANNOTATE_OWNER_PASSWORD": "bench-owner-password-1",
                "CLAYSTREAM_ANNOTATE_OWNER_WORKSPACE": WORKSPACE, "CLAYSTREAM_ANNOTATE_OUTBOX_POLL_S": "0.2",
-               "CLAYSTREAM_INGEST_RATE_LIMIT_PER_S": "100000"}
+               "CLAYSTREAM_INGEST_RATE_LIMIT_PER_S": "100000", **dict(pair.split("=", 1) for pair in args.env)}
         for name in NAMES:
             env |= {f"CLAYSTREAM_{name.upper()}_MONGO_DB": db, f"CLAYSTREAM_{name.upper()}_LOG_JSON": "false"}
         launcher = ServiceLauncher(stack, extra_env=env)
@@ -167,6 +167,7 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=50_000)
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--dims", type=int, default=384)
+    parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE", help="extra service settings")
     figures = run(parser.parse_args())
     for name, goal in GOALS.items():
         value = figures.get(name)
