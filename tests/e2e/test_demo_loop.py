@@ -10,10 +10,12 @@ alert raised, samples routed back, report files written — and that the set-up 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
 import pytest
+from claystream_devstack import demo_data
 from claystream_devstack.demo import DemoConfig, DemoOutcome, run_demo
 from claystream_devstack.demo_api import DemoApi, ServiceUrls
 from claystream_devstack.demo_report import ACCURACY_PNG, DRIFT_PNG
@@ -78,6 +80,24 @@ def test_set_up_twice_creates_nothing_twice(launcher: ServiceLauncher, tmp_path:
     assert api.members() == members and [m["username"] for m in members] == [TINY.annotator]
     assert second.credentials == first.credentials  # same password and API key: nothing re-created
     assert second.steps.status_of("dataset") == "ok" and "exists" in _detail(second, "dataset")
+
+
+def test_set_up_works_from_the_repository_alone(launcher: ServiceLauncher, tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fresh clone has no ../shared/data: the set-up imports from the sample packaged with devstack."""
+    empty = tmp_path / "no-shared-data"
+    empty.mkdir()
+    monkeypatch.setenv("CLAYSTREAM_SHARED_DATA", str(empty))
+    demo_data.clear_cache()
+    config = replace(TINY, dataset="imdb_from_sample")
+    outcome = run_demo(launcher, simulate=False, out_dir=tmp_path, config=config)
+    assert not outcome.steps.problems, outcome.steps.problems
+    assert any("from the packaged sample" in r.name for r in outcome.steps.results), outcome.steps.results
+    api = DemoApi(api_for(launcher).urls, service_token=launcher.dev_secrets()["SERVICE_TOKEN"],
+                  workspace=config.workspace, dataset=config.dataset)
+    stored = {str(r["external_id"]) for r in api.all_records()}
+    sample_ids = {str(r["id"]) for r in demo_data.rows_of(demo_data.UNLABELLED_IMDB)}
+    assert len(stored) == config.unlabelled and stored <= sample_ids
 
 
 def test_simulated_demo_closes_the_loop(launcher: ServiceLauncher, tmp_path: Path) -> None:

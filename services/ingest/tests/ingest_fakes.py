@@ -38,6 +38,7 @@ def imdb_spec(workspace: str = "acme", name: str = "reviews") -> DatasetSpec:
             {"name": "year", "type": "integer"},
             {"name": "rating", "type": "float"},
         ],
+        "vectors": [{"name": "mini", "dimensions": 3}],
     })
 
 

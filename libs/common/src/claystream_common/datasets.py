@@ -60,6 +60,28 @@ class MetadataPropertySpec(BaseModel):
     values: list[str] | None = Field(default=None, description="allowed terms (None: any)")
 
 
+MAX_VECTOR_DIMENSIONS = 4096
+# The vector field every dataset has without declaring it: the trainer's sentence embeddings of the records
+# (served by the trainer's ``/embeddings`` API); a dataset cannot declare a field of that name.
+TRAINER_EMBEDDINGS = "trainer_embeddings"
+
+
+class VectorFieldSpec(BaseModel):
+    """A vector field: records may carry ``vectors: {name: [dimensions floats]}`` for similarity search."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: Name
+    title: str | None = None
+    dimensions: int = Field(ge=1, le=MAX_VECTOR_DIMENSIONS)
+
+    @field_validator("name")
+    @classmethod
+    def _not_reserved(cls, value: str) -> str:
+        if value == TRAINER_EMBEDDINGS:
+            raise ValueError(f"'{TRAINER_EMBEDDINGS}' is reserved for the trainer's embeddings")
+        return value
+
+
 class TrainerSettings(BaseModel):
     """Stored with the dataset, used by the trainer."""
 
@@ -83,10 +105,11 @@ class DatasetSpec(BaseModel):
     fields: list[FieldSpec] = Field(min_length=1)
     questions: list[QuestionSpec] = Field(min_length=1)
     metadata_properties: list[MetadataPropertySpec] = Field(default_factory=list)
+    vectors: list[VectorFieldSpec] = Field(default_factory=list, description="vector fields for similarity search")
     min_submitted: int = Field(default=1, ge=1, le=20)
     trainer: TrainerSettings = Field(default_factory=TrainerSettings)
 
-    @field_validator("fields", "questions", "metadata_properties")
+    @field_validator("fields", "questions", "metadata_properties", "vectors")
     @classmethod
     def _unique_names(cls, items: list[BaseModel]) -> list[BaseModel]:
         names = [getattr(item, "name") for item in items]
@@ -102,6 +125,9 @@ class DatasetSpec(BaseModel):
 
     def metadata_property(self, name: str) -> MetadataPropertySpec | None:
         return next((m for m in self.metadata_properties if m.name == name), None)
+
+    def vector_field(self, name: str) -> VectorFieldSpec | None:
+        return next((v for v in self.vectors if v.name == name), None)
 
     @classmethod
     def from_document(cls, document: dict[str, object]) -> "DatasetSpec":

@@ -172,6 +172,15 @@ class DriftChanged(EventData):
     evidence: dict[str, Any] = Field(default_factory=dict)
 
 
+# --------------------------------------------------------------------------- datasets
+class DatasetDeleted(EventData):
+    """A dataset was deleted (envelope ``workspace`` and ``dataset`` name it): every service drops what it
+    holds of it, so a new dataset with the same name starts clean."""
+
+    dataset_id: str | None = None
+    deleted_by: str | None = None
+
+
 # --------------------------------------------------------------------------- registry
 EVENT_TYPES: dict[str, tuple[Topic, type[EventData]]] = {
     "record.ingested": (Topic.RECORDS, RecordIngested),
@@ -189,6 +198,7 @@ EVENT_TYPES: dict[str, tuple[Topic, type[EventData]]] = {
     "feedback.logged": (Topic.FEEDBACK, FeedbackLogged),
     "drift.detected": (Topic.DRIFT, DriftChanged),
     "drift.resolved": (Topic.DRIFT, DriftChanged),
+    "dataset.deleted": (Topic.DATASETS, DatasetDeleted),
 }
 
 

@@ -14,6 +14,7 @@ class Topic(StrEnum):
     PREDICTIONS = "predictions"
     FEEDBACK = "feedback"
     DRIFT = "drift"
+    DATASETS = "datasets"
 
     @property
     def dlq(self) -> str:
@@ -38,6 +39,7 @@ TOPIC_PARTITIONS: dict[Topic, int] = {
     Topic.PREDICTIONS: 4,
     Topic.FEEDBACK: 4,
     Topic.DRIFT: 1,
+    Topic.DATASETS: 1,
 }
 DLQ_PARTITIONS = 1
 

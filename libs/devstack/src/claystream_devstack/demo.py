@@ -2,7 +2,9 @@
 
 Set-up (always, idempotent): workspace ``demo``, dataset ``imdb_reviews`` (question ``sentiment``:
 positive / negative, field ``text``, guidelines), an annotator with a generated password, an SDK API
-key, and 100 random unlabelled IMDb reviews (seed 42) imported through the SDK.
+key, and 100 random unlabelled IMDb reviews (seed 42) imported through the SDK.  The data comes from
+``../shared/data`` (or ``$CLAYSTREAM_SHARED_DATA``) when present, else from the sample packaged with
+devstack (``demo_data``), so the demo runs from the repository alone.
 
 ``--simulate``: an annotator labels IMDb train reviews through the HTTP API with their true labels;
 the trainer trains and publishes suggestions; production traffic goes through the predict endpoint
@@ -96,7 +98,7 @@ def run_demo(launcher: ServiceLauncher, *, simulate: bool, out_dir: Path, config
     try:
         try:
             client = _set_up(launcher, api, config, steps, outcome)
-        except Exception as error:  # noqa: BLE001 - e.g. the shared data folder is missing: say so, keep the stack up
+        except Exception as error:  # noqa: BLE001 - a service refused a step: say so, keep the stack up
             steps.results.append(StepResult("set-up", "failed", 0.0, f"{type(error).__name__}: {error}"))
             print(f"demo: set-up failed: {type(error).__name__}: {error}")
             client = None
@@ -139,7 +141,8 @@ def _set_up(launcher: ServiceLauncher, api: DemoApi, config: DemoConfig, steps: 
         return None
     client = claystream.Client(api.urls.ingest, api_key, api.urls.annotate)
     rows = demo_data.unlabelled_imdb(config.unlabelled, seed=config.seed)
-    steps.run(f"import {len(rows)} unlabelled IMDb reviews (SDK)",
+    source = demo_data.describe_source(demo_data.UNLABELLED_IMDB)
+    steps.run(f"import {len(rows)} unlabelled IMDb reviews from the {source} (SDK)",
               lambda: f"{import_records(client, rows, dataset=config.dataset, source='imdb_unsup')} accepted")
     steps.run("records stored in annotate",
               lambda: wait_stored(api, {str(r["id"]) for r in rows}, timeout_s=config.store_wait_s))

@@ -1,4 +1,10 @@
-"""Samples of the shared datasets (../shared/data, read in place) for the demo, with a fixed seed."""
+"""The demo's data, sampled with a fixed seed: the full shared data when present, else the packaged sample.
+
+Every dataset file is named by its path relative to a data folder (``imdb/train.jsonl.gz``).  It is read
+from ``$CLAYSTREAM_SHARED_DATA`` or ``../shared/data`` beside the checkout when that file exists there,
+otherwise from the small sample shipped in this package (``sample_data/``, see its ``PROVENANCE.md``), so
+the run command works from the repository alone.  A new demo dataset only adds its files to the sample.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 Row = dict[str, Any]
+SAMPLE_DIR = Path(__file__).resolve().parent / "sample_data"
 
 
 def data_dir() -> Path:
@@ -21,18 +28,34 @@ def data_dir() -> Path:
     return Path(__file__).resolve().parents[4].parent / "shared" / "data"
 
 
-@functools.lru_cache(maxsize=4)
+def source_path(relative: str) -> Path:
+    """Where ``relative`` is read from: the shared data folder when it has the file, else the packaged sample."""
+    for folder in (data_dir(), SAMPLE_DIR):
+        if (folder / relative).is_file():
+            return folder / relative
+    raise FileNotFoundError(f"{relative} is neither in {data_dir()} (CLAYSTREAM_SHARED_DATA) "
+                            f"nor in the packaged sample {SAMPLE_DIR}")
+
+
+def describe_source(relative: str) -> str:
+    """``"shared data"`` or ``"packaged sample"``: what the demo prints next to what it imported."""
+    return "packaged sample" if source_path(relative).is_relative_to(SAMPLE_DIR) else "shared data"
+
+
+@functools.lru_cache(maxsize=8)
 def _read(path: Path) -> list[Row]:
     """Every row of one file (cached: the demo samples the same files several times; treat rows as read-only)."""
-    if not path.exists():
-        raise FileNotFoundError(f"{path} not found: set CLAYSTREAM_SHARED_DATA to the folder holding imdb/ and rt_polarity/")
     with gzip.open(path, "rt", encoding="utf-8") as handle:
         return [json.loads(line) for line in handle if line.strip()]
 
 
+def rows_of(relative: str) -> list[Row]:
+    return _read(source_path(relative))
+
+
 def sample(relative: str, count: int, *, seed: int = 42, exclude: set[str] | None = None) -> list[Row]:
-    """``count`` rows of ``<data>/<relative>`` chosen with ``random.Random(seed)`` (``exclude``: ids to skip)."""
-    rows = _read(data_dir() / relative)
+    """``count`` rows of ``relative`` chosen with ``random.Random(seed)`` (``exclude``: ids to skip)."""
+    rows = rows_of(relative)
     if exclude:
         rows = [row for row in rows if str(row["id"]) not in exclude]
     return random.Random(seed).sample(rows, min(count, len(rows)))
@@ -40,7 +63,7 @@ def sample(relative: str, count: int, *, seed: int = 42, exclude: set[str] | Non
 
 def balanced(relative: str, count: int, *, seed: int = 42, exclude: set[str] | None = None) -> list[Row]:
     """Like :func:`sample` but with the labels interleaved, so every prefix has both classes."""
-    rows = [row for row in _read(data_dir() / relative) if not exclude or str(row["id"]) not in exclude]
+    rows = [row for row in rows_of(relative) if not exclude or str(row["id"]) not in exclude]
     random.Random(seed).shuffle(rows)
     by_label: dict[str, list[Row]] = {}
     for row in rows:
@@ -57,9 +80,12 @@ def balanced(relative: str, count: int, *, seed: int = 42, exclude: set[str] | N
     return out
 
 
+UNLABELLED_IMDB = "imdb/unsup.jsonl.gz"
+
+
 def unlabelled_imdb(count: int, seed: int = 42) -> list[Row]:
     """The walkthrough's import: ``count`` random unlabelled IMDb reviews (the "unsupervised" split)."""
-    return sample("imdb/unsup.jsonl.gz", count, seed=seed)
+    return sample(UNLABELLED_IMDB, count, seed=seed)
 
 
 def clear_cache() -> None:

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from claystream_common.datasets import DatasetSpec
 from claystream_common.idempotency import MongoFence
 from claystream_common.kafka.consumer import ConsumerRunner
@@ -26,8 +28,10 @@ from claystream_annotate.adapters.mongo_records import MongoRecordRepository
 from claystream_annotate.adapters.mongo_responses import MongoResponseStore
 from claystream_annotate.adapters.mongo_users import MongoUserStore, MongoWorkspaceStore
 from claystream_annotate.adapters.redis_queue import RedisCounters, RedisLoginLimiter, RedisQueue
+from claystream_annotate.adapters.vector_sources import HttpTrainerEmbeddings, MongoStoredVectors, RedisGenerations
 from claystream_annotate.config import AnnotateSettings
 from claystream_annotate.consumers.subscriptions import subscriptions
+from claystream_annotate.services.vector_index import VectorIndex
 from claystream_annotate.services.outbox import OutboxRelay
 from claystream_annotate.services.users import ensure_first_owner
 
@@ -53,6 +57,9 @@ class Deps:
     limiter: RedisLoginLimiter
     sessions: SessionCodec
     relay: OutboxRelay
+    publisher: EventPublisher  # direct events (dataset.deleted); responses go through the outbox relay
+    vectors: VectorIndex
+    http: httpx.AsyncClient
 
 
 def spec_loader(datasets: MongoDatasetStore) -> Callable[[str], Awaitable[DatasetSpec | None]]:
@@ -76,6 +83,11 @@ def build_deps(settings: AnnotateSettings, *, publisher: EventPublisher | None =
     queue = RedisQueue(redis)
     counters = RedisCounters(redis)
     model_events = MongoModelEventStore(db)
+    http = httpx.AsyncClient()
+    trainer = (HttpTrainerEmbeddings(http, trainer_url=settings.trainer_url, service_token=settings.service_token)
+               if settings.trainer_url else None)
+    vectors = VectorIndex(stored=MongoStoredVectors(db), generations=RedisGenerations(redis), trainer=trainer,
+                          trainer_refresh_s=settings.trainer_vectors_refresh_s)
     runners = []
     if settings.consumers_enabled:
         runners.append(
@@ -84,7 +96,8 @@ def build_deps(settings: AnnotateSettings, *, publisher: EventPublisher | None =
                 bootstrap_servers=settings.kafka_bootstrap_servers,
                 group_id=settings.consumer_group,
                 subscriptions=subscriptions(
-                    records=records, datasets=datasets, queue=queue, counters=counters, model_events=model_events
+                    records=records, datasets=datasets, queue=queue, counters=counters, model_events=model_events,
+                    vectors=vectors,
                 ),
                 producer=producer,
                 fence=MongoFence(db["processed_events"], settings.consumer_group),
@@ -130,6 +143,9 @@ def build_deps(settings: AnnotateSettings, *, publisher: EventPublisher | None =
         ),
         sessions=SessionCodec(settings.secret_key, max_age_s=settings.session_max_age_s),
         relay=relay,
+        publisher=publisher or producer,
+        vectors=vectors,
+        http=http,
     )
 
 
@@ -169,6 +185,8 @@ async def prepare_owner(deps: Deps) -> None:
 
 async def close_deps(deps: Deps) -> None:
     await deps.relay.stop()
+    await deps.vectors.close()
+    await deps.http.aclose()
     await deps.kafka.stop()
     await deps.redis.aclose()
     await deps.mongo.close()

@@ -33,6 +33,8 @@ class AnnotateSettings(BaseAppSettings):
     outbox_enabled: bool = True
     page_max: int = Field(default=200, ge=1, le=1000)
     dataset_cache_s: float = Field(default=2.0, ge=0)
+    trainer_vectors_refresh_s: float = Field(default=30.0, gt=0, description="age at which the similarity index "
+                                             "reloads the trainer's embeddings (in the background)")
 
     # other services (the launcher passes them; optional)
     annotate_url: str | None = None

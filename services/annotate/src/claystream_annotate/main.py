@@ -18,6 +18,7 @@ from claystream_annotate.api.routes import (
     record_changes,
     records,
     responses,
+    similar,
     workspaces,
 )
 from claystream_annotate.bootstrap import build_deps, close_deps, prepare_owner, prepare_storage
@@ -43,7 +44,7 @@ def create_app(settings: AnnotateSettings | None = None, *, publisher: EventPubl
 
     app = create_service_app(settings, title="Claystream annotate", start=start, stop=stop)
     install_error_handlers(app)
-    for module in (auth, workspaces, datasets, record_changes, records, responses, export, metrics, limits):
+    for module in (auth, workspaces, datasets, similar, record_changes, records, responses, export, metrics, limits):
         app.include_router(module.router)
     app.include_router(web_router)
     mount_web = getattr(web, "mount_web", None)

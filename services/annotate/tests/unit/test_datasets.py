@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+from claystream_common.ports import RecordingPublisher
 from claystream_annotate.services.datasets import (
     create_dataset,
     dataset_progress,
@@ -38,8 +39,23 @@ async def test_crud_and_visibility(world: World) -> None:
     await world.counters.incr(spec.id, "records", 5)
     assert (await dataset_progress([updated], counters=world.counters))[spec.id] == {"records": 5, "completed": 0}
     world.records.add("r1", spec.id)
-    await delete_dataset(actor=admin(), workspace="ws", name="reviews", counters=world.counters, datasets=world.datasets, **world.ports())
+    publisher = RecordingPublisher()
+    await delete_dataset(actor=admin(), workspace="ws", name="reviews", counters=world.counters, datasets=world.datasets,
+                         publisher=publisher, **world.ports())
     assert not world.records.documents and not world.datasets.documents
+    [event] = publisher.of_type("dataset.deleted")
+    assert (event.workspace, event.dataset, event.data.dataset_id) == ("ws", "reviews", spec.id)
+
+
+async def test_a_deletion_that_cannot_be_announced_deletes_nothing(world: World) -> None:
+    spec = await create_dataset(dict(BODY), actor=admin(), workspace="ws", datasets=world.datasets)
+    world.records.add("r1", spec.id)
+    publisher = RecordingPublisher()
+    publisher.fail_with = ConnectionError("broker down")
+    with pytest.raises(ConnectionError):
+        await delete_dataset(actor=admin(), workspace="ws", name="reviews", counters=world.counters,
+                             datasets=world.datasets, publisher=publisher, **world.ports())
+    assert world.records.documents and world.datasets.documents
 
 
 async def test_invalid_body_names_the_field(world: World) -> None:

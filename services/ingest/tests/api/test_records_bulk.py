@@ -77,6 +77,19 @@ async def test_422_lists_every_bad_record_and_accepts_none(client: httpx.AsyncCl
     assert fake.publisher.published == []
 
 
+async def test_422_for_a_vector_of_the_wrong_dimension_or_an_unknown_vector_field(client: httpx.AsyncClient, fake) -> None:  # type: ignore[no-untyped-def]
+    good = {"fields": {"text": "fine"}, "vectors": {"mini": [0.1, 0.2, 0.3]}}
+    body = {"items": [good, {"fields": {"text": "x"}, "vectors": {"mini": [0.1, 0.2]}},
+                      {"fields": {"text": "y"}, "vectors": {"nope": [1.0, 2.0, 3.0]}}]}
+    response = await client.post(URL, json=body)
+    assert response.status_code == 422
+    assert response.json()["errors"] == [
+        {"index": 1, "field": "vectors.mini", "reason": "must be a list of 3 numbers (got 2 numbers)"},
+        {"index": 2, "field": "vectors.nope", "reason": "unknown vector field (dataset vector fields: mini)"},
+    ]
+    assert fake.publisher.published == []
+
+
 async def test_partial_accepts_the_good_ones(client: httpx.AsyncClient) -> None:
     body = {"items": [BODY["items"][0], {"fields": {}}]}
     response = await client.post(URL, params={"partial": "true"}, json=body)

@@ -104,9 +104,16 @@ def test_a_valid_record_is_normalised() -> None:
          [{"index": 0, "field": "suggestions[0].why", "reason": "unknown property"}]),
         (GOOD | {"vectors": [1.0]}, [{"index": 0, "field": "vectors", "reason":
                                       "must be an object of vector name to list of numbers"}]),
-        (GOOD | {"vectors": {"mini": []}}, [{"index": 0, "field": "vectors.mini", "reason": "must be a list of 1 to 4096 numbers"}]),
-        (GOOD | {"vectors": {"mini": [1, "2"]}}, [{"index": 0, "field": "vectors.mini", "reason":
-                                                   "must contain only finite numbers"}]),
+        (GOOD | {"vectors": {"mini": []}}, [{"index": 0, "field": "vectors.mini", "reason":
+                                             "must be a list of 3 numbers (got 0 numbers)"}]),
+        (GOOD | {"vectors": {"mini": [1.0, 2.0]}}, [{"index": 0, "field": "vectors.mini", "reason":
+                                                     "must be a list of 3 numbers (got 2 numbers)"}]),
+        (GOOD | {"vectors": {"mini": "1,2,3"}}, [{"index": 0, "field": "vectors.mini", "reason":
+                                                  "must be a list of 3 numbers (got str)"}]),
+        (GOOD | {"vectors": {"other": [1.0, 2.0, 3.0]}}, [{"index": 0, "field": "vectors.other", "reason":
+                                                           "unknown vector field (dataset vector fields: mini)"}]),
+        (GOOD | {"vectors": {"mini": [1, "2", 3]}}, [{"index": 0, "field": "vectors.mini", "reason":
+                                                      "must contain only finite numbers"}]),
     ],
 )
 def test_each_rule_reports_index_field_and_reason(record: Any, expected: list[dict[str, Any]]) -> None:

@@ -13,3 +13,12 @@ PREDICTIONS_SEEN = Counter("claystream_monitor_predictions_total", "Predictions 
 FEEDBACK_SEEN = Counter("claystream_monitor_feedback_total", "Feedback processed", ["model", "outcome"])
 WINDOWS_EVALUATED = Counter("claystream_monitor_windows_total", "Window evaluations", ["model", "kind"])
 SAMPLES_SENT = Counter("claystream_monitor_samples_total", "Samples routed back to annotators", ["model", "outcome"])
+
+
+def drop_model_series(model: str) -> None:
+    """Forget the drift gauges of a deleted dataset's model (counters stay: they are monotonic by contract)."""
+    for gauge in (DRIFT_SCORE, DRIFT_THRESHOLD, DRIFT_P_VALUE, DRIFT_ALERTING):
+        checks = {sample.labels["check"] for family in gauge.collect() for sample in family.samples
+                  if sample.labels.get("model") == model}
+        for check in checks:
+            gauge.remove(model, check)

@@ -100,12 +100,22 @@ def build_deps(settings: TrainerSettings, *, finetuner: Any | None = None) -> De
     scheduler = TrainingScheduler(ports, run_training, SchedulerConfig(
         debounce_s=settings.debounce_s, lease_s=settings.lock_lease_s,
         finetune_enabled=settings.finetune_enabled and ports.finetuner is not None))
+    async def forget_in_memory(dataset: DatasetKey, body_refs: set[str]) -> None:
+        await scheduler.stop_dataset(dataset)
+        champions.drop(dataset)
+        worker.forget(dataset)
+        bodies.forget(body_refs)
+        ports.specs.forget(dataset)  # type: ignore[attr-defined]
+        if student is not None:
+            student.rows.forget(dataset)
+
     runners = []
     if settings.consumers_enabled:
         runners.append(ConsumerRunner(
             service=settings.service_name, bootstrap_servers=settings.kafka_bootstrap_servers,
             group_id=settings.consumer_group, producer=producer,
-            subscriptions=subscriptions(ports=ports, embed=worker.poke, train=scheduler.poke),
+            subscriptions=subscriptions(ports=ports, embed=worker.poke, train=scheduler.poke,
+                                        forget_in_memory=forget_in_memory),
             max_attempts=settings.consumer_max_attempts, backoff_initial_s=settings.consumer_backoff_initial_s,
             backoff_max_s=settings.consumer_backoff_max_s, session_timeout_ms=settings.kafka_session_timeout_ms,
             heartbeat_interval_ms=settings.kafka_heartbeat_interval_ms,

@@ -8,6 +8,7 @@ from claystream_common.service_app import create_service_app
 from claystream_common.settings import load_settings
 from fastapi import FastAPI
 
+from claystream_trainer.api.routes.embeddings import router as embeddings_router
 from claystream_trainer.api.routes.models import router as models_router
 from claystream_trainer.bootstrap import Deps, build_deps, close_deps, start_deps
 from claystream_trainer.config import TrainerSettings
@@ -27,6 +28,7 @@ def create_app(settings: TrainerSettings | None = None, *, deps_factory: Callabl
         await close_deps(app.state.deps)
 
     app = create_service_app(settings, title="Claystream trainer", start=start, stop=stop)
+    app.include_router(embeddings_router)
     app.include_router(models_router)
     return app
 

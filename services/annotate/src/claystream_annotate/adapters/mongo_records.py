@@ -69,7 +69,7 @@ class MongoRecordRepository:
         updates = []
         for position in duplicate_positions:
             record = records[position]
-            changes = {k: v for k, v in record.items() if k in ("fields", "metadata", "external_id", "origin")}
+            changes = {k: v for k, v in record.items() if k in ("fields", "metadata", "external_id", "origin", "vectors")}
             updates.append(UpdateOne({"_id": record["_id"]}, {"$set": {**changes, "updated_at": now}}))
         if updates:
             await self._records.bulk_write(updates, ordered=False)

@@ -32,27 +32,51 @@ class CounterWriter(Protocol):
     async def incr(self, dataset_id: str, name: str, amount: int = 1) -> None: ...
 
 
+class VectorSink(Protocol):
+    async def stored(self, dataset_id: str, records: list[tuple[str, dict[str, list[float]]]]) -> None: ...
+
+
 class ModelEventWriter(Protocol):
     async def add(self, *, event_id: str, workspace: str | None, dataset: str | None, event_type: str, data: dict[str, Any], occurred_at: Any) -> bool: ...
 
 
-async def _dataset_id(workspace: str | None, dataset: str | None, datasets: DatasetLookup) -> str:
+async def _dataset(workspace: str | None, dataset: str | None, datasets: DatasetLookup) -> dict[str, Any]:
     if not workspace or not dataset:
         raise PermanentError("event without workspace or dataset")
     document = await datasets.get(workspace, dataset)
     if document is None:
         raise PermanentError(f"unknown dataset {workspace}/{dataset}")
-    return str(document["_id"])
+    return document
+
+
+async def _dataset_id(workspace: str | None, dataset: str | None, datasets: DatasetLookup) -> str:
+    return str((await _dataset(workspace, dataset, datasets))["_id"])
+
+
+def checked_vectors(record_id: str, vectors: dict[str, list[float]], dataset: dict[str, Any]) -> dict[str, list[float]]:
+    """The record's vectors when every one is a declared field of the right size (ingest checked them; an event
+    that did not come through ingest is dead-lettered with the cause rather than stored half-valid)."""
+    dimensions = {v["name"]: v["dimensions"] for v in dataset.get("vectors") or []}
+    for name, vector in vectors.items():
+        if name not in dimensions:
+            raise PermanentError(f"record {record_id}: vectors.{name}: unknown vector field")
+        if len(vector) != dimensions[name]:
+            raise PermanentError(f"record {record_id}: vectors.{name}: {len(vector)} numbers, "
+                                 f"the field has {dimensions[name]} dimensions")
+    return vectors
 
 
 async def on_records_ingested(
-    events: list[Envelope[RecordIngested]], *, records: RecordStore, datasets: DatasetLookup, queue: QueueWriter, counters: CounterWriter
+    events: list[Envelope[RecordIngested]], *, records: RecordStore, datasets: DatasetLookup, queue: QueueWriter, counters: CounterWriter,
+    vectors: VectorSink | None = None,
 ) -> None:
-    """Upsert the batch (idempotent by record id), queue the new records, count them."""
+    """Upsert the batch (idempotent by record id), queue the new records, count them; records with vectors
+    go to the similarity index too."""
     by_dataset: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for event in events:
         data = event.data
-        dataset_id = await _dataset_id(event.workspace, event.dataset, datasets)
+        dataset = await _dataset(event.workspace, event.dataset, datasets)
+        dataset_id = str(dataset["_id"])
         suggestions = {
             s.question: {"value": s.value, "score": s.score, "agent": s.agent, "model_version": s.model_version}
             for s in data.suggestions
@@ -70,6 +94,8 @@ async def on_records_ingested(
         }
         if suggestions:
             document["suggestions"] = suggestions
+        if data.vectors:
+            document["vectors"] = checked_vectors(data.record_id, data.vectors, dataset)
         by_dataset[dataset_id].append(document)
     for dataset_id, documents in by_dataset.items():
         unique = list({d["_id"]: d for d in documents}.values())
@@ -77,6 +103,8 @@ async def on_records_ingested(
         if new:
             await queue.add(dataset_id, [(record_id, queue_score(None, seq)) for record_id, seq in new])
             await counters.incr(dataset_id, "records", len(new))
+        if vectors is not None:
+            await vectors.stored(dataset_id, [(d["_id"], d["vectors"]) for d in unique if d.get("vectors")])
 
 
 async def on_suggestions_created(

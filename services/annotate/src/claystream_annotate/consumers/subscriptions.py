@@ -12,6 +12,7 @@ from claystream_annotate.consumers.handlers import (
     ModelEventWriter,
     QueueWriter,
     RecordStore,
+    VectorSink,
     on_model_event,
     on_records_ingested,
     on_suggestions_created,
@@ -21,12 +22,14 @@ MODEL_EVENTS = ("training.started", "training.progress", "model.trained", "model
 
 
 def subscriptions(
-    *, records: RecordStore, datasets: DatasetLookup, queue: QueueWriter, counters: CounterWriter, model_events: ModelEventWriter
+    *, records: RecordStore, datasets: DatasetLookup, queue: QueueWriter, counters: CounterWriter, model_events: ModelEventWriter,
+    vectors: VectorSink | None = None,
 ) -> list[Subscription]:
     subs = [
         Subscription(
             "record.ingested",
-            batch_handler=partial(on_records_ingested, records=records, datasets=datasets, queue=queue, counters=counters),
+            batch_handler=partial(on_records_ingested, records=records, datasets=datasets, queue=queue, counters=counters,
+                                  vectors=vectors),
         ),
         Subscription("suggestion.created", batch_handler=partial(on_suggestions_created, records=records, datasets=datasets, queue=queue)),
     ]

@@ -9,12 +9,15 @@ from typing import Any
 
 import nh3
 from claystream_common.datasets import DatasetSpec
+from claystream_common.events import DatasetDeleted, new_event
+from claystream_common.ports import EventPublisher
 from markdown_it import MarkdownIt
 from pydantic import ValidationError
 
 from claystream_annotate.services.errors import Conflict, Invalid, NotFound
 from claystream_annotate.services.ports import Counters, DatasetStore, QueueStore, RecordStore, ResponseStore
 from claystream_annotate.services.principals import Principal, Role
+from claystream_annotate.services.vector_index import VectorIndex
 
 IMMUTABLE = frozenset({"id", "workspace", "name"})
 
@@ -90,6 +93,11 @@ async def update_dataset(
         spec = DatasetSpec.model_validate({**current, **changes})
     except ValidationError as error:
         raise invalid_from(error) from None
+    before = {v["name"]: v["dimensions"] for v in current.get("vectors") or []}
+    for index, field in enumerate(spec.vectors):  # stored vectors have that size: add fields, never resize one
+        if field.name in before and before[field.name] != field.dimensions:
+            raise Invalid(f"vectors.{index}.dimensions", f"cannot change ({field.name} has {before[field.name]}); "
+                                                         "add a new vector field instead")
     replacement = spec.model_dump(mode="json", exclude={"id"}) | {
         "_id": spec.id,
         "created_at": document.get("created_at"),
@@ -109,18 +117,29 @@ async def delete_dataset(
     responses: ResponseStore,
     queue: QueueStore,
     counters: Counters,
+    publisher: EventPublisher,
+    vectors: VectorIndex | None = None,
 ) -> None:
-    """Delete the dataset with its records, responses, queue and counters."""
+    """Delete the dataset with its records, responses, queue and counters, after telling the other
+    services (``dataset.deleted``: the trainer and the monitor drop what they hold of it).
+
+    The event goes first: if publishing fails nothing is deleted and the caller can retry; if a
+    deletion step fails after it, retrying publishes again (the handlers are idempotent)."""
     actor.require(workspace, Role.ADMIN)
     document = await datasets.get(workspace, name)
     if document is None:
         raise NotFound(f"dataset {name} not found in workspace {workspace}")
     dataset_id = str(document["_id"])
+    event = new_event("dataset.deleted", DatasetDeleted(dataset_id=dataset_id, deleted_by=actor.username),
+                      workspace=workspace, dataset=name)
+    await publisher.publish_many([event], keys=[f"{workspace}/{name}"])
     await datasets.delete(dataset_id)
     await records.delete_dataset(dataset_id)
     await responses.delete_dataset(dataset_id)
     await queue.drop(dataset_id)
     await counters.drop(dataset_id)
+    if vectors is not None:
+        vectors.drop(dataset_id)
 
 
 async def dataset_progress(specs: list[DatasetSpec], *, counters: Counters) -> dict[str, dict[str, int]]:

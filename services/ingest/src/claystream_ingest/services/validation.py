@@ -16,7 +16,6 @@ from claystream_common.datasets import DatasetSpec
 RECORD_KEYS = frozenset({"external_id", "fields", "metadata", "suggestions", "vectors", "origin"})
 SUGGESTION_KEYS = frozenset({"question", "value", "score", "agent", "model_version"})
 MAX_EXTERNAL_ID = 256
-MAX_VECTOR_DIMS = 4096
 MAX_ORIGIN = 64
 
 
@@ -45,6 +44,7 @@ class RecordValidator:
         self._metadata = {m.name: (m.type, frozenset(m.values) if m.values is not None else None)
                           for m in spec.metadata_properties}
         self._questions = {q.name: _Question(q.type, frozenset(q.labels), q.rating_max or 0) for q in spec.questions}
+        self._vectors = {v.name: v.dimensions for v in spec.vectors}
 
     def validate(self, items: list[Any]) -> tuple[list[tuple[int, dict[str, Any]]], list[dict[str, Any]]]:
         """(index, normalised record) for the good ones, and every error found."""
@@ -195,8 +195,13 @@ class RecordValidator:
             errors.append(item_error(i, "vectors", "must be an object of vector name to list of numbers"))
             return {}
         for name, vector in value.items():
-            if not isinstance(vector, list) or not vector or len(vector) > MAX_VECTOR_DIMS:
-                errors.append(item_error(i, f"vectors.{name}", f"must be a list of 1 to {MAX_VECTOR_DIMS} numbers"))
+            dimensions = self._vectors.get(name)
+            if dimensions is None:
+                known = ", ".join(sorted(self._vectors)) or "none declared"
+                errors.append(item_error(i, f"vectors.{name}", f"unknown vector field (dataset vector fields: {known})"))
+            elif not isinstance(vector, list) or len(vector) != dimensions:
+                got = f"{len(vector)} numbers" if isinstance(vector, list) else type(vector).__name__
+                errors.append(item_error(i, f"vectors.{name}", f"must be a list of {dimensions} numbers (got {got})"))
             elif not all(is_number(x) for x in vector):
                 errors.append(item_error(i, f"vectors.{name}", "must contain only finite numbers"))
         return value

@@ -31,6 +31,9 @@ class MongoDatasetDirectory:
         self._exists[key] = (found, now + (self._known_ttl_s if found else self._unknown_ttl_s))
         return found
 
+    def forget(self, workspace: str | None, dataset: str) -> None:
+        self._exists.pop((workspace, dataset), None)
+
     async def label_target(self, workspace: str | None, dataset: str) -> tuple[str, str] | None:
         query: dict[str, Any] = {"name": dataset}
         if workspace:

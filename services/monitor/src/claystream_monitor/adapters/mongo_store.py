@@ -75,6 +75,18 @@ class MongoMonitorStore:
             upsert=True,
         )
 
+    async def drop_model(self, workspace: str | None, model: str) -> int:
+        """Every document of every monitor collection about ``model`` in ``workspace`` (a deleted dataset)."""
+        dropped = 0
+        for name in COLLECTIONS:
+            dropped += (await self.db[name].delete_many({"workspace": workspace, "model": model})).deleted_count
+        # unmatched feedback names only its model (no workspace): drop it when no other workspace has that model
+        if not await self.models.find_one({"model": model}, {"_id": 1}):
+            dropped += (await self.feedback.delete_many({"model": model})).deleted_count
+        self._last_seen_written = {k: v for k, v in self._last_seen_written.items()
+                                   if not k.startswith(f"{workspace or '-'}|{model}|")}
+        return dropped
+
     # ------------------------------------------------------------------ hot path
     async def store_predictions(self, key: ModelKey, batch: dict[str, list[Any]]) -> None:
         first = batch["event_ids"][0] if batch.get("event_ids") else str(uuid.uuid4())

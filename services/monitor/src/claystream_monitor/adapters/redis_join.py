@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import AsyncIterator
 
 from redis.asyncio import Redis
 
@@ -56,6 +57,17 @@ class RedisJoinIndex:
                                                      float("nan") if score is None else float(score))
         return found
 
+    async def drop_model(self, workspace: str | None, model: str) -> int:
+        """The remembered predictions of ``model`` in ``workspace`` (a deleted dataset; a scan, rare)."""
+        dropped = 0
+        async for batch in _batches(self._redis.scan_iter(match=f"{self._prefix}:p:*", count=1000), 500):
+            values = await self._redis.mget(batch)
+            doomed = [key for key, raw in zip(batch, values, strict=True)
+                      if raw is not None and json.loads(raw)[:2] == [workspace, model]]
+            if doomed:
+                dropped += await self._redis.delete(*doomed)
+        return dropped
+
     async def park(self, feedback: list[ParkedFeedback]) -> None:
         if not feedback:
             return
@@ -82,3 +94,14 @@ class RedisRateLimiter:
             used, _ = await pipe.execute()
         before = int(used) - wanted
         return max(0, min(wanted, limit - before))
+
+
+async def _batches(keys: AsyncIterator[str], size: int) -> AsyncIterator[list[str]]:
+    batch: list[str] = []
+    async for key in keys:
+        batch.append(key)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

@@ -6,9 +6,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from claystream_common.errors import PermanentError
-from claystream_common.events import Envelope, FeedbackLogged, ModelPromoted, ModelTrained, PredictionLogged
+from claystream_common.events import DatasetDeleted, Envelope, FeedbackLogged, ModelPromoted, ModelTrained, PredictionLogged
 from claystream_common.ports import EventPublisher
 
+from claystream_monitor.services.dataset_cleanup import drop_dataset
 from claystream_monitor.services.engine import MonitorEngine
 from claystream_monitor.services.feedback import record_feedback
 from claystream_monitor.services.models import on_model_promoted, on_model_trained
@@ -48,3 +49,9 @@ async def on_promoted(
 async def on_trained(event: Envelope[ModelTrained], *, store: MonitorStore, directory: DatasetDirectory) -> None:
     await require_known_datasets([event], directory)
     await on_model_trained(event, store=store)
+
+
+async def on_dataset_deleted(event: Envelope[DatasetDeleted], *, engine: MonitorEngine, store: MonitorStore, join: JoinIndex,
+                             directory: DatasetDirectory) -> None:
+    if event.dataset:
+        await drop_dataset(event.workspace, event.dataset, engine=engine, store=store, join=join, directory=directory)

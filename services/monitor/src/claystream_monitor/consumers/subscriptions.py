@@ -8,7 +8,7 @@ from functools import partial
 from claystream_common.kafka.consumer import Subscription
 from claystream_common.ports import EventPublisher
 
-from claystream_monitor.consumers.handlers import on_feedback_logged, on_predictions_logged, on_promoted, on_trained
+from claystream_monitor.consumers.handlers import on_dataset_deleted, on_feedback_logged, on_predictions_logged, on_promoted, on_trained
 from claystream_monitor.services.engine import MonitorEngine
 from claystream_monitor.services.ports import DatasetDirectory, JoinIndex, MonitorStore
 from claystream_monitor.services.predictions import PredictionPorts
@@ -31,4 +31,6 @@ def other_subscriptions(
         Subscription("model.promoted", handler=partial(on_promoted, engine=engine, store=store, reference_source=reference_source,
                                                   directory=directory)),
         Subscription("model.trained", handler=partial(on_trained, store=store, directory=directory)),
+        Subscription("dataset.deleted", handler=partial(on_dataset_deleted, engine=engine, store=store, join=join,
+                                                        directory=directory)),
     ]

@@ -64,3 +64,10 @@ class MonitorEngine:
 
     def forget(self, key: ModelKey) -> None:
         self._monitors.pop(key.id, None)
+
+    def drop_model(self, workspace: str | None, model: str) -> None:
+        """Every live monitor (all versions) of a deleted dataset's model."""
+        prefix = f"{workspace or '-'}|{model}|"
+        for key_id in [k for k in self._monitors if k.startswith(prefix)]:
+            del self._monitors[key_id]
+            self._locks.pop(key_id, None)

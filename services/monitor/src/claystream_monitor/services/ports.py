@@ -66,10 +66,14 @@ class JoinIndex(Protocol):
 
     async def park(self, feedback: list[ParkedFeedback]) -> None: ...
 
+    async def drop_model(self, workspace: str | None, model: str) -> int: ...
+
 
 class DatasetDirectory(Protocol):
     async def label_target(self, workspace: str | None, dataset: str) -> tuple[str, str] | None:
         """(text field, label question) of an annotation dataset, or None when it does not exist."""
+
+    def forget(self, workspace: str | None, dataset: str) -> None: ...
 
     async def exists(self, workspace: str | None, dataset: str) -> bool:
         """Whether the annotation dataset exists."""
@@ -97,3 +101,5 @@ class MonitorStore(Protocol):
     async def sent_sample_ids(self, key: ModelKey, sample_ids: list[str]) -> set[str]: ...
 
     async def store_samples(self, samples: list[dict[str, Any]]) -> None: ...
+
+    async def drop_model(self, workspace: str | None, model: str) -> int: ...

@@ -30,6 +30,13 @@ class LocalBodyProvider:
     def register(self, body_ref: str, directory: str) -> None:
         self._dirs[body_ref] = directory
 
+    def forget(self, body_refs: set[str]) -> None:
+        """Fine-tuned bodies of a deleted dataset (their directories are gone)."""
+        with self._lock:
+            for ref in body_refs - {"base"}:
+                self._dirs.pop(ref, None)
+                self._loaded.pop(ref, None)
+
     def base_path(self) -> Path:
         if self._settings.base_model_path is not None:
             return Path(self._settings.base_model_path)

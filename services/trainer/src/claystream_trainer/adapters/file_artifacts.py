@@ -59,5 +59,8 @@ class FileArtifactStore:
         except Exception as error:
             raise ArtifactError(f"artifact unreadable: {path}: {error!r}") from error
 
+    def drop_dataset(self, dataset: DatasetKey) -> None:
+        shutil.rmtree(self._root / dataset.workspace / dataset.dataset, ignore_errors=True)
+
     def body_dir(self, path: str) -> str:
         return str(Path(path) / "body")

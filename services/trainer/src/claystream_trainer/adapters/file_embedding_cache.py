@@ -8,6 +8,7 @@ champion gets its own cache and the old one is simply left behind.
 
 from __future__ import annotations
 
+import shutil
 import threading
 import time
 import uuid
@@ -47,6 +48,13 @@ class FileEmbeddingCache:
     def get_many(self, dataset: DatasetKey, body_key: str, record_ids: Sequence[str]) -> dict[str, np.ndarray]:
         index = self._loaded(dataset, body_key)
         return {r: index[r] for r in record_ids if r in index}
+
+    def drop_dataset(self, dataset: DatasetKey) -> None:
+        """Every body's shards of the dataset, on disk and in memory."""
+        with self._lock:
+            for key in [k for k in self._index if k[0] == dataset]:
+                del self._index[key]
+            shutil.rmtree(self._root / dataset.workspace / dataset.dataset, ignore_errors=True)
 
     def put_many(self, dataset: DatasetKey, body_key: str, record_ids: Sequence[str], vectors: np.ndarray) -> None:
         if len(record_ids) == 0:

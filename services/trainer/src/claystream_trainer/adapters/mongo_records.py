@@ -61,6 +61,9 @@ class MongoRecordStore:
         cursor = self._records.find({"dskey": _dskey(dataset)}, {"record_id": 1})
         return [doc["record_id"] async for doc in cursor]
 
+    async def drop_dataset(self, dataset: DatasetKey) -> int:
+        return (await self._records.delete_many({"dskey": _dskey(dataset)})).deleted_count
+
     async def datasets(self) -> list[DatasetKey]:
         keys = await self._records.distinct("dskey")
         return [DatasetKey(*key.split("/", 1)) for key in keys]
@@ -87,6 +90,9 @@ class MongoLabelStore:
             upsert=True,
         )
         return True
+
+    async def drop_dataset(self, dataset: DatasetKey) -> int:
+        return (await self._labels.delete_many({"dskey": _dskey(dataset)})).deleted_count
 
     async def labelled(self, dataset: DatasetKey) -> dict[str, str]:
         votes: dict[str, list[tuple[Any, str]]] = {}

@@ -86,6 +86,12 @@ class MongoModelRegistry:
     async def set_status(self, dataset: DatasetKey, version: str, status: str) -> None:
         await self._models.update_one({"_id": _doc_id(dataset, version)}, {"$set": {"status": status}})
 
+    async def drop_dataset(self, dataset: DatasetKey) -> int:
+        """Every model entry and the version sequence (a new dataset of the same name starts at v1)."""
+        key = f"{dataset.workspace}/{dataset.dataset}"
+        await self._sequences.delete_one({"_id": key})
+        return (await self._models.delete_many({"dskey": key})).deleted_count
+
 
 class MongoDatasetSpecs:
     """Reads annotate's dataset documents through the shared contract model (cached a few seconds)."""
@@ -103,3 +109,6 @@ class MongoDatasetSpecs:
         spec = DatasetSpec.from_document(doc) if doc is not None else None
         self._cache[dataset] = (time.monotonic(), spec)
         return spec
+
+    def forget(self, dataset: DatasetKey) -> None:
+        self._cache.pop(dataset, None)

@@ -55,5 +55,9 @@ class RedisLabelCounters:
     async def consume(self, dataset: DatasetKey, *, refresh: int, finetune: int) -> None:
         await self._consume(keys=[self._hash(dataset)], args=[str(-refresh), str(-finetune)])
 
+    async def drop(self, dataset: DatasetKey) -> None:
+        """The dataset's counters (the per-event ``counted`` marks expire by themselves: event ids are never reused)."""
+        await self._redis.delete(self._hash(dataset))
+
     async def reset_to(self, dataset: DatasetKey, *, refresh: int, finetune: int) -> None:
         await self._redis.hset(self._hash(dataset), mapping={"refresh": refresh, "finetune": finetune})

@@ -8,6 +8,7 @@ from typing import Any
 from claystream_common.events import Envelope
 
 from claystream_trainer.domain.ports import DatasetKey
+from claystream_trainer.services.dataset_cleanup import ForgetInMemory, drop_dataset
 from claystream_trainer.services.labels import record_label, store_records
 from claystream_trainer.services.ports_bundle import TrainerPorts
 
@@ -26,3 +27,8 @@ async def on_responses(events: Sequence[Envelope[Any]], *, ports: TrainerPorts, 
         touched.add(await record_label(event, ports=ports))
     for dataset in touched:
         train(dataset)
+
+
+async def on_dataset_deleted(event: Envelope[Any], *, ports: TrainerPorts, forget_in_memory: ForgetInMemory) -> None:
+    if event.workspace and event.dataset:
+        await drop_dataset(DatasetKey(event.workspace, event.dataset), ports=ports, forget_in_memory=forget_in_memory)

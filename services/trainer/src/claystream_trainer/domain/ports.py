@@ -39,6 +39,8 @@ class EmbeddingCache(Protocol):
 
     def put_many(self, dataset: DatasetKey, body_key: str, record_ids: Sequence[str], vectors: np.ndarray) -> None: ...
 
+    def drop_dataset(self, dataset: DatasetKey) -> None: ...
+
 
 @dataclass(frozen=True)
 class StoredRecord:
@@ -54,6 +56,8 @@ class RecordStore(Protocol):
     async def all_ids(self, dataset: DatasetKey) -> list[str]: ...
 
     async def datasets(self) -> list[DatasetKey]: ...
+
+    async def drop_dataset(self, dataset: DatasetKey) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -77,6 +81,8 @@ class LabelStore(Protocol):
     async def labelled(self, dataset: DatasetKey) -> dict[str, str]:
         """record id → label (the latest submitted answer per record; majority when annotators disagree)."""
 
+    async def drop_dataset(self, dataset: DatasetKey) -> int: ...
+
 
 class LabelCounters(Protocol):
     async def count_once(self, event_id: str, dataset: DatasetKey, label: str) -> bool:
@@ -89,6 +95,8 @@ class LabelCounters(Protocol):
         """Subtract what a training run used (labels that arrived meanwhile stay counted)."""
 
     async def reset_to(self, dataset: DatasetKey, *, refresh: int, finetune: int) -> None: ...
+
+    async def drop(self, dataset: DatasetKey) -> None: ...
 
 
 class TrainingLock(Protocol):
@@ -143,6 +151,8 @@ class ModelRegistry(Protocol):
 
     async def last_of_kind(self, dataset: DatasetKey, kind: str) -> ModelEntry | None: ...
 
+    async def drop_dataset(self, dataset: DatasetKey) -> int: ...
+
 
 class ArtifactStore(Protocol):
     def save(self, dataset: DatasetKey, version: str, head: Any, body_dir: str | None) -> tuple[str, str]:
@@ -154,6 +164,8 @@ class ArtifactStore(Protocol):
     def verify(self, path: str, sha256: str) -> None: ...
 
     def body_dir(self, path: str) -> str: ...
+
+    def drop_dataset(self, dataset: DatasetKey) -> None: ...
 
 
 class ArtifactError(RuntimeError):

@@ -37,6 +37,13 @@ class ChampionCache:
     def forget(self, dataset: DatasetKey) -> None:
         self._checked.pop(dataset, None)
 
+    def drop(self, dataset: DatasetKey) -> None:
+        """A deleted dataset: nothing of its models is served any more."""
+        for store in (self._models, self._checked, self.load_errors):
+            store.pop(dataset, None)
+        for key in [k for k in self._versions if k[0] == dataset]:
+            del self._versions[key]
+
     async def get(self, dataset: DatasetKey) -> LoadedModel | None:
         current = self._models.get(dataset)
         if current is not None and time.monotonic() - self._checked.get(dataset, 0.0) < self._ttl:

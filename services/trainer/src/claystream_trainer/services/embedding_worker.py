@@ -42,6 +42,9 @@ class EmbeddingWorker:
         self._dirty.add(dataset)
         self._wake.set()
 
+    def forget(self, dataset: DatasetKey) -> None:
+        self._dirty.discard(dataset)
+
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="embedding-worker")
 

@@ -20,6 +20,10 @@ class PoolRowCache:
         self._rows: dict[DatasetKey, sp.csr_matrix] = {}
         self._locks: dict[DatasetKey, asyncio.Lock] = {}
 
+    def forget(self, dataset: DatasetKey) -> None:
+        for store in (self._index, self._rows, self._locks):
+            store.pop(dataset, None)
+
     async def rows(self, dataset: DatasetKey, record_ids: Sequence[str],
                    records: RecordStore) -> tuple[list[str], sp.csr_matrix]:
         """(the ids that have a text, their count rows in that order)."""

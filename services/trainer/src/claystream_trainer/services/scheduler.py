@@ -150,6 +150,15 @@ class TrainingScheduler:
             except Exception as error:  # noqa: BLE001 - keep trying; the lease outlives a blip
                 log.warning("lease renewal failed: %r", error)
 
+    async def stop_dataset(self, dataset: DatasetKey) -> None:
+        """Cancel the dataset's pending check and running training, and wait until they ended."""
+        tasks = [t for t in (self._timers.pop(dataset, None), self._running.pop(dataset, None)) if t is not None]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
     async def wait_idle(self) -> None:
         for task in list(self._timers.values()) + list(self._running.values()):
             with contextlib.suppress(asyncio.CancelledError, Exception):

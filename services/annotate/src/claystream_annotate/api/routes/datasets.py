@@ -61,7 +61,8 @@ async def patch_route(
 async def delete_route(workspace: str, dataset: str, principal: PrincipalDep, deps: DepsDep) -> Response:
     await delete_dataset(
         actor=principal, workspace=workspace, name=dataset, datasets=deps.datasets, records=deps.records,
-        responses=deps.responses, queue=deps.queue, counters=deps.counters,
+        responses=deps.responses, queue=deps.queue, counters=deps.counters, publisher=deps.publisher,
+        vectors=deps.vectors,
     )
     return Response(status_code=204)
 

@@ -76,7 +76,8 @@ async def delete_submit(request: Request, principal: WebUser, workspace: str, da
     deps = request.app.state.deps
     await delete_dataset(
         actor=principal, workspace=workspace, name=dataset, datasets=deps.datasets, records=deps.records,
-        responses=deps.responses, queue=deps.queue, counters=deps.counters,
+        responses=deps.responses, queue=deps.queue, counters=deps.counters, publisher=deps.publisher,
+        vectors=deps.vectors,
     )
     return RedirectResponse("/", status_code=303)
 
