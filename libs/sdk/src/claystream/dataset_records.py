@@ -14,7 +14,7 @@ from claystream.client import LogResult
 from claystream.errors import ValidationFailed
 from claystream.flat import dataset_features, flat_row
 from claystream.loading import iter_records
-from claystream.record_filters import Filter, Query, query_params
+from claystream.record_filters import Filter, Query, filter_body, query_params
 from claystream.records import ColumnMap, RecordMapper, batched, rows_of
 
 if TYPE_CHECKING:
@@ -238,26 +238,26 @@ class DatasetRecords:
             size = int(client.limits("annotate")["records_delete_max"])
             return sum(int(client.annotate_call("POST", f"{self._path}/records:delete", body={"ids": chunk})["deleted"])
                        for chunk in batched(ids, size))
-        params = query_params(query, filter, None)
-        if not params:
+        body = filter_body(query_params(query, filter, None))
+        if not body:
             raise ValueError("delete needs ids, a query or a filter (to delete everything, delete the dataset)")
-        body = {key: value for key, value in params.items() if not key.startswith("metadata.")}
-        metadata = {key.removeprefix("metadata."): value for key, value in params.items() if key.startswith("metadata.")}
-        if any(key.endswith((".min", ".max")) for key in metadata):
-            raise ValueError("delete by filter: metadata ranges are not supported, use == / in")
-        if metadata:
-            body["metadata"] = metadata
         return int(client.annotate_call("POST", f"{self._path}/records:delete", body={"filter": body})["deleted"])
 
-    def similar(self, *, vector_name: str, record_id: str | None = None, vector: list[float] | None = None,
-                k: int = 10, filter: Filter | None = None) -> list[dict[str, Any]]:  # noqa: A002
-        """The ``k`` records most similar (cosine) to a record or a vector (the i12-server similarity API)."""
-        body: dict[str, Any] = {"vector_name": vector_name, "limit": k, **(filter.params() if filter else {})}
+    def similar(self, *, vector_name: str, record_id: str | None = None, vector: Iterable[float] | None = None,
+                k: int = 10, query: Query | str | None = None,
+                filter: Filter | None = None) -> list[dict[str, Any]]:  # noqa: A002
+        """The ``k`` records most similar (cosine) to a record (itself excluded) or to a vector, among
+        those matching ``query`` / ``filter``; best first, each with its ``score``.  ``vector_name``: a
+        vector field, or ``trainer_embeddings`` (the trainer's sentence embeddings, any dataset)."""
+        body: dict[str, Any] = {"vector_field": vector_name, "k": k}
         if record_id is not None:
             body["record_id"] = record_id
         if vector is not None:
-            body["vector"] = list(vector)
-        answer = self.dataset.client.annotate_call("POST", f"{self._path}/records:similar", body=body)
+            body["vector"] = [float(v) for v in vector]
+        conditions = filter_body(query_params(query, filter, None))
+        if conditions:
+            body["filter"] = conditions
+        answer = self.dataset.client.annotate_call("POST", f"{self._path}/records/similar", body=body)
         return list(answer.get("items") or [])
 
     def log_from(self, path: str, **options: Any) -> LogResult:

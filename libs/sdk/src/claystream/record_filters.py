@@ -88,3 +88,14 @@ def query_params(query: Query | str | None, filter: Filter | None, sort: Any) ->
                 raise ValueError(f"sort {sort!r}: one of {sorted(SORTS)}")
             params["sort"] = SORTS[str(sort)]
     return params
+
+
+def filter_body(params: dict[str, Any]) -> dict[str, Any]:
+    """Query parameters → the JSON ``filter`` object of annotate's POST endpoints (delete, similar)."""
+    body = {key: value for key, value in params.items() if not key.startswith("metadata.") and key != "sort"}
+    metadata = {key.removeprefix("metadata."): value for key, value in params.items() if key.startswith("metadata.")}
+    if any(key.endswith((".min", ".max")) for key in metadata):
+        raise ValueError("metadata ranges are not supported in this filter, use == / in")
+    if metadata:
+        body["metadata"] = metadata
+    return body

@@ -1,7 +1,7 @@
 """Vectors through the SDK: VectorField, vectors on logged records, with_vectors, records.similar.
 
-The storage and the similarity API belong to annotate's vector work (issue 12 item 3, branch
-i12-server); these tests skip with that reason while the running annotate does not know vector fields.
+The storage and the similarity API are annotate's vector work (issue 12 item 3); these tests skip
+with that reason when the running annotate does not know vector fields.
 """
 
 from __future__ import annotations
@@ -36,9 +36,24 @@ def test_vectors_are_stored_returned_and_searched(client: Client) -> None:
     assert all("vectors" not in r for r in dataset.records())
     first = next(r["id"] for r in dataset.records() if r["external_id"] == "0")
     similar = dataset.records.similar(vector_name="embedding", record_id=first, k=2)
-    assert [r["external_id"] for r in similar][:1] == ["1"] or [r["external_id"] for r in similar][:2] == ["0", "1"]
+    assert [r["external_id"] for r in similar][0] == "1" and "0" not in [r["external_id"] for r in similar]
+    assert similar[0]["score"] == pytest.approx(0.9 / (0.81 + 0.01) ** 0.5, abs=1e-4)
     by_vector = dataset.records.similar(vector_name="embedding", vector=[0.0, 0.0, 0.1, 1.0], k=1)
     assert [r["external_id"] for r in by_vector] == ["4"]
+
+
+def test_similar_with_a_filter_and_after_deleting(client: Client) -> None:
+    dataset = vector_dataset(client)
+    dataset.records.log([{"external_id": str(i), "fields": {"text": f"t{i}"}, "vectors": {"embedding": v}}
+                         for i, v in enumerate(UNIT)])
+    dataset.records.wait_stored(len(UNIT))
+    ids = {r["external_id"]: r["id"] for r in dataset.records()}
+    assert [r["external_id"] for r in dataset.records.similar(vector_name="embedding", vector=UNIT[0], k=1)] == ["0"]
+    dataset.records.delete([ids["0"]])
+    after = dataset.records.similar(vector_name="embedding", vector=UNIT[0], k=1)
+    assert [r["external_id"] for r in after] == ["1"]
+    only_text = dataset.records.similar(vector_name="embedding", vector=UNIT[0], k=3, query="t3")
+    assert [r["external_id"] for r in only_text] == ["3"]
 
 
 def test_a_wrong_dimension_names_the_record_and_the_vector(client: Client) -> None:

@@ -144,7 +144,8 @@ class FakeRecords:
                 return False
         return True
 
-    async def find(self, query: dict[str, Any], *, sort: list[tuple[str, int]], limit: int) -> list[dict[str, Any]]:
+    async def find(self, query: dict[str, Any], *, sort: list[tuple[str, int]], limit: int,
+                   projection: dict[str, int] | None = None) -> list[dict[str, Any]]:
         matching = [d for d in self.documents.values() if self._match(d, query)]
         field, direction = sort[0]
         matching.sort(key=lambda d: d.get(field) if field == "seq" else 0, reverse=direction == -1)

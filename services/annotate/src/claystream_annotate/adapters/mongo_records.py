@@ -88,8 +88,9 @@ class MongoRecordRepository:
         found = {d["_id"]: d async for d in self._records.find({"_id": {"$in": list(record_ids)}})}
         return [found[r] for r in record_ids if r in found]
 
-    async def find(self, query: dict[str, Any], *, sort: list[tuple[str, int]], limit: int) -> list[dict[str, Any]]:
-        return [d async for d in self._records.find(query).sort(sort).limit(limit)]
+    async def find(self, query: dict[str, Any], *, sort: list[tuple[str, int]], limit: int,
+                   projection: dict[str, int] | None = None) -> list[dict[str, Any]]:
+        return [d async for d in self._records.find(query, projection).sort(sort).limit(limit)]
 
     async def count(self, query: dict[str, Any]) -> int:
         return await self._records.count_documents(query)

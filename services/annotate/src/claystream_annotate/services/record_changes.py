@@ -7,7 +7,7 @@ its index, field and reason, and nothing stored changes.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from claystream_common.datasets import DatasetSpec
 
@@ -18,6 +18,10 @@ from claystream_annotate.services.principals import Principal, Role
 from claystream_annotate.services.records import RecordQuery
 from claystream_annotate.services.response_scope import resolve_scope
 from claystream_annotate.services.validation import validate_values
+
+class VectorRemoval(Protocol):
+    def removed(self, dataset_id: str, record_ids: Sequence[str]) -> None: ...
+
 
 CHANGE_MAX = 1000
 DELETE_MAX = 10_000
@@ -104,6 +108,7 @@ async def delete_records(
     responses: ResponseStore,
     queue: QueueStore,
     counters: Counters,
+    vectors: VectorRemoval | None = None,
 ) -> int:
     """Delete records (by id, or every record matching a filter) with their responses; the queue and
     the counters follow.  Admins only.  Returns how many were deleted."""
@@ -127,6 +132,8 @@ async def delete_records(
         await responses.delete_for_records(chunk)
         removed = await records.delete_many(chunk)
         await queue.remove(spec.id, chunk)
+        if vectors is not None:
+            vectors.removed(spec.id, chunk)  # the in-service similarity index
         await counters.incr(spec.id, "records", -removed)
         await counters.incr(spec.id, "completed", -sum(1 for d in documents if d.get("status") == "completed"))
         deleted += removed

@@ -19,6 +19,7 @@ from claystream_annotate.services.responses import public_response
 SORTS = ("arrival", "-arrival", "score", "-score")
 TEXT_SCAN_BUDGET = 20_000
 TEXT_CHUNK = 2000
+WITHOUT_VECTORS = {"vectors": 0}
 
 
 @dataclass
@@ -37,6 +38,7 @@ class RecordQuery:
     limit: int = 50
     after: str | None = None
     count: bool = False
+    include_vectors: bool = False  # the records' vectors in the answer (heavy: off by default)
 
 
 @dataclass
@@ -174,7 +176,7 @@ def _lookup(document: dict[str, Any], dotted: str) -> Any:
     return value
 
 
-def public_record(document: dict[str, Any], responses: list[ResponseDoc]) -> dict[str, Any]:
+def public_record(document: dict[str, Any], responses: list[ResponseDoc], *, with_vectors: bool = False) -> dict[str, Any]:
     suggestions = [
         {"question": question, **{k: s.get(k) for k in ("value", "score", "agent", "model_version")}}
         for question, s in (document.get("suggestions") or {}).items()
@@ -188,11 +190,13 @@ def public_record(document: dict[str, Any], responses: list[ResponseDoc]) -> dic
         "responses": [public_response(r) for r in responses],
         "priority": document.get("priority"),
         "status": document.get("status", "pending"),
+        **({"vectors": document.get("vectors") or {}} if with_vectors else {}),
     }
 
 
 async def attach_responses(
-    documents: list[dict[str, Any]], *, actor: Principal, spec: DatasetSpec, responses: ResponseStore
+    documents: list[dict[str, Any]], *, actor: Principal, spec: DatasetSpec, responses: ResponseStore,
+    with_vectors: bool = False,
 ) -> list[dict[str, Any]]:
     """Records in the public shape with their responses (annotators see only their own)."""
     found = await responses.for_records([d["_id"] for d in documents])
@@ -201,7 +205,7 @@ async def attach_responses(
     for response in found:
         if see_all or response.user_id == actor.user_id:
             grouped.setdefault(response.record_id, []).append(response)
-    return [public_record(d, grouped.get(d["_id"], [])) for d in documents]
+    return [public_record(d, grouped.get(d["_id"], []), with_vectors=with_vectors) for d in documents]
 
 
 async def search_records(
@@ -231,7 +235,7 @@ async def search_records(
     chunk = params.limit + 1 if plain else max(2 * params.limit + 1, TEXT_CHUNK if built.in_python else 0)
     query = dict(built.mongo)
     while True:
-        page = await records.find(query, sort=built.sort, limit=chunk)
+        page = await records.find(query, sort=built.sort, limit=chunk, projection=None if params.include_vectors else WITHOUT_VECTORS)
         for document in page:
             if not _after_cursor(built, document):
                 continue
@@ -262,7 +266,8 @@ async def search_records(
         total = (await counters.read([spec.id])).get(spec.id, {}).get("records")
     elif params.count and not built.in_python:
         total = await records.count(built.mongo)
-    return RecordPage(items=await attach_responses(documents, actor=actor, spec=spec, responses=responses), next_after=next_after, total=total)
+    items = await attach_responses(documents, actor=actor, spec=spec, responses=responses, with_vectors=params.include_vectors)
+    return RecordPage(items=items, next_after=next_after, total=total)
 
 
 async def get_record(

@@ -51,14 +51,16 @@ async def delete_route(body: DeleteIn, spec: SpecDep, principal: PrincipalDep, d
                             metadata=f.metadata, suggested=f.suggested, question=f.question, score_min=f.score_min,
                             score_max=f.score_max)
     deleted = await delete_records(actor=principal, spec=spec, record_ids=body.ids, query=query, records=deps.records,
-                                   responses=deps.responses, queue=deps.queue, counters=deps.counters)
+                                   responses=deps.responses, queue=deps.queue, counters=deps.counters,
+                                   vectors=deps.vectors)
     return {"deleted": deleted}
 
 
 @router.delete("/records/{record_id}", status_code=204)
 async def delete_one_route(record_id: str, spec: SpecDep, principal: PrincipalDep, deps: DepsDep) -> Response:
     await delete_records(actor=principal, spec=spec, record_ids=[record_id], query=None, records=deps.records,
-                         responses=deps.responses, queue=deps.queue, counters=deps.counters)
+                         responses=deps.responses, queue=deps.queue, counters=deps.counters,
+                         vectors=deps.vectors)
     return Response(status_code=204)
 
 
