@@ -42,7 +42,7 @@ def test_dataset_create_get_list_update_delete(client: Client, services: SimpleN
         client.datasets.create(name, services.workspace, settings=settings())
     fetched = client.datasets.get(name)
     assert fetched.settings.guidelines == "Label the sentiment." and fetched.progress == {"records": 0, "completed": 0}
-    assert name in [d.name for d in client.datasets.list()]
+    assert name in [d.name for d in client.datasets.list()] and client.datasets(name).name == name
     changed = settings()
     changed.guidelines = "New guidelines."
     fetched.update(changed)
@@ -69,6 +69,11 @@ def test_users_and_workspaces_for_admin_keys(client: Client, services: SimpleNam
         client.workspaces.create("another")  # owners only
     with pytest.raises(NotFound):
         client.users.list("not-mine")
+    key = client.workspaces.create_api_key("reader", role="annotator")
+    with Client(services.ingest, key["api_key"], annotate_url=services.annotate) as reader:
+        assert reader.workspace == services.workspace and reader.datasets.list() is not None
+        with pytest.raises(Forbidden):
+            reader.users.list()
 
 
 def test_a_wrong_key_is_unauthorized(services: SimpleNamespace) -> None:

@@ -3,7 +3,6 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import ORJSONResponse
 
 from claystream_annotate.api.auth import PrincipalDep
 from claystream_annotate.api.deps import DepsDep, SpecDep
@@ -70,8 +69,8 @@ def record_query(request: Request, page_max: int) -> RecordQuery:
     )
 
 
-@router.get("/records", response_class=ORJSONResponse)
-async def search_route(request: Request, spec: SpecDep, principal: PrincipalDep, deps: DepsDep) -> ORJSONResponse:
+@router.get("/records")
+async def search_route(request: Request, spec: SpecDep, principal: PrincipalDep, deps: DepsDep) -> dict[str, Any]:
     """Search / filter / sort with cursor pagination (``after`` = the previous page's ``next_after``).
 
     Parameters: q, response_status (pending|submitted|draft|discarded), response_scope (mine: the
@@ -83,8 +82,7 @@ async def search_route(request: Request, spec: SpecDep, principal: PrincipalDep,
         record_query(request, deps.settings.page_max), actor=principal, spec=spec, records=deps.records,
         responses=deps.responses, counters=deps.counters, page_max=deps.settings.page_max,
     )
-    # serialised by orjson directly: bulk readers (the SDK) walk whole datasets page by page
-    return ORJSONResponse({"items": page.items, "next_after": page.next_after, "total": page.total})
+    return {"items": page.items, "next_after": page.next_after, "total": page.total}
 
 
 @router.get("/records/{record_id}")
