@@ -155,7 +155,8 @@ class DatasetRecords:
         """Log records with fields, metadata, suggestions, vectors and responses (existing labels of
         named users: they go through annotate's response outbox, so the trainer counts them).
 
-        Responses are checked (users, allowed values) before each batch is sent; a problem raises
+        Responses are checked (users, allowed values) before anything is sent when ``records`` has a
+        length (list, DataFrame, Dataset), else before each batch; a problem raises
         :class:`ValidationFailed` naming the record index, the field and the reason."""
         client = self.dataset.client
         size = client.batch_size(batch_size)
@@ -163,6 +164,13 @@ class DatasetRecords:
         mapper = RecordMapper(fields=fields, metadata=metadata, id_column=id_column)
         answers: list[dict[str, Any]] = []
         rows, total = rows_of(records)
+        checked_first = total is not None
+        if checked_first:
+            everything = (
+                {**response, "index": index}
+                for index, row in enumerate(rows_of(records)[0]) for response in _responses_of(row)
+            )
+            self._check_responses(everything, import_max)
 
         def checked() -> Iterator[dict[str, Any]]:
             offset = 0
@@ -172,8 +180,8 @@ class DatasetRecords:
                     mapped.append(mapper(row))
                     for response in _responses_of(row):
                         pending.append({**response, "index": offset + position})
-                for chunk in batched(pending, import_max):
-                    client.annotate_call("POST", f"{self._path}/responses:import", body={"items": chunk, "dry_run": True})
+                if not checked_first:
+                    self._check_responses(pending, import_max)
                 answers.extend(pending)
                 offset += len(batch)
                 yield from mapped
@@ -187,6 +195,21 @@ class DatasetRecords:
             for chunk in batched(answers, import_max):
                 self._import_when_stored(chunk, deadline=time.monotonic() + responses_wait_s)
         return result
+
+    def _check_responses(self, responses: Iterable[dict[str, Any]], import_max: int) -> None:
+        """Dry-run imports (users and values); every problem of every chunk in one ValidationFailed."""
+        client = self.dataset.client
+        failed: ValidationFailed | None = None
+        for chunk in batched(responses, import_max):
+            try:
+                client.annotate_call("POST", f"{self._path}/responses:import", body={"items": chunk, "dry_run": True})
+            except ValidationFailed as error:
+                if failed is None:
+                    failed = error
+                else:
+                    failed.body.setdefault("errors", []).extend(error.errors)
+        if failed is not None:
+            raise failed
 
     def _import_when_stored(self, items: list[dict[str, Any]], *, deadline: float) -> int:
         """Records reach annotate through Kafka: retry while the only problem is records not stored yet."""

@@ -99,6 +99,11 @@ def test_bad_responses_are_refused_with_the_index_and_nothing_is_stored(client: 
     with pytest.raises(ValidationFailed) as caught:
         dataset.records.log(bad_value)
     assert caught.value.errors == [{"index": 4, "field": "responses.values.sentiment", "reason": "must be one of ['pos', 'neg']"}]
+    late = rows(1500)  # past the first batch: still checked before anything is sent
+    late[1400]["responses"] = [{"question": "sentiment", "value": "pos", "user": "nobody-here"}]
+    with pytest.raises(ValidationFailed) as caught:
+        dataset.records.log(late, batch_size=500)
+    assert [(e["index"], e["field"]) for e in caught.value.errors] == [(1400, "responses.user")]
     assert client.datasets.get(dataset.name).progress["records"] == 0  # nothing was sent
 
 
