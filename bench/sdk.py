@@ -49,19 +49,22 @@ GOALS = {"iterate_50k_s": 10.0, "similar_p95_ms": 100.0, "sdk_peak_rss_mb": 500.
 
 
 def texts(limit: int) -> Iterator[str]:
-    """IMDb reviews (shared data when present, else a synthetic stand-in text)."""
-    path = shared_data_dir() / "imdb" / "unsup.jsonl.gz"
-    source: Iterator[str]
-    if path.exists():
-        def read() -> Iterator[str]:
-            with gzip.open(path, "rt", encoding="utf-8") as handle:
-                for line in handle:
-                    yield json.loads(line)["text"]
-        source = read()
-    else:
-        print(f"(no {path}: synthetic review texts)")
-        source = (f"review number {i}: the film was {'great' if i % 2 else 'dull'} and the plot ..." for i in itertools.count())
-    return itertools.islice(source, limit)
+    """IMDb reviews: the unsupervised split (49,990 reviews), then train and test; a synthetic stand-in
+    text when the shared data is absent or runs out."""
+    folder = shared_data_dir() / "imdb"
+
+    def read() -> Iterator[str]:
+        for split in ("unsup", "train", "test"):
+            path = folder / f"{split}.jsonl.gz"
+            if path.exists():
+                with gzip.open(path, "rt", encoding="utf-8") as handle:
+                    for line in handle:
+                        yield json.loads(line)["text"]
+        print(f"(shared IMDb data absent or used up under {folder}: synthetic review texts from here)")
+        for i in itertools.count():
+            yield f"review number {i}: the film was {'great' if i % 2 else 'dull'} and the plot ..."
+
+    return itertools.islice(read(), limit)
 
 
 def rows(count: int, dims: int, annotator: str) -> Iterator[dict[str, Any]]:
@@ -127,7 +130,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 print(f"logging {args.records} records with {args.dims}-d vectors ...", flush=True)
                 start = time.perf_counter()
                 result = dataset.records.log(rows(args.records, args.dims, "bench-annotator"), responses_wait_s=600)
-                stored = dataset.records.wait_stored(args.records, timeout_s=900)
+                stored = dataset.records.wait_stored(result.accepted, timeout_s=900)
                 seconds = time.perf_counter() - start
                 figures["log_records_per_s"] = round(stored / seconds, 1)
                 print(f"log: {result.accepted} accepted, {stored} stored with responses in {seconds:.1f} s "
