@@ -12,6 +12,7 @@ from claystream.errors import (
     ValidationFailed,
 )
 from claystream.record_filters import Filter, Query
+from claystream.record_types import Record, Response, Suggestion
 from claystream.settings import (
     FloatMetadataProperty,
     IntegerMetadataProperty,
@@ -30,7 +31,7 @@ from claystream.training import prepare_for_training
 __all__ = [
     "ApiError", "ClaystreamError", "Client", "Conflict", "Filter", "FloatMetadataProperty", "Forbidden",
     "IntegerMetadataProperty", "LabelQuestion", "LogResult", "MultiLabelQuestion", "NotFound", "Query",
-    "RatingQuestion", "Settings", "TaskDistribution", "TermsMetadataProperty", "TextField", "TextQuestion",
+    "RatingQuestion", "Record", "Response", "Settings", "Suggestion", "TaskDistribution", "TermsMetadataProperty", "TextField", "TextQuestion",
     "Unauthorized", "ValidationFailed", "VectorField", "prepare_for_training",
 ]
 __version__ = "0.2.0"

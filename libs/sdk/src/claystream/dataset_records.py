@@ -15,6 +15,7 @@ from claystream.errors import ValidationFailed
 from claystream.flat import dataset_features, flat_row
 from claystream.loading import iter_records
 from claystream.record_filters import Filter, Query, filter_body, query_params
+from claystream.record_types import as_row
 from claystream.records import ColumnMap, RecordMapper, batched, rows_of
 
 if TYPE_CHECKING:
@@ -164,11 +165,12 @@ class DatasetRecords:
         mapper = RecordMapper(fields=fields, metadata=metadata, id_column=id_column)
         answers: list[dict[str, Any]] = []
         rows, total = rows_of(records)
+        rows = (as_row(row) for row in rows)
         checked_first = total is not None
         if checked_first:
             everything = (
                 {**response, "index": index}
-                for index, row in enumerate(rows_of(records)[0]) for response in _responses_of(row)
+                for index, row in enumerate(rows_of(records)[0]) for response in _responses_of(as_row(row))
             )
             self._check_responses(everything, import_max)
 

@@ -157,3 +157,19 @@ def test_to_disk_from_disk_and_local_sources(client: Client, annotator: str, tmp
         target.records.log_from(str(tmp_path / source))
     assert target.records.wait_stored(5) == 5
     assert sorted(r["external_id"] for r in target.records()) == ["c1", "h1", "h2", "j1", "p1"]
+
+
+def test_record_objects_argilla_style(client: Client, annotator: str, poll: Callable[..., Any]) -> None:
+    from claystream import Record, Response, Suggestion
+
+    dataset = make_dataset(client)
+    dataset.records.log([
+        Record(fields={"text": "great"}, metadata={"genre": "drama"}, id="a",
+               suggestions=[Suggestion("sentiment", "pos", score=0.8, agent="m")],
+               responses=[Response("sentiment", "pos", user=annotator)]),
+        Record(fields={"text": "dull"}, id="b"),
+    ])
+    dataset.records.wait_stored(2)
+    answered = poll(lambda: list(dataset.records(filter=Filter(("response.status", "==", "submitted")))), what="the answer")
+    assert [r["external_id"] for r in answered] == ["a"]
+    assert answered[0]["suggestions"][0]["score"] == 0.8 and answered[0]["metadata"] == {"genre": "drama"}
