@@ -45,6 +45,7 @@ async def leftovers(db: Any, redis: Redis, models_dir: Path) -> dict[str, int]:
                                            if raw and f'"{WORKSPACE}", "{DATASET}"' in raw)
     found["model artifacts"] = int((models_dir / WORKSPACE / DATASET).exists())
     found["embedding cache"] = int((models_dir / "cache" / WORKSPACE / DATASET).exists())
+    found["annotate model_events"] = await db["model_events"].count_documents({"dataset_key": dskey})
     return found
 
 
@@ -104,7 +105,7 @@ async def test_deleting_a_dataset_leaves_nothing_behind_and_the_name_starts_clea
         held = {name for name, count in before.items() if count}
         assert {"trainer_records", "trainer_labels", "trainer_models", "trainer_model_sequences", "monitor_models",
                 "monitor_predictions", "redis trainer counters", "redis monitor join keys", "model artifacts",
-                "embedding cache"} <= held, before
+                "embedding cache", "annotate model_events"} <= held, before
 
         answer = await annotate.delete(f"/api/v1/workspaces/{WORKSPACE}/datasets/{DATASET}")
         assert answer.status_code == 204, answer.text
@@ -123,6 +124,8 @@ async def test_deleting_a_dataset_leaves_nothing_behind_and_the_name_starts_clea
         assert status["labels_per_class"] == {} and status["champion"] is None, status
         models = (await trainer.get(f"/api/v1/models/{DATASET}")).json()
         assert models["items"] == [] and models["champion"] is None, models
+        training = await annotate.get(f"/api/v1/workspaces/{WORKSPACE}/datasets/{DATASET}/training")
+        assert training.status_code == 200 and training.json() == [], training.text
         answer = await trainer.post(f"/api/v1/models/{DATASET}/predict", json={"text": "a brilliant film"})
         assert answer.status_code == 404, answer.text  # no champion is served any more
         assert await deps.ports.registry.next_version(DatasetKey(WORKSPACE, DATASET)) == "v1"

@@ -59,14 +59,15 @@ async def test_stored_vectors_answer_top_k_with_filters_and_bad_input_is_refused
         assert bad.status_code == 422, bad.text
         assert bad.json()["errors"] == [
             {"index": 1, "field": "vectors.plot", "reason": f"must be a list of {DIMS} numbers (got {DIMS - 1} numbers)"},
-            {"index": 2, "field": "vectors.plot".replace("plot", "nope"),
+            {"index": 2, "field": "vectors.nope",
              "reason": "unknown vector field (dataset vector fields: plot)"}]
 
         items = [{"external_id": key, "fields": {"text": f"movie {key}"}, "vectors": {"plot": vector.tolist()},
                   "metadata": {"source": "even" if int(key[1:]) % 2 == 0 else "odd"}} for key, vector in vectors.items()]
         assert (await ingest.post(bulk, json={"items": items[:40]})).status_code == 202
         await wait_stored(annotate, dataset, 40)
-        assert (await annotate.get(records_url(dataset), params={"limit": 200})).json()["items"].__len__() == 40  # nothing of the 422
+        listed = (await annotate.get(records_url(dataset), params={"limit": 200})).json()["items"]
+        assert len(listed) == 40 and "ok" not in {r["external_id"] for r in listed}  # nothing of the refused batch
 
         similar = f"{records_url(dataset)}/similar"
         query = rng.normal(size=DIMS)
@@ -108,6 +109,13 @@ async def test_stored_vectors_answer_top_k_with_filters_and_bad_input_is_refused
         missing = await annotate.post(similar, json={"vector_field": "plot", "record_id": "no-such-record"})
         assert missing.status_code == 404, missing.text
 
+        schema = svc["annotate"].app.openapi()  # the SDK's contract, published in annotate's OpenAPI
+        operation = schema["paths"]["/api/v1/workspaces/{workspace}/datasets/{dataset}/records/similar"]["post"]
+        assert operation["requestBody"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/SimilarIn"}
+        assert set(schema["components"]["schemas"]["SimilarIn"]["properties"]) == {"vector_field", "record_id", "vector", "k", "filter"}
+        assert {"items", "indexed", "k", "vector_field"} <= set(schema["components"]["schemas"]["SimilarOut"]["properties"])
+        assert {"404", "422"} <= set(operation["responses"])
+
 
 async def test_a_dataset_without_vectors_searches_the_trainers_embeddings(embedded_stack, unique_name, tmp_path):
     from claystream_annotate.adapters.vector_sources import HttpTrainerEmbeddings
@@ -123,7 +131,7 @@ async def test_a_dataset_without_vectors_searches_the_trainers_embeddings(embedd
             trainer, trainer_url="http://trainer", service_token=SERVICE_TOKEN)
         await create(annotate, dataset)
         items = [{"external_id": k, "fields": {"text": t}} for k, t in texts.items()]
-        assert (await ingest.post(f"/api/v1/datasets/{dataset}/records:bulk", json=items and {"items": items})).status_code == 202
+        assert (await ingest.post(f"/api/v1/datasets/{dataset}/records:bulk", json={"items": items})).status_code == 202
         await wait_stored(annotate, dataset, len(texts))
 
         async def embedded() -> bool:

@@ -28,6 +28,7 @@ from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from claystream_common.dlq_tool import DlqEntry, read_topic
 from claystream_common.events import (
+    DatasetDeleted,
     FeedbackLogged,
     ModelTrained,
     PredictionLogged,
@@ -49,11 +50,13 @@ CONSUMERS: dict[str, tuple[str, ...]] = {
     "models": ("claystream-annotate", "claystream-monitor"),
     "predictions": ("claystream-monitor-predictions",),
     "feedback": ("claystream-monitor",),
+    "datasets": ("claystream-trainer", "claystream-monitor"),
 }
 CASES = [(topic, group) for topic, groups in CONSUMERS.items() for group in groups]
 
 # Where the unknown-dataset event is accepted instead of dead-lettered (found by this test; see the reasons).
-ACCEPTS_UNKNOWN_DATASET: dict[tuple[str, str], str] = {}  # every consumer dead-letters them now
+DELETED_IS_GONE = "dataset.deleted names a dataset that no longer exists, by definition: dropping nothing is right"
+ACCEPTS_UNKNOWN_DATASET: dict[tuple[str, str], str] = {("datasets", group): DELETED_IS_GONE for group in CONSUMERS["datasets"]}
 
 
 def good_and_unknown(topic: str, workspace: str, dataset: str) -> tuple[bytes, bytes, bytes]:
@@ -69,8 +72,11 @@ def good_and_unknown(topic: str, workspace: str, dataset: str) -> tuple[bytes, b
         "predictions": ("prediction.logged", PredictionLogged(request_id=record_id, model=dataset, text="fine film",
                                                               predicted_label="positive")),
         "feedback": ("feedback.logged", FeedbackLogged(request_id=record_id, model=dataset, true_label="positive")),
+        "datasets": ("dataset.deleted", DatasetDeleted(dataset_id=record_id)),
     }
     event_type, data = payloads[topic]
+    if topic == "datasets":  # a good deletion, of another dataset than the one the other topics' events use
+        dataset = f"{dataset}-deleted"
     good = encode_event(new_event(event_type, data, workspace=workspace, dataset=dataset))
     wrong_version = json.loads(good)
     wrong_version.update(schema_version="9.0", event_id=str(uuid.uuid4()))

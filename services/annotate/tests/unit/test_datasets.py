@@ -69,3 +69,21 @@ def test_guidelines_render_markdown_but_no_active_content() -> None:
     assert "<h1>Title</h1>" in html and "<strong>bold</strong>" in html
     assert "<script" not in html and "<img" not in html, "raw HTML stays text"
     assert 'href="javascript:' not in html
+
+
+async def test_vector_fields_can_be_added_but_never_resized_and_names_are_checked(world: World) -> None:
+    body = dict(BODY, vectors=[{"name": "emb", "dimensions": 3}])
+    await create_dataset(body, actor=admin(), workspace="ws", datasets=world.datasets)
+    grown = await update_dataset({"vectors": [{"name": "emb", "dimensions": 3}, {"name": "img", "dimensions": 8}]},
+                                 actor=admin(), workspace="ws", name="reviews", datasets=world.datasets)
+    assert [(v.name, v.dimensions) for v in grown.vectors] == [("emb", 3), ("img", 8)]
+    with pytest.raises(Invalid) as caught:
+        await update_dataset({"vectors": [{"name": "emb", "dimensions": 4}]}, actor=admin(), workspace="ws", name="reviews",
+                             datasets=world.datasets)
+    assert caught.value.field == "vectors.0.dimensions" and "cannot change (emb has 3)" in caught.value.reason
+    for bad, field in [([{"name": "trainer_embeddings", "dimensions": 3}], "vectors.0.name"),
+                       ([{"name": "e", "dimensions": 0}], "vectors.0.dimensions"),
+                       ([{"name": "e", "dimensions": 2}, {"name": "e", "dimensions": 2}], "vectors")]:
+        with pytest.raises(Invalid) as caught:
+            await create_dataset(dict(BODY, name="other", vectors=bad), actor=admin(), workspace="ws", datasets=world.datasets)
+        assert caught.value.field == field, (bad, caught.value)

@@ -20,6 +20,7 @@ from claystream_annotate.services.principals import Principal, Role
 from claystream_annotate.services.users import create_user
 from claystream_common.datasets import record_id_for
 from claystream_common.events import RecordIngested, RecordSuggestion, new_event
+from claystream_devstack import demo_data
 from claystream_devstack.pytest_plugin import service_env, shared_data_dir
 
 PREFIX = "CLAYSTREAM_ANNOTATE_"
@@ -37,10 +38,10 @@ def settings_for(stack: Any, db_name: str, **extra: str) -> AnnotateSettings:
 
 
 def imdb_texts(count: int) -> list[str]:
-    """The first ``count`` IMDb test reviews, read in place from ../shared/data (a stand-in when absent)."""
+    """The first ``count`` IMDb test reviews: from ../shared/data when present, else devstack's packaged sample."""
     path = shared_data_dir() / "imdb" / "test.jsonl.gz"
     if not path.exists():
-        return [f"Review {i}: a film with <br /><br />two paragraphs and a verdict." for i in range(count)]
+        path = demo_data.SAMPLE_DIR / "imdb" / "test.jsonl.gz"
     with gzip.open(path, "rt") as handle:
         return [json.loads(line)["text"] for line in itertools.islice(handle, count)]
 

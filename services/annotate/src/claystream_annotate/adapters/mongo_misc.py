@@ -67,6 +67,9 @@ class MongoModelEventStore:
             return False
         return True
 
+    async def delete_dataset(self, workspace: str, dataset: str) -> int:
+        return (await self._events.delete_many({"dataset_key": f"{workspace}/{dataset}"})).deleted_count
+
     async def recent(self, workspace: str, dataset: str, limit: int = 20) -> list[dict[str, Any]]:
         cursor = self._events.find({"dataset_key": f"{workspace}/{dataset}"}).sort("occurred_at", DESCENDING).limit(limit)
         return [d async for d in cursor]

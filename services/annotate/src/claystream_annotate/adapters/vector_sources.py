@@ -13,6 +13,7 @@ from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 from redis.asyncio import Redis
 
+from claystream_annotate.services.errors import Unavailable
 from claystream_annotate.services.vector_index import Rows
 
 
@@ -61,9 +62,12 @@ class HttpTrainerEmbeddings:
         headers = {"Authorization": f"Bearer {self._token}", "X-Claystream-Workspace": workspace}
         while True:
             params: dict[str, Any] = {"limit": self._page, **({"after": after} if after else {})}
-            answer = await self._http.get(f"{self._url}/api/v1/models/{dataset}/embeddings", params=params,
-                                          headers=headers, timeout=60)
-            answer.raise_for_status()
+            try:
+                answer = await self._http.get(f"{self._url}/api/v1/models/{dataset}/embeddings", params=params,
+                                              headers=headers, timeout=60)
+                answer.raise_for_status()
+            except httpx.HTTPError as error:
+                raise Unavailable(f"the trainer's embeddings of {dataset} are not available now: {error!r}"[:300]) from error
             body = answer.json()
             ids = body["ids"]
             if ids:

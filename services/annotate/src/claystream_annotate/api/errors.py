@@ -14,9 +14,10 @@ from claystream_annotate.services.errors import (
     NotFound,
     RateLimited,
     Unauthenticated,
+    Unavailable,
 )
 
-STATUS = {NotFound: 404, Forbidden: 403, Unauthenticated: 401, Conflict: 409, Invalid: 422, RateLimited: 429}
+STATUS = {NotFound: 404, Forbidden: 403, Unauthenticated: 401, Conflict: 409, Invalid: 422, RateLimited: 429, Unavailable: 503}
 
 
 def error_status(error: AnnotateError) -> int:

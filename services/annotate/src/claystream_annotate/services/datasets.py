@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, Protocol
 
 import nh3
 from claystream_common.datasets import DatasetSpec
@@ -22,6 +22,10 @@ from claystream_annotate.services.vector_index import VectorIndex
 IMMUTABLE = frozenset({"id", "workspace", "name"})
 
 
+class ModelEventStore(Protocol):
+    async def delete_dataset(self, workspace: str, dataset: str) -> int: ...
+
+
 def invalid_from(error: ValidationError, prefix: str = "") -> Invalid:
     """The first pydantic error as Invalid(field, reason)."""
     item = error.errors()[0]
@@ -34,10 +38,15 @@ def _markdown() -> MarkdownIt:
     return MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
 
 
-def render_guidelines(markdown: str) -> str:
-    """Markdown → HTML with raw HTML disabled, then sanitised by nh3 (no scripts, no handlers)."""
+def render_markdown(markdown: str) -> str:
+    """Markdown → HTML with raw HTML disabled (tags stay visible as text), then sanitised by nh3 (no scripts,
+    no event handlers, no ``javascript:`` links).  Guidelines and fields with ``use_markdown``."""
     html = _markdown().render(markdown or "")
     return nh3.clean(html, link_rel="noopener noreferrer nofollow")
+
+
+def render_guidelines(markdown: str) -> str:
+    return render_markdown(markdown)
 
 
 def _spec(document: dict[str, Any]) -> DatasetSpec:
@@ -119,6 +128,7 @@ async def delete_dataset(
     counters: Counters,
     publisher: EventPublisher,
     vectors: VectorIndex | None = None,
+    model_events: ModelEventStore | None = None,
 ) -> None:
     """Delete the dataset with its records, responses, queue and counters, after telling the other
     services (``dataset.deleted``: the trainer and the monitor drop what they hold of it).
@@ -139,7 +149,9 @@ async def delete_dataset(
     await queue.drop(dataset_id)
     await counters.drop(dataset_id)
     if vectors is not None:
-        vectors.drop(dataset_id)
+        await vectors.drop(dataset_id)
+    if model_events is not None:  # its training history: a new dataset of the same name starts without it
+        await model_events.delete_dataset(workspace, name)
 
 
 async def dataset_progress(specs: list[DatasetSpec], *, counters: Counters) -> dict[str, dict[str, int]]:

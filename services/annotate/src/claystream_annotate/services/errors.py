@@ -45,3 +45,7 @@ class InvalidItems(Invalid):
         first = errors[0] if errors else {"field": "items", "reason": "invalid"}
         super().__init__(str(first["field"]), f"{len(errors)} invalid item(s); first: item {first.get('index')}: {first['reason']}")
         self.errors = errors
+
+
+class Unavailable(AnnotateError):
+    """Another service this answer needs does not answer now (e.g. the trainer for its embeddings); retry later."""

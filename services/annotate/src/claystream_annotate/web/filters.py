@@ -12,7 +12,7 @@ from claystream_annotate.services.errors import Invalid
 from claystream_annotate.services.records import RESPONSE_STATUSES, SORTS, RecordQuery
 
 PAGE_SIZE = 25
-FILTER_KEYS = ("q", "response_status", "status", "suggested", "score_min", "score_max", "sort")
+FILTER_KEYS = ("q", "response_status", "status", "suggested", "score_min", "score_max", "sort", "similar_to", "vector_field")
 
 
 def _number(params: Mapping[str, Any], key: str) -> float | None:

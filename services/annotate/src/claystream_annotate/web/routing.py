@@ -18,6 +18,7 @@ from claystream_annotate.services.errors import (
     NotFound,
     RateLimited,
     Unauthenticated,
+    Unavailable,
 )
 from claystream_annotate.web.rendering import is_htmx, render
 from claystream_annotate.web.session import LoginRequired
@@ -29,6 +30,7 @@ STATUS_FOR: list[tuple[type[AnnotateError], int, str]] = [
     (Conflict, 409, "Conflict"),
     (RateLimited, 429, "Too many requests"),
     (Unauthenticated, 401, "Sign in required"),
+    (Unavailable, 503, "Try again later"),
 ]
 
 

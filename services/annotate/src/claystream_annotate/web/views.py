@@ -8,7 +8,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from claystream_common.datasets import DatasetSpec, QuestionSpec
+from markupsafe import Markup
 
+from claystream_annotate.services.datasets import render_markdown
 from claystream_annotate.services.errors import Invalid
 
 TRAIL_MAX = 20
@@ -138,10 +140,17 @@ def values_from_form(spec: DatasetSpec, form: Mapping[str, Any] | Any) -> dict[s
     return values
 
 
+def markdown_html(text: Any) -> Markup:
+    """A ``use_markdown`` field's text as sanitised HTML (safe to insert: see ``render_markdown``)."""
+    return Markup(render_markdown(str(text)))  # noqa: S704 - sanitised by nh3, raw HTML disabled
+
+
 def field_views(spec: DatasetSpec, record: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The fields to show; ``html`` is set (sanitised Markdown) for fields with ``use_markdown``."""
     fields = record.get("fields") or {}
     views = [
-        {"name": f.name, "title": f.title or f.name.replace("_", " "), "text": fields.get(f.name)}
+        {"name": f.name, "title": f.title or f.name.replace("_", " "), "text": fields.get(f.name),
+         "html": markdown_html(fields[f.name]) if f.use_markdown else None}
         for f in spec.fields
         if fields.get(f.name) not in (None, "")
     ]

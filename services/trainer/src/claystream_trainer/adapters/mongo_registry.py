@@ -107,7 +107,8 @@ class MongoDatasetSpecs:
             return hit[1]
         doc = await self._datasets.find_one({"workspace": dataset.workspace, "name": dataset.dataset})
         spec = DatasetSpec.from_document(doc) if doc is not None else None
-        self._cache[dataset] = (time.monotonic(), spec)
+        if spec is not None:  # "absent" is never cached: a dataset created (again) a moment later is seen at once
+            self._cache[dataset] = (time.monotonic(), spec)
         return spec
 
     def forget(self, dataset: DatasetKey) -> None:

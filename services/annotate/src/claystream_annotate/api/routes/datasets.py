@@ -62,7 +62,7 @@ async def delete_route(workspace: str, dataset: str, principal: PrincipalDep, de
     await delete_dataset(
         actor=principal, workspace=workspace, name=dataset, datasets=deps.datasets, records=deps.records,
         responses=deps.responses, queue=deps.queue, counters=deps.counters, publisher=deps.publisher,
-        vectors=deps.vectors,
+        vectors=deps.vectors, model_events=deps.model_events,
     )
     return Response(status_code=204)
 

@@ -24,7 +24,8 @@ def filter_query(f: RecordFilter | None) -> RecordQuery | None:
 @router.post("/records/similar", response_model=SimilarOut,
              responses={404: {"description": "dataset or record not found"},
                         422: {"description": "bad input: the field and the reason (unknown vector field, "
-                                               "wrong dimension, both or neither of record_id / vector, ...)"}})
+                                               "wrong dimension, both or neither of record_id / vector, ...)"},
+                        503: {"description": "trainer_embeddings: the trainer does not answer now (retry)"}})
 async def similar_route(body: SimilarIn, spec: SpecDep, principal: PrincipalDep, deps: DepsDep) -> SimilarOut:
     """The ``k`` records most similar (cosine) to ``record_id``'s vector or to ``vector`` in ``vector_field``,
     among the records matching ``filter``; best first, each with its ``score``."""

@@ -77,7 +77,7 @@ async def delete_submit(request: Request, principal: WebUser, workspace: str, da
     await delete_dataset(
         actor=principal, workspace=workspace, name=dataset, datasets=deps.datasets, records=deps.records,
         responses=deps.responses, queue=deps.queue, counters=deps.counters, publisher=deps.publisher,
-        vectors=deps.vectors,
+        vectors=deps.vectors, model_events=deps.model_events,
     )
     return RedirectResponse("/", status_code=303)
 

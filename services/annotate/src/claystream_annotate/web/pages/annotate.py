@@ -93,6 +93,7 @@ async def annotation_context(
         "forward": join_trail(forward),
         "progress": await progress_for(request, spec, principal),
         "error": error,
+        "vector_field": deps.vectors.default_field(spec),
     }
 
 

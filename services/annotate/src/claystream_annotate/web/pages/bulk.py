@@ -18,20 +18,29 @@ from claystream_annotate.services.principals import Principal
 from claystream_annotate.services.records import search_records
 from claystream_annotate.web.filters import filter_values, label_question, query_string, record_query
 from claystream_annotate.web.pages.annotate import load_spec
+from claystream_annotate.web.pages.similar import similar_items
 from claystream_annotate.web.rendering import is_htmx, render
 from claystream_annotate.web.routing import WebRoute
+from claystream_annotate.web.views import markdown_html
 from claystream_annotate.web.session import WebUser
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
+SIMILAR_PAGE = 50
+
+
+def truncate_text(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + " …"
 
 
 def row_view(item: dict[str, Any], spec: DatasetSpec, user_id: str, question: str | None) -> dict[str, Any]:
     text_field = spec.fields[0].name
+    text = (item.get("fields") or {}).get(text_field, "")
     suggestion = next((s for s in item.get("suggestions", []) if s.get("question") == question), None)
     mine = next((r for r in item.get("responses", []) if r.get("user_id") == user_id), None)
     return {
         "id": item["id"],
-        "text": (item.get("fields") or {}).get(text_field, ""),
+        "text": text,
+        "html": markdown_html(truncate_text(str(text), 400)) if spec.fields[0].use_markdown else None,
         "suggestion": suggestion,
         "my_status": mine["status"] if mine else None,
         "my_value": (mine.get("values") or {}).get(question) if mine and question else None,
@@ -44,6 +53,9 @@ def row_view(item: dict[str, Any], spec: DatasetSpec, user_id: str, question: st
 async def results_context(request: Request, principal: Principal, spec: DatasetSpec, params: Any) -> dict[str, Any]:
     deps = request.app.state.deps
     query = record_query(spec, params)
+    similar_to = str(params.get("similar_to") or "").strip()
+    if similar_to:  # ranked by similarity to one record, the filters still apply (one page, best first)
+        return await similar_context(request, principal, spec, params, query, similar_to)
     page = await search_records(
         query, actor=principal, spec=spec, records=deps.records, responses=deps.responses, counters=deps.counters, page_max=deps.settings.page_max
     )
@@ -57,7 +69,22 @@ async def results_context(request: Request, principal: Principal, spec: DatasetS
         "first_url": f"/datasets/{spec.workspace}/{spec.name}/records?{query_string(values)}" if query.after else None,
         "filters": values,
         "question": question,
+        "similar": None,
+        "vector_field": deps.vectors.default_field(spec),
     }
+
+
+async def similar_context(request: Request, principal: Principal, spec: DatasetSpec, params: Any, query: Any,
+                          similar_to: str) -> dict[str, Any]:
+    query.after = None
+    field, items = await similar_items(request, principal, spec, similar_to, str(params.get("vector_field") or "") or None,
+                                       k=SIMILAR_PAGE, query=query)
+    values = filter_values(spec, params) | {"vector_field": field}
+    question = label_question(spec)
+    rows = [row_view(item, spec, principal.user_id, question.name if question else None) | {"similarity": item["score"]}
+            for item in items]
+    return {"spec": spec, "rows": rows, "total": None, "next_url": None, "first_url": None, "filters": values,
+            "question": question, "similar": {"record_id": similar_to, "vector_field": field}, "vector_field": field}
 
 
 @router.get("/datasets/{workspace}/{dataset}/records")
