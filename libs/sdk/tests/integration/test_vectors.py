@@ -7,11 +7,12 @@ with that reason when the running annotate does not know vector fields.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from claystream import Client, LabelQuestion, Settings, TextField, ValidationFailed, VectorField
+from claystream import Client, Filter, LabelQuestion, Settings, TextField, ValidationFailed, VectorField
 
 
 def vector_dataset(client: Client) -> Any:
@@ -42,7 +43,7 @@ def test_vectors_are_stored_returned_and_searched(client: Client) -> None:
     assert [r["external_id"] for r in by_vector] == ["4"]
 
 
-def test_similar_with_a_filter_and_after_deleting(client: Client) -> None:
+def test_similar_with_a_filter_and_after_deleting(client: Client, poll: Callable[..., Any]) -> None:
     dataset = vector_dataset(client)
     dataset.records.log([{"external_id": str(i), "fields": {"text": f"t{i}"}, "vectors": {"embedding": v}}
                          for i, v in enumerate(UNIT)])
@@ -54,6 +55,14 @@ def test_similar_with_a_filter_and_after_deleting(client: Client) -> None:
     assert [r["external_id"] for r in after] == ["1"]
     only_text = dataset.records.similar(vector_name="embedding", vector=UNIT[0], k=3, query="t3")
     assert [r["external_id"] for r in only_text] == ["3"]
+    annotator = f"a{uuid.uuid4().hex[:8]}"
+    client.users.create(annotator, "a-long-password-1")
+    client.annotate_call("POST", f"{dataset.path}/responses:import",
+                         body={"items": [{"record_id": ids["4"], "user": annotator, "values": {"sentiment": "pos"}}]})
+    answered = Filter(("response.status", "==", "submitted"))  # anyone's answers, for an admin key
+    found = poll(lambda: dataset.records.similar(vector_name="embedding", vector=UNIT[1], k=3, filter=answered),
+                 what="the answer applied")
+    assert [r["external_id"] for r in found] == ["4"]
 
 
 def test_a_wrong_dimension_names_the_record_and_the_vector(client: Client) -> None:

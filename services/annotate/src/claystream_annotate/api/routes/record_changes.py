@@ -25,14 +25,10 @@ class ResponsesImportIn(ItemsIn):
     dry_run: bool = Field(default=False, description="only check users and values")
 
 
-class ScopedFilter(RecordFilter):
-    response_scope: str | None = None
-
-
 class DeleteIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     ids: list[str] | None = None
-    filter: ScopedFilter | None = None
+    filter: RecordFilter | None = None
 
 
 @router.patch("/records")
