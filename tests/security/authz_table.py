@@ -147,6 +147,16 @@ ROUTES: dict[str, Rule] = {
     f"annotate POST {D}/responses:bulk": Rule("member", body={"record_ids": ["{record_id}"], **ANSWER}),
     f"annotate GET {D}/export": Rule("admin"),
     f"annotate GET {D}/metrics": Rule("admin"),
+    # changing records after logging and importing answers in other people's names: admins, admin API keys
+    # included (the SDK's dataset.records.log / update / delete use one); another workspace's record ids are
+    # not touched (see test_objects_of_another_workspace_are_not_found)
+    f"annotate PATCH {D}/records": Rule("admin", body={"items": [{"id": "{record_id}", "metadata": {"genre": "drama"}}]}),
+    f"annotate POST {D}/records:delete": Rule("admin", body={"ids": ["{doomed_record_id}"]}, setup="doomed_record"),
+    f"annotate DELETE {R}": Rule("admin", setup="doomed_record"),
+    f"annotate POST {D}/responses:import": Rule("admin", body={"items": [
+        {"record_id": "{record_id}", "user": "victim", "values": {"sentiment": "pos"}}]}),
+    # the published limits: anyone with credentials (the SDK sizes its pages and batches from them)
+    "annotate GET /api/v1/limits": Rule("signed_in"),
     # similarity search reads records like the listing does: members (here over the declared vector field "mini")
     f"annotate POST {D}/records/similar": Rule("member", body={"vector_field": "mini", "record_id": "{record_id}", "k": 1}),
     # outbox quarantine: the raw text of answers that never reached Kafka; workspace admins (admin keys read the
@@ -218,6 +228,7 @@ ROUTES: dict[str, Rule] = {
     "ingest POST /api/v1/predictions:bulk": Rule("machine", body={"items": [{"request_id": "r1", "model": "reviews", "text": "x", "predicted_label": "pos"}]}),
     "ingest POST /api/v1/feedback": Rule("machine", body={"request_id": "r1", "model": "reviews", "true_label": "pos"}),
     "ingest POST /api/v1/feedback:bulk": Rule("machine", body={"items": [{"request_id": "r1", "model": "reviews", "true_label": "pos"}]}),
+    "ingest GET /api/v1/limits": Rule("machine"),
     # trainer
     "trainer GET /api/v1/models/{dataset}": Rule("machine"),
     "trainer GET /api/v1/models/{dataset}/status": Rule("machine"),

@@ -174,3 +174,19 @@ async def test_a_session_without_its_csrf_token_changes_nothing(stack: Stack) ->
             refused.append(f"{route}: {answer.status_code} {answer.text[:120]!r}")
     assert len(changing) > 40
     assert not refused, "state-changing routes that did not refuse a missing CSRF token:\n" + "\n".join(refused)
+
+
+async def test_records_of_another_workspace_are_never_changed(stack: Stack) -> None:
+    """Record ids of workspace beta sent through alpha's dataset by alpha's admin change nothing in beta."""
+    foreign = stack.ids["record_other"]
+    dataset = f"/api/v1/workspaces/{WORKSPACE}/datasets/{DATASET}"
+    patched = await stack.call("annotate", "PATCH", f"{dataset}/records", "admin", {"items": [{"id": foreign, "metadata": {"genre": "x"}}]})
+    assert patched.status_code == 422 and patched.json()["errors"][0]["field"] == "id", patched.text
+    imported = await stack.call("annotate", "POST", f"{dataset}/responses:import", "admin",
+                                {"items": [{"record_id": foreign, "user": "victim", "values": {"sentiment": "pos"}}]})
+    assert imported.status_code == 422 and imported.json()["errors"][0]["field"] == "record_id", imported.text
+    deleted = await stack.call("annotate", "POST", f"{dataset}/records:delete", "admin", {"ids": [foreign]})
+    assert deleted.status_code == 200 and deleted.json() == {"deleted": 0}, deleted.text
+    assert (await stack.call("annotate", "DELETE", f"{dataset}/records/{foreign}", "admin")).status_code in (204, 404)
+    kept = await stack.call("annotate", "GET", f"/api/v1/workspaces/{OTHER}/datasets/{DATASET}/records/{foreign}", "owner")
+    assert kept.status_code == 200 and kept.json()["metadata"] == {"genre": "drama"} and kept.json()["responses"] == [], kept.text
