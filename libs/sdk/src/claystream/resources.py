@@ -93,7 +93,8 @@ class Datasets:
 
 
 class Users:
-    """Members of a workspace (admin keys): ``list``, ``create``."""
+    """Members of a workspace: ``list``, ``create``.  Annotate lets only signed-in admins, owners and the
+    service token manage people, never an API key (SECURITY.md): with a key these raise :class:`Forbidden`."""
 
     def __init__(self, client: Client) -> None:
         self.client = client
@@ -127,5 +128,7 @@ class Workspaces:
         return str(self.client.annotate_call("POST", "/api/v1/workspaces", body={"name": name})["name"])
 
     def create_api_key(self, name: str, *, role: str = "annotator", workspace: str | None = None) -> dict[str, Any]:
+        """Refused (:class:`Forbidden`) for an API key: keys are minted by signed-in admins, owners, the service
+        token or ``claystream keys create``."""
         body = {"name": name, "role": role}
         return dict(self.client.annotate_call("POST", f"/api/v1/workspaces/{_q(workspace or self.client.workspace)}/api-keys", body=body))

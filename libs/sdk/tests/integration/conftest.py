@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from types import SimpleNamespace
 from typing import Any
 
+import httpx
 import pytest
 from claystream_devstack.processes import free_port
 from claystream_devstack.servers import EmbeddedStack
@@ -20,10 +21,11 @@ from claystream.cli import app
 
 WORKSPACE = "sdk"
 NAMES = ("annotate", "ingest")
+OWNER, OWNER_PASSWORD = "owner", "owner-password-1"
 
 
 def _env(db: str) -> dict[str, str]:
-    env = {"CLAYSTREAM_ANNOTATE_OWNER_USERNAME": "owner", "CLAYSTREAM_ANNOTATE_OWNER_PASSWORD": "owner-password-1",
+    env = {"CLAYSTREAM_ANNOTATE_OWNER_USERNAME": OWNER, "CLAYSTREAM_ANNOTATE_OWNER_PASSWORD": OWNER_PASSWORD,
            "CLAYSTREAM_ANNOTATE_OWNER_WORKSPACE": WORKSPACE, "CLAYSTREAM_ANNOTATE_OUTBOX_POLL_S": "0.1",
            "CLAYSTREAM_INGEST_RATE_LIMIT_PER_S": "100000"}
     for name in NAMES:
@@ -55,6 +57,36 @@ def services(embedded_stack: EmbeddedStack, tmp_path_factory: pytest.TempPathFac
 def client(services: SimpleNamespace) -> Iterator[Client]:
     with Client(services.ingest, services.api_key, annotate_url=services.annotate) as made:
         yield made
+
+
+def as_owner(services: SimpleNamespace, method: str, path: str, body: Any) -> dict[str, Any]:
+    """One call to annotate as the signed-in owner: people and API keys are managed by signed-in admins,
+    owners and the service token, never by an API key (SECURITY.md), so tests set them up this way."""
+    with httpx.Client(base_url=services.annotate, timeout=30) as http:
+        login = http.post("/api/v1/auth/login", json={"username": OWNER, "password": OWNER_PASSWORD})
+        assert login.status_code == 200, login.text
+        answer = http.request(method, path, json=body, headers={"X-CSRF-Token": login.json()["csrf_token"]})
+        assert answer.status_code in (200, 201), answer.text
+        return dict(answer.json())
+
+
+@pytest.fixture
+def owner_call(services: SimpleNamespace) -> Callable[[str, str, Any], dict[str, Any]]:
+    """``owner_call(method, path, body)``: one call to annotate as the signed-in owner."""
+    return lambda method, path, body: as_owner(services, method, path, body)
+
+
+@pytest.fixture
+def make_annotator(services: SimpleNamespace) -> Callable[[], str]:
+    """Makes a new annotator of the workspace; returns its username."""
+
+    def make() -> str:
+        name = f"a{uuid.uuid4().hex[:8]}"
+        as_owner(services, "POST", f"/api/v1/workspaces/{WORKSPACE}/users",
+                 {"username": name, "password": "a-long-password-1", "role": "annotator"})
+        return name
+
+    return make
 
 
 def wait_for(probe: Callable[[], Any], *, timeout_s: float = 60.0, what: str = "the condition") -> Any:

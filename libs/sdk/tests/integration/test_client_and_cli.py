@@ -70,7 +70,8 @@ def cli_env(services: SimpleNamespace) -> dict[str, str]:
     return {"CLAYSTREAM_URL": services.ingest, "CLAYSTREAM_API_KEY": services.api_key, "CLAYSTREAM_ANNOTATE_URL": services.annotate}
 
 
-def test_cli_import_then_export_with_response_status(client: Client, services: SimpleNamespace, tmp_path: Path, poll: Any) -> None:
+def test_cli_import_then_export_with_response_status(client: Client, services: SimpleNamespace, tmp_path: Path, poll: Any,
+                                                     make_annotator: Any) -> None:
     dataset = make_dataset(client)
     source = tmp_path / "reviews.csv"
     source.write_text("id,review,genre\n" + "".join(f"{i},review {i},{'drama' if i % 2 else 'comedy'}\n" for i in range(20)))
@@ -79,8 +80,7 @@ def test_cli_import_then_export_with_response_status(client: Client, services: S
     assert imported.exit_code == 0, imported.output
     assert f"accepted 20 records into {dataset.name}" in imported.stdout
     dataset.records.wait_stored(20)
-    annotator = f"a{uuid.uuid4().hex[:8]}"
-    client.users.create(annotator, "a-long-password-1")
+    annotator = make_annotator()
     ids = {r["external_id"]: r["id"] for r in dataset.records()}
     answers = [{"record_id": ids[str(i)], "user": annotator, "values": {"sentiment": "pos"}} for i in range(5)]
     client.annotate_call("POST", f"{dataset.path}/responses:import", body={"items": answers})

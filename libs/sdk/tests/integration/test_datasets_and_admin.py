@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
@@ -59,17 +60,21 @@ def test_bad_settings_are_a_validation_error(client: Client) -> None:
     assert "label" in str(caught.value)
 
 
-def test_users_and_workspaces_for_admin_keys(client: Client, services: SimpleNamespace) -> None:
-    username = f"u{uuid.uuid4().hex[:8]}"
-    made = client.users.create(username, "a-long-password-1", role="annotator")
-    assert made["username"] == username and services.workspace in made["workspaces"]
-    assert client.users.get(username)["id"] == made["id"]
+def test_admin_keys_see_workspaces_but_never_manage_people_or_keys(client: Client, services: SimpleNamespace, owner_call: Any) -> None:
+    """People and API keys are managed by signed-in admins, owners and the service token, never by an API key
+    (SECURITY.md): a leaked key cannot mint users or keys that outlive it."""
     assert services.workspace in client.workspaces.list()
     with pytest.raises(Forbidden):
         client.workspaces.create("another")  # owners only
+    with pytest.raises(Forbidden):
+        client.users.create(f"u{uuid.uuid4().hex[:8]}", "a-long-password-1", role="annotator")
+    with pytest.raises(Forbidden):
+        client.users.list()
+    with pytest.raises(Forbidden):
+        client.workspaces.create_api_key("reader", role="annotator")
     with pytest.raises(NotFound):
         client.users.list("not-mine")
-    key = client.workspaces.create_api_key("reader", role="annotator")
+    key = owner_call("POST", f"/api/v1/workspaces/{services.workspace}/api-keys", {"name": "reader", "role": "annotator"})
     with Client(services.ingest, key["api_key"], annotate_url=services.annotate) as reader:
         assert reader.workspace == services.workspace and reader.datasets.list() is not None
         with pytest.raises(Forbidden):

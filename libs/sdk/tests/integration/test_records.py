@@ -44,10 +44,8 @@ def rows(count: int, annotator: str | None = None, answered_every: int = 3) -> l
 
 
 @pytest.fixture
-def annotator(client: Client) -> str:
-    name = f"a{uuid.uuid4().hex[:8]}"
-    client.users.create(name, "a-long-password-1", role="annotator")
-    return name
+def annotator(make_annotator: Callable[[], str]) -> str:
+    return make_annotator()
 
 
 def test_log_with_responses_then_iterate_filter_and_load(client: Client, annotator: str, poll: Callable[..., Any]) -> None:

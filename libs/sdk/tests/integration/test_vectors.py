@@ -43,7 +43,7 @@ def test_vectors_are_stored_returned_and_searched(client: Client) -> None:
     assert [r["external_id"] for r in by_vector] == ["4"]
 
 
-def test_similar_with_a_filter_and_after_deleting(client: Client, poll: Callable[..., Any]) -> None:
+def test_similar_with_a_filter_and_after_deleting(client: Client, poll: Callable[..., Any], make_annotator: Callable[[], str]) -> None:
     dataset = vector_dataset(client)
     dataset.records.log([{"external_id": str(i), "fields": {"text": f"t{i}"}, "vectors": {"embedding": v}}
                          for i, v in enumerate(UNIT)])
@@ -55,8 +55,7 @@ def test_similar_with_a_filter_and_after_deleting(client: Client, poll: Callable
     assert [r["external_id"] for r in after] == ["1"]
     only_text = dataset.records.similar(vector_name="embedding", vector=UNIT[0], k=3, query="t3")
     assert [r["external_id"] for r in only_text] == ["3"]
-    annotator = f"a{uuid.uuid4().hex[:8]}"
-    client.users.create(annotator, "a-long-password-1")
+    annotator = make_annotator()
     client.annotate_call("POST", f"{dataset.path}/responses:import",
                          body={"items": [{"record_id": ids["4"], "user": annotator, "values": {"sentiment": "pos"}}]})
     answered = Filter(("response.status", "==", "submitted"))  # anyone's answers, for an admin key
