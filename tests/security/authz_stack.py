@@ -32,8 +32,12 @@ DATASET_BODY = {
     "name": DATASET, "fields": [{"name": "text"}],
     "questions": [{"name": "sentiment", "type": "label", "labels": ["pos", "neg"]}],
     "metadata_properties": [{"name": "genre", "type": "terms"}],
+    "vectors": [{"name": "mini", "dimensions": 2}],
     "trainer": {"enabled": False},
 }
+# webhook targets: loopback's discard port (allowed by webhook_allow_private_targets, refused at once when sent to)
+HOOK_URL = "http://127.0.0.1:9/matrix"
+HOOK_BODY = {"url": HOOK_URL, "event_types": ["drift.detected"]}
 PRINCIPALS = ("owner", "admin", "admin_other", "annotator", "key_admin", "key_annotator", "service", "anonymous")
 USERS = {"owner": OWNER, "admin": "admin-alpha", "admin_other": "admin-beta", "annotator": "annotator-alpha", "victim": "victim",
          "setup_owner": OWNER}
@@ -62,7 +66,7 @@ def build_apps(stack: Any, db: str, models_dir: str) -> dict[str, FastAPI]:
         "annotate": annotate_app(_settings(
             AnnotateSettings, stack, "annotate", db, owner_username=OWNER, owner_password=OWNER_PASSWORD,
             owner_workspace=WORKSPACE, login_rate_per_minute="100000", consumers_enabled="false", outbox_enabled="false",
-            session_max_age_s=str(SESSION_MAX_AGE_S))),
+            session_max_age_s=str(SESSION_MAX_AGE_S), webhook_allow_private_targets="true")),
         "ingest": ingest_app(_settings(IngestSettings, stack, "ingest", db, api_key_cache_ttl_s="0")),
         "trainer": trainer_app(_settings(TrainerSettings, stack, "trainer", db, embedder="hashing", consumers_enabled="false",
                                          finetune_enabled="false", models_dir=models_dir)),
@@ -122,7 +126,8 @@ class Stack:
         for workspace in (WORKSPACE, OTHER):
             created = await self.as_owner("POST", f"{base}/{workspace}/datasets", DATASET_BODY)
             assert created.status_code == 201, created.text
-            await self.records(created.json(), ["a fine film", "a dull film"])
+            self.ids["record" if workspace == WORKSPACE else "record_other"] = (
+                await self.records(created.json(), ["a fine film", "a dull film"]))[0]
         for principal, username, role, workspace in (
             ("admin", "admin-alpha", "admin", WORKSPACE), ("admin_other", "admin-beta", "admin", OTHER),
             ("annotator", "annotator-alpha", "annotator", WORKSPACE), ("victim", "victim", "annotator", WORKSPACE),
@@ -135,20 +140,28 @@ class Stack:
             key = (await self.as_owner("POST", f"{base}/{WORKSPACE}/api-keys", {"name": principal, "role": role})).json()
             self.headers[principal] = {"X-API-Key": key["api_key"]}
             self.ids[principal] = key["key_id"]
-        listed = (await self.as_owner("GET", f"{base}/{WORKSPACE}/datasets/{DATASET}/records")).json()
-        self.ids["record"] = listed["items"][0]["id"]
+        for workspace, suffix in ((WORKSPACE, ""), (OTHER, "_other")):
+            hook = await self.as_owner("POST", f"{base}/{workspace}/webhooks", HOOK_BODY)
+            assert hook.status_code == 201, hook.text
+            self.ids["subscription" + suffix] = hook.json()["id"]
+            sent = await self.as_owner("POST", f"{base}/{workspace}/webhooks/{hook.json()['id']}/test")
+            assert sent.status_code == 202, sent.text
+            self.ids["delivery" + suffix] = sent.json()["id"]
 
-    async def records(self, dataset: dict[str, Any], texts: list[str]) -> None:
+    async def records(self, dataset: dict[str, Any], texts: list[str], prefix: str = "x") -> list[str]:
+        """Store records as the ingest consumer would; their ids."""
         from claystream_annotate.consumers.handlers import on_records_ingested
 
         deps = self.annotate_deps()
         events = [
-            new_event("record.ingested", RecordIngested(record_id=uuid.uuid4().hex, external_id=f"x{i}", fields={"text": text},
-                                                        metadata={"genre": "drama"}),
+            new_event("record.ingested", RecordIngested(record_id=uuid.uuid4().hex, external_id=f"{prefix}{i}", fields={"text": text},
+                                                        metadata={"genre": "drama"}, vectors={"mini": [1.0, float(i)]}),
                       dataset=dataset["name"], workspace=dataset["workspace"])
             for i, text in enumerate(texts)
         ]
-        await on_records_ingested(events, records=deps.records, datasets=deps.datasets, queue=deps.queue, counters=deps.counters)
+        await on_records_ingested(events, records=deps.records, datasets=deps.datasets, queue=deps.queue, counters=deps.counters,
+                                  vectors=deps.vectors)
+        return [event.data.record_id for event in events]
 
 
 @contextlib.asynccontextmanager

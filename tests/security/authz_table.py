@@ -95,6 +95,9 @@ R = D + "/records/{record_id}"
 U = W + "/users/{user_id}"
 PAGE = "/datasets/{workspace}/{dataset}"
 TEAM_U = "/team/{workspace}/users/{user_id}"
+HOOK = W + "/webhooks/{subscription_id}"
+HOOK_PAGE = "/webhooks/{workspace}/{subscription_id}"
+HOOK_TARGET = "http://127.0.0.1:9/"  # loopback's discard port: allowed by the matrix's settings, refused when sent to
 
 
 def _same_password(principal: str) -> dict[str, str]:
@@ -144,6 +147,33 @@ ROUTES: dict[str, Rule] = {
     f"annotate POST {D}/responses:bulk": Rule("member", body={"record_ids": ["{record_id}"], **ANSWER}),
     f"annotate GET {D}/export": Rule("admin"),
     f"annotate GET {D}/metrics": Rule("admin"),
+    # changing records after logging and importing answers in other people's names: admins, admin API keys
+    # included (the SDK's dataset.records.log / update / delete use one); another workspace's record ids are
+    # not touched (see test_objects_of_another_workspace_are_not_found)
+    f"annotate PATCH {D}/records": Rule("admin", body={"items": [{"id": "{record_id}", "metadata": {"genre": "drama"}}]}),
+    f"annotate POST {D}/records:delete": Rule("admin", body={"ids": ["{doomed_record_id}"]}, setup="doomed_record"),
+    f"annotate DELETE {R}": Rule("admin", setup="doomed_record"),
+    f"annotate POST {D}/responses:import": Rule("admin", body={"items": [
+        {"record_id": "{record_id}", "user": "victim", "values": {"sentiment": "pos"}}]}),
+    # the published limits: anyone with credentials (the SDK sizes its pages and batches from them)
+    "annotate GET /api/v1/limits": Rule("signed_in"),
+    # similarity search reads records like the listing does: members (here over the declared vector field "mini")
+    f"annotate POST {D}/records/similar": Rule("member", body={"vector_field": "mini", "record_id": "{record_id}", "k": 1}),
+    # outbox quarantine: the raw text of answers that never reached Kafka; workspace admins (admin keys read the
+    # same data through the export already)
+    f"annotate GET {W}/outbox-quarantine": Rule("admin"),
+    # webhooks: a workspace's admins, admin API keys included (issue 15 asks for the SDK, which signs in with an
+    # API key); another workspace's subscriptions are not found (see test_objects_of_another_workspace_are_not_found)
+    "annotate GET /api/v1/webhook-event-types": Rule("signed_in"),
+    f"annotate GET {W}/webhooks": Rule("admin"),
+    f"annotate POST {W}/webhooks": Rule("admin", body=lambda p: {"url": f"{HOOK_TARGET}api-{p}", "event_types": ["drift.detected"]}),
+    f"annotate GET {HOOK}": Rule("admin"),
+    f"annotate PATCH {HOOK}": Rule("admin", body={"description": "set by the matrix"}),
+    f"annotate DELETE {HOOK}": Rule("admin", setup="doomed_webhook"),
+    f"annotate POST {HOOK}/test": Rule("admin"),
+    f"annotate GET {HOOK}/deliveries": Rule("admin"),
+    f"annotate GET {HOOK}/deliveries/{{delivery_id}}": Rule("admin"),
+    f"annotate POST {HOOK}/deliveries/{{delivery_id}}/replay": Rule("admin"),
     # annotate: the web pages
     "annotate GET /login": Rule("public"),
     "annotate POST /login": Rule("login_form", body={"username": "owner", "password": "owner-password-1"}, form=True),
@@ -154,6 +184,7 @@ ROUTES: dict[str, Rule] = {
         "workspace": "alpha", "name": f"page-{p.replace('_', '-')}", "labels": "pos, neg"}),
     f"annotate GET {PAGE}": Rule("page_member"),
     f"annotate GET {PAGE}/records/{{record_id}}": Rule("page_member"),
+    f"annotate GET {PAGE}/records/{{record_id}}/similar": Rule("page_member"),
     f"annotate POST {PAGE}/records/{{record_id}}/response": Rule("page_member", form=True, body={"q.sentiment": "pos", "status": "submitted"}),
     f"annotate GET {PAGE}/progress": Rule("page_member"),
     f"annotate GET {PAGE}/training": Rule("page_member"),
@@ -176,6 +207,17 @@ ROUTES: dict[str, Rule] = {
     f"annotate POST {TEAM_U}/sessions": Rule("page_admin"),
     "annotate POST /team/{workspace}/api-keys": Rule("page_admin", form=True, body={"name": "from-the-page", "role": "annotator"}),
     "annotate POST /team/{workspace}/api-keys/{key_id}/revoke": Rule("page_admin"),
+    "annotate GET /admin/quarantine": Rule("page_admin_any"),
+    "annotate GET /webhooks": Rule("page_admin_any"),
+    "annotate POST /webhooks/{workspace}": Rule("page_admin", form=True, body=lambda p: {
+        "url": f"{HOOK_TARGET}page-{p}", "event_types": ["drift.detected"]}),
+    f"annotate GET {HOOK_PAGE}": Rule("page_admin"),
+    f"annotate GET {HOOK_PAGE}/deliveries": Rule("page_admin"),
+    f"annotate GET {HOOK_PAGE}/deliveries/{{delivery_id}}": Rule("page_admin"),
+    f"annotate POST {HOOK_PAGE}/test": Rule("page_admin"),
+    f"annotate POST {HOOK_PAGE}/deliveries/{{delivery_id}}/replay": Rule("page_admin"),
+    f"annotate POST {HOOK_PAGE}/enabled": Rule("page_admin", form=True, body={"enabled": "true"}),
+    f"annotate POST {HOOK_PAGE}/delete": Rule("page_admin", setup="doomed_webhook"),
     "annotate GET /account": Rule("page"),
     "annotate POST /account/password": Rule("page", form=True, body=_same_password, relogin=True),
     "annotate POST /account/sessions": Rule("page", relogin=True),
@@ -186,6 +228,7 @@ ROUTES: dict[str, Rule] = {
     "ingest POST /api/v1/predictions:bulk": Rule("machine", body={"items": [{"request_id": "r1", "model": "reviews", "text": "x", "predicted_label": "pos"}]}),
     "ingest POST /api/v1/feedback": Rule("machine", body={"request_id": "r1", "model": "reviews", "true_label": "pos"}),
     "ingest POST /api/v1/feedback:bulk": Rule("machine", body={"items": [{"request_id": "r1", "model": "reviews", "true_label": "pos"}]}),
+    "ingest GET /api/v1/limits": Rule("machine"),
     # trainer
     "trainer GET /api/v1/models/{dataset}": Rule("machine"),
     "trainer GET /api/v1/models/{dataset}/status": Rule("machine"),
@@ -195,6 +238,8 @@ ROUTES: dict[str, Rule] = {
     "trainer POST /api/v1/models/{dataset}/versions/{version}/promote": Rule("machine_admin_nomodel"),
     "trainer POST /api/v1/models/{dataset}/rollback": Rule("machine_admin_conflict"),
     "trainer POST /api/v1/models/{dataset}/train": Rule("machine_admin", body={"kind": "refresh"}),
+    # every record's embedding: annotate's similarity search calls it with the service token; admin keys may too
+    "trainer GET /api/v1/models/{dataset}/embeddings": Rule("machine_admin"),
     # monitor
     "monitor GET /": Rule("public"),
     "monitor GET /api/v1/models": Rule("monitor"),

@@ -10,8 +10,11 @@ to help write a new table line; the line itself is a decision, not a copy of tha
 
 from __future__ import annotations
 
+import uuid
+from typing import Any
+
 import pytest
-from authz_stack import DATASET, DOOMED, PRINCIPALS, WORKSPACE, Stack, iter_routes
+from authz_stack import DATASET, DOOMED, HOOK_BODY, OTHER, PRINCIPALS, WORKSPACE, Stack, iter_routes
 from authz_table import ROUTES, Rule, matches
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
@@ -24,10 +27,15 @@ def discovered(stack: Stack) -> list[str]:
 def url_for(stack: Stack, path: str, rule: Rule) -> str:
     values = {
         "workspace": WORKSPACE, "dataset": DATASET, "record_id": stack.ids["record"], "user_id": stack.ids["victim"],
-        "key_id": stack.ids["victim_key"], "model": DATASET, "version": "1", **rule.params,
+        "key_id": stack.ids["victim_key"], "model": DATASET, "version": "1", "subscription_id": stack.ids["subscription"],
+        "delivery_id": stack.ids["delivery"], **rule.params,
     }
     if rule.setup == "doomed_dataset":
         values["dataset"] = DOOMED
+    if rule.setup == "doomed_webhook":
+        values["subscription_id"] = stack.ids["doomed_subscription"]
+    if rule.setup == "doomed_record":
+        values["record_id"] = stack.ids["doomed_record"]
     return path.format(**values) + rule.query
 
 
@@ -41,6 +49,8 @@ def filled(stack: Stack, value: Any) -> Any:
         return stack.ids["record"]
     if value == "{user_id}":
         return stack.ids["victim"]
+    if value == "{doomed_record_id}":
+        return stack.ids["doomed_record"]
     return value
 
 
@@ -58,6 +68,14 @@ async def prepare(stack: Stack, rule: Rule, principal: str) -> None:
 
         made = await stack.call("annotate", "POST", f"{base}/datasets", "service", {**DATASET_BODY, "name": DOOMED})
         assert made.status_code in (201, 409), made.text
+    elif rule.setup == "doomed_webhook":
+        made = await stack.call("annotate", "POST", f"{base}/webhooks", "service",
+                                {**HOOK_BODY, "url": f"{HOOK_BODY['url']}/doomed-{uuid.uuid4().hex[:8]}"})
+        assert made.status_code == 201, made.text
+        stack.ids["doomed_subscription"] = made.json()["id"]
+    elif rule.setup == "doomed_record":
+        made = await stack.records({"name": DATASET, "workspace": WORKSPACE}, ["a doomed film"], prefix=f"doomed-{uuid.uuid4().hex[:6]}-")
+        stack.ids["doomed_record"] = made[0]
     elif rule.setup == "victim_member":
         await stack.login("setup_owner")  # only owners add an existing user; the owner's own session may have ended
         answer = await stack.call("annotate", "PUT", f"{base}/members/{stack.ids['victim']}", "setup_owner", {"role": "annotator"})
@@ -111,3 +129,64 @@ async def test_a_wrong_service_token_is_refused_everywhere(stack: Stack) -> None
     for service, url in (("annotate", f"/api/v1/workspaces/{WORKSPACE}/datasets"), ("ingest", "/api/v1/me"),
                          ("trainer", f"/api/v1/models/{DATASET}"), ("monitor", "/api/v1/models"), ("annotate", "/metrics")):
         assert (await stack.call(service, "GET", url, "forged_service")).status_code == 401, (service, url)
+
+
+async def test_objects_of_another_workspace_are_not_found(stack: Stack) -> None:
+    """A webhook subscription or delivery of another workspace, named through a workspace the caller administers,
+    is not found: the matrix's principals only reach other workspaces by their name, this is the id mix-up."""
+    ids = stack.ids
+    mixed = [  # (principal, the workspace it administers, a subscription of the other workspace, a delivery)
+        ("admin", WORKSPACE, ids["subscription_other"], ids["delivery_other"], ids["subscription"]),
+        ("admin_other", OTHER, ids["subscription"], ids["delivery"], ids["subscription_other"]),
+    ]
+    for principal, workspace, foreign, foreign_delivery, own in mixed:
+        hooks = f"/api/v1/workspaces/{workspace}/webhooks"
+        for method, url in (
+            ("GET", f"{hooks}/{foreign}"), ("PATCH", f"{hooks}/{foreign}"), ("DELETE", f"{hooks}/{foreign}"),
+            ("POST", f"{hooks}/{foreign}/test"), ("GET", f"{hooks}/{foreign}/deliveries"),
+            ("GET", f"{hooks}/{own}/deliveries/{foreign_delivery}"), ("POST", f"{hooks}/{own}/deliveries/{foreign_delivery}/replay"),
+            ("GET", f"/webhooks/{workspace}/{foreign}"), ("POST", f"/webhooks/{workspace}/{foreign}/delete"),
+            ("GET", f"/webhooks/{workspace}/{own}/deliveries/{foreign_delivery}"),
+        ):
+            body = {"description": "mixed up"} if method == "PATCH" else None
+            answer = await stack.call("annotate", method, url, principal, body)
+            assert answer.status_code == 404, (principal, method, url, answer.status_code, answer.text[:200])
+        listed = (await stack.call("annotate", "GET", hooks, principal)).json()
+        assert [hook["id"] for hook in listed if hook["id"] == foreign] == []
+
+
+async def test_a_session_without_its_csrf_token_changes_nothing(stack: Stack) -> None:
+    """Every state-changing annotate route (API and pages) refuses a session cookie sent without its CSRF token."""
+    await stack.login("admin")
+    stack.headers["admin_no_csrf"] = {"Cookie": stack.headers["admin"]["Cookie"]}
+    sign_in = {"annotate POST /api/v1/auth/login", "annotate POST /login"}  # no session yet: nothing to forge
+    changing = [r for r in discovered(stack) if r.startswith("annotate ") and r.split(" ")[1] in ("POST", "PUT", "PATCH", "DELETE")]
+    refused = []
+    for route in changing:
+        if route in sign_in:
+            continue
+        _, method, path = route.split(" ", 2)
+        rule = ROUTES[route]
+        await prepare(stack, rule, "admin")
+        answer = await stack.call("annotate", method, url_for(stack, path, rule), "admin_no_csrf",
+                                  filled(stack, rule.body_for("admin")), form=rule.form)
+        if answer.status_code != 403:
+            refused.append(f"{route}: {answer.status_code} {answer.text[:120]!r}")
+    assert len(changing) > 40
+    assert not refused, "state-changing routes that did not refuse a missing CSRF token:\n" + "\n".join(refused)
+
+
+async def test_records_of_another_workspace_are_never_changed(stack: Stack) -> None:
+    """Record ids of workspace beta sent through alpha's dataset by alpha's admin change nothing in beta."""
+    foreign = stack.ids["record_other"]
+    dataset = f"/api/v1/workspaces/{WORKSPACE}/datasets/{DATASET}"
+    patched = await stack.call("annotate", "PATCH", f"{dataset}/records", "admin", {"items": [{"id": foreign, "metadata": {"genre": "x"}}]})
+    assert patched.status_code == 422 and patched.json()["errors"][0]["field"] == "id", patched.text
+    imported = await stack.call("annotate", "POST", f"{dataset}/responses:import", "admin",
+                                {"items": [{"record_id": foreign, "user": "victim", "values": {"sentiment": "pos"}}]})
+    assert imported.status_code == 422 and imported.json()["errors"][0]["field"] == "record_id", imported.text
+    deleted = await stack.call("annotate", "POST", f"{dataset}/records:delete", "admin", {"ids": [foreign]})
+    assert deleted.status_code == 200 and deleted.json() == {"deleted": 0}, deleted.text
+    assert (await stack.call("annotate", "DELETE", f"{dataset}/records/{foreign}", "admin")).status_code in (204, 404)
+    kept = await stack.call("annotate", "GET", f"/api/v1/workspaces/{OTHER}/datasets/{DATASET}/records/{foreign}", "owner")
+    assert kept.status_code == 200 and kept.json()["metadata"] == {"genre": "drama"} and kept.json()["responses"] == [], kept.text

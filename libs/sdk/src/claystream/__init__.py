@@ -1,8 +1,37 @@
-"""Claystream Python SDK: ``Client(url, api_key)`` to log records, predictions and feedback."""
+"""Claystream Python SDK: ``Client(url, api_key, annotate_url=...)`` to log records, predictions and
+feedback, and (Argilla 2.x style) ``client.datasets`` / ``dataset.records``."""
 
 from claystream.client import Client, LogResult
-from claystream.errors import ApiError, ClaystreamError, ValidationFailed
+from claystream.errors import (
+    ApiError,
+    ClaystreamError,
+    Conflict,
+    Forbidden,
+    NotFound,
+    Unauthorized,
+    ValidationFailed,
+)
+from claystream.record_filters import Filter, Query
+from claystream.record_types import Record, Response, Suggestion
+from claystream.settings import (
+    FloatMetadataProperty,
+    IntegerMetadataProperty,
+    LabelQuestion,
+    MultiLabelQuestion,
+    RatingQuestion,
+    Settings,
+    TaskDistribution,
+    TermsMetadataProperty,
+    TextField,
+    TextQuestion,
+    VectorField,
+)
 from claystream.training import prepare_for_training
 
-__all__ = ["ApiError", "ClaystreamError", "Client", "LogResult", "ValidationFailed", "prepare_for_training"]
-__version__ = "0.1.0"
+__all__ = [
+    "ApiError", "ClaystreamError", "Client", "Conflict", "Filter", "FloatMetadataProperty", "Forbidden",
+    "IntegerMetadataProperty", "LabelQuestion", "LogResult", "MultiLabelQuestion", "NotFound", "Query",
+    "RatingQuestion", "Record", "Response", "Settings", "Suggestion", "TaskDistribution", "TermsMetadataProperty", "TextField", "TextQuestion",
+    "Unauthorized", "ValidationFailed", "VectorField", "prepare_for_training",
+]
+__version__ = "0.2.0"

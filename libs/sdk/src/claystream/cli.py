@@ -48,7 +48,7 @@ def import_file(
     metadata: MetadataOption = [],  # noqa: B006
     id_column: Annotated[str, typer.Option(help="column holding your record id (external_id)")] = "id",
     fmt: Annotated[str | None, typer.Option("--format", help="csv, jsonl or parquet (default: from the name)")] = None,
-    batch_size: Annotated[int, typer.Option(min=1, max=1000)] = 1000,
+    batch_size: Annotated[int | None, typer.Option(min=1, help="default: the server's limit per request")] = None,
     partial: Annotated[bool, typer.Option(help="skip invalid rows instead of stopping")] = False,
 ) -> None:
     """Log every row of FILE into DATASET (re-running is safe: ids come from the id column)."""
@@ -67,6 +67,10 @@ def import_file(
                     )
                 lines.append(line)
                 yield row
+
+        for _ in rows():  # the whole file is checked before anything is sent
+            pass
+        lines.clear()
 
         where = "row" if fmt == "parquet" else "line"
         with Client(url, api_key) as client:

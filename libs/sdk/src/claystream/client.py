@@ -13,8 +13,8 @@ import httpx
 from tqdm.auto import tqdm
 
 from claystream._http import RetryingJson, decode
-from claystream.errors import ApiError, ClaystreamError, ValidationFailed
-from claystream.records import ColumnMap, RecordMapper, batched, rows_of
+from claystream.errors import ClaystreamError, ValidationFailed, error_for
+from claystream.records import ColumnMap, RecordMapper, rows_of, sized_batches
 from claystream.webhooks import Webhooks
 
 
@@ -57,6 +57,7 @@ class Client:
             if annotate_url else None
         )
         self._workspace = workspace
+        self._limits: dict[str, dict[str, Any]] = {}
 
     def close(self) -> None:
         self._ingest.client.close()
@@ -84,6 +85,47 @@ class Client:
             raise ClaystreamError("webhooks are managed through annotate: pass annotate_url to Client")
         return Webhooks(self._annotate, lambda: self.workspace)
 
+    def limits(self, service: str = "ingest") -> dict[str, Any]:
+        """The limits a service publishes (``GET /api/v1/limits``, asked once): page and batch sizes
+        come from here, never from constants of the SDK."""
+        if service not in self._limits:
+            http = self._ingest if service == "ingest" else self._annotate_http()
+            self._limits[service] = dict(self._call(http, "GET", "/api/v1/limits"))
+        return self._limits[service]
+
+    def _annotate_http(self) -> RetryingJson:
+        if self._annotate is None:
+            raise ClaystreamError("this needs the annotate service: Client(url, api_key, annotate_url=...)")
+        return self._annotate
+
+    def annotate_call(self, method: str, path: str, *, body: Any = None, params: dict[str, Any] | None = None) -> Any:
+        """One JSON call to the annotate service (typed errors: NotFound, Conflict, Forbidden, ...)."""
+        return self._call(self._annotate_http(), method, path, body=body, params=params)
+
+    # ------------------------------------------------------------------ Argilla-style resources
+    @property
+    def datasets(self) -> Any:
+        """``client.datasets.create(name, workspace, settings=Settings(...))``, ``.get``, ``.list``, ``.delete``."""
+        from claystream.resources import Datasets
+
+        return Datasets(self)
+
+    @property
+    def users(self) -> Any:
+        from claystream.resources import Users
+
+        return Users(self)
+
+    @property
+    def workspaces(self) -> Any:
+        from claystream.resources import Workspaces
+
+        return Workspaces(self)
+
+    def batch_size(self, asked: int | None, limit_name: str = "max_records_per_request") -> int:
+        limit = int(self.limits("ingest")[limit_name])
+        return limit if asked is None else max(1, min(asked, limit))
+
     # ------------------------------------------------------------------ records
     def log(
         self,
@@ -93,7 +135,7 @@ class Client:
         fields: ColumnMap = None,
         metadata: ColumnMap = None,
         id_column: str | None = "id",
-        batch_size: int = 1000,
+        batch_size: int | None = None,
         concurrency: int = 2,
         partial: bool = False,
         progress: bool = True,
@@ -103,8 +145,10 @@ class Client:
         ``records``: list of dicts, pandas DataFrame or datasets.Dataset; flat rows are mapped by
         ``fields`` / ``metadata`` / ``id_column`` (see :class:`claystream.records.RecordMapper`).
         All-or-nothing per batch unless ``partial``: a bad batch raises :class:`ValidationFailed`
-        with item indexes counted over the whole call.
+        with item indexes counted over the whole call.  ``batch_size``: at most the server's
+        ``max_records_per_request`` (the default).
         """
+        batch_size = self.batch_size(batch_size)
         rows, total = rows_of(records)
         mapper = RecordMapper(fields=fields, metadata=metadata, id_column=id_column)
         path = f"/api/v1/datasets/{quote(dataset, safe='')}/records:bulk"
@@ -136,9 +180,10 @@ class Client:
         return str(self._call(self._ingest, "POST", "/api/v1/predictions", body=body)["event_ids"][0])
 
     def log_predictions(
-        self, predictions: Iterable[Mapping[str, Any]], *, batch_size: int = 1000, concurrency: int = 2,
+        self, predictions: Iterable[Mapping[str, Any]], *, batch_size: int | None = None, concurrency: int = 2,
         progress: bool = False,
     ) -> LogResult:
+        batch_size = self.batch_size(batch_size, "max_predictions_per_request")
         items = list(predictions)
         return self._send_batches(
             (_without_none(dict(item)) for item in items), len(items), "/api/v1/predictions:bulk", None,
@@ -160,7 +205,8 @@ class Client:
                               "received_at": received_at, "dataset": dataset})
         return str(self._call(self._ingest, "POST", "/api/v1/feedback", body=body)["event_ids"][0])
 
-    def log_feedbacks(self, items: Iterable[Mapping[str, Any]], *, batch_size: int = 1000) -> LogResult:
+    def log_feedbacks(self, items: Iterable[Mapping[str, Any]], *, batch_size: int | None = None) -> LogResult:
+        batch_size = self.batch_size(batch_size, "max_predictions_per_request")
         listed = list(items)
         return self._send_batches(
             (_without_none(dict(item)) for item in listed), len(listed), "/api/v1/feedback:bulk", None,
@@ -169,12 +215,17 @@ class Client:
 
     # ------------------------------------------------------------------ reading back (annotate)
     def load(self, dataset: str, **options: Any) -> Any:
-        """The dataset's records with responses and suggestions, as a ``datasets.Dataset``."""
+        """The dataset's records with responses and suggestions, as a ``datasets.Dataset``.
+
+        ``response_status`` (submitted, draft, discarded, pending) looks at every annotator's
+        answers for an admin key (pending: nobody answered); ``query``, ``limit``; pages are as
+        large as the server allows (``records_page_max``) unless ``page_size`` is smaller."""
         from claystream.loading import load_records, records_to_dataset
 
-        if self._annotate is None:
-            raise ClaystreamError("load() needs the annotate service: Client(url, api_key, annotate_url=...)")
-        items = load_records(lambda path, params: self._call(self._annotate, "GET", path, params=params),
+        http = self._annotate_http()
+        limit = int(self.limits("annotate")["records_page_max"])
+        options["page_size"] = min(int(options.get("page_size") or limit), limit)
+        items = load_records(lambda path, params: self._call(http, "GET", path, params=params),
                              workspace=self.workspace, dataset=dataset, **options)
         return records_to_dataset(items)
 
@@ -191,11 +242,13 @@ class Client:
         assert http is not None
         response = http.request(method, path, body=body, params=params)
         payload = decode(response)
-        if response.status_code == 422:
-            raise ValidationFailed(422, payload, accepted_before=0, method=method, url=path)
         if response.status_code >= 400:
-            raise ApiError(response.status_code, payload, method=method, url=path)
+            raise error_for(response.status_code, payload, method=method, url=path)
         return payload
+
+    def _body_budget(self) -> int:
+        """Bytes a batch's JSON may take: the ingest service's ``max_body_bytes`` less room for the envelope."""
+        return int(int(self.limits("ingest")["max_body_bytes"]) * 0.95) - 1024
 
     def _send_batches(
         self, items: Iterator[dict[str, Any]], total: int | None, path: str, params: dict[str, Any] | None, *,
@@ -226,7 +279,7 @@ class Client:
         try:
             with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
                 offset = 0
-                for batch in batched(items, batch_size):
+                for batch in sized_batches(items, batch_size, self._body_budget()):
                     pending.append(
                         pool.submit(self._call, self._ingest, "POST", path, body={"items": batch}, params=params)
                     )

@@ -7,7 +7,7 @@ question ``<q>.responses`` (submitted values), ``<q>.responses.users``, ``<q>.su
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import quote
 
@@ -22,29 +22,40 @@ def load_records(
     response_status: str | None = None,
     query: str | None = None,
     limit: int | None = None,
-    page_size: int = 500,
+    page_size: int,
 ) -> list[dict[str, Any]]:
     """Every page of ``GET /api/v1/workspaces/{workspace}/datasets/{dataset}/records``."""
-    path = f"/api/v1/workspaces/{quote(workspace, safe='')}/datasets/{quote(dataset, safe='')}/records"
-    items: list[dict[str, Any]] = []
+    params: dict[str, Any] = {}
+    if response_status:
+        params["response_status"] = response_status
+    if query:
+        params["q"] = query
+    return list(iter_records(fetch, workspace=workspace, dataset=dataset, params=params, limit=limit, page_size=page_size))
+
+
+def records_path(workspace: str, dataset: str) -> str:
+    return f"/api/v1/workspaces/{quote(workspace, safe='')}/datasets/{quote(dataset, safe='')}/records"
+
+
+def iter_records(
+    fetch: Fetch, *, workspace: str, dataset: str, params: dict[str, Any], page_size: int, limit: int | None = None
+) -> Iterator[dict[str, Any]]:
+    """Records one page at a time along the server's cursor (``next_after``); a short or empty page
+    with a cursor (a filter evaluated within a scan budget) continues from there."""
+    path = records_path(workspace, dataset)
+    seen = 0
     after: str | None = None
     while True:
-        want = page_size if limit is None else min(page_size, limit - len(items))
+        want = page_size if limit is None else min(page_size, limit - seen)
         if want <= 0:
-            break
-        params: dict[str, Any] = {"limit": want}
-        if response_status:
-            params["response_status"] = response_status
-        if query:
-            params["q"] = query
-        if after:
-            params["after"] = after
-        page = fetch(path, params)
-        items.extend(page.get("items") or [])
+            return
+        page = fetch(path, {**params, "limit": want, **({"after": after} if after else {})})
+        items = page.get("items") or []
+        seen += len(items)
+        yield from items
         after = page.get("next_after")
-        if not after or not page.get("items"):
-            break
-    return items
+        if not after:
+            return
 
 
 def flatten_record(item: dict[str, Any]) -> dict[str, Any]:

@@ -100,3 +100,20 @@ def batched(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
             batch = []
     if batch:
         yield batch
+
+
+def sized_batches(items: Iterable[Any], size: int, max_bytes: int) -> Iterator[list[Any]]:
+    """Batches of at most ``size`` items whose JSON stays under ``max_bytes`` (the server's body limit)."""
+    from claystream._http import dumps
+
+    batch: list[Any] = []
+    used = 0
+    for item in items:
+        length = len(dumps(item)) + 1
+        if batch and (len(batch) >= size or used + length > max_bytes):
+            yield batch
+            batch, used = [], 0
+        batch.append(item)
+        used += length
+    if batch:
+        yield batch

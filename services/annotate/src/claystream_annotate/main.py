@@ -11,8 +11,21 @@ from threadpoolctl import threadpool_limits
 
 from claystream_annotate import web
 from claystream_annotate.api.errors import install_error_handlers
-from claystream_annotate.api.routes import (accounts, auth, datasets, export, metrics, quarantine, records, responses,
-                                            similar, webhooks, workspaces)
+from claystream_annotate.api.routes import (
+    accounts,
+    auth,
+    datasets,
+    export,
+    limits,
+    metrics,
+    quarantine,
+    record_changes,
+    records,
+    responses,
+    similar,
+    webhooks,
+    workspaces,
+)
 from claystream_annotate.bootstrap import build_deps, close_deps, prepare_owner, prepare_storage
 from claystream_annotate.config import AnnotateSettings
 from claystream_annotate.web.routes import router as web_router
@@ -45,7 +58,8 @@ def create_app(settings: AnnotateSettings | None = None, *, publisher: EventPubl
     login_limit = {"/login": LOGIN_BODY_MAX_BYTES, "/api/v1/auth/login": LOGIN_BODY_MAX_BYTES}
     app = create_service_app(settings, title="Claystream annotate", start=start, stop=stop, body_limits=login_limit)
     install_error_handlers(app)
-    for module in (auth, accounts, workspaces, datasets, similar, records, responses, export, metrics, webhooks, quarantine):
+    for module in (auth, accounts, workspaces, datasets, similar, record_changes, records, responses, export, metrics, limits,
+                   webhooks, quarantine):
         app.include_router(module.router)
     app.include_router(web_router)
     mount_web = getattr(web, "mount_web", None)

@@ -165,6 +165,8 @@ class FakeRecords:
         found = copy.deepcopy(matching[:limit])
         if projection is None:
             return found
+        if not any(projection.values()):  # an exclusion projection, as MongoDB reads it
+            return [{key: value for key, value in d.items() if key not in projection} for d in found]
         return [{key: value for key, value in d.items() if key in projection} for d in found]
 
     async def count(self, query: dict[str, Any]) -> int:

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from claystream_ingest.api.errors import install_error_handlers
 from claystream_ingest.api.openapi import install_openapi_models
-from claystream_ingest.api.routes import me, production, records
+from claystream_ingest.api.routes import limits, me, production, records
 from claystream_ingest.bootstrap import Deps, build_deps, close_deps, start_deps
 from claystream_ingest.config import IngestSettings
 
@@ -37,7 +37,7 @@ def create_app(
 
     app = create_service_app(settings, title="Claystream ingest", description=DESCRIPTION, start=start, stop=stop)
     install_error_handlers(app)
-    for module in (records, production, me):
+    for module in (records, production, me, limits):
         app.include_router(module.router)
     install_openapi_models(app)
     return app

@@ -202,6 +202,21 @@ class MongoRecordRepository:
             "completed": await self._records.count_documents({"dataset_id": dataset_id, "status": "completed"}),
         }
 
+    async def set_many(self, changes: Sequence[tuple[str, dict[str, Any]]]) -> int:
+        """(record id, {field: new value}) replaced in one bulk write; returns how many matched."""
+        if not changes:
+            return 0
+        now = datetime.now(UTC)
+        operations = [UpdateOne({"_id": record_id}, {"$set": {**values, "updated_at": now}}) for record_id, values in changes]
+        result = await self._records.bulk_write(operations, ordered=False)
+        return result.matched_count
+
+    async def delete_many(self, record_ids: Sequence[str]) -> int:
+        if not record_ids:
+            return 0
+        result = await self._records.delete_many({"_id": {"$in": list(record_ids)}})
+        return result.deleted_count
+
     async def delete_dataset(self, dataset_id: str) -> int:
         result = await self._records.delete_many({"dataset_id": dataset_id})
         return result.deleted_count

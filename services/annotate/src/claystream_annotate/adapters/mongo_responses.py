@@ -131,6 +131,12 @@ class MongoResponseStore:
     async def pending_count(self) -> int:
         return await self._responses.count_documents({"outbox_pending": True})
 
+    async def delete_for_records(self, record_ids: Sequence[str]) -> int:
+        if not record_ids:
+            return 0
+        result = await self._responses.delete_many({"record_id": {"$in": list(record_ids)}})
+        return result.deleted_count
+
     async def delete_dataset(self, dataset_id: str) -> int:
         result = await self._responses.delete_many({"dataset_id": dataset_id})
         return result.deleted_count

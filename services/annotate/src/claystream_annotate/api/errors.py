@@ -10,6 +10,7 @@ from claystream_annotate.services.errors import (
     Conflict,
     Forbidden,
     Invalid,
+    InvalidItems,
     NotFound,
     RateLimited,
     Unauthenticated,
@@ -36,6 +37,8 @@ def install_error_handlers(app: FastAPI) -> None:
                 "detail": [{"loc": error.field.split("."), "msg": error.reason, "type": "value_error", "field": error.field}],
                 "field": error.field,
             }
+            if isinstance(error, InvalidItems):
+                body = {"detail": str(error), "errors": error.errors}
         if isinstance(error, RateLimited):
             headers["Retry-After"] = str(error.retry_after_s)
         if isinstance(error, Unauthenticated):

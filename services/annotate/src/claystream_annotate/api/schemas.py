@@ -88,6 +88,7 @@ class RecordFilter(BaseModel):
     model_config = ConfigDict(extra="forbid")
     q: str | None = None
     response_status: str | None = None
+    response_scope: str | None = Field(default=None, description="mine | any (default: any for admin API keys)")
     status: str | None = None
     metadata: dict[str, list[str]] = Field(default_factory=dict)
     suggested: str | None = None

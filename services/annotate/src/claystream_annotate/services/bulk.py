@@ -10,7 +10,7 @@ from claystream_common.datasets import DatasetSpec
 from claystream_annotate.services.errors import Invalid
 from claystream_annotate.services.ports import QueueStore, RecordStore, ResponseStore, Wakeable
 from claystream_annotate.services.principals import Principal, Role
-from claystream_annotate.services.records import RecordQuery, build_query, matches_text
+from claystream_annotate.services.records import RecordQuery, build_query
 from claystream_annotate.services.responses import BULK_MAX, bulk_respond
 from claystream_annotate.services.validation import validate_values
 
@@ -20,10 +20,10 @@ CHUNK = 1000
 async def matching_ids(query: RecordQuery, *, spec: DatasetSpec, user_id: str, records: RecordStore, cap: int = BULK_MAX) -> list[str]:
     """Ids of the records matching the filter (at most ``cap``; more is refused)."""
     built = build_query(spec, query, user_id)
-    projection = None if built.text else {"_id": 1, "seq": 1}
+    projection = None if built.in_python else {"_id": 1, "seq": 1}
     ids: list[str] = []
     async for page in records.scan(built.mongo, batch_size=5000, projection=projection):
-        ids.extend(d["_id"] for d in page if built.text is None or matches_text(spec, d, built.text))
+        ids.extend(d["_id"] for d in page if built.accepts(spec, d))
         if len(ids) > cap:
             raise Invalid("filter", f"matches more than {cap} records; narrow it down")
     return ids

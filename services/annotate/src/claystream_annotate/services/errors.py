@@ -38,5 +38,14 @@ class Invalid(AnnotateError):
         self.reason = reason
 
 
+class InvalidItems(Invalid):
+    """Bad items in a batch: every problem as ``{"index", "field", "reason"}``; nothing was stored."""
+
+    def __init__(self, errors: list[dict[str, object]]) -> None:
+        first = errors[0] if errors else {"field": "items", "reason": "invalid"}
+        super().__init__(str(first["field"]), f"{len(errors)} invalid item(s); first: item {first.get('index')}: {first['reason']}")
+        self.errors = errors
+
+
 class Unavailable(AnnotateError):
     """Another service this answer needs does not answer now (e.g. the trainer for its embeddings); retry later."""

@@ -23,6 +23,7 @@ from claystream_annotate.services.errors import Invalid
 from claystream_annotate.services.ports import RecordStore, ResponseDoc, ResponseStore
 from claystream_annotate.services.principals import Principal, Role
 from claystream_annotate.services.records import public_record
+from claystream_annotate.services.response_scope import RESPONSE_STATUSES, any_status_matches
 
 FORMATS = {"jsonl": "application/x-ndjson", "csv": "text/csv", "parquet": "application/vnd.apache.parquet"}
 PAGE = 2000
@@ -39,13 +40,21 @@ def neutralised(value: Any) -> Any:
     return value
 
 
-async def _rows(spec: DatasetSpec, *, records: RecordStore, responses: ResponseStore) -> AsyncIterator[list[dict[str, Any]]]:
+async def _rows(
+    spec: DatasetSpec, *, records: RecordStore, responses: ResponseStore, response_status: str | None = None
+) -> AsyncIterator[list[dict[str, Any]]]:
+    """Pages of public records, each page with its own responses; ``response_status`` keeps those with an
+    answer of that status by anyone (``pending``: nobody answered)."""
     async for page in records.scan({"dataset_id": spec.id}, batch_size=PAGE, projection=RECORD_PROJECTION):
         by_record: dict[str, list[ResponseDoc]] = {}
         for response in await responses.for_records([document["_id"] for document in page]):
             if response.dataset_id == spec.id:
                 by_record.setdefault(response.record_id, []).append(response)
-        yield [_exported(spec, public_record(document, by_record.get(document["_id"], []))) for document in page]
+        rows = [public_record(document, by_record.get(document["_id"], [])) for document in page]
+        if response_status is not None:
+            rows = [row for row in rows if any_status_matches((r["status"] for r in row["responses"]), response_status)]
+        if rows:
+            yield [_exported(spec, row) for row in rows]
 
 
 def _exported(spec: DatasetSpec, row: dict[str, Any]) -> dict[str, Any]:
@@ -133,13 +142,16 @@ async def _parquet(spec: DatasetSpec, rows: AsyncIterator[list[dict[str, Any]]])
 
 
 def export_stream(
-    fmt: str, *, actor: Principal, spec: DatasetSpec, records: RecordStore, responses: ResponseStore
+    fmt: str, *, actor: Principal, spec: DatasetSpec, records: RecordStore, responses: ResponseStore,
+    response_status: str | None = None,
 ) -> tuple[AsyncIterator[bytes], str]:
     """(byte chunks, media type).  Admins and owners only."""
     actor.require(spec.workspace, Role.ADMIN)
     if fmt not in FORMATS:
         raise Invalid("format", f"one of {sorted(FORMATS)}")
-    rows = _rows(spec, records=records, responses=responses)
+    if response_status is not None and response_status not in RESPONSE_STATUSES:
+        raise Invalid("response_status", f"one of {list(RESPONSE_STATUSES)}")
+    rows = _rows(spec, records=records, responses=responses, response_status=response_status)
     if fmt == "jsonl":
         return _jsonl(rows), FORMATS[fmt]
     if fmt == "csv":

@@ -14,21 +14,24 @@ from claystream_common.questions import first_question
 from claystream_annotate.services.errors import Invalid, NotFound
 from claystream_annotate.services.ports import Counters, RecordStore, ResponseDoc, ResponseStore
 from claystream_annotate.services.principals import Principal, Role
+from claystream_annotate.services.response_scope import RESPONSE_STATUSES, record_matches, resolve_scope
 from claystream_annotate.services.responses import public_response
 
-RESPONSE_STATUSES = ("pending", "submitted", "draft", "discarded")
 SORTS = ("arrival", "-arrival", "score", "-score")
 TEXT_SCAN_BUDGET = 5_000  # records a text search may look at per request (issue 17 finding 9)
 TEXT_CHUNK = 1000
 TEXT_QUERY_MAX = 200  # characters of a text search
-# what a text search reads while scanning: enough to match and to page, never vectors or suggestions
-SEARCH_PROJECTION = {"_id": 1, "seq": 1, "fields": 1, "dataset_id": 1}
+# what a search checked in Python (text, anyone's response status) reads while scanning: enough to match and
+# to page, never vectors or suggestions
+SEARCH_PROJECTION = {"_id": 1, "seq": 1, "fields": 1, "dataset_id": 1, "user_status": 1}
+WITHOUT_VECTORS = {"vectors": 0}
 
 
 @dataclass
 class RecordQuery:
     q: str | None = None
     response_status: str | None = None
+    response_scope: str | None = None  # mine | any (see response_scope.py); None: the caller's default
     status: str | None = None
     metadata: dict[str, list[str]] = field(default_factory=dict)
     metadata_ranges: dict[str, tuple[float | None, float | None]] = field(default_factory=dict)
@@ -40,6 +43,7 @@ class RecordQuery:
     limit: int = 50
     after: str | None = None
     count: bool = False
+    include_vectors: bool = False  # the records' vectors in the answer (heavy: off by default)
 
 
 @dataclass
@@ -89,16 +93,31 @@ class BuiltQuery:
     # the MongoDB reads of a page, in order: (filter, sort, seq direction when it walks one sort
     # value by seq, so it can continue at a seq; None when it cannot)
     phases: list[tuple[dict[str, Any], list[tuple[str, int]], int | None]] = field(default_factory=list)
+    any_status: str | None = None  # response status by anyone, checked in Python
+
+    @property
+    def in_python(self) -> bool:
+        return self.text is not None or self.any_status is not None
+
+    def accepts(self, spec: DatasetSpec, document: dict[str, Any]) -> bool:
+        if self.text is not None and not matches_text(spec, document, self.text):
+            return False
+        return self.any_status is None or record_matches(document, self.any_status)
 
 
 def build_query(spec: DatasetSpec, params: RecordQuery, user_id: str) -> BuiltQuery:
-    """Validate ``params`` (Invalid names the parameter) and build the query."""
+    """Validate ``params`` (Invalid names the parameter) and build the query.  ``response_scope``
+    must be resolved already (``any`` or anything else meaning the caller's own)."""
     query: dict[str, Any] = {"dataset_id": spec.id}
+    any_status: str | None = None
     if params.response_status is not None:
         if params.response_status not in RESPONSE_STATUSES:
             raise Invalid("response_status", f"one of {list(RESPONSE_STATUSES)}")
-        key = f"user_status.{user_id}"
-        query[key] = {"$exists": False} if params.response_status == "pending" else params.response_status
+        if params.response_scope == "any":
+            any_status = params.response_status
+        else:
+            key = f"user_status.{user_id}"
+            query[key] = {"$exists": False} if params.response_status == "pending" else params.response_status
     if params.status is not None:
         if params.status not in ("pending", "completed"):
             raise Invalid("status", "one of ['pending', 'completed']")
@@ -142,7 +161,8 @@ def build_query(spec: DatasetSpec, params: RecordQuery, user_id: str) -> BuiltQu
     if score_bounds:
         query[score_field] = score_bounds
     text = params.q.strip().lower()[:200] if params.q and params.q.strip() else None
-    built = BuiltQuery(mongo=query, sort=sort, sort_field=sort_field, direction=direction, text=text, after=after)
+    built = BuiltQuery(mongo=query, sort=sort, sort_field=sort_field, direction=direction, text=text, after=after,
+                       any_status=any_status)
     built.phases = _phases(built, score_bounds)
     return built
 
@@ -200,7 +220,7 @@ def _lookup(document: dict[str, Any], dotted: str) -> Any:
     return value
 
 
-def public_record(document: dict[str, Any], responses: list[ResponseDoc]) -> dict[str, Any]:
+def public_record(document: dict[str, Any], responses: list[ResponseDoc], *, with_vectors: bool = False) -> dict[str, Any]:
     suggestions = [
         {"question": question, **{k: s.get(k) for k in ("value", "score", "agent", "model_version")}}
         for question, s in (document.get("suggestions") or {}).items()
@@ -214,11 +234,13 @@ def public_record(document: dict[str, Any], responses: list[ResponseDoc]) -> dic
         "responses": [public_response(r) for r in responses],
         "priority": document.get("priority"),
         "status": document.get("status", "pending"),
+        **({"vectors": document.get("vectors") or {}} if with_vectors else {}),
     }
 
 
 async def attach_responses(
-    documents: list[dict[str, Any]], *, actor: Principal, spec: DatasetSpec, responses: ResponseStore
+    documents: list[dict[str, Any]], *, actor: Principal, spec: DatasetSpec, responses: ResponseStore,
+    with_vectors: bool = False,
 ) -> list[dict[str, Any]]:
     """Records in the public shape with their responses (annotators see only their own)."""
     found = await responses.for_records([d["_id"] for d in documents])
@@ -227,7 +249,7 @@ async def attach_responses(
     for response in found:
         if see_all or response.user_id == actor.user_id:
             grouped.setdefault(response.record_id, []).append(response)
-    return [public_record(d, grouped.get(d["_id"], [])) for d in documents]
+    return [public_record(d, grouped.get(d["_id"], []), with_vectors=with_vectors) for d in documents]
 
 
 async def search_records(
@@ -249,14 +271,18 @@ async def search_records(
         raise Invalid("limit", f"between 1 and {page_max}")
     if params.q is not None and len(params.q) > TEXT_QUERY_MAX:
         raise Invalid("q", f"at most {TEXT_QUERY_MAX} characters")
+    params.response_scope = resolve_scope(actor, spec.workspace, params.response_scope)
     built = build_query(spec, params, actor.user_id)
-    projection = None if built.text is None else {**SEARCH_PROJECTION, built.sort_field: 1}
+    if built.in_python:  # scan a projection, load the page's records in full after
+        projection: dict[str, int] | None = {**SEARCH_PROJECTION, built.sort_field: 1}
+    else:
+        projection = None if params.include_vectors else WITHOUT_VECTORS
     found: list[dict[str, Any]] = []
     scanned = 0
     last: dict[str, Any] | None = None
     exhausted = True
-    plain = built.text is None and built.after is None
-    chunk = params.limit + 1 if plain else max(2 * params.limit + 1, min(TEXT_CHUNK, text_scan_budget) if built.text else 0)
+    plain = not built.in_python and built.after is None
+    chunk = params.limit + 1 if plain else max(2 * params.limit + 1, min(TEXT_CHUNK, text_scan_budget) if built.in_python else 0)
     scanned_docs: list[dict[str, Any]] = []
     for phase_query, phase_sort, seq_direction in built.phases:
         query = dict(phase_query)
@@ -269,7 +295,7 @@ async def search_records(
                 scanned += 1
                 last = document
                 scanned_docs.append(document)
-                if built.text is None or matches_text(spec, document, built.text):
+                if built.accepts(spec, document):
                     found.append(document)
                     if len(found) > params.limit:
                         break
@@ -289,7 +315,7 @@ async def search_records(
             break
     has_more = len(found) > params.limit
     documents = found[: params.limit]
-    if projection is not None and documents:  # the scan read a projection: load the page's records in full
+    if built.in_python and documents:  # the scan read a projection: load the page's records in full
         full = {d["_id"]: d for d in await records.get_many([d["_id"] for d in documents])}
         documents = [full[d["_id"]] for d in documents if d["_id"] in full]
     next_after = None
@@ -298,11 +324,12 @@ async def search_records(
     elif not exhausted and last is not None:
         next_after = _cursor_at(built, last, scanned_docs)
     total: int | None = None
-    if set(built.mongo) == {"dataset_id"} and built.text is None:  # unfiltered (any page)
+    if set(built.mongo) == {"dataset_id"} and not built.in_python:  # unfiltered (any page)
         total = (await counters.read([spec.id])).get(spec.id, {}).get("records")
-    elif params.count and built.text is None:
+    elif params.count and not built.in_python:
         total = await records.count(built.mongo)
-    return RecordPage(items=await attach_responses(documents, actor=actor, spec=spec, responses=responses), next_after=next_after, total=total)
+    items = await attach_responses(documents, actor=actor, spec=spec, responses=responses, with_vectors=params.include_vectors)
+    return RecordPage(items=items, next_after=next_after, total=total)
 
 
 async def get_record(

@@ -13,7 +13,8 @@ from claystream_common.datasets import DatasetSpec
 from claystream_annotate.services.errors import Invalid, NotFound
 from claystream_annotate.services.ports import RecordStore, ResponseStore
 from claystream_annotate.services.principals import Principal, Role
-from claystream_annotate.services.records import RecordQuery, attach_responses, build_query, matches_text
+from claystream_annotate.services.records import RecordQuery, attach_responses, build_query
+from claystream_annotate.services.response_scope import resolve_scope
 from claystream_annotate.services.vector_index import VectorIndex
 
 K_MAX = 200
@@ -40,8 +41,10 @@ async def find_similar(query: SimilarQuery, *, actor: Principal, spec: DatasetSp
         raise Invalid("k", f"between 1 and {K_MAX}")
     matrix = await index.matrix(spec, query.vector_field)
     target = await _target(query, spec, matrix.dimensions, matrix.vector_of, records)
-    built = build_query(spec, query.filter or RecordQuery(), actor.user_id)
-    plain = set(built.mongo) == {"dataset_id"} and built.text is None
+    conditions = query.filter or RecordQuery()
+    conditions.response_scope = resolve_scope(actor, spec.workspace, conditions.response_scope)
+    built = build_query(spec, conditions, actor.user_id)
+    plain = set(built.mongo) == {"dataset_id"} and not built.in_python
     wanted = query.k + (1 if query.record_id else 0)
     width = wanted if plain else WIDEN * wanted
     chosen: list[tuple[dict[str, Any], float]] = []
@@ -52,7 +55,7 @@ async def find_similar(query: SimilarQuery, *, actor: Principal, spec: DatasetSp
             found = {d["_id"]: d for d in await records.get_many(ids) if d.get("dataset_id") == spec.id}
         else:
             documents = await records.find({**built.mongo, "_id": {"$in": ids}}, sort=[("seq", 1)], limit=len(ids))
-            found = {d["_id"]: d for d in documents if built.text is None or matches_text(spec, d, built.text)}
+            found = {d["_id"]: d for d in documents if built.accepts(spec, d)}
         chosen = [(found[r], s) for r, s in ranked if r in found][: query.k]
         if len(chosen) >= query.k or width >= len(matrix):
             break

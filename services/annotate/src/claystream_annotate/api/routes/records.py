@@ -52,6 +52,7 @@ def record_query(request: Request, page_max: int) -> RecordQuery:
     return RecordQuery(
         q=params.get("q") or None,
         response_status=params.get("response_status") or None,
+        response_scope=params.get("response_scope") or None,
         status=params.get("status") or None,
         metadata=metadata,
         metadata_ranges=ranges,
@@ -63,6 +64,7 @@ def record_query(request: Request, page_max: int) -> RecordQuery:
         limit=limit,
         after=params.get("after") or None,
         count=params.get("count") in ("1", "true"),
+        include_vectors=params.get("include_vectors") in ("1", "true"),
     )
 
 
@@ -70,9 +72,11 @@ def record_query(request: Request, page_max: int) -> RecordQuery:
 async def search_route(request: Request, spec: SpecDep, principal: PrincipalDep, deps: DepsDep) -> dict[str, Any]:
     """Search / filter / sort with cursor pagination (``after`` = the previous page's ``next_after``).
 
-    Parameters: q, response_status (pending|submitted|draft|discarded, the caller's), status
+    Parameters: q, response_status (pending|submitted|draft|discarded), response_scope (mine: the
+    caller's answers, the default for users; any: anyone's, the default for admin API keys), status
     (pending|completed), metadata.<name>=v, metadata.<name>.min/.max, suggested, question,
-    score_min, score_max, sort (arrival|-arrival|score|-score), limit (≤ page cap), after, count."""
+    score_min, score_max, sort (arrival|-arrival|score|-score), limit (≤ page cap), after, count,
+    include_vectors (the records' vectors too)."""
     page = await search_records(
         record_query(request, deps.settings.page_max), actor=principal, spec=spec, records=deps.records,
         responses=deps.responses, counters=deps.counters, page_max=deps.settings.page_max,

@@ -17,7 +17,8 @@ router = APIRouter(prefix="/api/v1/workspaces/{workspace}/datasets/{dataset}", t
 def filter_query(f: RecordFilter | None) -> RecordQuery | None:
     if f is None:
         return None
-    return RecordQuery(q=f.q, response_status=f.response_status, status=f.status, metadata=f.metadata,
+    return RecordQuery(q=f.q, response_status=f.response_status, response_scope=f.response_scope, status=f.status,
+                       metadata=f.metadata,
                        suggested=f.suggested, question=f.question, score_min=f.score_min, score_max=f.score_max)
 
 

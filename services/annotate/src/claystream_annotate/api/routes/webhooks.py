@@ -36,8 +36,9 @@ def _stores(deps: Deps) -> dict[str, Any]:
 
 
 @router.get("/webhook-event-types")
-async def event_types() -> dict[str, Any]:
-    """Every event type a subscription may ask for (``published: false``: accepted, no source event yet)."""
+async def event_types(principal: PrincipalDep) -> dict[str, Any]:
+    """Every event type a subscription may ask for (``published: false``: accepted, no source event yet).
+    Any caller who is signed in or holds a key or the service token (no API answers anonymous callers)."""
     return {"event_types": [{"type": t, "published": t not in NOT_PUBLISHED_YET} for t in WEBHOOK_EVENT_TYPES], "formats": list(FORMATS)}
 
 
