@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -271,12 +272,24 @@ async def prepare_owner(deps: Deps) -> None:
         path.chmod(0o600)
 
 
+SHUTDOWN_STEP_S = 15.0
+
+
 async def close_deps(deps: Deps) -> None:
-    await deps.relay.stop()
-    await deps.vectors.close()
-    await deps.http.aclose()
-    await deps.kafka.stop()
-    await deps.webhooks.stop()
-    await deps.webhook_sender.close()
-    await deps.redis.aclose()
-    await deps.mongo.close()
+    """Each step is bounded: a step that hangs (a peer that never answers) is logged by name and left
+    behind, so a shutdown always ends and the later steps still run."""
+    steps: list[tuple[str, Callable[[], Awaitable[Any]]]] = [
+        ("outbox relay", deps.relay.stop),
+        ("vector index", deps.vectors.close),
+        ("http client", deps.http.aclose),
+        ("kafka", deps.kafka.stop),
+        ("webhook dispatcher", deps.webhooks.stop),
+        ("webhook sender", deps.webhook_sender.close),
+        ("redis", deps.redis.aclose),
+        ("mongo", deps.mongo.close),
+    ]
+    for name, step in steps:
+        try:
+            await asyncio.wait_for(step(), timeout=SHUTDOWN_STEP_S)
+        except TimeoutError:
+            log.warning("shutdown: %s did not stop within %.0f s; left behind", name, SHUTDOWN_STEP_S)
