@@ -23,3 +23,21 @@ async def test_counters_are_rebuilt_after_redis_lost_them(annotate: Annotate) ->
     assert (await deps.counters.read([dataset["id"]]))[dataset["id"]] == {"records": 4, "completed": 1}
     listed = (await annotate.owner.get(f"{URL}/records")).json()
     assert listed["total"] == 4
+
+
+async def test_increments_landing_during_the_recount_are_kept(annotate: Annotate) -> None:
+    """A new dataset read while its records arrive: the handler's increments that land after MongoDB was
+    counted must survive the recount (overwriting the hash left progress at 0, then negative after deletes)."""
+    from claystream_annotate.adapters.redis_queue import RedisCounters
+
+    redis = annotate.deps.redis
+    counters: RedisCounters
+
+    async def recount_while_records_arrive(dataset_id: str) -> dict[str, int]:
+        counted = {"records": 0, "completed": 0}  # MongoDB counted before the batch was stored ...
+        await counters.incr(dataset_id, "records", 30)  # ... and the handler's increment lands after
+        return counted
+
+    counters = RedisCounters(redis, prefix="race", rebuild=recount_while_records_arrive)
+    assert (await counters.read(["fresh"]))["fresh"] == {"records": 30, "completed": 0}
+    assert (await counters.read(["fresh"]))["fresh"] == {"records": 30, "completed": 0}  # recounted once

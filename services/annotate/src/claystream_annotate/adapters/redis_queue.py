@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any
 
 from redis.asyncio import Redis
 
@@ -194,8 +195,11 @@ class RedisCounters:
 
     Disposable like everything in Redis: a hash without its ``built`` mark (Redis flushed or
     restarted empty, or a dataset never read yet) is recounted from MongoDB by ``rebuild`` on
-    the next read.  An increment landing during that recount may be counted twice or not at all
-    (progress bars, not ledgers)."""
+    the next read.  One reader claims the recount (``HSETNX built``) and adds the difference between
+    the recount and what the hash held when it looked, so increments landing while MongoDB is counted
+    are kept (overwriting the hash lost them: a new dataset read while its records were arriving stayed
+    at 0).  Only an increment landing between that look and the count is counted twice (progress bars,
+    not ledgers)."""
 
     def __init__(self, redis: Redis, *, prefix: str = "cs", rebuild: Callable[[str], Awaitable[dict[str, int]]] | None = None) -> None:
         self._redis = redis
@@ -214,11 +218,22 @@ class RedisCounters:
         counts: dict[str, dict[str, int]] = {}
         for dataset_id, stored in zip(dataset_ids, results, strict=True):
             if self._rebuild is not None and "built" not in stored:
-                rebuilt = await self._rebuild(dataset_id)
-                await self._redis.hset(f"{self._p}:c:{dataset_id}", mapping={**rebuilt, "built": 1})
-                stored = rebuilt
+                stored = await self._recount(dataset_id, stored)
             counts[dataset_id] = {k: int(v) for k, v in stored.items() if k != "built"}
         return counts
+
+    async def _recount(self, dataset_id: str, seen: Mapping[Any, Any]) -> Mapping[Any, Any]:
+        key = f"{self._p}:c:{dataset_id}"
+        if not await self._redis.hsetnx(key, "built", 1):
+            return await self._redis.hgetall(key)  # another reader recounts: show what is there
+        assert self._rebuild is not None
+        rebuilt = await self._rebuild(dataset_id)
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for name, value in rebuilt.items():
+                pipe.hincrby(key, name, int(value) - int(seen.get(name, 0)))
+            pipe.hgetall(key)
+            results = await pipe.execute()
+        return results[-1]
 
     async def drop(self, dataset_id: str) -> None:
         await self._redis.delete(f"{self._p}:c:{dataset_id}")
