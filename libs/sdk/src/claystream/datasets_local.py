@@ -1,4 +1,5 @@
-"""The shared datasets beside the checkout (``../shared/data``), as ``datasets.Dataset``.
+"""The shared datasets beside the checkout (``../shared/data``), as ``datasets.Dataset`` (IMDb falls back to the
+demo's packaged sample when there is no shared data).
 
 ``load_imdb("unsupervised").shuffle(seed=42).select(range(100))`` is the offline twin of
 ``load_dataset("imdb", split="unsupervised").shuffle(seed=42).select(range(100))``.
@@ -39,5 +40,23 @@ def load_imdb(split: str = "unsupervised", data_dir: str | Path | None = None) -
 
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; one of {', '.join(SPLITS)}")
-    folder = Path(data_dir) if data_dir else shared_data_dir() / "imdb"
-    return Dataset.from_list(read_jsonl_gz(folder / f"{SPLITS[split]}.jsonl.gz"))
+    relative = f"imdb/{SPLITS[split]}.jsonl.gz"
+    if data_dir:
+        return Dataset.from_list(read_jsonl_gz(Path(data_dir) / f"{SPLITS[split]}.jsonl.gz"))
+    return Dataset.from_list(read_jsonl_gz(_shared_or_sample(relative)))
+
+
+def _shared_or_sample(relative: str) -> Path:
+    """The shared data's file when there is one, else the small sample the demo ships (a repository clone
+    has no ``../shared``; the sample is package data of ``claystream_devstack``, installed with the repo)."""
+    try:
+        path = shared_data_dir() / relative
+        if path.is_file():
+            return path
+    except FileNotFoundError:
+        pass
+    try:
+        from claystream_devstack.demo_data import source_path
+    except ImportError:
+        raise FileNotFoundError(f"{relative}: no shared data (set CLAYSTREAM_SHARED_DATA) and no packaged sample") from None
+    return source_path(relative)

@@ -30,3 +30,10 @@ def test_the_shared_unsupervised_split_has_every_review() -> None:
     full = load_imdb("unsupervised", data_dir=folder)
     sample = full.shuffle(seed=42).select(range(100))
     assert full.num_rows == 49_990 and sample.num_rows == 100 and set(sample.column_names) == {"id", "text"}
+
+
+def test_without_shared_data_imdb_comes_from_the_packaged_sample(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A repository clone has no ../shared: the README's three lines still run, on the demo's sample."""
+    monkeypatch.setenv("CLAYSTREAM_SHARED_DATA", str(tmp_path))
+    dataset = load_imdb("unsupervised").shuffle(seed=42).select(range(100))
+    assert len(dataset) == 100 and all(isinstance(text, str) and text for text in dataset["text"])
