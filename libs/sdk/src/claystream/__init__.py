@@ -1,5 +1,6 @@
 """Claystream Python SDK: ``Client(url, api_key, annotate_url=...)`` to log records, predictions and
-feedback, and (Argilla 2.x style) ``client.datasets`` / ``dataset.records``."""
+feedback, and (Argilla 2.x style) ``client.datasets`` / ``dataset.records``; admins sign in with
+``Client.login(annotate_url, username, password)`` for ``client.users`` and API keys."""
 
 from claystream.client import Client, LogResult
 from claystream.errors import (

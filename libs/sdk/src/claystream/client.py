@@ -15,6 +15,7 @@ from tqdm.auto import tqdm
 from claystream._http import RetryingJson, decode
 from claystream.errors import ClaystreamError, ValidationFailed, error_for
 from claystream.records import ColumnMap, RecordMapper, rows_of, sized_batches
+from claystream.session import sign_in, sign_out
 from claystream.webhooks import Webhooks
 
 
@@ -26,14 +27,21 @@ class LogResult:
 
 
 class Client:
-    """``Client(url, api_key, annotate_url=None)``: ``url`` is the ingest service, ``annotate_url`` serves ``load``."""
+    """``Client(url, api_key, annotate_url=None)``: ``url`` is the ingest service, ``annotate_url`` serves ``load``.
+
+    Admins and owners sign in instead: ``Client.login(annotate_url, username, password)`` (or
+    ``Client(annotate_url=..., username=..., password=...)``) keeps annotate's session and CSRF token,
+    so that ``client.users`` and the API keys of ``client.workspaces`` work; ``client.logout()`` ends
+    it.  A signed-in client talks to annotate only (ingest takes API keys)."""
 
     def __init__(
         self,
-        url: str,
-        api_key: str,
+        url: str | None = None,
+        api_key: str | None = None,
         annotate_url: str | None = None,
         *,
+        username: str | None = None,
+        password: str | None = None,
         workspace: str | None = None,
         timeout_s: float = 60.0,
         max_retries: int = 6,
@@ -41,26 +49,58 @@ class Client:
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] | None = None,
     ) -> None:
-        headers = {"X-API-Key": api_key, "User-Agent": "claystream-python/0.1"}
+        signing_in = username is not None or password is not None
+        if signing_in == (api_key is not None):
+            raise ClaystreamError("give either api_key, or username and password (to sign in to annotate)")
+        if signing_in and (not username or not password or not annotate_url):
+            raise ClaystreamError("signing in needs username, password and annotate_url")
+        if signing_in and url:
+            raise ClaystreamError("ingest takes API keys only: a signed-in client talks to annotate (drop url)")
+        headers = {"User-Agent": "claystream-python/0.1"} | ({"X-API-Key": api_key} if api_key else {})
         limits = httpx.Limits(max_connections=16, max_keepalive_connections=16)
         options: dict[str, Any] = {"max_retries": max_retries, "backoff_s": backoff_s}
         if sleep is not None:
             options["sleep"] = sleep
-        self._ingest = RetryingJson(
-            httpx.Client(base_url=url.rstrip("/"), headers=headers, timeout=timeout_s, transport=transport,
-                         limits=limits),
-            **options,
+        self._ingest = (
+            RetryingJson(httpx.Client(base_url=url.rstrip("/"), headers=headers, timeout=timeout_s,
+                                      transport=transport, limits=limits), **options)
+            if url else None
         )
         self._annotate = (
             RetryingJson(httpx.Client(base_url=annotate_url.rstrip("/"), headers=headers, timeout=timeout_s,
                                       transport=transport), **options)
             if annotate_url else None
         )
+        if self._ingest is None and self._annotate is None:
+            raise ClaystreamError("give url (the ingest service) and/or annotate_url")
         self._workspace = workspace
         self._limits: dict[str, dict[str, Any]] = {}
+        self.user: dict[str, Any] | None = None
+        """The signed-in user (``id``, ``username``, ``role``, ``memberships``, ...); None for an API key."""
+        if signing_in:
+            assert self._annotate is not None and username and password
+            try:
+                self.user = sign_in(self._annotate, username, password)
+            except BaseException:
+                self.close()
+                raise
+
+    @classmethod
+    def login(cls, annotate_url: str, username: str, password: str, *, workspace: str | None = None,
+              **options: Any) -> Client:
+        """Sign in to annotate as a user (its login: session cookie + CSRF token); see :meth:`logout`."""
+        return cls(annotate_url=annotate_url, username=username, password=password, workspace=workspace, **options)
+
+    def logout(self) -> None:
+        """End the session on the server (a copy of its cookie stops working too)."""
+        if self.user is None or self._annotate is None:
+            raise ClaystreamError("this client is not signed in (it uses an API key)")
+        sign_out(self._annotate)
+        self.user = None
 
     def close(self) -> None:
-        self._ingest.client.close()
+        if self._ingest is not None:
+            self._ingest.client.close()
         if self._annotate is not None:
             self._annotate.client.close()
 
@@ -73,10 +113,21 @@ class Client:
     # ------------------------------------------------------------------ identity
     @property
     def workspace(self) -> str:
-        """The API key's workspace (asked once from the ingest service)."""
-        if self._workspace is None:
+        """The API key's workspace (asked once from the ingest service); for a signed-in user, the one
+        workspace they belong to (else pass ``workspace=`` to the client or to each call)."""
+        if self._workspace is None and self._ingest is not None:
             self._workspace = str(self._call(self._ingest, "GET", "/api/v1/me")["workspace"])
+        elif self._workspace is None:
+            held = self.me().get("workspaces")
+            if not held or len(held) != 1:
+                raise ClaystreamError(f"you reach {'every workspace' if held is None else held}: "
+                                      "pass workspace= to Client or to the call")
+            self._workspace = str(held[0])
         return self._workspace
+
+    def me(self) -> dict[str, Any]:
+        """Who the annotate service sees: ``username``, ``role``, ``workspaces``, ``memberships``, ``kind``."""
+        return dict(self.annotate_call("GET", "/api/v1/me"))
 
     @property
     def webhooks(self) -> Webhooks:
@@ -89,9 +140,14 @@ class Client:
         """The limits a service publishes (``GET /api/v1/limits``, asked once): page and batch sizes
         come from here, never from constants of the SDK."""
         if service not in self._limits:
-            http = self._ingest if service == "ingest" else self._annotate_http()
+            http = self._ingest_http() if service == "ingest" else self._annotate_http()
             self._limits[service] = dict(self._call(http, "GET", "/api/v1/limits"))
         return self._limits[service]
+
+    def _ingest_http(self) -> RetryingJson:
+        if self._ingest is None:
+            raise ClaystreamError("this needs the ingest service and an API key: Client(url, api_key, ...)")
+        return self._ingest
 
     def _annotate_http(self) -> RetryingJson:
         if self._annotate is None:
@@ -112,13 +168,15 @@ class Client:
 
     @property
     def users(self) -> Any:
-        from claystream.resources import Users
+        """Members of a workspace: list, create, disable/enable, set_password, set_role (a signed-in admin)."""
+        from claystream.admin import Users
 
         return Users(self)
 
     @property
     def workspaces(self) -> Any:
-        from claystream.resources import Workspaces
+        """Workspaces; members and API keys of one (a signed-in admin): add_member, create_api_key, ..."""
+        from claystream.admin import Workspaces
 
         return Workspaces(self)
 
@@ -177,7 +235,7 @@ class Client:
                               "predicted_label": predicted_label,
                               "scores": scores, "model_version": model_version, "metadata": metadata,
                               "predicted_at": predicted_at, "dataset": dataset})
-        return str(self._call(self._ingest, "POST", "/api/v1/predictions", body=body)["event_ids"][0])
+        return str(self._call(self._ingest_http(), "POST", "/api/v1/predictions", body=body)["event_ids"][0])
 
     def log_predictions(
         self, predictions: Iterable[Mapping[str, Any]], *, batch_size: int | None = None, concurrency: int = 2,
@@ -203,7 +261,7 @@ class Client:
         """Log the true label and/or a user signal (e.g. ``thumbs_down``) for a prediction's request id."""
         body = _without_none({"request_id": request_id, "true_label": true_label, "signal": signal, "model": model,
                               "received_at": received_at, "dataset": dataset})
-        return str(self._call(self._ingest, "POST", "/api/v1/feedback", body=body)["event_ids"][0])
+        return str(self._call(self._ingest_http(), "POST", "/api/v1/feedback", body=body)["event_ids"][0])
 
     def log_feedbacks(self, items: Iterable[Mapping[str, Any]], *, batch_size: int | None = None) -> LogResult:
         batch_size = self.batch_size(batch_size, "max_predictions_per_request")
@@ -281,7 +339,7 @@ class Client:
                 offset = 0
                 for batch in sized_batches(items, batch_size, self._body_budget()):
                     pending.append(
-                        pool.submit(self._call, self._ingest, "POST", path, body={"items": batch}, params=params)
+                        pool.submit(self._call, self._ingest_http(), "POST", path, body={"items": batch}, params=params)
                     )
                     offsets.append(offset)
                     offset += len(batch)

@@ -1,5 +1,5 @@
 """The real annotate and ingest services (uvicorn subprocesses) on the session's embedded stack,
-with their own database; an admin API key made by ``claystream keys create``."""
+with their own database; an admin API key made by ``claystream keys create``; the SDK signed in as the owner."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from collections.abc import Callable, Iterator
 from types import SimpleNamespace
 from typing import Any
 
-import httpx
 import pytest
 from claystream_devstack.processes import free_port
 from claystream_devstack.servers import EmbeddedStack
@@ -59,31 +58,21 @@ def client(services: SimpleNamespace) -> Iterator[Client]:
         yield made
 
 
-def as_owner(services: SimpleNamespace, method: str, path: str, body: Any) -> dict[str, Any]:
-    """One call to annotate as the signed-in owner: people and API keys are managed by signed-in admins,
-    owners and the service token, never by an API key (SECURITY.md), so tests set them up this way."""
-    with httpx.Client(base_url=services.annotate, timeout=30) as http:
-        login = http.post("/api/v1/auth/login", json={"username": OWNER, "password": OWNER_PASSWORD})
-        assert login.status_code == 200, login.text
-        answer = http.request(method, path, json=body, headers={"X-CSRF-Token": login.json()["csrf_token"]})
-        assert answer.status_code in (200, 201), answer.text
-        return dict(answer.json())
+@pytest.fixture(scope="session")
+def owner(services: SimpleNamespace) -> Iterator[Client]:
+    """The SDK signed in as the owner: people and API keys are managed by signed-in admins and owners,
+    never by an API key (SECURITY.md)."""
+    with Client.login(services.annotate, OWNER, OWNER_PASSWORD, workspace=WORKSPACE) as signed_in:
+        yield signed_in
 
 
 @pytest.fixture
-def owner_call(services: SimpleNamespace) -> Callable[[str, str, Any], dict[str, Any]]:
-    """``owner_call(method, path, body)``: one call to annotate as the signed-in owner."""
-    return lambda method, path, body: as_owner(services, method, path, body)
-
-
-@pytest.fixture
-def make_annotator(services: SimpleNamespace) -> Callable[[], str]:
-    """Makes a new annotator of the workspace; returns its username."""
+def make_annotator(owner: Client) -> Callable[[], str]:
+    """Makes a new annotator of the workspace (through the signed-in SDK); returns its username."""
 
     def make() -> str:
         name = f"a{uuid.uuid4().hex[:8]}"
-        as_owner(services, "POST", f"/api/v1/workspaces/{WORKSPACE}/users",
-                 {"username": name, "password": "a-long-password-1", "role": "annotator"})
+        owner.users.create(name, "a-long-password-1", role="annotator")
         return name
 
     return make

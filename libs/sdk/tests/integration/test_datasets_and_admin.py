@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from types import SimpleNamespace
-from typing import Any
 
 import pytest
 
@@ -60,7 +59,7 @@ def test_bad_settings_are_a_validation_error(client: Client) -> None:
     assert "label" in str(caught.value)
 
 
-def test_admin_keys_see_workspaces_but_never_manage_people_or_keys(client: Client, services: SimpleNamespace, owner_call: Any) -> None:
+def test_admin_keys_see_workspaces_but_never_manage_people_or_keys(client: Client, services: SimpleNamespace, owner: Client) -> None:
     """People and API keys are managed by signed-in admins, owners and the service token, never by an API key
     (SECURITY.md): a leaked key cannot mint users or keys that outlive it."""
     assert services.workspace in client.workspaces.list()
@@ -74,7 +73,7 @@ def test_admin_keys_see_workspaces_but_never_manage_people_or_keys(client: Clien
         client.workspaces.create_api_key("reader", role="annotator")
     with pytest.raises(NotFound):
         client.users.list("not-mine")
-    key = owner_call("POST", f"/api/v1/workspaces/{services.workspace}/api-keys", {"name": "reader", "role": "annotator"})
+    key = owner.workspaces.create_api_key("reader", role="annotator")
     with Client(services.ingest, key["api_key"], annotate_url=services.annotate) as reader:
         assert reader.workspace == services.workspace and reader.datasets.list() is not None
         with pytest.raises(Forbidden):
