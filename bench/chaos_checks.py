@@ -7,12 +7,15 @@ from __future__ import annotations
 import time
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from claystream_devstack.services import SERVICES, ServiceLauncher
 from pymongo import MongoClient
 from redis import Redis
+
+if TYPE_CHECKING:
+    from chaos import ChaosConfig
 
 from chaos_support import DATASET, WORKSPACE, Tally, label_event_duplicates, label_next, metric_samples, service_headers
 

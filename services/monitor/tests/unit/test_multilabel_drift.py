@@ -9,7 +9,7 @@ import numpy as np
 from claystream_common.events import Envelope, PredictionLogged, new_event
 from claystream_monitor.drift.hysteresis import Transition
 from claystream_monitor.drift.monitor import DriftConfig, ModelMonitor
-from claystream_monitor.drift.reference import Observation, Reference
+from claystream_monitor.drift.reference import Reference
 from claystream_monitor.services.predictions import record_predictions
 from monitor_synthetic import stream
 from test_use_cases import KEY, make_ports
