@@ -37,8 +37,12 @@ def install_error_handlers(app: FastAPI) -> None:
                 "detail": [{"loc": error.field.split("."), "msg": error.reason, "type": "value_error", "field": error.field}],
                 "field": error.field,
             }
-            if isinstance(error, InvalidItems):
-                body = {"detail": str(error), "errors": error.errors}
+            if isinstance(error, InvalidItems):  # the documented 422 shape (``detail`` a list) plus ``errors`` by item
+                body = {
+                    "detail": [{"loc": ["body", "items", item.get("index"), *str(item.get("field", "")).split(".")],
+                                "msg": str(item.get("reason")), "type": "value_error"} for item in error.errors],
+                    "errors": error.errors,
+                }
         if isinstance(error, RateLimited):
             headers["Retry-After"] = str(error.retry_after_s)
         if isinstance(error, Unauthenticated):
