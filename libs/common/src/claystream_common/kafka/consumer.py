@@ -172,10 +172,7 @@ class ConsumerRunner:
                 continue
             # partitions concurrently: one's store round trips overlap another's decoding (docs/PERFORMANCE.md)
             work = [self._consume_partition_safely(consumer, tp, messages) for tp, messages in batches.items() if messages]
-            if len(work) == 1:
-                await work[0]
-            elif work:
-                await asyncio.gather(*work)
+            await asyncio.gather(*work)
             await self._flush_commits(consumer)
 
     async def _consume_partition_safely(self, consumer: AIOKafkaConsumer, tp: TopicPartition, messages: list[Any]) -> None:
@@ -253,10 +250,9 @@ class ConsumerRunner:
     # ------------------------------------------------------------------ one partition's batch, in offset order
     async def _process_partition(self, tp: TopicPartition, messages: list[Any]) -> None:
         decoded = [self._decode(m) for m in messages]
-        wanted = [d.event_id for d in decoded if d.event is not None and d.event.type in self._subs]
-        fenced = [d.event_id for d in decoded if d.event is not None and d.event.type in self._subs
-                  and self._subs[d.event.type].fenced]
-        new_ids = set(wanted) - set(fenced)  # unfenced: idempotent handlers, every event is "new"
+        wanted = [d for d in decoded if d.event is not None and d.event.type in self._subs]
+        fenced = [d.event_id for d in wanted if self._subs[d.event.type].fenced]  # type: ignore[union-attr]
+        new_ids = {d.event_id for d in wanted} - set(fenced)  # unfenced: idempotent handlers, every event is "new"
         if fenced:
             new_ids |= await self._guard(lambda: self._fence.filter_new(fenced), messages[0].offset)
         run: list[Decoded] = []

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 from claystream_common.datasets import DatasetSpec
-from claystream_common.events import ModelTrained, TrainingProgress, TrainingStarted, new_event
+from claystream_common.events import ModelTrained, TrainingStarted, new_event
 
 from claystream_trainer.domain.evaluation import better, evaluate_on, fit_head, holdout_split, metrics_for
 from claystream_trainer.domain.ports import DatasetKey
@@ -28,6 +28,7 @@ from claystream_trainer.services.finetune_multilabel import run_multilabel_finet
 from claystream_trainer.services.pool_student import PartStudent, StudentSetup, confident_examples, student_of_part
 from claystream_trainer.services.ports_bundle import TrainerPorts
 from claystream_trainer.services.refresh import RunOutcome, check_trainable, promote_and_suggest, register, summary
+from claystream_trainer.services.training_progress import throttled_progress
 from claystream_trainer.services.training_data import ensure_embeddings, load_training_data
 
 log = logging.getLogger(__name__)
@@ -70,17 +71,7 @@ async def run_finetune(
     await _publish(ports, dataset, "training.started", TrainingStarted(
         run_id=run_id, kind="finetune", label_count=len(data.labels), total_steps=total))
 
-    loop = asyncio.get_running_loop()
-    last_sent = [0.0]
-
-    def progress(step: int, steps: int, eta: float | None) -> None:  # called from the training thread
-        now = time.monotonic()
-        if step < steps and now - last_sent[0] < 1.0:
-            return
-        last_sent[0] = now
-        event = TrainingProgress(run_id=run_id, kind="finetune", step=step, total_steps=steps,
-                                 eta_s=round(eta, 1) if eta is not None else None)
-        asyncio.run_coroutine_threadsafe(_publish(ports, dataset, "training.progress", event), loop)
+    progress = throttled_progress(ports, dataset, run_id, _publish)
 
     train_texts, train_labels = [texts[i] for i in split.train], [str(v) for v in y[split.train]]
     champion = await ports.registry.champion(dataset)

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from claystream_common.events import ModelTrained, TrainingProgress, TrainingStarted
+from claystream_common.events import ModelTrained, TrainingStarted
 
 from claystream_trainer.domain.evaluation import better
 from claystream_trainer.domain.multilabel import cross_validate_and_fit, multilabel_metrics
@@ -25,6 +25,7 @@ from claystream_trainer.domain.serving_head import ServingHead
 from claystream_trainer.services.champions import ChampionCache
 from claystream_trainer.services.ports_bundle import TrainerPorts
 from claystream_trainer.services.refresh import RunOutcome, promote_and_suggest, register, summary
+from claystream_trainer.services.training_progress import throttled_progress
 from claystream_trainer.services.training_data import TrainingData, ensure_embeddings
 
 
@@ -55,17 +56,7 @@ async def run_multilabel_finetune(dataset: DatasetKey, data: TrainingData, *, po
     total = int(getattr(params, "max_steps", 0)) or None
     await publish(ports, dataset, "training.started", TrainingStarted(
         run_id=run_id, kind="finetune", label_count=len(data.labels), total_steps=total))
-    loop = asyncio.get_running_loop()
-    last_sent = [0.0]
-
-    def progress(step: int, steps: int, eta: float | None) -> None:  # called from the training thread
-        now = time.monotonic()
-        if step < steps and now - last_sent[0] < 1.0:
-            return
-        last_sent[0] = now
-        event = TrainingProgress(run_id=run_id, kind="finetune", step=step, total_steps=steps,
-                                 eta_s=round(eta, 1) if eta is not None else None)
-        asyncio.run_coroutine_threadsafe(publish(ports, dataset, "training.progress", event), loop)
+    progress = throttled_progress(ports, dataset, run_id, publish)
 
     result = await asyncio.to_thread(ports.finetuner.finetune, [texts[i] for i in train],
                                      [tuple(data.labels[i]) for i in train], params, progress)
