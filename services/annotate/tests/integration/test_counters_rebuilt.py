@@ -41,3 +41,26 @@ async def test_increments_landing_during_the_recount_are_kept(annotate: Annotate
     counters = RedisCounters(redis, prefix="race", rebuild=recount_while_records_arrive)
     assert (await counters.read(["fresh"]))["fresh"] == {"records": 30, "completed": 0}
     assert (await counters.read(["fresh"]))["fresh"] == {"records": 30, "completed": 0}  # recounted once
+
+
+async def test_a_new_dataset_is_counted_by_increments_alone(annotate: Annotate) -> None:
+    """A fresh-clone CI run: the SDK logged 2,500 records and ``total`` read 3,131.  The first read of a
+    new dataset recounted MongoDB while the records arrived, and the batches stored between the look and
+    the count were counted twice.  A dataset created empty starts its counters at zero, marked built, so
+    no read ever recounts it."""
+    from claystream_annotate.adapters.redis_queue import RedisCounters
+
+    recounts: list[str] = []
+
+    async def recount(dataset_id: str) -> dict[str, int]:
+        recounts.append(dataset_id)
+        return {"records": 10_000, "completed": 0}  # what a racing count would add on top
+
+    dataset = await annotate.dataset()
+    watched = RedisCounters(annotate.deps.redis, rebuild=recount)
+    assert (await watched.read([dataset["id"]]))[dataset["id"]] == {"records": 0, "completed": 0}
+    await annotate.records(dataset, ["a", "b"])
+    assert (await watched.read([dataset["id"]]))[dataset["id"]] == {"records": 2, "completed": 0}
+    assert recounts == []
+    listed = (await annotate.owner.get(f"{URL}/records", params={"limit": 1})).json()
+    assert listed["total"] == 2

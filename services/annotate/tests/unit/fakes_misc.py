@@ -27,6 +27,9 @@ class FakeCounters:
     def __init__(self) -> None:
         self.values: dict[str, dict[str, int]] = {}
 
+    async def start(self, dataset_id: str) -> None:
+        self.values.setdefault(dataset_id, {"records": 0, "completed": 0})
+
     async def incr(self, dataset_id: str, name: str, amount: int = 1) -> None:
         bucket = self.values.setdefault(dataset_id, {})
         bucket[name] = bucket.get(name, 0) + amount

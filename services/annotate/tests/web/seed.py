@@ -74,6 +74,7 @@ async def seed_dataset(
         actor=ROOT_OWNER,
         workspace=workspace,
         datasets=deps.datasets,
+        counters=deps.counters,
     )
     events, ids = [], []
     for position, text in enumerate(texts):

@@ -193,8 +193,9 @@ class RedisQueue:
 class RedisCounters:
     """``cs:c:{d}`` HASH of counters (records, completed) for progress bars.
 
-    Disposable like everything in Redis: a hash without its ``built`` mark (Redis flushed or
-    restarted empty, or a dataset never read yet) is recounted from MongoDB by ``rebuild`` on
+    A dataset created empty starts its hash at zero with the ``built`` mark (``start``), so it is
+    counted by increments alone.  Disposable like everything in Redis: a hash without its ``built``
+    mark (Redis flushed or restarted empty, or a dataset older than the mark) is recounted from MongoDB by ``rebuild`` on
     the next read.  One reader claims the recount (``HSETNX built``) and adds the difference between
     the recount and what the hash held when it looked, so increments landing while MongoDB is counted
     are kept (overwriting the hash lost them: a new dataset read while its records were arriving stayed
@@ -205,6 +206,14 @@ class RedisCounters:
         self._redis = redis
         self._p = prefix
         self._rebuild = rebuild
+
+    async def start(self, dataset_id: str) -> None:
+        key = f"{self._p}:c:{dataset_id}"
+        async with self._redis.pipeline(transaction=True) as pipe:
+            for name in ("records", "completed"):
+                pipe.hsetnx(key, name, 0)
+            pipe.hsetnx(key, "built", 1)
+            await pipe.execute()
 
     async def incr(self, dataset_id: str, name: str, amount: int = 1) -> None:
         if amount:

@@ -53,7 +53,9 @@ def _spec(document: dict[str, Any]) -> DatasetSpec:
     return DatasetSpec.from_document(document)
 
 
-async def create_dataset(body: dict[str, Any], *, actor: Principal, workspace: str, datasets: DatasetStore) -> DatasetSpec:
+async def create_dataset(
+    body: dict[str, Any], *, actor: Principal, workspace: str, datasets: DatasetStore, counters: Counters
+) -> DatasetSpec:
     actor.require(workspace, Role.ADMIN)
     data = {key: value for key, value in body.items() if key not in ("id", "workspace")}
     try:
@@ -65,6 +67,7 @@ async def create_dataset(body: dict[str, Any], *, actor: Principal, workspace: s
     now = datetime.now(UTC)
     document = spec.model_dump(mode="json", exclude={"id"}) | {"_id": spec.id, "created_at": now, "updated_at": now}
     await datasets.insert(document)
+    await counters.start(spec.id)  # counted from zero by increments: a new dataset never needs a recount
     return spec
 
 

@@ -190,6 +190,9 @@ class Wakeable(Protocol):
 class Counters(Protocol):
     """Per-dataset counters for progress bars (records, completed; per-user submitted)."""
 
+    async def start(self, dataset_id: str) -> None:
+        """Mark a new (empty) dataset's counters exact at zero, so they are never recounted."""
+
     async def incr(self, dataset_id: str, name: str, amount: int = 1) -> None: ...
     async def read(self, dataset_ids: Sequence[str]) -> dict[str, dict[str, int]]: ...
     async def drop(self, dataset_id: str) -> None: ...
