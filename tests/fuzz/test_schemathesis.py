@@ -38,6 +38,28 @@ from schemathesis.specs.openapi.checks import content_type_conformance, response
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
+
+def _import_what_the_run_loads_lazily() -> None:
+    """Import now, at collection, the schemathesis and hypothesis modules a run would import lazily.
+
+    Both are pytest plugins, so pytest's assertion rewriter compiles their modules on import.  Compiled
+    in the middle of the whole suite's process, after hypothesis had run elsewhere, one such import failed
+    in a fresh-clone run with CPython 3.11.7's ``SystemError: AST constructor recursion depth mismatch``
+    (the interpreter's recursion bookkeeping changed while the module's AST was built).  Imported here,
+    they are compiled before any test of this module runs."""
+    import importlib
+    import pkgutil
+
+    packages = ("schemathesis.specs.openapi", "schemathesis.generation", "schemathesis.engine", "schemathesis.openapi",
+                "schemathesis.core", "schemathesis.transport", "hypothesis.strategies._internal")
+    for package in packages:
+        module = importlib.import_module(package)
+        for info in pkgutil.walk_packages(module.__path__, f"{package}."):
+            importlib.import_module(info.name)
+
+
+_import_what_the_run_loads_lazily()
+
 TOKEN = "fuzz-service-token-0123456789abcdef"
 WORKSPACE = "fuzzws"
 DATASET = "fuzz-reviews"
