@@ -26,3 +26,36 @@ async def test_the_join_is_scoped_by_workspace_and_model(embedded_stack) -> None
         assert await join.remember([JoinedPrediction("2", ModelKey("other", "m", None), "negative", 0.7)]) != []
     finally:
         await redis.aclose()
+
+
+async def test_a_large_batch_is_remembered_in_chunks_with_its_ttl(embedded_stack) -> None:  # type: ignore[no-untyped-def]
+    """One script call per chunk of predictions: every key set with the TTL, every parked feedback found once,
+    in the order of the predictions, whichever chunk holds it."""
+    from claystream_monitor.adapters.redis_join import REMEMBER_CHUNK
+
+    redis = Redis.from_url(embedded_stack.ports.redis_url, decode_responses=True)
+    try:
+        prefix = f"t{uuid.uuid4().hex[:8]}"
+        join = RedisJoinIndex(redis, ttl_s=60, prefix=prefix)
+        count = REMEMBER_CHUNK * 2 + 7
+        waiting = {3, REMEMBER_CHUNK + 1, count - 1}
+        await join.park([ParkedFeedback(str(i), "negative", None, "acme", "reviews" if i % 2 else None) for i in waiting])
+        key = ModelKey("acme", "reviews", "v1")
+        matched = await join.remember([JoinedPrediction(str(i), key, "positive", float("nan") if i == 5 else 0.5) for i in range(count)])
+        assert [p.request_id for p, _ in matched] == [str(i) for i in sorted(waiting)]
+        found = await join.lookup([RequestRef("acme", str(i), "reviews") for i in range(count)])
+        assert len(found) == count and found[RequestRef("acme", "5", "reviews")].score != found[RequestRef("acme", "5", "reviews")].score
+        ttls = {await redis.ttl(f"{prefix}:p:" + RedisJoinIndex._ref(RequestRef("acme", str(i)))) for i in (0, count - 1)}
+        assert all(0 < ttl <= 60 for ttl in ttls)
+        assert await join.remember([JoinedPrediction(str(i), key, "positive", 0.5) for i in waiting]) == []  # claimed once
+    finally:
+        await redis.aclose()
+
+
+def test_the_key_of_a_request_is_its_json_triple() -> None:
+    """Keys stay what they were (a rolling upgrade reads the keys the old replicas wrote)."""
+    import json
+
+    for workspace, model, request in [("acme", "reviews", "1"), (None, None, 'a"b\\c'), ("wö", "m,]", "ß\n\u2028x"), ("", "", "")]:
+        expected = json.dumps([workspace or "", model or "", request], separators=(",", ":"))
+        assert RedisJoinIndex._ref(RequestRef(workspace, request, model)) == expected

@@ -2,14 +2,40 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import time
 from collections.abc import AsyncIterator
+from json.encoder import encode_basestring_ascii  # what json.dumps uses for a str (ensure_ascii)
 
 from redis.asyncio import Redis
 
 from claystream_monitor.services.ports import JoinedPrediction, ModelKey, ParkedFeedback, RequestRef
+
+
+@functools.lru_cache(maxsize=1024)
+def _ref_prefix(workspace: str, model: str) -> str:
+    return json.dumps([workspace, model], separators=(",", ":"))[:-1] + ","
+
+
+REMEMBER_CHUNK = 500  # predictions per script call (4 keys each)
+
+# KEYS: the predictions' keys (two per prediction: with its model, with none), then the feedback keys in the
+# same order; ARGV: the TTL, then the value of each prediction key.  Sets every prediction key and returns the
+# feedback values (nil where none waits).  One call instead of a SET per key: at thousands of predictions
+# a second the per-command cost of a pipeline was a fifth of the monitor's time.
+_REMEMBER = """
+local half = #KEYS / 2
+for i = 1, half do
+  redis.call('SET', KEYS[i], ARGV[i + 1], 'EX', ARGV[1])
+end
+local waiting = {}
+for i = half + 1, #KEYS do
+  waiting[i - half] = redis.call('GET', KEYS[i])
+end
+return waiting
+"""
 
 
 class RedisJoinIndex:
@@ -22,10 +48,13 @@ class RedisJoinIndex:
         self._redis = redis
         self._ttl_s = ttl_s
         self._prefix = prefix
+        self._remember_script = redis.register_script(_REMEMBER)
 
     @staticmethod
     def _ref(ref: RequestRef) -> str:
-        return json.dumps([ref.workspace or "", ref.model or "", ref.request_id], separators=(",", ":"))
+        """``json.dumps([workspace or "", model or "", request_id], separators=(",", ":"))``, with the
+        workspace-and-model prefix encoded once (four keys an event, thousands of events a second)."""
+        return f"{_ref_prefix(ref.workspace or '', ref.model or '')}{encode_basestring_ascii(ref.request_id)}]"
 
     def _p(self, ref: RequestRef) -> str:
         return f"{self._prefix}:p:{self._ref(ref)}"
@@ -36,14 +65,15 @@ class RedisJoinIndex:
     async def remember(self, predictions: list[JoinedPrediction]) -> list[tuple[JoinedPrediction, ParkedFeedback]]:
         if not predictions:
             return []
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for p in predictions:
+        waiting: list[bytes | str | None] = []
+        for start in range(0, len(predictions), REMEMBER_CHUNK):
+            chunk = predictions[start:start + REMEMBER_CHUNK]
+            keys = [self._p(ref) for p in chunk for ref in p.refs] + [self._f(ref) for p in chunk for ref in p.refs]
+            values = []
+            for p in chunk:
                 value = json.dumps([p.key.workspace, p.key.model, p.key.version, p.label, None if math.isnan(p.score) else p.score])
-                for ref in p.refs:
-                    pipe.set(self._p(ref), value, ex=self._ttl_s)
-            pipe.mget([self._f(ref) for p in predictions for ref in p.refs])
-            results = await pipe.execute()
-        waiting = results[-1]
+                values.extend([value] * len(p.refs))
+            waiting.extend(await self._remember_script(keys=keys, args=[self._ttl_s, *values]))
         matched = []
         used: list[str] = []
         for i, prediction in enumerate(predictions):

@@ -18,6 +18,10 @@ from typing import Any
 import numpy as np
 from scipy import stats
 from scipy.spatial.distance import jensenshannon
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import train_test_split
+from sklearn.random_projection import GaussianRandomProjection
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,8 +140,6 @@ def stochastically_greater(
 @functools.lru_cache(maxsize=8)
 def _projection(n_features: int, dims: int) -> Any:
     """One fixed Gaussian random projection per input size (fitted once: only the shape matters)."""
-    from sklearn.random_projection import GaussianRandomProjection
-
     return GaussianRandomProjection(dims, random_state=0).fit(np.zeros((1, n_features), np.float32))
 
 
@@ -154,10 +156,6 @@ def embedding_domain_classifier(
     Embeddings are first reduced by a fixed Gaussian random projection (``projected_dims``; distances
     are kept up to a small distortion, Johnson-Lindenstrauss), which makes the fit much cheaper.
     """
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.metrics import roc_auc_score
-    from sklearn.model_selection import train_test_split
-
     n, m = len(window), len(reference)
     if n < 8 or m < 8:
         return CheckResult("embedding_drift", 0.5, math.inf, 1.0, False, {"reason": "too few embeddings"})

@@ -27,4 +27,4 @@ def oov_share(tokens: list[str], vocabulary: frozenset[str]) -> float:
     distinct = set(tokens)
     if not distinct:
         return 0.0
-    return sum(1 for token in distinct if token not in vocabulary) / len(distinct)
+    return len(distinct.difference(vocabulary)) / len(distinct)
