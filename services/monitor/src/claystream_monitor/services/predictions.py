@@ -86,8 +86,10 @@ async def _record_model_batch(key: ModelKey, batch: list[Envelope[PredictionLogg
     ]
     at = alerting.now()
     config = ports.engine.config
-    await ports.store.store_predictions(key, _bucket(batch, observations, store_texts=ports.store_texts))
-    parked = await ports.join.remember([JoinedPrediction(o.request_id, key, o.label, o.score) for o in observations])
+    _, parked = await asyncio.gather(  # independent and idempotent: MongoDB and Redis at the same time
+        ports.store.store_predictions(key, _bucket(batch, observations, store_texts=ports.store_texts)),
+        ports.join.remember([JoinedPrediction(o.request_id, key, o.label, o.score) for o in observations]),
+    )
     embed = ports.engine.embedder.embed if ports.engine.embedder is not None else None
 
     async def step(monitor: ModelMonitor, fresh: set[str]) -> tuple[Any, dict[str, dict[str, float]]]:
