@@ -127,3 +127,15 @@ def test_fast_macro_f1_agrees_with_scikit_learn() -> None:
     truth = rng.integers(0, 3, 300)
     predicted = np.where(rng.random(300) < 0.7, truth, rng.integers(0, 3, 300))
     assert st._macro_f1_codes(truth, predicted, 3) == pytest.approx(f1_score(truth, predicted, average="macro"))
+
+
+def test_tokens_are_the_runs_of_the_token_class_with_markup_dropped() -> None:
+    """The byte-table tokenizer gives exactly what ``[a-z0-9']+`` on the lower-cased text without markup gives."""
+    import re
+
+    token, markup = re.compile(r"[a-z0-9']+"), re.compile(r"<[^>]{0,40}>")
+    texts = ["İstanbul café <br />naïve 'quoted' ÀÉ x<y>z <" + "a" * 50 + "> tail", "ﬁne ß ẞ Ω 123abc<b>bold</b>", "",
+             "<<>>", "a<>b", "日本語 text", "line\u2028break\ttab", "<é" + "x" * 39 + ">kept?", "<é" + "x" * 40 + ">two", "Don't STOP"]
+    for text in texts:
+        assert tokenize(text) == token.findall(markup.sub(" ", text.lower())), text
+    assert tokenize("Great<br /><br />FILM, isn't it?") == ["great", "film", "isn't", "it"]
