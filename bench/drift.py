@@ -180,26 +180,34 @@ async def publish(bootstrap: str, streams: dict[str, list[dict[str, Any]]]) -> N
         await producer.stop()
 
 
-async def watch(mongo_url: str, db_name: str, total: int, monitor: subprocess.Popen[bytes], timeout_s: float) -> dict[str, Any]:
+async def watch(mongo_url: str, db_name: str, total: int, monitor: subprocess.Popen[bytes], timeout_s: float,
+                pids: dict[str, int]) -> dict[str, Any]:
     from pymongo import AsyncMongoClient
 
     client = AsyncMongoClient(mongo_url, tz_aware=True)
     db = client[db_name]
     deadline = time.monotonic() + timeout_s
+    cpu_first: tuple[float, float] | None = None
     try:
         while time.monotonic() < deadline:
             if monitor.poll() is not None:
                 raise RuntimeError("the monitor exited; see its log")
             buckets = await db["monitor_predictions"].find({}, {"count": 1, "created_at": 1, "model": 1}).to_list(None)
+            if buckets and cpu_first is None:
+                cpu_first = ({name: _cpu_s(pid) for name, pid in pids.items()}, time.monotonic())
             if sum(b["count"] for b in buckets) >= total:
                 break
-            await asyncio.sleep(0.5)
+            await asyncio.sleep(0.2)
+        cpu_busy: dict[str, float] = {}
+        if cpu_first is not None:
+            wall = max(1e-9, time.monotonic() - cpu_first[1])
+            cpu_busy = {name: (_cpu_s(pid) - cpu_first[0][name]) / wall for name, pid in pids.items()}
         buckets.sort(key=lambda b: b["created_at"])
         await asyncio.sleep(2)  # let the last batch's evaluations and alerts land
         windows = await db["monitor_windows"].find({"kind": "predictions"}, {"results": 0}).to_list(None)
         alerts = await db["monitor_alerts"].find({}).to_list(None)
         samples = await db["monitor_samples"].count_documents({"status": "sent"})
-        return {"buckets": buckets, "windows": windows, "alerts": alerts, "samples": samples}
+        return {"buckets": buckets, "windows": windows, "alerts": alerts, "samples": samples, "cpu_busy": cpu_busy}
     finally:
         await client.close()
 
@@ -242,7 +250,8 @@ def main() -> None:
              "--port", str(port), "--no-access-log"], env=env, stdout=log_file, stderr=subprocess.STDOUT, cwd=ROOT,
         )
         log("monitor started; consuming the backlog ...")
-        result = asyncio.run(watch(stack.ports.mongo_url, "bench", total, monitor, timeout_s=420))
+        pids = {"monitor": monitor.pid, **_server_pids(stack.state_dir / "pids")}
+        result = asyncio.run(watch(stack.ports.mongo_url, "bench", total, monitor, timeout_s=420, pids=pids))
         peak_rss_mb = _peak_rss_mb(monitor.pid)
     finally:
         if monitor is not None:
@@ -281,6 +290,9 @@ def main() -> None:
     log(f"false alarms on the steady model ({STEADY} stationary events): {len(steady_false)}")
     log(f"monitor throughput: {events_per_s:.0f} events/s over {processed} events of three models on one replica "
         f"(goal >= 5,000)" + ("" if events_per_s >= 5000 else "  MISSED"))
+    if result["cpu_busy"]:
+        log("  CPU while the monitor consumed (share of one core): "
+            + ", ".join(f"{name} {share:.0%}" for name, share in result["cpu_busy"].items()))
     log("  one model's stream alone: " + ", ".join(f"{m} {r:.0f}/s" for m, r in per_model.items() if r == r))
     log(f"monitor peak RSS: {peak_rss_mb:.0f} MB; samples sent back to annotators: {result['samples']} (sink got {sink.records})")
     log(f"bench wall time: {time.perf_counter() - started:.0f}s")
@@ -291,6 +303,26 @@ def main() -> None:
         "events_per_s": round(events_per_s, 1),
         "peak_rss_mb": round(peak_rss_mb, 1),
     }))
+
+
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process so far (0 once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _server_pids(folder: Path) -> dict[str, int]:
+    """The embedded servers' processes, from the stack's pid files."""
+    pids = {}
+    for path in sorted(folder.glob("*.pid")):
+        try:
+            pids[path.stem] = int(path.read_text().strip())
+        except (OSError, ValueError):
+            continue
+    return pids
 
 
 def _rate(buckets: list[dict[str, Any]]) -> float:

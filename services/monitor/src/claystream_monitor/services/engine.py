@@ -136,7 +136,11 @@ class MonitorEngine:
                 fresh = [i for i in dict.fromkeys(event_ids) if i not in counted]
                 if not fresh:
                     return None, set()
-                result, traffic = await step(monitor, set(fresh))
+                try:
+                    result, traffic = await step(monitor, set(fresh))
+                except BaseException:
+                    self.forget(key)  # the window may hold part of the batch: restore it from the checkpoint next time
+                    raise
                 seq = self._seq.get(key.id, 0)
                 fence = (self._fences.get(key.id, []) + fresh)[-FENCE_SIZE:]
                 saved = await self.store.save_checkpoint(key, {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 from collections import defaultdict
 from dataclasses import dataclass
@@ -69,40 +70,38 @@ async def record_predictions(events: list[Envelope[PredictionLogged]], *, ports:
         if str(event.event_id) in unseen:
             unseen.discard(str(event.event_id))  # a duplicate inside the batch counts once
             by_key[ModelKey(event.workspace, event.data.model, event.data.model_version)].append(event)
-    done: list[Evaluation] = []
-    for key, batch in by_key.items():
-        done.extend(await _record_model_batch(key, batch, ports=ports))
-    return done
+    # Models are independent (each has its own window, checkpoint and lock; order is kept within a model):
+    # the models sharing a partition are handled at the same time, so one model's storage round trips
+    # overlap another's window work.
+    results = await asyncio.gather(*(_record_model_batch(key, batch, ports=ports) for key, batch in by_key.items()))
+    return [evaluation for evaluations in results for evaluation in evaluations]
 
 
 async def _record_model_batch(key: ModelKey, batch: list[Envelope[PredictionLogged]], *, ports: PredictionPorts) -> list[Evaluation]:
-    """Storage that is idempotent by itself first (the bucket keyed by its first event id, the join SET), then
-    the window under the model's checkpoint (engine.apply): events it counted before are fenced, traffic
-    is counted in the same checkpoint, so a batch redelivered after a crash or a rebalance counts once."""
+    """Storage that is idempotent by itself (the bucket keyed by its first event id, the join SET), and the
+    window under the model's checkpoint (engine.apply): events it counted before are fenced, traffic is
+    counted in the same checkpoint, so a batch redelivered after a crash or a rebalance counts once.
+
+    The storage round trips run while the window takes the events (CPU work in a thread), and they are
+    complete before the checkpoint is written: if they fail, the window is not saved (the engine forgets
+    the model's memory and restores it from its checkpoint) and the redelivered batch is processed again."""
     observations = [
         Observation(e.data.request_id, e.data.predicted_label, confidence(e.data.scores, e.data.predicted_label),
                     e.data.text, tuple(e.data.predicted_labels) if e.data.predicted_labels is not None else None)
         for e in batch
     ]
     at = alerting.now()
-    config = ports.engine.config
-    _, parked = await asyncio.gather(  # independent and idempotent: MongoDB and Redis at the same time
+    storage = asyncio.ensure_future(asyncio.gather(  # independent and idempotent: MongoDB and Redis at once
         ports.store.store_predictions(key, _bucket(batch, observations, store_texts=ports.store_texts)),
         ports.join.remember([JoinedPrediction(o.request_id, key, o.label, o.score) for o in observations]),
-    )
-    embed = ports.engine.embedder.embed if ports.engine.embedder is not None else None
-
-    async def step(monitor: ModelMonitor, fresh: set[str]) -> tuple[Any, dict[str, dict[str, float]]]:
-        kept = [(e, o) for e, o in zip(batch, observations, strict=True) if str(e.event_id) in fresh]
-        events, seen = [e for e, _ in kept], [o for _, o in kept]
-        evaluations, frozen = await asyncio.to_thread(monitor.observe, seen, embed=embed)
-        window = _affected(monitor.window_observations(), config) if any(_wants_samples(e, config) for e in evaluations) else []
-        states = monitor.alert_states() if any(e.transitions for e in evaluations) else None
-        traffic = _traffic(events, seen, bucket_s=ports.time_bucket_s, low=config.low_confidence)
-        return (evaluations, frozen, window, states, len(events)), traffic
-
-    outcome, _ = await ports.engine.apply(key, [str(e.event_id) for e in batch], step)
-    ports.engine.mark_seen([str(e.event_id) for e in batch])
+    ))
+    try:
+        outcome, parked = await _window(key, batch, observations, storage, ports=ports)
+    finally:
+        if not storage.done():  # the window failed first: leave nothing running behind the retry
+            storage.cancel()
+            with contextlib.suppress(BaseException):
+                await storage
     if outcome is None:
         return []  # every event was counted before (a redelivery)
     evaluations, frozen, window, states, counted = outcome
@@ -114,6 +113,31 @@ async def _record_model_batch(key: ModelKey, batch: list[Envelope[PredictionLogg
         await apply_joined_feedback(parked, engine=ports.engine, store=ports.store, publisher=ports.publisher,
                                     bucket_s=ports.time_bucket_s)
     return evaluations
+
+
+async def _window(
+    key: ModelKey, batch: list[Envelope[PredictionLogged]], observations: list[Observation],
+    storage: asyncio.Future[Any], *, ports: PredictionPorts,
+) -> tuple[Any, list[Any]]:
+    """The model's window takes the batch (``storage`` awaited before the checkpoint); returns (the
+    window's outcome or None for a redelivery, the feedback that was waiting for these predictions)."""
+    config = ports.engine.config
+    embed = ports.engine.embedder.embed if ports.engine.embedder is not None else None
+
+    async def step(monitor: ModelMonitor, fresh: set[str]) -> tuple[Any, dict[str, dict[str, float]]]:
+        kept = [(e, o) for e, o in zip(batch, observations, strict=True) if str(e.event_id) in fresh]
+        events, seen = [e for e, _ in kept], [o for _, o in kept]
+        evaluations, frozen = await asyncio.to_thread(monitor.observe, seen, embed=embed)
+        window = _affected(monitor.window_observations(), config) if any(_wants_samples(e, config) for e in evaluations) else []
+        states = monitor.alert_states() if any(e.transitions for e in evaluations) else None
+        traffic = _traffic(events, seen, bucket_s=ports.time_bucket_s, low=config.low_confidence)
+        await storage  # stored before the checkpoint says these events were counted
+        return (evaluations, frozen, window, states, len(events)), traffic
+
+    outcome, _ = await ports.engine.apply(key, [str(e.event_id) for e in batch], step)
+    _, parked = await storage
+    ports.engine.mark_seen([str(e.event_id) for e in batch])
+    return outcome, parked
 
 
 def _affected(window: list[Observation], config: Any) -> list[Observation]:
