@@ -53,6 +53,9 @@ class BaseAppSettings(BaseSettings):
     kafka_session_timeout_ms: int = Field(default=10_000, ge=1_000)
     kafka_heartbeat_interval_ms: int = Field(default=1_000, ge=100)
     kafka_rebalance_timeout_ms: int = Field(default=10_000, ge=1_000)
+    kafka_max_partition_fetch_bytes: int = Field(
+        default=8 * 1024 * 1024, ge=64 * 1024, description="bytes a consumer fetches from one partition per request"
+    )
     consumer_max_attempts: int = Field(default=5, ge=1)
     consumer_backoff_initial_s: float = Field(default=0.2, gt=0)
     consumer_backoff_max_s: float = Field(default=5.0, gt=0)

@@ -123,6 +123,7 @@ def build_deps(settings: AnnotateSettings, *, publisher: EventPublisher | None =
                 backoff_initial_s=settings.consumer_backoff_initial_s,
                 backoff_max_s=settings.consumer_backoff_max_s,
                 session_timeout_ms=settings.kafka_session_timeout_ms,
+                max_partition_fetch_bytes=settings.kafka_max_partition_fetch_bytes,
                 heartbeat_interval_ms=settings.kafka_heartbeat_interval_ms,
                 rebalance_timeout_ms=settings.kafka_rebalance_timeout_ms,
             )
@@ -229,6 +230,7 @@ def webhook_runner(settings: AnnotateSettings, webhooks: WebhookParts, producer:
         backoff_initial_s=settings.consumer_backoff_initial_s,
         backoff_max_s=settings.consumer_backoff_max_s,
         session_timeout_ms=settings.kafka_session_timeout_ms,
+        max_partition_fetch_bytes=settings.kafka_max_partition_fetch_bytes,
         heartbeat_interval_ms=settings.kafka_heartbeat_interval_ms,
         rebalance_timeout_ms=settings.kafka_rebalance_timeout_ms,
         max_records=500,

@@ -106,6 +106,7 @@ def _runner(
         backoff_max_s=settings.consumer_backoff_max_s,
         max_records=max_records,
         session_timeout_ms=settings.kafka_session_timeout_ms,
+        max_partition_fetch_bytes=settings.kafka_max_partition_fetch_bytes,
         heartbeat_interval_ms=settings.kafka_heartbeat_interval_ms,
         rebalance_timeout_ms=settings.kafka_rebalance_timeout_ms,
     )

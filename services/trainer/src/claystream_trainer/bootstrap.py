@@ -137,6 +137,7 @@ def build_deps(settings: TrainerSettings, *, finetuner: Any | None = None) -> De
                                         forget_in_memory=forget_in_memory),
             max_attempts=settings.consumer_max_attempts, backoff_initial_s=settings.consumer_backoff_initial_s,
             backoff_max_s=settings.consumer_backoff_max_s, session_timeout_ms=settings.kafka_session_timeout_ms,
+            max_partition_fetch_bytes=settings.kafka_max_partition_fetch_bytes,
             heartbeat_interval_ms=settings.kafka_heartbeat_interval_ms,
             rebalance_timeout_ms=settings.kafka_rebalance_timeout_ms,
         ))
