@@ -124,6 +124,7 @@ def build_deps(settings: AnnotateSettings, *, publisher: EventPublisher | None =
                 backoff_max_s=settings.consumer_backoff_max_s,
                 session_timeout_ms=settings.kafka_session_timeout_ms,
                 max_partition_fetch_bytes=settings.kafka_max_partition_fetch_bytes,
+                max_records=settings.consumer_batch_max,
                 heartbeat_interval_ms=settings.kafka_heartbeat_interval_ms,
                 rebalance_timeout_ms=settings.kafka_rebalance_timeout_ms,
             )
