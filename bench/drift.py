@@ -19,6 +19,7 @@ import asyncio
 import gzip
 import hashlib
 import json
+import math
 import os
 import random
 import subprocess
@@ -293,7 +294,7 @@ def main() -> None:
     if result["cpu_busy"]:
         log("  CPU while the monitor consumed (share of one core): "
             + ", ".join(f"{name} {share:.0%}" for name, share in result["cpu_busy"].items()))
-    log("  one model's stream alone: " + ", ".join(f"{m} {r:.0f}/s" for m, r in per_model.items() if r == r))
+    log("  one model's stream alone: " + ", ".join(f"{m} {r:.0f}/s" for m, r in per_model.items() if not math.isnan(r)))
     log(f"monitor peak RSS: {peak_rss_mb:.0f} MB; samples sent back to annotators: {result['samples']} (sink got {sink.records})")
     log(f"bench wall time: {time.perf_counter() - started:.0f}s")
     print(json.dumps({
