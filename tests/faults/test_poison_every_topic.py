@@ -16,6 +16,7 @@ and monitor running as subprocesses, every consumer group of the topic must
 from __future__ import annotations
 
 import asyncio
+import time
 import json
 import uuid
 from collections.abc import Iterator
@@ -131,9 +132,41 @@ def poisoned(tmp_path_factory: pytest.TempPathFactory, fault_kit: SimpleNamespac
             target = sent[topic].offsets["good"] + 1
             fault_kit.wait_until(lambda g=group, t=tp, n=target: asyncio.run(committed(bootstrap, g, t)) >= n, timeout_s=90,
                                  what=f"{group} to commit {topic}[{tp.partition}] past offset {target - 1}", interval_s=0.5)
-        for topic in CONSUMERS:
-            sent[topic].dlq = asyncio.run(read_topic(bootstrap, f"{topic}.dlq"))
+        asyncio.run(write_past_every_dlq(bootstrap))
+        for topic in CONSUMERS:  # read again until every entry expected of it is there (or 20 s): a missing one fails its test
+            deadline = time.monotonic() + 20
+            while True:
+                sent[topic].dlq = asyncio.run(read_topic(bootstrap, f"{topic}.dlq"))
+                if all(dlq_entry(sent[topic], topic, group, kind) is not None for group, kind in expected_entries(topic)):
+                    break
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(0.5)
         yield launcher, sent
+
+
+async def write_past_every_dlq(bootstrap: str) -> None:
+    """One message past the end of every DLQ topic, outside every expectation (no DLQ headers).
+
+    The embedded broker (Tansu) sometimes leaves its reported end offset one write short when two
+    clients write the same partition at the same moment: annotate's and the trainer's DLQ writes here.
+    The acknowledged entry is stored but invisible to readers until the next write to that partition
+    (seen: 7 entries readable, 9 after one more write).  Real Kafka has no such gap; this makes the
+    test read what the services wrote rather than what the broker reports."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    try:
+        for topic in CONSUMERS:
+            await producer.send_and_wait(f"{topic}.dlq", b"end-of-test-writes", partition=0)
+    finally:
+        await producer.stop()
+
+
+def expected_entries(topic: str) -> list[tuple[str, str]]:
+    """(group, kind) of every DLQ entry the tests below expect for ``topic``."""
+    kinds = ("undecodable", "wrong_version", "unknown_dataset")
+    return [(group, kind) for group in CONSUMERS[topic] for kind in kinds
+            if kind != "unknown_dataset" or (topic, group) not in ACCEPTS_UNKNOWN_DATASET]
 
 
 def dlq_entry(sent: Sent, topic: str, group: str, kind: str) -> DlqEntry | None:
@@ -173,5 +206,6 @@ def _unknown_dataset_case(topic: str, group: str) -> Any:
 def test_unknown_dataset_event_lands_in_the_dlq(poisoned: tuple[ServiceLauncher, dict[str, Sent]], topic: str, group: str) -> None:
     sent = poisoned[1][topic]
     entry = dlq_entry(sent, topic, group, "unknown_dataset")
-    assert entry is not None, f"{group} accepted a {topic} event for an unknown dataset instead of dead-lettering it"
+    assert entry is not None, (f"{group} accepted a {topic} event for an unknown dataset instead of dead-lettering it; "
+                               f"{topic}.dlq: {[(e.meta.get('x-consumer-group'), e.meta.get('x-original-offset'), e.meta.get('x-error')) for e in sent.dlq]}, sent at {sent.offsets}")
     assert "no-such-dataset" in entry.meta["x-error"] and entry.meta["x-error-class"] == "PermanentError"
