@@ -94,7 +94,7 @@ def create_service_app(
         setup_telemetry(settings.service_name, otlp_endpoint=settings.otlp_endpoint)
         await start(app)
         gc.collect()
-        gc.freeze()  # see below
+        gc.freeze()  # the start-up heap leaves the cycle collector (see the docstring)
         try:
             yield
         finally:
