@@ -22,13 +22,13 @@ class AnnotateSettings(BaseAppSettings):
     session_max_age_s: int = Field(default=12 * 3600, ge=60)
     cookie_secure: bool | None = Field(default=None, description="Secure cookies (default: production mode)")
     login_max_failures: int = Field(default=5, ge=1, description="failed logins per username+ip before lockout")
-    consumer_batch_max: int = Field(
-        default=4000, ge=1, description="max events per consumer poll (records arrive in thousands: fewer, larger inserts)"
-    )
     login_lockout_s: int = Field(default=300, ge=1)
     login_rate_per_minute: int = Field(default=30, ge=1, description="login attempts per ip per minute")
 
-    # queue, outbox, pages
+    # consumer, queue, outbox, pages
+    consumer_batch_max: int = Field(
+        default=4000, ge=1, description="max events per consumer poll (records arrive in thousands: fewer, larger inserts)"
+    )
     lease_ttl_s: int = Field(default=300, ge=5)
     queue_scan: int = Field(default=64, ge=8, le=1000, description="queue candidates fetched per step")
     outbox_poll_s: float = Field(default=1.0, gt=0)

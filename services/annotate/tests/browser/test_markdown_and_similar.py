@@ -27,7 +27,7 @@ async def seed_vectors(store: Any, texts: dict[str, tuple[str, list[float]]]) ->
         "name": name, "fields": [{"name": "text", "title": "Review", "use_markdown": True}],
         "questions": [{"name": "sentiment", "type": "label", "labels": ["positive", "negative"]}],
         "vectors": [{"name": "emb", "dimensions": 2}],
-    }, actor=seed.ROOT_OWNER, workspace=seed.WORKSPACE, datasets=store.datasets, counters=store.counters)
+    }, actor=seed.ROOT_OWNER, workspace=seed.WORKSPACE, datasets=store.datasets, counters=store.counters, queue=store.queue)
     ids = {key: record_id_for(seed.WORKSPACE, name, key) for key in texts}
     events = [new_event("record.ingested", RecordIngested(record_id=ids[k], external_id=k, fields={"text": t},
                                                           vectors={"emb": v}), dataset=name, workspace=seed.WORKSPACE)

@@ -19,11 +19,11 @@ BODY = {"name": "reviews", "fields": [{"name": "text"}], "questions": [{"name": 
 
 
 async def test_crud_and_visibility(world: World) -> None:
-    spec = await create_dataset(dict(BODY), actor=admin(), workspace="ws", datasets=world.datasets, counters=world.counters)
+    spec = await create_dataset(dict(BODY), actor=admin(), workspace="ws", datasets=world.datasets, counters=world.counters, queue=world.queue)
     with pytest.raises(Conflict):
-        await create_dataset(dict(BODY), actor=admin(), workspace="ws", datasets=world.datasets, counters=world.counters)
+        await create_dataset(dict(BODY), actor=admin(), workspace="ws", datasets=world.datasets, counters=world.counters, queue=world.queue)
     with pytest.raises(Forbidden):
-        await create_dataset(dict(BODY, name="x"), actor=annotator(), workspace="ws", datasets=world.datasets, counters=world.counters)
+        await create_dataset(dict(BODY, name="x"), actor=annotator(), workspace="ws", datasets=world.datasets, counters=world.counters, queue=world.queue)
     assert (await get_dataset(actor=annotator(), workspace="ws", name="reviews", datasets=world.datasets)).id == spec.id
     with pytest.raises(NotFound):
         await get_dataset(actor=annotator(workspaces=("other",)), workspace="ws", name="reviews", datasets=world.datasets)
@@ -48,7 +48,7 @@ async def test_crud_and_visibility(world: World) -> None:
 
 
 async def test_a_deletion_that_cannot_be_announced_deletes_nothing(world: World) -> None:
-    spec = await create_dataset(dict(BODY), actor=admin(), workspace="ws", datasets=world.datasets, counters=world.counters)
+    spec = await create_dataset(dict(BODY), actor=admin(), workspace="ws", datasets=world.datasets, counters=world.counters, queue=world.queue)
     world.records.add("r1", spec.id)
     publisher = RecordingPublisher()
     publisher.fail_with = ConnectionError("broker down")
@@ -60,7 +60,7 @@ async def test_a_deletion_that_cannot_be_announced_deletes_nothing(world: World)
 
 async def test_invalid_body_names_the_field(world: World) -> None:
     with pytest.raises(Invalid) as caught:
-        await create_dataset({**BODY, "questions": [{"name": "s", "type": "label", "labels": ["only"]}]}, actor=admin(), workspace="ws", datasets=world.datasets, counters=world.counters)
+        await create_dataset({**BODY, "questions": [{"name": "s", "type": "label", "labels": ["only"]}]}, actor=admin(), workspace="ws", datasets=world.datasets, counters=world.counters, queue=world.queue)
     assert caught.value.field.startswith("questions")
 
 
@@ -73,7 +73,7 @@ def test_guidelines_render_markdown_but_no_active_content() -> None:
 
 async def test_vector_fields_can_be_added_but_never_resized_and_names_are_checked(world: World) -> None:
     body = dict(BODY, vectors=[{"name": "emb", "dimensions": 3}])
-    await create_dataset(body, actor=admin(), workspace="ws", datasets=world.datasets, counters=world.counters)
+    await create_dataset(body, actor=admin(), workspace="ws", datasets=world.datasets, counters=world.counters, queue=world.queue)
     grown = await update_dataset({"vectors": [{"name": "emb", "dimensions": 3}, {"name": "img", "dimensions": 8}]},
                                  actor=admin(), workspace="ws", name="reviews", datasets=world.datasets)
     assert [(v.name, v.dimensions) for v in grown.vectors] == [("emb", 3), ("img", 8)]
@@ -85,5 +85,5 @@ async def test_vector_fields_can_be_added_but_never_resized_and_names_are_checke
                        ([{"name": "e", "dimensions": 0}], "vectors.0.dimensions"),
                        ([{"name": "e", "dimensions": 2}, {"name": "e", "dimensions": 2}], "vectors")]:
         with pytest.raises(Invalid) as caught:
-            await create_dataset(dict(BODY, name="other", vectors=bad), actor=admin(), workspace="ws", datasets=world.datasets, counters=world.counters)
+            await create_dataset(dict(BODY, name="other", vectors=bad), actor=admin(), workspace="ws", datasets=world.datasets, counters=world.counters, queue=world.queue)
         assert caught.value.field == field, (bad, caught.value)

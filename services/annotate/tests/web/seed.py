@@ -75,6 +75,7 @@ async def seed_dataset(
         workspace=workspace,
         datasets=deps.datasets,
         counters=deps.counters,
+        queue=deps.queue,
     )
     events, ids = [], []
     for position, text in enumerate(texts):

@@ -27,7 +27,7 @@ async def seed_records(deps: Any, *, texts: dict[str, str], vectors: dict[str, l
         "questions": [{"name": "sentiment", "type": "label", "labels": ["positive", "negative"]}],
         "metadata_properties": [{"name": "source", "type": "terms"}],
         "vectors": [{"name": "emb", "dimensions": 3}] if vectors else [],
-    }, actor=seed.ROOT_OWNER, workspace=seed.WORKSPACE, datasets=deps.datasets, counters=deps.counters)
+    }, actor=seed.ROOT_OWNER, workspace=seed.WORKSPACE, datasets=deps.datasets, counters=deps.counters, queue=deps.queue)
     ids = {key: record_id_for(seed.WORKSPACE, name, key) for key in texts}
     events = [new_event("record.ingested", RecordIngested(
         record_id=ids[key], external_id=key, fields={"text": text}, metadata=(metadata or {}).get(key, {}),

@@ -94,9 +94,7 @@ class ConsumerRunner:
             "heartbeat_interval_ms": heartbeat_interval_ms,
             "rebalance_timeout_ms": rebalance_timeout_ms,
             "auto_offset_reset": auto_offset_reset,
-            # aiokafka's 1 MiB holds ~500 events of a review's size: a 1,000-event poll waited on a second
-            # fetch round trip, and the monitor idled 40 % of the time (bench/drift.py 4,700 → 5,500 events/s)
-            "max_partition_fetch_bytes": max_partition_fetch_bytes,
+            "max_partition_fetch_bytes": max_partition_fetch_bytes,  # why 8 MiB: settings.kafka_max_partition_fetch_bytes
         }
         self._consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task[None] | None = None

@@ -195,8 +195,8 @@ class RedisCounters:
 
     A dataset created empty starts its hash at zero with the ``built`` mark (``start``), so it is
     counted by increments alone.  Disposable like everything in Redis: a hash without its ``built``
-    mark (Redis flushed or restarted empty, or a dataset older than the mark) is recounted from MongoDB by ``rebuild`` on
-    the next read.  One reader claims the recount (``HSETNX built``) and adds the difference between
+    mark (Redis flushed or restarted empty, or a dataset older than the mark) is recounted from
+    MongoDB by ``rebuild`` on the next read.  One reader claims the recount (``HSETNX built``) and adds the difference between
     the recount and what the hash held when it looked, so increments landing while MongoDB is counted
     are kept (overwriting the hash lost them: a new dataset read while its records were arriving stayed
     at 0).  Only an increment landing between that look and the count is counted twice (progress bars,

@@ -54,7 +54,7 @@ def _spec(document: dict[str, Any]) -> DatasetSpec:
 
 
 async def create_dataset(
-    body: dict[str, Any], *, actor: Principal, workspace: str, datasets: DatasetStore, counters: Counters
+    body: dict[str, Any], *, actor: Principal, workspace: str, datasets: DatasetStore, counters: Counters, queue: QueueStore
 ) -> DatasetSpec:
     actor.require(workspace, Role.ADMIN)
     data = {key: value for key, value in body.items() if key not in ("id", "workspace")}
@@ -67,7 +67,9 @@ async def create_dataset(
     now = datetime.now(UTC)
     document = spec.model_dump(mode="json", exclude={"id"}) | {"_id": spec.id, "created_at": now, "updated_at": now}
     await datasets.insert(document)
-    await counters.start(spec.id)  # counted from zero by increments: a new dataset never needs a recount
+    # empty, so its Redis state is complete now: never rebuilt from MongoDB while its records arrive
+    await counters.start(spec.id)
+    await queue.mark_built(spec.id)
     return spec
 
 

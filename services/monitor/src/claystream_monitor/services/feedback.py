@@ -13,14 +13,7 @@ from claystream_common.ports import EventPublisher
 from claystream_monitor.metrics import FEEDBACK_SEEN, MODEL_LABEL
 from claystream_monitor.services import alerts as alerting
 from claystream_monitor.services.engine import MonitorEngine
-from claystream_monitor.services.ports import (
-    JoinedPrediction,
-    JoinIndex,
-    ModelKey,
-    MonitorStore,
-    ParkedFeedback,
-    RequestRef,
-)
+from claystream_monitor.services.ports import JoinedPrediction, JoinIndex, ModelKey, MonitorStore, ParkedFeedback, RequestRef
 
 
 def feedback_id(workspace: str | None, model: str | None, request_id: str) -> str:

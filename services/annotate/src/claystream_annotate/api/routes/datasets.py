@@ -38,8 +38,9 @@ async def list_route(workspace: str, principal: PrincipalDep, deps: DepsDep) -> 
 @router.post("", status_code=201)
 async def create_route(workspace: str, principal: PrincipalDep, deps: DepsDep, body: SpecBody) -> dict[str, Any]:
     """Body: DatasetSpec fields (name, guidelines, fields, questions, metadata_properties, min_submitted, trainer)."""
-    spec = await create_dataset(body, actor=principal, workspace=workspace, datasets=deps.datasets, counters=deps.counters)
-    await deps.queue.mark_built(spec.id)
+    spec = await create_dataset(
+        body, actor=principal, workspace=workspace, datasets=deps.datasets, counters=deps.counters, queue=deps.queue
+    )
     return _public(spec)
 
 

@@ -86,7 +86,9 @@ async def new_dataset_submit(
         settings = QUESTION_TYPES[question_type].settings_from_form(_labels(labels), text_field.strip() or "text")
         body["questions"][0].update(settings)
     try:
-        spec = await create_dataset(body, actor=principal, workspace=workspace, datasets=request.app.state.deps.datasets, counters=request.app.state.deps.counters)
+        deps = request.app.state.deps
+        spec = await create_dataset(body, actor=principal, workspace=workspace, datasets=deps.datasets, counters=deps.counters,
+                                    queue=deps.queue)
     except (Invalid, Conflict) as error:
         form = {"workspace": workspace, "name": name, "text_field": text_field, "question": question,
                 "question_type": question_type, "labels": labels, "guidelines": guidelines, "min_submitted": min_submitted}
