@@ -7,6 +7,7 @@ import threading
 from collections import OrderedDict
 from pathlib import Path
 
+from claystream_trainer.adapters.onnx_body import EXPORT_RECIPE
 from claystream_trainer.adapters.st_embedder import HashingEmbedder, SentenceTransformerEmbedder
 from claystream_trainer.config import TrainerSettings
 from claystream_trainer.domain.ports import Embedder
@@ -17,7 +18,7 @@ log = logging.getLogger(__name__)
 def body_key(settings: TrainerSettings, body_ref: str) -> str:
     if settings.embedder == "hashing":
         return f"hashing-{body_ref}"
-    runtime = ("-onnx-int8" if settings.onnx_int8 else "-onnx") if settings.inference_runtime == "onnx" else ""
+    runtime = (f"-onnx-int8-{EXPORT_RECIPE}" if settings.onnx_int8 else "-onnx") if settings.inference_runtime == "onnx" else ""
     return f"{body_ref}-L{settings.max_seq_length}-C{settings.max_chunks}{runtime}"
 
 

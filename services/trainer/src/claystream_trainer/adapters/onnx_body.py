@@ -1,10 +1,20 @@
 """The predict body on ONNX Runtime: the same MiniLM (mean pooling, normalised), exported offline once per
 body version and dynamically quantised to int8 (docs/PERFORMANCE.md has the accuracy check on IMDb).
 
+* Recipe (``EXPORT_RECIPE``, part of the digest and of the body key): eager attention, because the SDPA
+  export masks every attention score with ``IsNaN``/``Where`` (a fifth of the forward pass at 128 tokens);
+  int8 weights per output channel, whose vectors stay near fp32 (cosine ~0.99; per tensor: ~0.95).
 * Export: the sentence-transformers directory's transformer is exported with ``torch.onnx`` (no hub: the
-  local directory only) to ``<cache_dir>/<digest>/body[.int8].onnx``; the digest names the body directory
-  and its weight files, so a new body version gets its own export and a restart reuses it.  Training keeps
-  PyTorch (``setfit_finetune``); only inference runs here.  ``bodies.py`` falls back to PyTorch when this fails.
+  local directory only) to ``<cache_dir>/<digest>/body[-unpadded][.int8].onnx``; the digest names the body
+  directory, its weight files and the recipe, so a new body version gets its own export and a restart
+  reuses it.  Training keeps PyTorch (``setfit_finetune``); only inference runs here.  ``bodies.py`` falls
+  back to PyTorch when this fails.
+* Two graphs of one body: with an attention mask, and without one for a share of texts that has no padding
+  (reviews past 128 tokens, the usual case): adding an all-zero mask to every attention score is ~6 % of a
+  pass.  Both give the same vectors (a test pins it).
+* Lanes: one single-threaded ONNX Runtime run per core (``threads``), each on a share of the batch, instead
+  of one run whose every operator is split over the cores: about 400 small operators a pass each pay a fork
+  and a join, and a share of similar-length texts pads less.  Each lane tokenises its own share.
 * Turns: predict (``embed``) goes before the background embedder (``embed_background``), which runs in
   small slices and lets a waiting predict call in between two of them instead of after its whole batch.
 """
@@ -17,6 +27,7 @@ import logging
 import os
 import threading
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +37,9 @@ from claystream_trainer.adapters.st_embedder import chunk_texts, pool
 
 log = logging.getLogger(__name__)
 
+EXPORT_RECIPE = "eager-pc"  # change it whenever the exported graph or its quantisation changes
 BACKGROUND_SLICE = 8  # texts per background forward pass: a predict call waits at most one of these
+MIN_LANE = 4  # texts: a smaller share is not worth a lane of its own
 
 
 class Turns:
@@ -68,58 +81,66 @@ class Turns:
 
 def body_digest(model_path: Path, max_seq_length: int, int8: bool) -> str:
     """Names one body version: its directory and the size and mtime of its weight files."""
-    digest = hashlib.sha256(f"{model_path.resolve()}|L{max_seq_length}|{'int8' if int8 else 'fp32'}".encode())
+    runtime = "int8" if int8 else "fp32"
+    digest = hashlib.sha256(f"{model_path.resolve()}|L{max_seq_length}|{runtime}|{EXPORT_RECIPE}".encode())
     for weights in sorted(model_path.glob("*.safetensors")) + sorted(model_path.glob("pytorch_model.bin")):
         stat = weights.stat()
         digest.update(f"|{weights.name}:{stat.st_size}:{stat.st_mtime_ns}".encode())
     return digest.hexdigest()[:20]
 
 
-def export_body(model_path: Path, target_dir: Path, *, max_seq_length: int, int8: bool) -> Path:
-    """Export (and quantise) once; later calls return the cached file."""
-    final = target_dir / ("body.int8.onnx" if int8 else "body.onnx")
-    if final.exists():
-        return final
-    import torch
-    from transformers import AutoModel
-
+def export_body(model_path: Path, target_dir: Path, *, max_seq_length: int, int8: bool) -> tuple[Path, Path]:
+    """Export (and quantise) once; later calls return the cached files: the body with an attention mask, and
+    the same body without one, for a share of texts with no padding (every mask 1: no masked add to compute)."""
+    names = ("body", "body-unpadded")
+    finals = tuple(target_dir / (f"{name}.int8.onnx" if int8 else f"{name}.onnx") for name in names)
+    if all(final.exists() for final in finals):
+        return finals[0], finals[1]
     target_dir.mkdir(parents=True, exist_ok=True)
-    fp32 = target_dir / "body.onnx"
-    if not fp32.exists():
-        model = last_hidden_state_module(AutoModel.from_pretrained(str(model_path), local_files_only=True)).eval()
-        dummy = torch.ones((2, 16), dtype=torch.long)
-        partial = target_dir / f"body.onnx.{os.getpid()}.part"
-        with torch.no_grad():
-            torch.onnx.export(
-                model, (dummy, dummy, torch.zeros_like(dummy)), str(partial),
-                input_names=["input_ids", "attention_mask", "token_type_ids"], output_names=["last_hidden_state"],
-                dynamic_axes={name: {0: "batch", 1: "tokens"} for name in
-                              ("input_ids", "attention_mask", "token_type_ids", "last_hidden_state")},
-                opset_version=17, dynamo=False,
-            )
-        partial.replace(fp32)
+    fp32 = tuple(target_dir / f"{name}.onnx" for name in names)
+    if not all(path.exists() for path in fp32):
+        _export_fp32(model_path, padded=fp32[0], unpadded=fp32[1])
     if int8:
         from onnxruntime.quantization import QuantType, quantize_dynamic
 
-        partial = target_dir / f"body.int8.onnx.{os.getpid()}.part"
-        quantize_dynamic(str(fp32), str(partial), weight_type=QuantType.QInt8)
-        partial.replace(final)
-    return final
+        for source, final in zip(fp32, finals, strict=True):
+            partial = target_dir / f"{final.name}.{os.getpid()}.part"
+            quantize_dynamic(str(source), str(partial), weight_type=QuantType.QInt8, per_channel=True)
+            partial.replace(final)
+    return finals[0], finals[1]
 
 
-def last_hidden_state_module(model: Any) -> Any:
+def _export_fp32(model_path: Path, *, padded: Path, unpadded: Path) -> None:
+    import torch
+    from transformers import AutoModel
+
+    body = AutoModel.from_pretrained(str(model_path), local_files_only=True, attn_implementation="eager").eval()
+    dummy = torch.ones((2, 16), dtype=torch.long)
+    for target, inputs in ((padded, ("input_ids", "attention_mask", "token_type_ids")),
+                           (unpadded, ("input_ids", "token_type_ids"))):
+        partial = target.with_name(f"{target.name}.{os.getpid()}.part")
+        with torch.no_grad():
+            torch.onnx.export(
+                last_hidden_state_module(body, inputs), tuple(dummy for _ in inputs), str(partial),
+                input_names=list(inputs), output_names=["last_hidden_state"],
+                dynamic_axes={name: {0: "batch", 1: "tokens"} for name in (*inputs, "last_hidden_state")},
+                opset_version=17, dynamo=False,
+            )
+        partial.replace(target)
+
+
+def last_hidden_state_module(model: Any, inputs: Sequence[str]) -> Any:
     import torch
 
     class LastHiddenState(torch.nn.Module):
-        """Keyword arguments in, the token states out (the pooling is done in numpy)."""
+        """Positional tensors in (``inputs``, in order), the token states out (the pooling is done in numpy)."""
 
         def __init__(self) -> None:
             super().__init__()
             self.model = model
 
-        def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
-            return self.model(input_ids=input_ids, attention_mask=attention_mask,
-                              token_type_ids=token_type_ids).last_hidden_state
+        def forward(self, *tensors: Any) -> Any:
+            return self.model(**dict(zip(inputs, tensors, strict=True))).last_hidden_state
 
     return LastHiddenState()
 
@@ -136,14 +157,20 @@ class OnnxEmbedder:
         self.key = key
         self.model_path = str(path)
         self.int8 = int8
-        self.onnx_path = export_body(path, cache_dir / body_digest(path, max_seq_length, int8),
-                                     max_seq_length=max_seq_length, int8=int8)
+        self.onnx_path, self.unpadded_path = export_body(path, cache_dir / body_digest(path, max_seq_length, int8),
+                                                         max_seq_length=max_seq_length, int8=int8)
         options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = threads
+        options.intra_op_num_threads = 1  # parallel across lanes, not inside an operator
         options.inter_op_num_threads = 1
+        self._lanes = ThreadPoolExecutor(max(1, threads), thread_name_prefix="onnx-lane")
+        self._lane_count = max(1, threads)
         self._session = onnxruntime.InferenceSession(str(self.onnx_path), options, providers=["CPUExecutionProvider"])
-        self._inputs = {i.name for i in self._session.get_inputs()}
-        self._tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
+        self._unpadded = onnxruntime.InferenceSession(str(self.unpadded_path), options,
+                                                      providers=["CPUExecutionProvider"])
+        self._tokenizers = [AutoTokenizer.from_pretrained(str(path), local_files_only=True)
+                            for _ in range(self._lane_count)]
+        self._chunker = AutoTokenizer.from_pretrained(str(path), local_files_only=True)  # used under _chunking
+        self._chunking = threading.Lock()
         self._max_length = max_seq_length
         self._size = max_seq_length - 2
         self._chunks = max_chunks
@@ -165,7 +192,8 @@ class OnnxEmbedder:
     def _embed(self, texts: Sequence[str], *, background: bool) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        pieces, counts = chunk_texts(self._tokenizer, texts, size=self._size, max_chunks=self._chunks)
+        with self._chunking:
+            pieces, counts = chunk_texts(self._chunker, texts, size=self._size, max_chunks=self._chunks)
         order = np.argsort([len(p) for p in pieces], kind="stable")  # similar lengths share a batch: less padding
         vectors = np.empty((len(pieces), self.dimension), dtype=np.float32)
         step = BACKGROUND_SLICE if background else self._batch
@@ -176,11 +204,23 @@ class OnnxEmbedder:
         return pool(vectors, counts)
 
     def _forward(self, pieces: list[str]) -> np.ndarray:
-        encoded = self._tokenizer(pieces, padding=True, truncation=True, max_length=self._max_length, return_tensors="np")
-        feeds: dict[str, Any] = {name: encoded[name].astype(np.int64) for name in self._inputs if name in encoded}
-        if "token_type_ids" in self._inputs and "token_type_ids" not in feeds:
-            feeds["token_type_ids"] = np.zeros_like(feeds["input_ids"])
-        hidden = self._session.run(["last_hidden_state"], feeds)[0]
-        mask = encoded["attention_mask"][..., None].astype(np.float32)
-        summed = (hidden * mask).sum(axis=1) / np.maximum(mask.sum(axis=1), 1e-9)
+        """``pieces`` in lanes: lane i tokenises its share with its own tokenizer (a fast tokenizer is not safe
+        to call from two threads at once; forward passes take turns, so lane i is only ever one thread)."""
+        lanes = min(self._lane_count, max(1, len(pieces) // MIN_LANE))
+        if lanes == 1:
+            return self._run_share(0, pieces)
+        bounds = np.linspace(0, len(pieces), lanes + 1).round().astype(int)
+        shares = [pieces[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+        return np.vstack(list(self._lanes.map(self._run_share, range(lanes), shares)))
+
+    def _run_share(self, lane: int, pieces: list[str]) -> np.ndarray:
+        """One lane: its texts tokenised (padded to its own longest), run, mean-pooled and normalised."""
+        encoded = self._tokenizers[lane](pieces, padding=True, truncation=True, max_length=self._max_length,
+                                         return_tensors="np")
+        session = self._unpadded if encoded["attention_mask"].all() else self._session
+        feeds = {i.name: (encoded[i.name] if i.name in encoded else np.zeros_like(encoded["input_ids"])).astype(np.int64)
+                 for i in session.get_inputs()}  # token_type_ids: zeros when the tokenizer gives none
+        hidden = session.run(["last_hidden_state"], feeds)[0]
+        weights = encoded["attention_mask"].astype(np.float32)
+        summed = np.einsum("btd,bt->bd", hidden, weights) / np.maximum(weights.sum(axis=1, keepdims=True), 1e-9)
         return summed / np.maximum(np.linalg.norm(summed, axis=1, keepdims=True), 1e-12)
