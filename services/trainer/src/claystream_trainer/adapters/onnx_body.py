@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import logging
 import os
 import threading
@@ -210,7 +211,7 @@ class OnnxEmbedder:
         if lanes == 1:
             return self._run_share(0, pieces)
         bounds = np.linspace(0, len(pieces), lanes + 1).round().astype(int)
-        shares = [pieces[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+        shares = [pieces[a:b] for a, b in itertools.pairwise(bounds)]
         return np.vstack(list(self._lanes.map(self._run_share, range(lanes), shares)))
 
     def _run_share(self, lane: int, pieces: list[str]) -> np.ndarray:
