@@ -30,7 +30,8 @@ class TrainerSettings(BaseAppSettings):
     max_chunks: int = Field(default=1, ge=1, le=16, description="1: head only; 2: head + tail; more: evenly spread")
     embed_batch_size: int = Field(default=32, ge=1, le=1024)
     embed_flush_s: float = Field(default=0.5, ge=0, description="how long the cache waits to fill a batch")
-    torch_threads: int = Field(default=2, ge=1, le=256)
+    torch_threads: int = Field(default=2, ge=1, le=256,
+                               description="PyTorch threads; the ONNX body runs this many single-threaded lanes")
     quantize_inference: bool = Field(default=False, description="torch dynamic int8 quantisation of the predict body")
     inference_runtime: Literal["onnx", "torch"] = Field(
         default="onnx", description="inference bodies on ONNX Runtime (exported once per body; torch if that fails)"
