@@ -202,16 +202,22 @@ async def fresh_suggestions(args: argparse.Namespace, client: Any, watch: Watch,
     return str(await wait(fresh, 1800, "fresh suggestions on every pending record", progress=seen, progress_s=30))
 
 
-async def predict_latency(client: Any, texts: list[str], results: dict[str, Any]) -> None:
-    warm = (await client.post("/predict", json={"text": texts[0]})).json()
+async def single_latencies_ms(client: Any, texts: list[str], components: set[str], **extra: Any) -> list[float]:
+    """One POST /predict per text (``extra``: more body fields); adds the components that answered."""
     singles: list[float] = []
-    components = {warm["component"]}
-    for text in texts[1:41]:
+    for text in texts:
         began = time.perf_counter()
-        answer = await client.post("/predict", json={"text": text})
+        answer = await client.post("/predict", json={"text": text, **extra})
         singles.append((time.perf_counter() - began) * 1000)
         answer.raise_for_status()
         components.add(answer.json()["component"])
+    return singles
+
+
+async def predict_latency(client: Any, texts: list[str], results: dict[str, Any]) -> None:
+    warm = (await client.post("/predict", json={"text": texts[0]})).json()
+    components = {warm["component"]}
+    singles = await single_latencies_ms(client, texts[1:41], components)
     results["predict_single_p95_ms"] = round(float(np.percentile(singles, 95)), 1)
     began = time.perf_counter()
     answer = await client.post("/predict", json={"texts": [texts[i % len(texts)] for i in range(41, 297)]})
@@ -228,11 +234,7 @@ async def predict_latency(client: Any, texts: list[str], results: dict[str, Any]
         answer = await client.post("/predict", json={"texts": batch, "component": "embedding"})
         answer.raise_for_status()
     results["predict_embedding_texts_per_s"] = round(32 * len(batches) / (time.perf_counter() - began), 1)
-    singles = []
-    for text in texts[1:41]:
-        began = time.perf_counter()
-        (await client.post("/predict", json={"text": text, "component": "embedding"})).raise_for_status()
-        singles.append((time.perf_counter() - began) * 1000)
+    singles = await single_latencies_ms(client, texts[1:41], set(), component="embedding")
     results["predict_embedding_single_p95_ms"] = round(float(np.percentile(singles, 95)), 1)
     say(f"predict, embedding head: batches of 32 {results['predict_embedding_texts_per_s']} texts/s; single p50 "
         f"{statistics.median(singles):.1f} ms, p95 {results['predict_embedding_single_p95_ms']} ms")

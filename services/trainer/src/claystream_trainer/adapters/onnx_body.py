@@ -163,11 +163,12 @@ class OnnxEmbedder:
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = 1  # parallel across lanes, not inside an operator
         options.inter_op_num_threads = 1
-        self._lanes = ThreadPoolExecutor(max(1, threads), thread_name_prefix="onnx-lane")
         self._lane_count = max(1, threads)
+        self._lanes = ThreadPoolExecutor(self._lane_count, thread_name_prefix="onnx-lane")
         self._session = onnxruntime.InferenceSession(str(self.onnx_path), options, providers=["CPUExecutionProvider"])
         self._unpadded = onnxruntime.InferenceSession(str(self.unpadded_path), options,
                                                       providers=["CPUExecutionProvider"])
+        self._input_names = {id(s): [i.name for i in s.get_inputs()] for s in (self._session, self._unpadded)}
         self._tokenizers = [AutoTokenizer.from_pretrained(str(path), local_files_only=True)
                             for _ in range(self._lane_count)]
         self._chunker = AutoTokenizer.from_pretrained(str(path), local_files_only=True)  # used under _chunking
@@ -219,8 +220,8 @@ class OnnxEmbedder:
         encoded = self._tokenizers[lane](pieces, padding=True, truncation=True, max_length=self._max_length,
                                          return_tensors="np")
         session = self._unpadded if encoded["attention_mask"].all() else self._session
-        feeds = {i.name: (encoded[i.name] if i.name in encoded else np.zeros_like(encoded["input_ids"])).astype(np.int64)
-                 for i in session.get_inputs()}  # token_type_ids: zeros when the tokenizer gives none
+        feeds = {name: (encoded[name] if name in encoded else np.zeros_like(encoded["input_ids"])).astype(np.int64)
+                 for name in self._input_names[id(session)]}  # token_type_ids: zeros when the tokenizer gives none
         hidden = session.run(["last_hidden_state"], feeds)[0]
         weights = encoded["attention_mask"].astype(np.float32)
         summed = np.einsum("btd,bt->bd", hidden, weights) / np.maximum(weights.sum(axis=1, keepdims=True), 1e-9)
