@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
-
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
-from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 HTTP_REQUESTS = Counter(
     "claystream_http_requests_total", "HTTP requests", ["service", "method", "route", "status"]
@@ -39,26 +37,42 @@ CONSUMER_LAG = Gauge(
 )
 
 
-def route_template(request: Request) -> str:
-    route = request.scope.get("route")
+def route_template(scope: Scope) -> str:
+    route = scope.get("route")
     return getattr(route, "path", None) or "unmatched"
 
 
-def metrics_middleware(service: str) -> Callable[[Request, Callable[[Request], Awaitable[Response]]], Awaitable[Response]]:
-    async def middleware(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+class HttpMetrics:
+    """Counts and times every request by route template (``/metrics`` and the probes left out).
+
+    Plain ASGI, not ``app.middleware("http")``: Starlette's ``BaseHTTPMiddleware`` runs every request
+    in a task of its own behind a memory stream, which was 13 % of annotate's CPU per request
+    (docs/PERFORMANCE.md, section 5).  The duration runs until the last body byte is handed over."""
+
+    def __init__(self, app: ASGIApp, *, service: str) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
         started = time.perf_counter()
         status = 500
-        try:
-            response = await call_next(request)
-            status = response.status_code
-            return response
-        finally:
-            route = route_template(request)
-            if route not in ("/metrics", "/healthz", "/readyz"):
-                HTTP_REQUESTS.labels(service, request.method, route, str(status)).inc()
-                HTTP_DURATION.labels(service, request.method, route).observe(time.perf_counter() - started)
 
-    return middleware
+        async def send_and_note(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_note)
+        finally:
+            route = route_template(scope)
+            if route not in ("/metrics", "/healthz", "/readyz"):
+                HTTP_REQUESTS.labels(self.service, scope["method"], route, str(status)).inc()
+                HTTP_DURATION.labels(self.service, scope["method"], route).observe(time.perf_counter() - started)
 
 
 def metrics_response() -> Response:

@@ -11,7 +11,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse, Response
 
 from claystream_common.logs import setup_logging
-from claystream_common.metrics import READY, metrics_middleware, metrics_response
+from claystream_common.metrics import READY, HttpMetrics, metrics_response
 from claystream_common.request_guards import BodyLimit, OperatorOnly
 from claystream_common.runtime import standard_checks
 from claystream_common.settings import BaseAppSettings
@@ -54,7 +54,7 @@ def health_router(checks: Callable[[], Mapping[str, ReadinessCheck]], service: s
 
 
 def install_operations(app: FastAPI, *, service: str, checks: Callable[[], Mapping[str, ReadinessCheck]]) -> None:
-    app.middleware("http")(metrics_middleware(service))
+    app.add_middleware(HttpMetrics, service=service)
     app.include_router(health_router(checks, service))
     instrument_fastapi(app)
 

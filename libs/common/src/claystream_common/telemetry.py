@@ -73,7 +73,9 @@ def instrument_fastapi(app: Any) -> None:
         from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
     except ImportError:  # pragma: no cover - optional
         return
-    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics,static")
+    # one server span per request; no child span per ASGI receive/send message (three more spans a
+    # request, ~10 % of a submit's CPU, and nothing an SRE reads: docs/PERFORMANCE.md, section 5)
+    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics,static", exclude_spans=["receive", "send"])
 
 
 def tracer(name: str) -> trace.Tracer:

@@ -13,7 +13,7 @@ from claystream_annotate.services.datasets import get_dataset
 from claystream_annotate.services.principals import Principal
 
 
-def get_deps(request: Request) -> Deps:
+async def get_deps(request: Request) -> Deps:
     return request.app.state.deps
 
 

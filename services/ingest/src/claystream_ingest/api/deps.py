@@ -13,7 +13,7 @@ from claystream_ingest.services.auth import Principal, authenticate, enforce_rat
 api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="cs_<id>_<secret>")
 
 
-def get_deps(request: Request) -> Deps:
+async def get_deps(request: Request) -> Deps:
     return request.app.state.deps
 
 

@@ -13,19 +13,19 @@ from claystream_monitor.bootstrap import Deps
 from claystream_monitor.services.engine import MonitorEngine
 
 
-def get_deps(request: Request) -> Deps:
+async def get_deps(request: Request) -> Deps:
     return request.app.state.deps
 
 
-def get_producer(request: Request) -> EventProducer:
+async def get_producer(request: Request) -> EventProducer:
     return request.app.state.deps.producer
 
 
-def get_store(request: Request) -> MongoMonitorStore:
+async def get_store(request: Request) -> MongoMonitorStore:
     return request.app.state.deps.store
 
 
-def get_engine(request: Request) -> MonitorEngine:
+async def get_engine(request: Request) -> MonitorEngine:
     return request.app.state.deps.engine
 
 

@@ -10,11 +10,11 @@ from fastapi import Depends, Request
 from claystream_trainer.bootstrap import Deps
 
 
-def get_deps(request: Request) -> Deps:
+async def get_deps(request: Request) -> Deps:
     return request.app.state.deps
 
 
-def get_producer(request: Request) -> EventProducer:
+async def get_producer(request: Request) -> EventProducer:
     return request.app.state.deps.producer
 
 
