@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from typing import Any
 
+from claystream_common.read_cache import ReadCache
 from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
@@ -14,13 +14,13 @@ from claystream_annotate.services.errors import Conflict
 
 
 class MongoDatasetStore:
-    """Unique (workspace, name).  Reads by name are cached for ``cache_s`` seconds (hot path:
-    every submit and next); writes through this store invalidate the cache."""
+    """Unique (workspace, name).  Reads by name or id are cached at most ``cache_s`` seconds (hot
+    path: every submit and next; refreshed ahead: :mod:`claystream_common.read_cache`); writes
+    through this store invalidate the cache."""
 
     def __init__(self, db: AsyncDatabase[dict[str, Any]], *, cache_s: float = 2.0) -> None:
         self._datasets = db["datasets"]
-        self._cache_s = cache_s
-        self._cache: dict[tuple[str, str], tuple[float, dict[str, Any] | None]] = {}
+        self._cache: ReadCache[tuple[str, str], dict[str, Any] | None] = ReadCache(cache_s)
 
     async def ensure_indexes(self) -> None:
         await self._datasets.create_index([("workspace", ASCENDING), ("name", ASCENDING)], unique=True)
@@ -33,23 +33,11 @@ class MongoDatasetStore:
         self._cache.clear()
 
     async def get(self, workspace: str, name: str) -> dict[str, Any] | None:
-        key = (workspace, name)
-        hit = self._cache.get(key)
-        now = time.monotonic()
-        if hit is not None and now - hit[0] < self._cache_s:
-            return dict(hit[1]) if hit[1] is not None else None
-        document = await self._datasets.find_one({"workspace": workspace, "name": name})
-        self._cache[key] = (now, document)
+        document = await self._cache.get((workspace, name), lambda: self._datasets.find_one({"workspace": workspace, "name": name}))
         return dict(document) if document is not None else None
 
     async def get_by_id(self, dataset_id: str) -> dict[str, Any] | None:
-        key = ("", dataset_id)
-        hit = self._cache.get(key)
-        now = time.monotonic()
-        if hit is not None and now - hit[0] < self._cache_s:
-            return dict(hit[1]) if hit[1] is not None else None
-        document = await self._datasets.find_one({"_id": dataset_id})
-        self._cache[key] = (now, document)
+        document = await self._cache.get(("", dataset_id), lambda: self._datasets.find_one({"_id": dataset_id}))
         return dict(document) if document is not None else None
 
     async def list(self, workspaces: Sequence[str] | None) -> list[dict[str, Any]]:

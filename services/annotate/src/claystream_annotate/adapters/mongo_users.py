@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -12,6 +11,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from claystream_common.auth import UserRecord
+from claystream_common.read_cache import ReadCache
 
 from claystream_annotate.services.ports import User
 
@@ -40,28 +40,24 @@ def _user(document: dict[str, Any]) -> User:
 
 
 class MongoUserStore:
-    """Users; ``get`` (every authenticated request) is cached ``cache_s`` seconds in process, so a
-    role, membership or logout change reaches other processes within that time."""
+    """Users; ``get`` (every authenticated request) is cached at most ``cache_s`` seconds in process
+    (refreshed ahead: :mod:`claystream_common.read_cache`), so a role, membership or logout change
+    reaches other processes within that time."""
 
     def __init__(self, db: AsyncDatabase[dict[str, Any]], *, cache_s: float = 2.0) -> None:
         self._users = db["users"]
-        self._cache_s = cache_s
-        self._cache: dict[str, tuple[float, User | None]] = {}
+        self._cache: ReadCache[str, User | None] = ReadCache(cache_s)
 
     async def ensure_indexes(self) -> None:
         await self._users.create_index([("username", ASCENDING)], unique=True)
 
     async def get(self, user_id: str) -> User | None:
-        hit = self._cache.get(user_id)
-        now = time.monotonic()
-        if hit is not None and now - hit[0] < self._cache_s:
-            return replace(hit[1]) if hit[1] is not None else None
-        document = await self._users.find_one({"_id": user_id})
-        user = _user(document) if document else None
-        if len(self._cache) > 10_000:
-            self._cache.clear()
-        self._cache[user_id] = (now, user)
+        user = await self._cache.get(user_id, lambda: self._load(user_id))
         return replace(user) if user is not None else None
+
+    async def _load(self, user_id: str) -> User | None:
+        document = await self._users.find_one({"_id": user_id})
+        return _user(document) if document else None
 
     async def record(self, user_id: str) -> UserRecord | None:
         """The user as ``claystream_common.auth`` sees them (shares this store's cache and its invalidation)."""
@@ -84,7 +80,7 @@ class MongoUserStore:
 
     async def update(self, user_id: str, changes: dict[str, Any]) -> bool:
         result = await self._users.update_one({"_id": user_id}, {"$set": changes})
-        self._cache.pop(user_id, None)
+        self._cache.invalidate(user_id)
         return result.matched_count == 1
 
     async def list(self, workspace: str | None = None) -> list[User]:

@@ -85,6 +85,7 @@ class OutboxRelay:
         self._poll_s = poll_s
         self._service = service
         self._wake = asyncio.Event()
+        self._pass = asyncio.Lock()  # one pass at a time in a process: a second caller finds the entries cleared
         self._task: asyncio.Task[None] | None = None
         self.published = 0
         self.quarantined = 0
@@ -119,8 +120,14 @@ class OutboxRelay:
         """One pass over up to ``batch`` response documents; returns how many were handled.
 
         Costs a handful of MongoDB round trips per pass whatever the batch size (bulk writes),
-        plus one read per submit on datasets with ``min_submitted`` > 1.
+        plus one read per submit on datasets with ``min_submitted`` > 1.  Passes of one process run
+        one after the other (the relay's own loop and an explicit call would otherwise publish the
+        same entries twice: harmless to the idempotent consumers, but wasted).
         """
+        async with self._pass:
+            return await self._drain_once()
+
+    async def _drain_once(self) -> int:
         documents = await self._responses.with_pending_outbox(self._batch)
         await self._report_backlog(len(documents))
         if not documents:
