@@ -3,6 +3,13 @@
 Nothing is configured at import time.  ``setup_telemetry`` installs a tracer provider
 once per process (OTLP over HTTP when an endpoint is configured; an extra span
 processor can be passed, e.g. an in-memory exporter in tests).
+
+Spans are recorded only while something receives them (an exporter or a processor).  Without one
+(the embedded default has no collector), every span is a non-recording one that still carries a
+trace id, so ``traceparent`` keeps flowing through requests, Kafka headers, envelopes and log
+lines.  Recording spans nobody reads cost ~20 % of a submit's latency (docs/PERFORMANCE.md,
+section 5).  Once an exporter is set, spans follow the usual parent-based rule (a remote parent
+that says "not sampled" is not recorded), so a deployment exports from every service or none.
 """
 
 from __future__ import annotations
@@ -16,11 +23,34 @@ from opentelemetry import propagate, trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.sdk.trace.sampling import ALWAYS_ON, Decision, ParentBased, Sampler, SamplingResult
 
 log = logging.getLogger(__name__)
 
 _installed_provider: TracerProvider | None = None
 _instrumented: set[str] = set()
+
+
+class RecordWhileExported(Sampler):
+    """Parent-based, always-on sampling once ``receiving`` says spans go somewhere; until then none."""
+
+    def __init__(self) -> None:
+        self.receiving = False
+        self._sampled = ParentBased(ALWAYS_ON)
+
+    def should_sample(  # type: ignore[no-untyped-def]
+        self, parent_context, trace_id, name, kind=None, attributes=None, links=None, trace_state=None
+    ) -> SamplingResult:
+        if self.receiving:
+            return self._sampled.should_sample(parent_context, trace_id, name, kind, attributes, links, trace_state)
+        parent = trace.get_current_span(parent_context).get_span_context()
+        return SamplingResult(Decision.DROP, None, parent.trace_state if parent.is_valid else None)
+
+    def get_description(self) -> str:
+        return "RecordWhileExported"
+
+
+_sampler: RecordWhileExported | None = None
 
 
 def setup_telemetry(
@@ -30,10 +60,11 @@ def setup_telemetry(
     extra_processors: Sequence[SpanProcessor] = (),
 ) -> TracerProvider:
     """Install (once) a tracer provider; later calls add processors to the same one."""
-    global _installed_provider
+    global _installed_provider, _sampler
     provider = _installed_provider
     if provider is None:
-        provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
+        _sampler = RecordWhileExported()
+        provider = TracerProvider(resource=Resource.create({"service.name": service_name}), sampler=_sampler)
         if otlp_endpoint:
             try:
                 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
@@ -42,6 +73,7 @@ def setup_telemetry(
                 if not endpoint.endswith("/v1/traces"):
                     endpoint += "/v1/traces"
                 provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint)))
+                _sampler.receiving = True
             except ImportError:  # pragma: no cover - exporter is an optional extra
                 log.warning("OTLP exporter not installed; traces stay in-process")
         trace.set_tracer_provider(provider)
@@ -49,6 +81,8 @@ def setup_telemetry(
         _instrument_clients()
     for processor in extra_processors:
         provider.add_span_processor(processor)
+        if _sampler is not None:
+            _sampler.receiving = True
     return provider
 
 
