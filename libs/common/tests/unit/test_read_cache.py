@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-
 from claystream_common.read_cache import ReadCache
 
 

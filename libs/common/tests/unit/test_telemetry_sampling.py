@@ -7,13 +7,12 @@ import subprocess
 import sys
 import textwrap
 
+from claystream_common.telemetry import RecordWhileExported
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
-
-from claystream_common.telemetry import RecordWhileExported
 
 
 def provider_with(sampler: RecordWhileExported) -> tuple[TracerProvider, InMemorySpanExporter]:
@@ -27,11 +26,10 @@ def test_without_a_receiver_spans_are_not_recorded_but_carry_a_trace_and_their_c
     sampler = RecordWhileExported()
     provider, memory = provider_with(sampler)
     tracer = provider.get_tracer("t")
-    with tracer.start_as_current_span("request") as parent:
-        with tracer.start_as_current_span("store") as child:
-            assert not parent.is_recording() and not child.is_recording()
-            assert parent.get_span_context().is_valid
-            assert child.get_span_context().trace_id == parent.get_span_context().trace_id
+    with tracer.start_as_current_span("request") as parent, tracer.start_as_current_span("store") as child:
+        assert not parent.is_recording() and not child.is_recording()
+        assert parent.get_span_context().is_valid
+        assert child.get_span_context().trace_id == parent.get_span_context().trace_id
     assert memory.get_finished_spans() == ()
 
 

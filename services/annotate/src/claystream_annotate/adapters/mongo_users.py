@@ -6,12 +6,11 @@ from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from claystream_common.auth import UserRecord
+from claystream_common.read_cache import ReadCache
 from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
-
-from claystream_common.auth import UserRecord
-from claystream_common.read_cache import ReadCache
 
 from claystream_annotate.services.ports import User
 
