@@ -107,8 +107,8 @@ def instrument_fastapi(app: Any) -> None:
         from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
     except ImportError:  # pragma: no cover - optional
         return
-    # one server span per request; no child span per ASGI receive/send message (three more spans a
-    # request, ~10 % of a submit's CPU, and nothing an SRE reads: docs/PERFORMANCE.md, section 5)
+    # one server span per request, without a child span per ASGI receive/send message: three more spans
+    # a request that no SRE reads (docs/PERFORMANCE.md, section 5)
     FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics,static", exclude_spans=["receive", "send"])
 
 
