@@ -213,3 +213,50 @@ async def test_scheduler_debounces_runs_once_and_survives_crash(tmp_path):
     assert failed and failed[-1].data.kind == "finetune"
     await scheduler.close()
     assert len(rows) == 10
+
+
+class GatedRegistry:
+    """The fake registry, whose champion lookup waits for ``gate``: a check that has read the counts
+    and is still running."""
+
+    def __init__(self, registry) -> None:  # type: ignore[no-untyped-def]
+        self.inner = registry
+        self.gate = asyncio.Event()
+        self.waiting = asyncio.Event()
+
+    async def champion(self, dataset):  # type: ignore[no-untyped-def]
+        self.waiting.set()
+        await self.gate.wait()
+        return await self.inner.champion(dataset)
+
+    def __getattr__(self, name):  # type: ignore[no-untyped-def]
+        return getattr(self.inner, name)
+
+
+async def test_labels_that_arrive_while_a_check_runs_are_checked_again_when_it_ends(tmp_path):
+    ports = make_ports(tmp_path)
+    ports.specs.specs[DS] = spec_for(DS, ["positive", "negative"], refresh_every=4, finetune_every=1000)
+    await ports.counters.reset_to(DS, refresh=0, finetune=0)  # counters present: read without the registry
+    gated = GatedRegistry(ports.registry)
+    ports.registry = gated
+    runs: list[str] = []
+
+    async def runner(dataset, kind, run_id):  # type: ignore[no-untyped-def]
+        runs.append(kind)
+        return await run_refresh(dataset, ports.specs.specs[DS], ports=ports, champions=ChampionCache(ports, ttl_s=0),
+                                 base_model="hashing")
+
+    scheduler = TrainingScheduler(ports, runner, SchedulerConfig(debounce_s=0.02, lease_s=5, finetune_enabled=False))
+    scheduler.poke(DS)  # e.g. records arrived: a check starts and reads the counts (no labels yet)
+    await asyncio.wait_for(gated.waiting.wait(), 5)
+    await seed(ports, ["positive", "negative"], 10, 0)  # the labels are counted right after
+    scheduler.poke(DS)  # and their poke lands while that check is still running
+    await asyncio.sleep(0.1)  # past the debounce
+    gated.gate.set()  # the first check ends: nothing to train on by the counts it read
+    for _ in range(100):
+        await asyncio.sleep(0.02)
+        await scheduler.wait_idle()
+        if runs:
+            break
+    assert runs == ["refresh"], "the labels must not wait for the next event"
+    await scheduler.close()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
@@ -66,6 +67,8 @@ class TrainingScheduler:
         self._config = config
         self._timers: dict[DatasetKey, asyncio.Task[None]] = {}
         self._running: dict[DatasetKey, asyncio.Task[None]] = {}
+        # a poke that came while a check was running: the context (trace) to check again in when it ends
+        self._owed: dict[DatasetKey, contextvars.Context] = {}
         self.outcomes: list[RunOutcome] = []
         self.failures: list[str] = []
 
@@ -80,8 +83,20 @@ class TrainingScheduler:
         await asyncio.sleep(self._config.debounce_s)
         running = self._running.get(dataset)
         if running is not None and not running.done():
-            return  # the running one re-checks when it ends
-        self._running[dataset] = asyncio.create_task(self.check_and_run(dataset), name=f"train:{dataset}")
+            self._owed[dataset] = contextvars.copy_context()  # checked again when the running one ends
+            return
+        self._running[dataset] = asyncio.create_task(self._check_then_settle(dataset), name=f"train:{dataset}")
+
+    async def _check_then_settle(self, dataset: DatasetKey) -> None:
+        """One check; then, if pokes came meanwhile, one more (in the trace of the last of them).  A check
+        that read the counts just before new labels were counted would otherwise leave them waiting
+        for the next event."""
+        try:
+            await self.check_and_run(dataset)
+        finally:
+            owed = self._owed.pop(dataset, None)
+            if owed is not None:
+                owed.run(self.poke, dataset)
 
     async def check_and_run(self, dataset: DatasetKey, *, force: TrainingKind | None = None) -> RunOutcome | None:
         with _TRACER.start_as_current_span("trainer threshold check", attributes={
@@ -161,6 +176,7 @@ class TrainingScheduler:
 
     async def stop_dataset(self, dataset: DatasetKey) -> None:
         """Cancel the dataset's pending check and running training, and wait until they ended."""
+        self._owed.pop(dataset, None)
         tasks = [t for t in (self._timers.pop(dataset, None), self._running.pop(dataset, None)) if t is not None]
         for task in tasks:
             task.cancel()
