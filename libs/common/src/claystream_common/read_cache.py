@@ -49,7 +49,7 @@ class ReadCache(Generic[K, V]):
         now = self._clock()
         hit = self._entries.get(key)
         if hit is not None and now - hit[0] < self._max_age_s:
-            if self._max_age_s > 0 and now - hit[0] >= self._refresh_after_s and key not in self._reloading:
+            if now - hit[0] >= self._refresh_after_s and key not in self._reloading:
                 self._reloading[key] = asyncio.create_task(self._reload(key, load))
             return hit[1]
         return await self._load(key, load)

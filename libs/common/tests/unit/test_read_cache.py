@@ -35,14 +35,19 @@ class Source:
         return seen
 
 
+def cache_over(value: str) -> tuple[Clock, Source, ReadCache[str, str]]:
+    """A 2 s cache on a fake clock, and the source it reads, holding ``value``."""
+    clock = Clock()
+    return clock, Source(value), ReadCache(2.0, clock=clock)
+
+
 async def settle() -> None:
     for _ in range(5):
         await asyncio.sleep(0)
 
 
 async def test_fresh_entries_are_served_without_reading_again() -> None:
-    clock, source = Clock(), Source("v1")
-    cache: ReadCache[str, str] = ReadCache(2.0, clock=clock)
+    clock, source, cache = cache_over("v1")
     assert await cache.get("k", source.load) == "v1"
     clock.now += 0.9
     source.value = "v2"
@@ -52,8 +57,7 @@ async def test_fresh_entries_are_served_without_reading_again() -> None:
 
 
 async def test_past_half_the_limit_it_answers_from_memory_and_reloads_once_in_the_background() -> None:
-    clock, source = Clock(), Source("v1")
-    cache: ReadCache[str, str] = ReadCache(2.0, clock=clock)
+    clock, source, cache = cache_over("v1")
     await cache.get("k", source.load)
     clock.now += 1.5
     source.value = "v2"
@@ -69,8 +73,7 @@ async def test_past_half_the_limit_it_answers_from_memory_and_reloads_once_in_th
 
 
 async def test_an_entry_past_the_limit_is_never_served() -> None:
-    clock, source = Clock(), Source("v1")
-    cache: ReadCache[str, str] = ReadCache(2.0, clock=clock)
+    clock, source, cache = cache_over("v1")
     await cache.get("k", source.load)
     clock.now += 2.0
     source.value = "v2"
@@ -78,8 +81,7 @@ async def test_an_entry_past_the_limit_is_never_served() -> None:
 
 
 async def test_a_reloaded_entry_is_as_old_as_the_read_that_made_it() -> None:
-    clock, source = Clock(), Source("v1")
-    cache: ReadCache[str, str] = ReadCache(2.0, clock=clock)
+    clock, source, cache = cache_over("v1")
     source.gate = asyncio.Event()
     pending = asyncio.create_task(cache.get("k", source.load))
     await settle()
@@ -93,8 +95,7 @@ async def test_a_reloaded_entry_is_as_old_as_the_read_that_made_it() -> None:
 
 
 async def test_invalidation_beats_a_reload_already_in_flight() -> None:
-    clock, source = Clock(), Source("old")
-    cache: ReadCache[str, str] = ReadCache(2.0, clock=clock)
+    clock, source, cache = cache_over("old")
     await cache.get("k", source.load)
     clock.now += 1.5
     source.gate = asyncio.Event()
@@ -109,8 +110,7 @@ async def test_invalidation_beats_a_reload_already_in_flight() -> None:
 
 
 async def test_a_failed_background_reload_leaves_the_entry_to_age_out_and_the_next_read_raises() -> None:
-    clock, source = Clock(), Source("v1")
-    cache: ReadCache[str, str] = ReadCache(2.0, clock=clock)
+    clock, source, cache = cache_over("v1")
     await cache.get("k", source.load)
     clock.now += 1.5
     source.fail = True
@@ -122,8 +122,7 @@ async def test_a_failed_background_reload_leaves_the_entry_to_age_out_and_the_ne
 
 
 async def test_clear_drops_every_entry() -> None:
-    clock, source = Clock(), Source("v1")
-    cache: ReadCache[str, str] = ReadCache(2.0, clock=clock)
+    clock, source, cache = cache_over("v1")
     await cache.get("a", source.load)
     await cache.get("b", source.load)
     cache.clear()

@@ -47,8 +47,8 @@ def test_the_onnx_body_embeds_like_pytorch_and_is_exported_once(tmp_path: Path, 
 
 
 def test_the_provider_serves_onnx_and_falls_back_to_pytorch_when_the_export_fails(tmp_path: Path) -> None:
-    onnx = LocalBodyProvider(TrainerSettings(models_dir=tmp_path / "ok")).get("base")
-    assert isinstance(onnx, OnnxEmbedder) and onnx.key.endswith(f"-onnx-int8-{EXPORT_RECIPE}")
+    served = LocalBodyProvider(TrainerSettings(models_dir=tmp_path / "ok")).get("base")
+    assert isinstance(served, OnnxEmbedder) and served.key.endswith(f"-onnx-int8-{EXPORT_RECIPE}")
 
     broken = tmp_path / "broken"
     broken.mkdir()

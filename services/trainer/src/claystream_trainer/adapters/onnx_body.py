@@ -165,10 +165,11 @@ class OnnxEmbedder:
         options.inter_op_num_threads = 1
         self._lane_count = max(1, threads)
         self._lanes = ThreadPoolExecutor(self._lane_count, thread_name_prefix="onnx-lane")
-        self._session = onnxruntime.InferenceSession(str(self.onnx_path), options, providers=["CPUExecutionProvider"])
-        self._unpadded = onnxruntime.InferenceSession(str(self.unpadded_path), options,
-                                                      providers=["CPUExecutionProvider"])
-        self._input_names = {id(s): [i.name for i in s.get_inputs()] for s in (self._session, self._unpadded)}
+        # keyed by "the share has no padding": the session and its input names
+        self._graphs = {}
+        for unpadded, graph_path in ((False, self.onnx_path), (True, self.unpadded_path)):
+            session = onnxruntime.InferenceSession(str(graph_path), options, providers=["CPUExecutionProvider"])
+            self._graphs[unpadded] = (session, [i.name for i in session.get_inputs()])
         self._tokenizers = [AutoTokenizer.from_pretrained(str(path), local_files_only=True)
                             for _ in range(self._lane_count)]
         self._chunker = AutoTokenizer.from_pretrained(str(path), local_files_only=True)  # used under _chunking
@@ -178,7 +179,7 @@ class OnnxEmbedder:
         self._chunks = max_chunks
         self._batch = batch_size
         self._turns = Turns()
-        self.dimension = int(self._session.get_outputs()[0].shape[-1] or 0) or self._probe_dimension()
+        self.dimension = int(self._graphs[False][0].get_outputs()[0].shape[-1] or 0) or self._probe_dimension()
 
     def _probe_dimension(self) -> int:
         return int(self._forward(["x"]).shape[1])
@@ -219,9 +220,9 @@ class OnnxEmbedder:
         """One lane: its texts tokenised (padded to its own longest), run, mean-pooled and normalised."""
         encoded = self._tokenizers[lane](pieces, padding=True, truncation=True, max_length=self._max_length,
                                          return_tensors="np")
-        session = self._unpadded if encoded["attention_mask"].all() else self._session
+        session, input_names = self._graphs[bool(encoded["attention_mask"].all())]
         feeds = {name: (encoded[name] if name in encoded else np.zeros_like(encoded["input_ids"])).astype(np.int64)
-                 for name in self._input_names[id(session)]}  # token_type_ids: zeros when the tokenizer gives none
+                 for name in input_names}  # token_type_ids: zeros when the tokenizer gives none
         hidden = session.run(["last_hidden_state"], feeds)[0]
         weights = encoded["attention_mask"].astype(np.float32)
         summed = np.einsum("btd,bt->bd", hidden, weights) / np.maximum(weights.sum(axis=1, keepdims=True), 1e-9)
