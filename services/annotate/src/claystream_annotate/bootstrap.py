@@ -143,6 +143,7 @@ def build_deps(settings: AnnotateSettings, *, publisher: EventPublisher | None =
         max_event_bytes=settings.outbox_max_event_bytes,
         batch=settings.outbox_batch,
         poll_s=settings.outbox_poll_s,
+        linger_s=settings.outbox_linger_s,
         service=settings.service_name,
     )
     return Deps(

@@ -33,6 +33,10 @@ class AnnotateSettings(BaseAppSettings):
     queue_scan: int = Field(default=64, ge=8, le=1000, description="queue candidates fetched per step")
     outbox_poll_s: float = Field(default=1.0, gt=0)
     outbox_batch: int = Field(default=500, ge=1)
+    outbox_linger_s: float = Field(
+        default=0.1, ge=0, le=5, description="after a submit wakes the relay, wait this long so the submits of that "
+        "moment share one pass (fewer store round trips competing with requests; docs/PERFORMANCE.md, section 5)"
+    )
     outbox_enabled: bool = True
     outbox_max_event_bytes: int = Field(default=900_000, ge=10_000, description="larger outbox entries are quarantined (producer limit: 1 MiB)")
     page_max: int = Field(default=200, ge=1, le=1000)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import pytest
@@ -15,12 +16,22 @@ from claystream_common.ports import RecordingPublisher
 from conftest import World, admin, annotator, make_spec
 
 
-def relay_for(world: World, spec, publisher: RecordingPublisher) -> OutboxRelay:  # type: ignore[no-untyped-def]
+def relay_for(world: World, spec, publisher: RecordingPublisher, **options: float) -> OutboxRelay:  # type: ignore[no-untyped-def]
     async def load_spec(dataset_id: str):  # type: ignore[no-untyped-def]
         return spec if dataset_id == spec.id else None
 
     return OutboxRelay(responses=world.responses, records=world.records, queue=world.queue, counters=world.counters,
-                       publisher=publisher, load_spec=load_spec, quarantine=world.quarantine, batch=100)
+                       publisher=publisher, load_spec=load_spec, quarantine=world.quarantine, batch=100, **options)
+
+
+class PassCountingPublisher(RecordingPublisher):
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+
+    async def publish_many(self, events, *, keys=None, topic=None) -> None:  # type: ignore[no-untyped-def]
+        self.calls += 1
+        await super().publish_many(events, keys=keys, topic=topic)
 
 
 async def test_submit_then_edit_then_discard_emits_one_event_each(world: World) -> None:
@@ -87,6 +98,29 @@ async def test_failed_publish_keeps_the_outbox_and_a_new_relay_redrives_with_the
     submitted = healthy.of_type("response.submitted")
     assert [e.event_id for e in submitted] == [stored_id]
     assert await relay_for(world, spec, healthy).drain_once() == 0
+
+
+async def test_submits_within_the_linger_share_one_relay_pass(world: World) -> None:
+    spec = make_spec()
+    world.records.add("r1", spec.id)
+    world.records.add("r2", spec.id)
+    publisher = PassCountingPublisher()
+    relay = relay_for(world, spec, publisher, linger_s=0.4, poll_s=30)
+    await relay.start()
+    try:
+        await asyncio.sleep(0.05)  # the start-up pass has found nothing
+        for record_id in ("r1", "r2"):
+            await save_response(actor=annotator(), spec=spec, record_id=record_id, status="submitted", values={"sentiment": "pos"},
+                                relay=relay, **world.ports())
+            await asyncio.sleep(0.05)
+        for _ in range(100):
+            if len(publisher.of_type("response.submitted")) == 2:
+                break
+            await asyncio.sleep(0.02)
+    finally:
+        await relay.stop()
+    assert [event.data.record_id for event in publisher.of_type("response.submitted")] == ["r1", "r2"]
+    assert publisher.calls == 1, "the second submit came within the linger: one pass publishes both"
 
 
 async def test_bulk_by_filter_labels_matching_records_once(world: World) -> None:

@@ -71,6 +71,7 @@ class OutboxRelay:
         max_event_bytes: int = MAX_EVENT_BYTES,
         batch: int = 500,
         poll_s: float = 1.0,
+        linger_s: float = 0.005,
         service: str = "annotate",
     ) -> None:
         self._responses = responses
@@ -83,6 +84,7 @@ class OutboxRelay:
         self._max_event_bytes = max_event_bytes
         self._batch = batch
         self._poll_s = poll_s
+        self._linger_s = linger_s
         self._service = service
         self._wake = asyncio.Event()
         self._pass = asyncio.Lock()  # one pass at a time in a process: a second caller finds the entries cleared
@@ -114,7 +116,7 @@ class OutboxRelay:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self._poll_s)
             self._wake.clear()
-            await asyncio.sleep(0.005)  # let a burst of submits gather into one batch
+            await asyncio.sleep(self._linger_s)  # the submits of this moment gather into one pass
 
     async def drain_once(self) -> int:
         """One pass over up to ``batch`` response documents; returns how many were handled.
