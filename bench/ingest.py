@@ -99,6 +99,9 @@ def cpu_seconds(pids: dict[str, int | None]) -> dict[str, float]:
 
 
 def print_cpu(before: dict[str, float], after: dict[str, float], items: int, what: str) -> None:
+    if not items:
+        print(f"CPU per {what}: none accepted")
+        return
     parts = [f"{name} {(after[name] - before[name]) / items * 1e6:.0f} µs" for name in after if name in before]
     print(f"CPU per {what} (load-independent): " + ", ".join(parts))
 
@@ -191,22 +194,26 @@ def run(args: argparse.Namespace, state_dir: Path) -> dict[str, Any]:
             if stored_at is not None and stored_at - accepted_at > 0.2 * (accepted_at - started):
                 print("bound: annotate's consumer (Kafka -> MongoDB store) sets records_per_s, not ingest")
 
-            predictions = [
-                {"request_id": f"req-{i}", "model": "imdb-sentiment", "model_version": "v1",
-                 "text": rows[i % len(rows)]["text"][:400], "predicted_label": "positive" if i % 3 else "negative",
-                 "scores": {"positive": 0.8, "negative": 0.2}, "dataset": DATASET}
-                for i in range(args.predictions)
-            ]
-            before = len(transport.durations_ms)
-            cpu_before = cpu_seconds(pids)
-            started = time.perf_counter()
-            logged = client.log_predictions(predictions, batch_size=args.prediction_batch, concurrency=args.concurrency)
-            elapsed = time.perf_counter() - started
-            print_cpu(cpu_before, cpu_seconds(pids), logged.accepted, "prediction")
-            predictions_per_s = logged.accepted / elapsed
-            prediction_latencies = transport.durations_ms[before:]
-            print(f"accepted {logged.accepted} predictions in {elapsed:.2f}s: {predictions_per_s:,.0f}/s "
-                  f"(batches of {args.prediction_batch}; p95 {percentile(prediction_latencies, 0.95):.0f} ms)")
+            predictions_per_s = float("nan")
+            if not args.predictions:
+                print("predictions: skipped (--predictions 0)")
+            else:
+                predictions = [
+                    {"request_id": f"req-{i}", "model": "imdb-sentiment", "model_version": "v1",
+                     "text": rows[i % len(rows)]["text"][:400], "predicted_label": "positive" if i % 3 else "negative",
+                     "scores": {"positive": 0.8, "negative": 0.2}, "dataset": DATASET}
+                    for i in range(args.predictions)
+                ]
+                before = len(transport.durations_ms)
+                cpu_before = cpu_seconds(pids)
+                started = time.perf_counter()
+                logged = client.log_predictions(predictions, batch_size=args.prediction_batch, concurrency=args.concurrency)
+                elapsed = time.perf_counter() - started
+                print_cpu(cpu_before, cpu_seconds(pids), logged.accepted, "prediction")
+                predictions_per_s = logged.accepted / elapsed
+                prediction_latencies = transport.durations_ms[before:]
+                print(f"accepted {logged.accepted} predictions in {elapsed:.2f}s: {predictions_per_s:,.0f}/s "
+                      f"(batches of {args.prediction_batch}; p95 {percentile(prediction_latencies, 0.95):.0f} ms)")
         peak_mb = rss.peak / 2**20
         print(f"ingest peak RSS {peak_mb:.0f} MB")
         return {
@@ -214,7 +221,7 @@ def run(args: argparse.Namespace, state_dir: Path) -> dict[str, Any]:
             "records_per_s": round(records_per_s, 1) if records_per_s == records_per_s else None,
             "request_p95_ms": round(percentile(record_latencies, 0.95), 1),
             "ingest_peak_rss_mb": round(peak_mb, 1),
-            "predictions_per_s": round(predictions_per_s, 1),
+            "predictions_per_s": round(predictions_per_s, 1) if predictions_per_s == predictions_per_s else None,
         }
     finally:
         launcher.stop(("annotate", "ingest"))  # stopping one never started is a no-op
