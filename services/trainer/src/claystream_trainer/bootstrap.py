@@ -119,11 +119,11 @@ def build_deps(settings: TrainerSettings, *, finetuner: Any | None = None) -> De
     scheduler = TrainingScheduler(ports, run_training, SchedulerConfig(
         debounce_s=settings.debounce_s, lease_s=settings.lock_lease_s,
         finetune_enabled=settings.finetune_enabled and ports.finetuner is not None))
-    async def forget_in_memory(dataset: DatasetKey, body_refs: set[str]) -> None:
+    async def forget_in_memory(dataset: DatasetKey) -> None:
         await scheduler.stop_dataset(dataset)
         champions.drop(dataset)
         worker.forget(dataset)
-        bodies.forget(body_refs)
+        bodies.forget(dataset)
         ports.specs.forget(dataset)  # type: ignore[attr-defined]
         if student is not None:
             student.rows.forget(dataset)

@@ -13,8 +13,11 @@ from claystream_trainer.adapters.bodies import LocalBodyProvider
 from claystream_trainer.adapters.onnx_body import EXPORT_RECIPE, OnnxEmbedder
 from claystream_trainer.adapters.st_embedder import SentenceTransformerEmbedder, default_base_model_path
 from claystream_trainer.config import TrainerSettings
+from claystream_trainer.domain.ports import DatasetKey
 
 pytestmark = pytest.mark.slow
+
+ANY_DATASET = DatasetKey("w", "d")  # the base body is the same for every dataset
 
 TEXTS = ["What is the capital of France?", "A wonderful, moving film.<br /><br />See it.",
          "The opening is slow. " * 40 + "A dreadful waste of time."]
@@ -47,13 +50,13 @@ def test_the_onnx_body_embeds_like_pytorch_and_is_exported_once(tmp_path: Path, 
 
 
 def test_the_provider_serves_onnx_and_falls_back_to_pytorch_when_the_export_fails(tmp_path: Path) -> None:
-    served = LocalBodyProvider(TrainerSettings(models_dir=tmp_path / "ok")).get("base")
+    served = LocalBodyProvider(TrainerSettings(models_dir=tmp_path / "ok")).get(ANY_DATASET, "base")
     assert isinstance(served, OnnxEmbedder) and served.key.endswith(f"-onnx-int8-{EXPORT_RECIPE}")
 
     broken = tmp_path / "broken"
     broken.mkdir()
     (broken / "onnx").write_text("a file where the export folder should be")
-    body = LocalBodyProvider(TrainerSettings(models_dir=broken)).get("base")
+    body = LocalBodyProvider(TrainerSettings(models_dir=broken)).get(ANY_DATASET, "base")
     assert isinstance(body, SentenceTransformerEmbedder) and not body.key.endswith("onnx-int8")
     assert body.embed(TEXTS[:1]).shape == (1, 384)
 

@@ -161,13 +161,17 @@ class FakeBodies:
     """Every body is the tiny hashing embedder (keyed by its reference)."""
 
     def __init__(self) -> None:
-        self.dirs: dict[str, str] = {}
+        self.dirs: dict[tuple[DatasetKey, str], str] = {}
 
-    def register(self, body_ref: str, directory: str) -> None:
-        self.dirs[body_ref] = directory
+    def register(self, dataset: DatasetKey, body_ref: str, directory: str) -> None:
+        self.dirs[(dataset, body_ref)] = directory
 
-    def get(self, body_ref: str | None) -> HashingEmbedder:
+    def get(self, dataset: DatasetKey, body_ref: str | None) -> HashingEmbedder:
         return HashingEmbedder(key=f"hashing-{body_ref or 'base'}")
+
+    def forget(self, dataset: DatasetKey) -> None:
+        for key in [k for k in self.dirs if k[0] == dataset]:
+            del self.dirs[key]
 
 
 class FakeSpecs:

@@ -30,8 +30,18 @@ class Embedder(Protocol):
 
 
 class BodyProvider(Protocol):
-    def get(self, body_ref: str | None) -> Embedder:
-        """``None`` or ``"base"``: the configured base model; else the fine-tuned body of that model version."""
+    """Sentence-embedding bodies.  The base model is one body shared by every dataset; a fine-tuned body belongs
+    to its dataset (its ``body_ref`` is a model version, and versions restart at v1 in every dataset)."""
+
+    def register(self, dataset: DatasetKey, body_ref: str, directory: str) -> None:
+        """Where the fine-tuned body ``body_ref`` of ``dataset`` lives (before ``get`` asks for it)."""
+
+    def get(self, dataset: DatasetKey, body_ref: str | None) -> Embedder:
+        """``None`` or ``"base"``: the configured base model; else the fine-tuned body of that model version of
+        ``dataset``."""
+
+    def forget(self, dataset: DatasetKey) -> None:
+        """A deleted dataset: drop its fine-tuned bodies (the base model stays)."""
 
 
 class EmbeddingCache(Protocol):

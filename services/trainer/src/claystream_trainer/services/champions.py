@@ -124,10 +124,8 @@ class ChampionCache:
                 raise ArtifactError(f"body {entry.body_ref} of {entry.version} is not in the registry")
             if owner is not entry:
                 await asyncio.to_thread(self._ports.artifacts.verify, owner.artifact_path, owner.sha256)
-            register = getattr(self._ports.bodies, "register", None)
-            if register is not None:
-                register(entry.body_ref, self._ports.artifacts.body_dir(owner.artifact_path))
-        embedder = await asyncio.to_thread(self._ports.bodies.get, entry.body_ref)
+            self._ports.bodies.register(entry.dataset_key, entry.body_ref, self._ports.artifacts.body_dir(owner.artifact_path))
+        embedder = await asyncio.to_thread(self._ports.bodies.get, entry.dataset_key, entry.body_ref)
         return LoadedModel(entry=entry, head=head, embedder=embedder)
 
     async def load_cached(self, entry: ModelEntry) -> LoadedModel:

@@ -14,13 +14,12 @@ from collections.abc import Awaitable, Callable
 from claystream_trainer.domain.ports import DatasetKey
 from claystream_trainer.services.ports_bundle import TrainerPorts
 
-ForgetInMemory = Callable[[DatasetKey, set[str]], Awaitable[None]]
+ForgetInMemory = Callable[[DatasetKey], Awaitable[None]]
 
 
 async def drop_dataset(dataset: DatasetKey, *, ports: TrainerPorts, forget_in_memory: ForgetInMemory) -> dict[str, int]:
     """Stop its trainings first (they would write models back), then drop what is stored, then memory."""
-    body_refs = {entry.body_ref for entry in await ports.registry.list(dataset, limit=10_000)}
-    await forget_in_memory(dataset, body_refs)
+    await forget_in_memory(dataset)
     dropped = {
         "records": await ports.records.drop_dataset(dataset),
         "labels": await ports.labels.drop_dataset(dataset),
@@ -29,5 +28,5 @@ async def drop_dataset(dataset: DatasetKey, *, ports: TrainerPorts, forget_in_me
     await ports.counters.drop(dataset)
     await asyncio.to_thread(ports.artifacts.drop_dataset, dataset)
     await asyncio.to_thread(ports.cache.drop_dataset, dataset)
-    await forget_in_memory(dataset, body_refs)  # anything an in-flight batch touched meanwhile
+    await forget_in_memory(dataset)  # anything an in-flight batch touched meanwhile
     return dropped

@@ -79,7 +79,7 @@ class EmbeddingWorker:
     async def fill(self, dataset: DatasetKey) -> int:
         """Embed every record of the dataset that the current body has no vector for; returns how many."""
         loaded = await self._champions.get(dataset)
-        embedder = loaded.embedder if loaded else await asyncio.to_thread(self._ports.bodies.get, "base")
+        embedder = loaded.embedder if loaded else await asyncio.to_thread(self._ports.bodies.get, dataset, "base")
         ids = await self._ports.records.all_ids(dataset)
         cached = self._ports.cache.get_many(dataset, embedder.key, ids)
         missing = [r for r in ids if r not in cached]

@@ -29,7 +29,7 @@ async def embeddings_page(dataset: DatasetKey, *, ports: TrainerPorts, champions
                           limit: int) -> EmbeddingsPage:
     """Records in id order after ``after``; ``next_after`` continues (None at the end)."""
     loaded = await champions.get(dataset)
-    embedder = loaded.embedder if loaded else await asyncio.to_thread(ports.bodies.get, "base")
+    embedder = loaded.embedder if loaded else await asyncio.to_thread(ports.bodies.get, dataset, "base")
     ids = sorted(await ports.records.all_ids(dataset))
     start = bisect.bisect_right(ids, after) if after else 0
     chunk = ids[start:start + limit]

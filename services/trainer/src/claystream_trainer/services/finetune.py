@@ -21,7 +21,7 @@ from claystream_common.datasets import DatasetSpec
 from claystream_common.events import ModelTrained, TrainingStarted, new_event
 
 from claystream_trainer.domain.evaluation import better, evaluate_on, fit_head, holdout_split, metrics_for
-from claystream_trainer.domain.ports import DatasetKey
+from claystream_trainer.domain.ports import DatasetKey, Embedder
 from claystream_trainer.domain.serving_head import ServingHead
 from claystream_trainer.services.champions import ChampionCache
 from claystream_trainer.services.finetune_multilabel import run_multilabel_finetune
@@ -78,7 +78,7 @@ async def run_finetune(
     champion_loaded = await champions.load(champion) if champion is not None else None
     part = None  # the champion's kind of student, taught by the training part only
     if student is not None:
-        embedder = champion_loaded.embedder if champion_loaded else await asyncio.to_thread(ports.bodies.get, "base")
+        embedder = champion_loaded.embedder if champion_loaded else await asyncio.to_thread(ports.bodies.get, dataset, "base")
         train_ids = [data.record_ids[i] for i in split.train]
         vectors = await ensure_embeddings(dataset, embedder, train_ids, ports=ports)
         part = await student_of_part(dataset, train_ids, train_labels, data.classes, vectors, embedder, student,
@@ -89,7 +89,7 @@ async def run_finetune(
         train_texts, train_labels = train_texts + extra_texts, train_labels + extra_labels
     result = await asyncio.to_thread(ports.finetuner.finetune, train_texts, train_labels, params, progress)
     try:
-        candidate_body = await asyncio.to_thread(_load_body, ports, result.body_dir, run_id)
+        candidate_body = await asyncio.to_thread(_load_body, ports, dataset, result.body_dir, run_id)
         candidate_vectors = await asyncio.to_thread(candidate_body.embed, texts)
         candidate_head = await asyncio.to_thread(fit_head, candidate_vectors[split.train], list(y[split.train]))
         metrics = evaluate_on(candidate_head, candidate_vectors[split.test], list(y[split.test]), data.classes)
@@ -150,11 +150,9 @@ async def _student_on(dataset: DatasetKey, part: PartStudent, record_ids: list[s
     return metrics
 
 
-def _load_body(ports: TrainerPorts, body_dir: str, run_id: str):  # type: ignore[no-untyped-def]
-    register = getattr(ports.bodies, "register", None)
-    if register is not None:
-        register(f"run-{run_id}", body_dir)
-    return ports.bodies.get(f"run-{run_id}")
+def _load_body(ports: TrainerPorts, dataset: DatasetKey, body_dir: str, run_id: str) -> Embedder:
+    ports.bodies.register(dataset, f"run-{run_id}", body_dir)
+    return ports.bodies.get(dataset, f"run-{run_id}")
 
 
 async def _publish(ports: TrainerPorts, dataset: DatasetKey, event_type: str, data: object) -> None:

@@ -61,7 +61,7 @@ async def run_multilabel_finetune(dataset: DatasetKey, data: TrainingData, *, po
     result = await asyncio.to_thread(ports.finetuner.finetune, [texts[i] for i in train],
                                      [tuple(data.labels[i]) for i in train], params, progress)
     try:
-        body = await asyncio.to_thread(load_body, ports, result.body_dir, run_id)
+        body = await asyncio.to_thread(load_body, ports, dataset, result.body_dir, run_id)
         vectors = np.asarray(await asyncio.to_thread(body.embed, texts))
         metrics = await asyncio.to_thread(_scored_on, vectors, data.labels, data.classes, train, test, seed)
         champion = await ports.registry.champion(dataset)

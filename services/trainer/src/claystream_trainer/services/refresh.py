@@ -73,7 +73,7 @@ async def run_refresh(
     run_id = run_id or uuid.uuid4().hex
     champion = await ports.registry.champion(dataset)
     body_ref = champion.body_ref if champion else "base"
-    embedder = await asyncio.to_thread(ports.bodies.get, body_ref) if champion is None else (
+    embedder = await asyncio.to_thread(ports.bodies.get, dataset, body_ref) if champion is None else (
         await champions.load(champion)).embedder
     data = await load_training_data(dataset, spec, ports=ports)
     check_trainable(data, spec.trainer.min_per_label if spec else 2)
