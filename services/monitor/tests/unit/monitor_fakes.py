@@ -15,8 +15,8 @@ class MemoryStore:
         self.references: dict[str, dict[str, Any]] = {}
         self.buckets: list[dict[str, Any]] = []
         self.traffic: dict[str, dict[str, float]] = {}
-        self.evaluations: list[dict[str, Any]] = []
-        self.alerts: list[dict[str, Any]] = []
+        self.evaluations_by_id: dict[str, dict[str, Any]] = {}  # upserts by name, like MongoMonitorStore
+        self.alerts_by_id: dict[str, dict[str, Any]] = {}
         self.feedback: dict[str, dict[str, Any]] = {}
         self.samples: dict[str, dict[str, Any]] = {}
         self.checkpoints: dict[str, dict[str, Any]] = {}
@@ -60,11 +60,19 @@ class MemoryStore:
             for name, value in counts.items():
                 row[name] = row.get(name, 0) + value
 
+    @property
+    def evaluations(self) -> list[dict[str, Any]]:
+        return list(self.evaluations_by_id.values())
+
+    @property
+    def alerts(self) -> list[dict[str, Any]]:
+        return list(self.alerts_by_id.values())
+
     async def store_evaluations(self, key: ModelKey, evaluations: list[dict[str, Any]]) -> None:
-        self.evaluations.extend(evaluations)
+        self.evaluations_by_id.update({e["_id"]: e for e in evaluations})
 
     async def store_alerts(self, alerts: list[dict[str, Any]]) -> None:
-        self.alerts.extend(alerts)
+        self.alerts_by_id.update({a["event_id"]: a for a in alerts})
 
     async def store_feedback(self, feedback: list[dict[str, Any]]) -> None:
         self.feedback.update({f["_id"]: f for f in feedback})

@@ -140,12 +140,14 @@ class MongoMonitorStore:
         await self.traffic.bulk_write(operations, ordered=True)
 
     async def store_evaluations(self, key: ModelKey, evaluations: list[dict[str, Any]]) -> None:
+        """By name (services/alerts.py): a retried batch writes the same documents again."""
         if evaluations:
-            await self.windows.insert_many(evaluations, ordered=False)
+            await self.windows.bulk_write([ReplaceOne({"_id": e["_id"]}, e, upsert=True) for e in evaluations], ordered=False)
 
     async def store_alerts(self, alerts: list[dict[str, Any]]) -> None:
         if alerts:
-            await self.alerts.insert_many([{**a, "_id": a["event_id"]} for a in alerts], ordered=False)
+            await self.alerts.bulk_write([ReplaceOne({"_id": a["event_id"]}, {**a, "_id": a["event_id"]}, upsert=True) for a in alerts],
+                                         ordered=False)
 
     async def store_feedback(self, feedback: list[dict[str, Any]]) -> None:
         if feedback:

@@ -11,6 +11,7 @@ what it returns and publishes the alert transitions.
 from __future__ import annotations
 
 import math
+import uuid
 from collections import Counter, deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -67,6 +68,7 @@ class Evaluation:
     transitions: list[tuple[Transition, st.CheckResult]]
     summary: dict[str, Any]
     alerting: list[str]
+    run_id: str = ""  # the monitor's lifetime (see ModelMonitor.run_id): with ``index``, names this evaluation
 
 
 @dataclass
@@ -79,6 +81,9 @@ class ModelMonitor:
     reference_accuracy: float | None = None
     events_seen: int = 0
     evaluations: int = 0
+    # one per window history: kept by checkpoints, new when a model starts over (a deleted and re-created
+    # dataset), so (run_id, index) names an evaluation and its alerts for good (idempotent re-writes)
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     _pending_reference: list[Observation] = field(default_factory=list)
     _window: deque[_Seen] = field(init=False)
     _since_evaluation: int = 0
@@ -127,7 +132,7 @@ class ModelMonitor:
                     None if o.labels is None else list(o.labels)]
 
         return {
-            "events_seen": self.events_seen, "evaluations": self.evaluations,
+            "events_seen": self.events_seen, "evaluations": self.evaluations, "run_id": self.run_id,
             "pending_reference": [obs(o) for o in self._pending_reference],
             "window": [[*obs(s.observation), s.length, s.oov] for s in self._window],
             "since_evaluation": self._since_evaluation, "alert_states": self.alert_states(),
@@ -141,6 +146,7 @@ class ModelMonitor:
             return Observation(str(row[0]), str(row[1]), math.nan if row[2] is None else float(row[2]), str(row[3]), labels)
 
         self.events_seen, self.evaluations = int(state["events_seen"]), int(state["evaluations"])
+        self.run_id = str(state.get("run_id", ""))  # checkpoints from before run ids: ""
         if self.reference is None:
             self._pending_reference = [obs(row) for row in state["pending_reference"]]
         self._window.clear()
@@ -239,7 +245,7 @@ class ModelMonitor:
             transition = self._states[result.check].update(breached=result.breached, p_value=result.p_value)
             if transition is not None:
                 transitions.append((transition, result))
-        return Evaluation(kind, self.evaluations, events_seen, size, results, transitions, summary, self.alerting())
+        return Evaluation(kind, self.evaluations, events_seen, size, results, transitions, summary, self.alerting(), self.run_id)
 
     # ------------------------------------------------------------------ feedback
     def observe_feedback(self, pairs: Sequence[tuple[str, str]]) -> list[Evaluation]:

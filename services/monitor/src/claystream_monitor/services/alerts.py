@@ -1,8 +1,16 @@
-"""Turn window evaluations into stored history, Prometheus series and drift events."""
+"""Turn window evaluations into stored history, Prometheus series and drift events.
+
+Every evaluation and every alert has a deterministic name: the model, the monitor's ``run_id`` and the
+evaluation's index (plus the check and the transition for an alert and its drift event).  The use cases
+write them before the checkpoint that says their events were counted, so a batch retried after a failure
+(or a crash) anywhere in between writes and publishes the same ones again: stored by upsert, absorbed
+by the consumers' event-id fences.  Nothing an evaluation concluded can be lost behind the fence.
+"""
 
 from __future__ import annotations
 
 import math
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,9 +28,18 @@ from claystream_monitor.metrics import (
     MODEL_LABEL,
     WINDOWS_EVALUATED,
 )
-from claystream_monitor.services.ports import ModelKey
+from claystream_monitor.services.ports import ModelKey, MonitorStore
 
 EVENT_TYPE = {Transition.DETECTED: "drift.detected", Transition.RESOLVED: "drift.resolved"}
+DRIFT_EVENT_NAMESPACE = uuid.UUID("6f1d8a4e-2c3b-4f5a-9e7d-1b2c3d4e5f60")
+
+
+def evaluation_id(key: ModelKey, evaluation: Evaluation) -> str:
+    return f"{key.id}|{evaluation.run_id}|{evaluation.index}"
+
+
+def drift_event_id(key: ModelKey, evaluation: Evaluation, check: str, transition: Transition) -> uuid.UUID:
+    return uuid.uuid5(DRIFT_EVENT_NAMESPACE, f"{evaluation_id(key, evaluation)}|{check}|{transition.value}")
 
 
 def _finite(value: float | None) -> float | None:
@@ -33,6 +50,7 @@ def _finite(value: float | None) -> float | None:
 
 def evaluation_document(key: ModelKey, evaluation: Evaluation, *, at: datetime) -> dict[str, Any]:
     return {
+        "_id": evaluation_id(key, evaluation),
         **key.as_dict(),
         "model_key": key.id,
         "kind": evaluation.kind,
@@ -85,7 +103,8 @@ def drift_events(key: ModelKey, evaluation: Evaluation, *, at: datetime) -> tupl
             window=window,
             evidence=evidence,
         )
-        events.append(new_event(EVENT_TYPE[transition], payload, dataset=key.model, workspace=key.workspace))
+        events.append(new_event(EVENT_TYPE[transition], payload, dataset=key.model, workspace=key.workspace,
+                                event_id=drift_event_id(key, evaluation, result.check, transition)))
         alerts.append({
             **key.as_dict(),
             "model_key": key.id,
@@ -105,6 +124,27 @@ def drift_events(key: ModelKey, evaluation: Evaluation, *, at: datetime) -> tupl
 async def publish_drift(events: list[Envelope[Any]], *, publisher: EventPublisher) -> None:
     if events:
         await publisher.publish_many(events, keys=[e.data.model for e in events])
+
+
+async def record_evaluations(key: ModelKey, evaluations: list[Evaluation], *, at: datetime, store: MonitorStore,
+                             publisher: EventPublisher, states: dict[str, Any] | None) -> None:
+    """Gauges, the evaluation history, the alert states and history, then the drift events (idempotent:
+    see the module docstring); the use cases call it before their checkpoint."""
+    if not evaluations:
+        return
+    events: list[Envelope[Any]] = []
+    alert_documents: list[dict[str, Any]] = []
+    for evaluation in evaluations:
+        record_gauges(key, evaluation)
+        produced, documents = drift_events(key, evaluation, at=at)
+        events.extend(produced)
+        alert_documents.extend(documents)
+    await store.store_evaluations(key, [evaluation_document(key, e, at=at) for e in evaluations])
+    if states is not None:
+        await store.save_alert_states(key, states)
+    if alert_documents:
+        await store.store_alerts(alert_documents)
+    await publish_drift(events, publisher=publisher)
 
 
 def now() -> datetime:

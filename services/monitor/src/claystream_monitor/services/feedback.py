@@ -84,33 +84,18 @@ async def apply_joined_feedback(
         fence_ids = [feedback_fence_id(*pair) for pair in fenced[key]]
 
         async def step(monitor: Any, fresh: set[str], labelled: list[tuple[str, str]] = labelled,
-                       fence_ids: list[str] = fence_ids) -> tuple[Any, dict[str, dict[str, float]]]:
+                       fence_ids: list[str] = fence_ids, key: ModelKey = key) -> tuple[Any, dict[str, dict[str, float]]]:
             kept = [pair for pair, fid in zip(labelled, fence_ids, strict=True) if fid in fresh]
             evaluations = await asyncio.to_thread(monitor.observe_feedback, kept)
             states = monitor.alert_states() if any(e.transitions for e in evaluations) else None
+            # before the checkpoint, like predictions (services/alerts.py): a retry concludes again, never lost
+            await alerting.record_evaluations(key, evaluations, at=at, store=store, publisher=publisher, states=states)
             counts: dict[str, float] = defaultdict(float)
             for truth, predicted in kept:
                 counts["feedback"] += 1
                 counts["correct"] += truth == predicted
                 counts[f"true_labels.{label_key(truth)}"] += 1
             start = int(at.timestamp()) // bucket_s * bucket_s
-            return (evaluations, states), {str(start): dict(counts)}
+            return None, {str(start): dict(counts)}
 
-        outcome, _ = await engine.apply(key, fence_ids, step)
-        if outcome is None:
-            continue  # counted before (a redelivery)
-        evaluations, states = outcome
-        if not evaluations:
-            continue
-        events, alerts = [], []
-        for evaluation in evaluations:
-            alerting.record_gauges(key, evaluation)
-            produced, docs = alerting.drift_events(key, evaluation, at=at)
-            events.extend(produced)
-            alerts.extend(docs)
-        await store.store_evaluations(key, [alerting.evaluation_document(key, e, at=at) for e in evaluations])
-        if states is not None:
-            await store.save_alert_states(key, states)
-        if alerts:
-            await store.store_alerts(alerts)
-        await alerting.publish_drift(events, publisher=publisher)
+        await engine.apply(key, fence_ids, step)

@@ -82,9 +82,12 @@ async def _record_model_batch(key: ModelKey, batch: list[Envelope[PredictionLogg
     window under the model's checkpoint (engine.apply): events it counted before are fenced, traffic is
     counted in the same checkpoint, so a batch redelivered after a crash or a rebalance counts once.
 
-    The storage round trips run while the window takes the events (CPU work in a thread), and they are
-    complete before the checkpoint is written: if they fail, the window is not saved (the engine forgets
-    the model's memory and restores it from its checkpoint) and the redelivered batch is processed again."""
+    The storage round trips run while the window takes the events (CPU work in a thread).  They, and what
+    the window concluded (evaluations, alerts, drift events, samples: ``conclude``), are complete before
+    the checkpoint is written: if anything fails, the window is not saved (the engine forgets the model's
+    memory and restores it from its checkpoint) and the retried batch concludes again, under the same
+    names (services/alerts.py).  Concluding after the checkpoint lost the alerts of a batch whose
+    conclusion failed: its retry was fenced."""
     observations = [
         Observation(e.data.request_id, e.data.predicted_label, confidence(e.data.scores, e.data.predicted_label),
                     e.data.text, tuple(e.data.predicted_labels) if e.data.predicted_labels is not None else None)
@@ -96,7 +99,7 @@ async def _record_model_batch(key: ModelKey, batch: list[Envelope[PredictionLogg
         ports.join.remember([JoinedPrediction(o.request_id, key, o.label, o.score) for o in observations]),
     ))
     try:
-        outcome, parked = await _window(key, batch, observations, storage, ports=ports)
+        outcome, parked = await _window(key, batch, observations, storage, at=at, ports=ports)
     finally:
         if not storage.done():  # the window failed first: leave nothing running behind the retry
             storage.cancel()
@@ -104,11 +107,8 @@ async def _record_model_batch(key: ModelKey, batch: list[Envelope[PredictionLogg
                 await storage
     if outcome is None:
         return []  # every event was counted before (a redelivery)
-    evaluations, frozen, window, states, counted = outcome
+    evaluations, counted = outcome
     PREDICTIONS_SEEN.labels(MODEL_LABEL(key.model)).inc(counted)
-    if frozen is not None:
-        await ports.store.save_reference(key, frozen.to_document())
-    await conclude(key, evaluations, at=at, ports=ports, window=window, states=states)
     if parked:
         await apply_joined_feedback(parked, engine=ports.engine, store=ports.store, publisher=ports.publisher,
                                     bucket_s=ports.time_bucket_s)
@@ -117,10 +117,11 @@ async def _record_model_batch(key: ModelKey, batch: list[Envelope[PredictionLogg
 
 async def _window(
     key: ModelKey, batch: list[Envelope[PredictionLogged]], observations: list[Observation],
-    storage: asyncio.Future[Any], *, ports: PredictionPorts,
+    storage: asyncio.Future[Any], *, at: datetime, ports: PredictionPorts,
 ) -> tuple[Any, list[Any]]:
-    """The model's window takes the batch (``storage`` awaited before the checkpoint); returns (the
-    window's outcome or None for a redelivery, the feedback that was waiting for these predictions)."""
+    """The model's window takes the batch (``storage`` awaited and the conclusions written before the
+    checkpoint); returns ((evaluations, events counted) or None for a redelivery, the feedback that was
+    waiting for these predictions)."""
     config = ports.engine.config
     embed = ports.engine.embedder.embed if ports.engine.embedder is not None else None
 
@@ -132,7 +133,10 @@ async def _window(
         states = monitor.alert_states() if any(e.transitions for e in evaluations) else None
         traffic = _traffic(events, seen, bucket_s=ports.time_bucket_s, low=config.low_confidence)
         await storage  # stored before the checkpoint says these events were counted
-        return (evaluations, frozen, window, states, len(events)), traffic
+        if frozen is not None:
+            await ports.store.save_reference(key, frozen.to_document())
+        await conclude(key, evaluations, at=at, ports=ports, window=window, states=states)  # likewise
+        return (evaluations, len(events)), traffic
 
     outcome, _ = await ports.engine.apply(key, [str(e.event_id) for e in batch], step)
     _, parked = await storage
@@ -156,21 +160,11 @@ async def conclude(
     key: ModelKey, evaluations: list[Evaluation], *, at: datetime, ports: PredictionPorts,
     window: list[Observation], states: dict[str, Any] | None,
 ) -> None:
-    """Persist evaluations, publish transitions, route samples back."""
+    """Persist evaluations, publish transitions, route samples back (idempotent: the batch's retry
+    concludes again under the same names)."""
     if not evaluations:
         return
-    events, alert_documents = [], []
-    for evaluation in evaluations:
-        alerting.record_gauges(key, evaluation)
-        produced, documents = alerting.drift_events(key, evaluation, at=at)
-        events.extend(produced)
-        alert_documents.extend(documents)
-    await ports.store.store_evaluations(key, [alerting.evaluation_document(key, e, at=at) for e in evaluations])
-    if states is not None:
-        await ports.store.save_alert_states(key, states)
-    if alert_documents:
-        await ports.store.store_alerts(alert_documents)
-    await alerting.publish_drift(events, publisher=ports.publisher)
+    await alerting.record_evaluations(key, evaluations, at=at, store=ports.store, publisher=ports.publisher, states=states)
     sampling = [e for e in evaluations if e.kind == "predictions" and _wants_samples(e, ports.engine.config)]
     if sampling and window:
         reasons = sorted({r.check for e in sampling for r in e.results if r.breached} or set(sampling[-1].alerting))
