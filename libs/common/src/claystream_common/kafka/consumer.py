@@ -31,7 +31,7 @@ from opentelemetry import trace
 from claystream_common.errors import PermanentError, is_infrastructure_error
 from claystream_common.events import Envelope, EventDecodeError, decode_event
 from claystream_common.idempotency import IdempotencyFence, NoFence
-from claystream_common.kafka.dlq import dlq_headers, dlq_topic_for
+from claystream_common.kafka.dlq import forward_to_dlq
 from claystream_common.kafka.outcomes import Decoded, Exhausted, Revoked, Rewind
 from claystream_common.kafka.producer import EventProducer
 from claystream_common.kafka.subscription import BatchHandler, EventHandler, RunnerStats, Subscription
@@ -391,9 +391,8 @@ class ConsumerRunner:
             raise Rewind(offset) from error
 
     async def _dead_letter(self, message: Any, error: BaseException | str, *, attempts: int) -> None:
-        headers = dlq_headers(message, error=error, attempts=attempts, group=self._group)
         try:
-            await self._producer.send_raw(dlq_topic_for(message.topic), message.value, key=message.key, headers=headers)
+            await forward_to_dlq(self._producer, message, error, attempts=attempts, group=self._group)
         except Exception as publish_error:
             raise Rewind(message.offset) from publish_error
         self.stats.dead_lettered += 1

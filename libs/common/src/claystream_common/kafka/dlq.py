@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from claystream_common.topics import dlq_name
+
+if TYPE_CHECKING:
+    from claystream_common.kafka.producer import EventProducer
 
 DLQ_HEADER_PREFIX = "x-"
 
@@ -35,6 +38,12 @@ def dlq_headers(
 
 def dlq_topic_for(topic: str) -> str:
     return dlq_name(topic)
+
+
+async def forward_to_dlq(producer: EventProducer, message: Any, error: BaseException | str, *, attempts: int, group: str) -> None:
+    """The failed message, bytes unchanged, to ``<topic>.dlq`` with the cause headers."""
+    headers = dlq_headers(message, error=error, attempts=attempts, group=group)
+    await producer.send_raw(dlq_topic_for(message.topic), message.value, key=message.key, headers=headers)
 
 
 def header_map(headers: Any) -> dict[str, str]:
