@@ -1,4 +1,5 @@
 """Deleting a dataset: annotate publishes ``dataset.deleted``; the trainer and the monitor drop everything of it.
+Deleting one record first: annotate publishes ``record.deleted``; the trainer forgets its text and label.
 
 ingest, annotate, trainer (hashing embedder) and monitor run in-process against the real embedded Kafka /
 MongoDB / Redis.  The dataset gets records, labels, a champion model (artifacts, cached embeddings, Redis
@@ -106,6 +107,18 @@ async def test_deleting_a_dataset_leaves_nothing_behind_and_the_name_starts_clea
         assert {"trainer_records", "trainer_labels", "trainer_models", "trainer_model_sequences", "monitor_models",
                 "monitor_predictions", "redis trainer counters", "redis monitor join keys", "model artifacts",
                 "embedding cache", "annotate model_events"} <= held, before
+
+        # one record first: annotate publishes record.deleted, the trainer forgets its text and its label
+        gone = record_id_for(WORKSPACE, DATASET, "p1")
+        assert await db["trainer_labels"].count_documents({"record_id": gone}) == 1
+        assert (await annotate.delete(f"{records_url}/{gone}")).status_code == 204
+
+        async def record_forgotten() -> bool:
+            return (await db["trainer_records"].count_documents({"record_id": gone}) == 0
+                    and await db["trainer_labels"].count_documents({"record_id": gone}) == 0)
+
+        await eventually(record_forgotten, timeout_s=60, what="the trainer forgetting a deleted record")
+        assert await db["trainer_records"].count_documents({"dskey": f"{WORKSPACE}/{DATASET}"}) == len(ROWS) - 1
 
         answer = await annotate.delete(f"/api/v1/workspaces/{WORKSPACE}/datasets/{DATASET}")
         assert answer.status_code == 204, answer.text

@@ -71,6 +71,15 @@ class RecordIngested(EventData):
     origin: str = "api"
 
 
+class RecordDeleted(EventData):
+    """Annotate deleted a record and its responses: every service forgets what it holds of it (the trainer
+    its text and labels).  Keyed by the record id on the records topic, so it comes after the record's own
+    ``record.ingested`` in its partition, and a record logged again later comes after it."""
+
+    record_id: str
+    deleted_by: str | None = None
+
+
 # --------------------------------------------------------------------------- responses
 ResponseStatus = Literal["submitted", "draft", "discarded"]
 
@@ -186,6 +195,7 @@ class DatasetDeleted(EventData):
 # --------------------------------------------------------------------------- registry
 EVENT_TYPES: dict[str, tuple[Topic, type[EventData]]] = {
     "record.ingested": (Topic.RECORDS, RecordIngested),
+    "record.deleted": (Topic.RECORDS, RecordDeleted),
     "response.submitted": (Topic.RESPONSES, ResponseChanged),
     "response.updated": (Topic.RESPONSES, ResponseChanged),
     "response.discarded": (Topic.RESPONSES, ResponseChanged),

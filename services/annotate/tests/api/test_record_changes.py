@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 
-from annotate_testing import BASE, Annotate
+from annotate_testing import BASE, OWNER, Annotate
 from claystream_common.ports import RecordingPublisher
 
 URL = f"{BASE}/default/datasets/reviews"
@@ -87,7 +87,7 @@ async def test_response_status_of_anyone_for_admins(annotate: Annotate) -> None:
     assert (await annotate.owner.get(f"{URL}/export", params={"response_status": "maybe"})).status_code == 422
 
 
-async def test_update_and_delete_records(annotate: Annotate) -> None:
+async def test_update_and_delete_records(annotate: Annotate, publisher: RecordingPublisher) -> None:
     dataset = await annotate.dataset()
     ids = await annotate.records(dataset, [f"t{i}" for i in range(6)], genres=["drama", "comedy"])
     changed = await annotate.owner.patch(f"{URL}/records", json={"items": [
@@ -109,4 +109,8 @@ async def test_update_and_delete_records(annotate: Annotate) -> None:
     assert (await annotate.owner.delete(f"{URL}/records/{ids[2]}")).status_code == 204
     left = (await annotate.owner.get(f"{URL}/records")).json()
     assert [r["id"] for r in left["items"]] == [ids[4]] and left["total"] == 1
+    # the trainer is told, one record.deleted per record that was there, keyed by the record id (its partition)
+    gone = [(event.data.record_id, key, event.dataset, event.data.deleted_by) for event, key in publisher.published
+            if event.type == "record.deleted"]
+    assert sorted(gone) == sorted((i, i, dataset["name"], OWNER) for i in (ids[0], ids[1], ids[3], ids[5], ids[2]))
     assert (await annotate.owner.get(f"{URL}/records/{ids[0]}")).status_code == 404

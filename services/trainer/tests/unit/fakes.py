@@ -35,6 +35,10 @@ class FakeRecords:
     async def datasets(self) -> list[DatasetKey]:
         return list(self.rows)
 
+    async def delete(self, dataset: DatasetKey, record_ids: Sequence[str]) -> int:
+        rows = self.rows.get(dataset, {})
+        return sum(rows.pop(r, None) is not None for r in record_ids)
+
 
 class FakeLabels:
     def __init__(self) -> None:
@@ -54,6 +58,12 @@ class FakeLabels:
             if ds == dataset and change.status == "submitted" and change.label is not None:
                 votes.setdefault(record_id, Counter())[change.label] += 1
         return {r: c.most_common(1)[0][0] for r, c in votes.items()}
+
+    async def delete_for_records(self, dataset: DatasetKey, record_ids: Sequence[str]) -> int:
+        gone = [key for key in self.answers if key[0] == dataset and key[1] in set(record_ids)]
+        for key in gone:
+            del self.answers[key]
+        return len(gone)
 
 
 class FakeCounters:

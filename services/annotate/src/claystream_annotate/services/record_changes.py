@@ -10,6 +10,8 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from claystream_common.datasets import DatasetSpec
+from claystream_common.events import RecordDeleted, new_event
+from claystream_common.ports import EventPublisher
 
 from claystream_annotate.services.bulk import matching_ids
 from claystream_annotate.services.errors import Invalid, InvalidItems
@@ -18,6 +20,7 @@ from claystream_annotate.services.principals import Principal, Role
 from claystream_annotate.services.records import RecordQuery
 from claystream_annotate.services.response_scope import resolve_scope
 from claystream_annotate.services.validation import validate_values
+
 
 class VectorRemoval(Protocol):
     def removed(self, dataset_id: str, record_ids: Sequence[str]) -> None: ...
@@ -108,10 +111,15 @@ async def delete_records(
     responses: ResponseStore,
     queue: QueueStore,
     counters: Counters,
+    publisher: EventPublisher,
     vectors: VectorRemoval | None = None,
 ) -> int:
     """Delete records (by id, or every record matching a filter) with their responses; the queue and
-    the counters follow.  Admins only.  Returns how many were deleted."""
+    the counters follow.  Admins only.  Returns how many were deleted.
+
+    A ``record.deleted`` per record goes out first (the trainer forgets its text and labels): if publishing
+    fails nothing is deleted and the caller can retry; if a deletion step fails after it, the retry finds
+    the records still there and publishes again (the consumers are idempotent)."""
     actor.require(spec.workspace, Role.ADMIN)
     if (record_ids is None) == (query is None):
         raise Invalid("ids", "give exactly one of ids or filter")
@@ -129,6 +137,9 @@ async def delete_records(
         chunk = [d["_id"] for d in documents]
         if not chunk:
             continue
+        gone = [new_event("record.deleted", RecordDeleted(record_id=record_id, deleted_by=actor.username), dataset=spec.name,
+                          workspace=spec.workspace) for record_id in chunk]
+        await publisher.publish_many(gone, keys=chunk)
         await responses.delete_for_records(chunk)
         removed = await records.delete_many(chunk)
         await queue.remove(spec.id, chunk)

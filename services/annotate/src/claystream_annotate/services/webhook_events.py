@@ -4,7 +4,7 @@ One place maps the platform's internal event types (``claystream_common.events.E
 types a webhook subscriber chooses.  Types without a source event yet are accepted (a subscription may
 ask for them today) and start flowing the day their event is published:
 
-* ``record.updated`` / ``record.deleted`` — no records-topic event for edits or deletions yet;
+* ``record.updated`` — no records-topic event for edits yet;
 * ``response.deleted`` — responses are only ever discarded (a status: ``response.updated``);
 * ``dataset.created`` / ``dataset.updated`` — the datasets topic carries only ``dataset.deleted`` so far.
 """
@@ -35,7 +35,7 @@ WEBHOOK_EVENT_TYPES: tuple[str, ...] = (
 )
 TEST_EVENT_TYPE = "webhook.test"
 NOT_PUBLISHED_YET = frozenset(
-    {"record.updated", "record.deleted", "response.deleted", "dataset.created", "dataset.updated"}
+    {"record.updated", "response.deleted", "dataset.created", "dataset.updated"}
 )
 
 
@@ -52,6 +52,7 @@ def _fixed(name: str) -> Callable[[Envelope[Any]], str]:
 # internal event type → the webhook type it becomes
 SOURCES: dict[str, Callable[[Envelope[Any]], str]] = {
     "record.ingested": _fixed("record.created"),
+    "record.deleted": _fixed("record.deleted"),
     "record.completed": _fixed("record.completed"),
     "response.submitted": _response_type,
     "response.updated": _response_type,

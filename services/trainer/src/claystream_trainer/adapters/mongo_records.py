@@ -61,6 +61,10 @@ class MongoRecordStore:
         cursor = self._records.find({"dskey": _dskey(dataset)}, {"record_id": 1})
         return [doc["record_id"] async for doc in cursor]
 
+    async def delete(self, dataset: DatasetKey, record_ids: Sequence[str]) -> int:
+        key = _dskey(dataset)
+        return (await self._records.delete_many({"_id": {"$in": [f"{key}{SEP}{r}" for r in record_ids]}})).deleted_count
+
     async def drop_dataset(self, dataset: DatasetKey) -> int:
         return (await self._records.delete_many({"dskey": _dskey(dataset)})).deleted_count
 
@@ -92,6 +96,9 @@ class MongoLabelStore:
             upsert=True,
         )
         return True
+
+    async def delete_for_records(self, dataset: DatasetKey, record_ids: Sequence[str]) -> int:
+        return (await self._labels.delete_many({"dskey": _dskey(dataset), "record_id": {"$in": list(record_ids)}})).deleted_count
 
     async def drop_dataset(self, dataset: DatasetKey) -> int:
         return (await self._labels.delete_many({"dskey": _dskey(dataset)})).deleted_count

@@ -9,7 +9,7 @@ from claystream_common.events import Envelope
 
 from claystream_trainer.domain.ports import DatasetKey
 from claystream_trainer.services.dataset_cleanup import ForgetInMemory, drop_dataset
-from claystream_trainer.services.labels import record_label, store_records
+from claystream_trainer.services.labels import forget_records, record_label, store_records
 from claystream_trainer.services.ports_bundle import TrainerPorts
 
 Poke = Callable[[DatasetKey], None]
@@ -19,6 +19,10 @@ async def on_records_ingested(events: Sequence[Envelope[Any]], *, ports: Trainer
     for dataset in await store_records(events, ports=ports):
         embed(dataset)
         train(dataset)  # labels may have been waiting for these records' texts
+
+
+async def on_records_deleted(events: Sequence[Envelope[Any]], *, ports: TrainerPorts) -> None:
+    await forget_records(events, ports=ports)
 
 
 async def on_responses(events: Sequence[Envelope[Any]], *, ports: TrainerPorts, train: Poke) -> None:

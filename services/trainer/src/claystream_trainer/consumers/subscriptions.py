@@ -6,7 +6,7 @@ from functools import partial
 
 from claystream_common.kafka.consumer import Subscription
 
-from claystream_trainer.consumers.handlers import Poke, on_dataset_deleted, on_records_ingested, on_responses
+from claystream_trainer.consumers.handlers import Poke, on_dataset_deleted, on_records_deleted, on_records_ingested, on_responses
 from claystream_trainer.services.dataset_cleanup import ForgetInMemory
 from claystream_trainer.services.ports_bundle import TrainerPorts
 
@@ -15,6 +15,7 @@ def subscriptions(*, ports: TrainerPorts, embed: Poke, train: Poke, forget_in_me
     responses = partial(on_responses, ports=ports, train=train)
     return [
         Subscription("record.ingested", batch_handler=partial(on_records_ingested, ports=ports, embed=embed, train=train)),
+        Subscription("record.deleted", batch_handler=partial(on_records_deleted, ports=ports)),
         Subscription("response.submitted", batch_handler=responses),
         Subscription("response.updated", batch_handler=responses),
         Subscription("response.discarded", batch_handler=responses),

@@ -67,6 +67,9 @@ class RecordStore(Protocol):
 
     async def datasets(self) -> list[DatasetKey]: ...
 
+    async def delete(self, dataset: DatasetKey, record_ids: Sequence[str]) -> int:
+        """Forget these records' texts (annotate deleted them); returns how many were there."""
+
     async def drop_dataset(self, dataset: DatasetKey) -> int: ...
 
 
@@ -91,6 +94,9 @@ class LabelStore(Protocol):
     async def labelled(self, dataset: DatasetKey) -> dict[str, str | tuple[str, ...]]:
         """record id → label: the latest submitted answer per record, the majority when annotators disagree
         (a multi-label answer: a sorted tuple)."""
+
+    async def delete_for_records(self, dataset: DatasetKey, record_ids: Sequence[str]) -> int:
+        """Forget every answer to these records (annotate deleted them); returns how many there were."""
 
     async def drop_dataset(self, dataset: DatasetKey) -> int: ...
 

@@ -49,6 +49,21 @@ async def store_records(events: Sequence[Envelope[Any]], *, ports: TrainerPorts)
     return set(grouped)
 
 
+async def forget_records(events: Sequence[Envelope[Any]], *, ports: TrainerPorts) -> dict[DatasetKey, int]:
+    """``record.deleted``: the texts and every answer of those records go (idempotent: a redelivery finds
+    nothing).  The next training, whatever starts it, no longer sees them; the Redis counters, which only
+    decide when to train, are left as they are.  An answer event already on its way for such a record may
+    store its label again: without the record's text it is never trained on."""
+    grouped: dict[DatasetKey, list[str]] = {}
+    for event in events:
+        grouped.setdefault(dataset_of(event), []).append(event.data.record_id)
+    forgotten: dict[DatasetKey, int] = {}
+    for dataset, record_ids in grouped.items():
+        await ports.labels.delete_for_records(dataset, record_ids)
+        forgotten[dataset] = await ports.records.delete(dataset, record_ids)
+    return forgotten
+
+
 async def record_label(event: Envelope[Any], *, ports: TrainerPorts) -> DatasetKey:
     """Store the answer (source of truth) then count it once (Redis, by event id)."""
     dataset = dataset_of(event)

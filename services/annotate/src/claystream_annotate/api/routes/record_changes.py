@@ -48,7 +48,7 @@ async def delete_route(body: DeleteIn, spec: SpecDep, principal: PrincipalDep, d
                             score_max=f.score_max)
     deleted = await delete_records(actor=principal, spec=spec, record_ids=body.ids, query=query, records=deps.records,
                                    responses=deps.responses, queue=deps.queue, counters=deps.counters,
-                                   vectors=deps.vectors)
+                                   publisher=deps.publisher, vectors=deps.vectors)
     return {"deleted": deleted}
 
 
@@ -56,7 +56,7 @@ async def delete_route(body: DeleteIn, spec: SpecDep, principal: PrincipalDep, d
 async def delete_one_route(record_id: str, spec: SpecDep, principal: PrincipalDep, deps: DepsDep) -> Response:
     await delete_records(actor=principal, spec=spec, record_ids=[record_id], query=None, records=deps.records,
                          responses=deps.responses, queue=deps.queue, counters=deps.counters,
-                         vectors=deps.vectors)
+                         publisher=deps.publisher, vectors=deps.vectors)
     return Response(status_code=204)
 
 
