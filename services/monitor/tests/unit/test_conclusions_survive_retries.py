@@ -65,34 +65,35 @@ async def test_an_alert_whose_publish_failed_is_published_when_the_batch_is_retr
     assert ports.engine.peek(KEY).events_seen == 700
 
 
-async def test_an_accuracy_evaluation_whose_write_failed_is_stored_when_the_feedback_is_retried() -> None:
-    def feedback(observations):  # type: ignore[no-untyped-def]
-        return [new_event("feedback.logged", FeedbackLogged(request_id=o.request_id, true_label="negative" if i % 3 else o.label),
-                          workspace="acme") for i, o in enumerate(observations)]
-
+async def accuracy_windows(*, fail_once: bool) -> list[tuple[int, int, float]]:
+    """300 predictions, then feedback on 250 of them in batches of 50; the first write of a feedback
+    evaluation fails when ``fail_once`` (the runner then handles the same batch again)."""
     observations = stream(300, seed=8)
-    runs = []
-    for fail in (False, True):
-        ports = make_ports()
-        for start in range(0, 300, 80):
-            await record_predictions(events(observations)[start:start + 80], ports=ports)
-        store = ports.store
-        original, failed = store.store_evaluations, []
+    ports = make_ports()
+    for start in range(0, 300, 80):
+        await record_predictions(events(observations)[start:start + 80], ports=ports)
+    store = ports.store
+    original, failed = store.store_evaluations, []
 
-        async def store_evaluations(key, documents):  # type: ignore[no-untyped-def]
-            if fail and not failed and any(d["kind"] == "feedback" for d in documents):
-                failed.append(key)
-                raise ConnectionError("mongo down")
-            await original(key, documents)
+    async def store_evaluations(key, documents):  # type: ignore[no-untyped-def]
+        if fail_once and not failed and any(d["kind"] == "feedback" for d in documents):
+            failed.append(key)
+            raise ConnectionError("mongo down")
+        await original(key, documents)
 
-        store.store_evaluations = store_evaluations  # type: ignore[method-assign]
-        for start in range(0, 250, 50):
-            batch = feedback(observations[start:start + 50])
-            try:
-                await record_feedback(batch, engine=ports.engine, store=store, join=ports.join, publisher=ports.publisher)
-            except ConnectionError:
-                await record_feedback(batch, engine=ports.engine, store=store, join=ports.join, publisher=ports.publisher)
-        assert bool(failed) is fail
-        runs.append([(e["index"], e["summary"]["n"], e["summary"]["accuracy"]) for e in store.evaluations if e["kind"] == "feedback"])
-    assert runs[0], "the feedback must complete accuracy windows"
-    assert runs[1] == runs[0]
+    store.store_evaluations = store_evaluations  # type: ignore[method-assign]
+    for start in range(0, 250, 50):
+        batch = [new_event("feedback.logged", FeedbackLogged(request_id=o.request_id, true_label="negative" if i % 3 else o.label),
+                           workspace="acme") for i, o in enumerate(observations[start:start + 50])]
+        try:
+            await record_feedback(batch, engine=ports.engine, store=store, join=ports.join, publisher=ports.publisher)
+        except ConnectionError:
+            await record_feedback(batch, engine=ports.engine, store=store, join=ports.join, publisher=ports.publisher)
+    assert bool(failed) is fail_once
+    return [(e["index"], e["summary"]["n"], e["summary"]["accuracy"]) for e in store.evaluations if e["kind"] == "feedback"]
+
+
+async def test_an_accuracy_evaluation_whose_write_failed_is_stored_when_the_feedback_is_retried() -> None:
+    expected = await accuracy_windows(fail_once=False)
+    assert expected, "the feedback must complete accuracy windows"
+    assert await accuracy_windows(fail_once=True) == expected

@@ -21,7 +21,10 @@ def ingested(record_id: str, text: str):  # type: ignore[no-untyped-def]
 
 async def test_deleted_records_leave_the_training_data_and_a_relogged_record_comes_back(tmp_path):  # type: ignore[no-untyped-def]
     ports = make_ports(tmp_path)
-    nothing = lambda dataset: None  # noqa: E731 - the pokes: no scheduler here
+
+    def nothing(dataset):  # type: ignore[no-untyped-def] - the pokes: no scheduler here
+        return None
+
     await on_records_ingested([ingested(f"r{i}", f"text {i}") for i in range(4)], ports=ports, embed=nothing, train=nothing)
     for i, label in enumerate(["positive", "negative", "positive", "negative"]):
         await record_label(label_event(f"r{i}", label), ports=ports)
