@@ -7,7 +7,8 @@ from typing import Any, Protocol
 
 from pymongo import ASCENDING
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import BulkWriteError
+
+from claystream_common.mongo import insert_new
 
 
 class IdempotencyFence(Protocol):
@@ -72,9 +73,4 @@ class MongoFence:
         if not event_ids:
             return
         now = datetime.now(UTC)
-        documents = [{"_id": self._key(e), "processed_at": now} for e in dict.fromkeys(event_ids)]
-        try:
-            await self._collection.insert_many(documents, ordered=False)
-        except BulkWriteError as error:
-            if any(err.get("code") != 11000 for err in error.details.get("writeErrors", [])):
-                raise
+        await insert_new(self._collection, [{"_id": self._key(e), "processed_at": now} for e in dict.fromkeys(event_ids)])

@@ -1,11 +1,13 @@
-"""MongoDB client factory (PyMongo's async API).  The client connects lazily."""
+"""MongoDB client factory (PyMongo's async API; the client connects lazily), and writes every service shares."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from pymongo import AsyncMongoClient
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import BulkWriteError
 
 from claystream_common.settings import BaseAppSettings
 
@@ -26,3 +28,19 @@ def mongo_database(client: AsyncMongoClient[dict[str, Any]], settings: BaseAppSe
 
 async def ping_mongo(client: AsyncMongoClient[dict[str, Any]]) -> None:
     await client.admin.command("ping")
+
+
+DUPLICATE_KEY = 11000
+
+
+async def insert_new(collection: AsyncCollection[dict[str, Any]], documents: list[dict[str, Any]]) -> None:
+    """Insert documents named by ``_id``; those already there are left as they are (idempotent re-writes:
+    redeliveries, retried batches).  One round trip, and no read first on the common path.  Any other
+    write error raises."""
+    if not documents:
+        return
+    try:
+        await collection.insert_many(documents, ordered=False)
+    except BulkWriteError as error:
+        if any(e.get("code") != DUPLICATE_KEY for e in error.details.get("writeErrors", [])):
+            raise

@@ -12,6 +12,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from claystream_common.mongo import insert_new
 from pymongo import ASCENDING, DESCENDING, ReplaceOne, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
@@ -140,14 +141,11 @@ class MongoMonitorStore:
         await self.traffic.bulk_write(operations, ordered=True)
 
     async def store_evaluations(self, key: ModelKey, evaluations: list[dict[str, Any]]) -> None:
-        """By name (services/alerts.py): a retried batch writes the same documents again."""
-        if evaluations:
-            await self.windows.bulk_write([ReplaceOne({"_id": e["_id"]}, e, upsert=True) for e in evaluations], ordered=False)
+        """By name (services/alerts.py): a retried batch finds the same documents already there."""
+        await insert_new(self.windows, evaluations)
 
     async def store_alerts(self, alerts: list[dict[str, Any]]) -> None:
-        if alerts:
-            await self.alerts.bulk_write([ReplaceOne({"_id": a["event_id"]}, {**a, "_id": a["event_id"]}, upsert=True) for a in alerts],
-                                         ordered=False)
+        await insert_new(self.alerts, [{**a, "_id": a["event_id"]} for a in alerts])
 
     async def store_feedback(self, feedback: list[dict[str, Any]]) -> None:
         if feedback:
