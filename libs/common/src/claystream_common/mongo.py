@@ -33,14 +33,18 @@ async def ping_mongo(client: AsyncMongoClient[dict[str, Any]]) -> None:
 DUPLICATE_KEY = 11000
 
 
-async def insert_new(collection: AsyncCollection[dict[str, Any]], documents: list[dict[str, Any]]) -> None:
+async def insert_new(collection: AsyncCollection[dict[str, Any]], documents: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Insert documents named by ``_id``; those already there are left as they are (idempotent re-writes:
-    redeliveries, retried batches).  One round trip, and no read first on the common path.  Any other
-    write error raises."""
+    redeliveries, retried batches).  One round trip, and no read first on the common path.  Returns the
+    documents inserted now; any other write error raises."""
     if not documents:
-        return
+        return []
     try:
         await collection.insert_many(documents, ordered=False)
     except BulkWriteError as error:
-        if any(e.get("code") != DUPLICATE_KEY for e in error.details.get("writeErrors", [])):
+        errors = error.details.get("writeErrors", [])
+        if any(e.get("code") != DUPLICATE_KEY for e in errors):
             raise
+        duplicates = {e["index"] for e in errors}
+        return [d for i, d in enumerate(documents) if i not in duplicates]
+    return documents

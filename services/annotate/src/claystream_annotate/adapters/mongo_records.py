@@ -19,9 +19,9 @@ from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from claystream_common.mongo import insert_new
 from pymongo import ASCENDING, InsertOne, ReturnDocument, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError
 
 from claystream_annotate.services.ports import StoredBatch
 from claystream_annotate.services.queue import queue_score
@@ -60,14 +60,12 @@ class MongoRecordRepository:
                 "updated_at": now,
             }
             documents.append(document)
-        try:
-            await self._records.insert_many(documents, ordered=False)
-            return StoredBatch(new=[d["_id"] for d in documents], pending=[(d["_id"], queue_score(None, d["seq"])) for d in documents])
-        except BulkWriteError as error:
-            errors = error.details.get("writeErrors", [])
-            if any(e.get("code") != 11000 for e in errors):
-                raise
-            duplicate_positions = {e["index"] for e in errors}
+        inserted = await insert_new(self._records, documents)
+        pending = [(d["_id"], queue_score(None, d["seq"])) for d in inserted]
+        if len(inserted) == len(documents):
+            return StoredBatch(new=[d["_id"] for d in inserted], pending=pending)
+        new_ids = {d["_id"] for d in inserted}
+        duplicate_positions = [i for i, d in enumerate(documents) if d["_id"] not in new_ids]
         updates = []
         for position in duplicate_positions:
             record = records[position]
@@ -75,8 +73,6 @@ class MongoRecordRepository:
             updates.append(UpdateOne({"_id": record["_id"]}, {"$set": {**changes, "updated_at": now}}))
         if updates:
             await self._records.bulk_write(updates, ordered=False)
-        inserted = [d for i, d in enumerate(documents) if i not in duplicate_positions]
-        pending = [(d["_id"], queue_score(None, d["seq"])) for d in inserted]
         resent = [records[i]["_id"] for i in duplicate_positions]
         cursor = self._records.find({"_id": {"$in": resent}}, {**QUEUE_PROJECTION, "status": 1})
         pending += [(d["_id"], queue_score(d.get("priority"), d["seq"])) async for d in cursor if d.get("status", "pending") == "pending"]

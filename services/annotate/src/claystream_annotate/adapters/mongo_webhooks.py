@@ -16,9 +16,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from claystream_common.mongo import insert_new
 from pymongo import ASCENDING, DESCENDING, InsertOne, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import DuplicateKeyError
 
 from claystream_annotate.services.errors import Invalid
 
@@ -83,17 +84,7 @@ class MongoWebhookDeliveries:
 
     async def insert_new(self, documents: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Insert deliveries; those already there (a re-read event) are left alone.  Returns the new ones."""
-        if not documents:
-            return []
-        try:
-            await self._deliveries.insert_many(documents, ordered=False)
-            return documents
-        except BulkWriteError as error:
-            errors = error.details.get("writeErrors", [])
-            if any(e.get("code") != 11000 for e in errors):
-                raise
-            duplicates = {e["index"] for e in errors}
-        return [d for i, d in enumerate(documents) if i not in duplicates]
+        return await insert_new(self._deliveries, documents)
 
     async def claim_due(
         self, subscription_id: str, *, now: datetime, lease_until: datetime, token: str, limit: int, exclude: frozenset[str] = frozenset()

@@ -3,8 +3,8 @@
 Every evaluation and every alert has a deterministic name: the model, the monitor's ``run_id`` and the
 evaluation's index (plus the check and the transition for an alert and its drift event).  The use cases
 write them before the checkpoint that says their events were counted, so a batch retried after a failure
-(or a crash) anywhere in between writes and publishes the same ones again: stored by upsert, absorbed
-by the consumers' event-id fences.  Nothing an evaluation concluded can be lost behind the fence.
+(or a crash) anywhere in between writes and publishes the same ones again: stored once by name
+(``claystream_common.mongo.insert_new``), absorbed by the consumers' event-id fences.  Nothing an evaluation concluded can be lost behind the fence.
 """
 
 from __future__ import annotations

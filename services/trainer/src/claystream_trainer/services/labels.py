@@ -49,7 +49,7 @@ async def store_records(events: Sequence[Envelope[Any]], *, ports: TrainerPorts)
     return set(grouped)
 
 
-async def forget_records(events: Sequence[Envelope[Any]], *, ports: TrainerPorts) -> dict[DatasetKey, int]:
+async def forget_records(events: Sequence[Envelope[Any]], *, ports: TrainerPorts) -> None:
     """``record.deleted``: the texts and every answer of those records go (idempotent: a redelivery finds
     nothing).  The next training, whatever starts it, no longer sees them; the Redis counters, which only
     decide when to train, are left as they are.  An answer event already on its way for such a record may
@@ -57,11 +57,9 @@ async def forget_records(events: Sequence[Envelope[Any]], *, ports: TrainerPorts
     grouped: dict[DatasetKey, list[str]] = {}
     for event in events:
         grouped.setdefault(dataset_of(event), []).append(event.data.record_id)
-    forgotten: dict[DatasetKey, int] = {}
     for dataset, record_ids in grouped.items():
         await ports.labels.delete_for_records(dataset, record_ids)
-        forgotten[dataset] = await ports.records.delete(dataset, record_ids)
-    return forgotten
+        await ports.records.delete(dataset, record_ids)
 
 
 async def record_label(event: Envelope[Any], *, ports: TrainerPorts) -> DatasetKey:
