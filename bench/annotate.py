@@ -5,16 +5,18 @@ records through the service's own ``record.ingested`` handler (bulk inserts into
 queue and counters in Redis), then measures over HTTP:
 
 * storing the records through the ``record.ingested`` handler (records/s);
-* "submit + next": PUT the response to the current record, then GET the next one — first
-  with human pacing (each annotator thinks ``--think-ms`` ±50% between records), then
-  closed-loop (no think time: the service's capacity, comparable with Label Studio's figure);
+* "submit + next": answer the current record and get the next one, with human pacing (each
+  annotator thinks ``--think-ms`` ±50% between records), twice: in one request (``POST
+  queue/answer``, what the web UI's submit does; ``submit_next_*``), then in two (``PUT`` the
+  response, ``GET queue/next``; ``submit_then_next_p95_ms``); then closed-loop in one request (no
+  think time: the service's capacity, comparable with Label Studio's figure);
 * the first page of the dataset list and of the bulk view (records API with filters);
 * exporting a 50,000-record dataset with its responses as JSONL.
 
     .venv/bin/python bench/annotate.py [--records 100000] [--annotators 20] [--paced-s 30] [--closed-s 15]
 
-Last line: ``{"submit_next_p50_ms", "submit_next_p95_ms", "dataset_list_ms", "bulk_first_page_ms", "export_50k_s"}``
-(submit + next figures from the paced phase).
+Last line: ``{"submit_next_p50_ms", "submit_next_p95_ms", "submit_then_next_p95_ms", "dataset_list_ms",
+"bulk_first_page_ms", "export_50k_s"}`` (submit + next figures from the paced phases).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import asyncio
 import gzip
 import itertools
 import json
+import os
 import random
 import statistics
 import sys
@@ -114,18 +117,24 @@ async def login(client: httpx.AsyncClient, username: str, password: str) -> None
     client.headers["X-CSRF-Token"] = answer.json()["csrf_token"]
 
 
-async def annotate_loop(client: httpx.AsyncClient, dataset: str, *, until: float, think_s: float, latencies: list[float], errors: list[str]) -> int:
+async def annotate_loop(client: httpx.AsyncClient, dataset: str, *, until: float, think_s: float, latencies: list[float], errors: list[str],
+                        one_request: bool) -> int:
+    """One annotator: answer the current record, get the next; two requests (PUT the response, GET next)
+    or one (POST queue/answer, as the web UI's submit does)."""
     rng = random.Random()
     current = await client.get(f"{API}/{dataset}/queue/next")
+    record = current.json() if current.status_code == 200 else None
     done = 0
-    while time.perf_counter() < until and current.status_code == 200:
-        record = current.json()
+    while time.perf_counter() < until and record is not None:
         started = time.perf_counter()
-        answer = await client.put(
-            f"{API}/{dataset}/records/{record['id']}/response",
-            json={"status": "submitted", "values": {"sentiment": rng.choice(["positive", "negative"])}},
-        )
-        current = await client.get(f"{API}/{dataset}/queue/next")
+        values = {"sentiment": rng.choice(["positive", "negative"])}
+        if one_request:
+            answer = await client.post(f"{API}/{dataset}/queue/answer", json={"record_id": record["id"], "status": "submitted", "values": values})
+            record = answer.json()["next"] if answer.status_code == 200 else None
+        else:
+            answer = await client.put(f"{API}/{dataset}/records/{record['id']}/response", json={"status": "submitted", "values": values})
+            current = await client.get(f"{API}/{dataset}/queue/next")
+            record = current.json() if current.status_code == 200 else None
         latencies.append((time.perf_counter() - started) * 1000)
         if answer.status_code != 200:
             errors.append(f"{answer.status_code} {answer.text[:200]}")
@@ -135,12 +144,12 @@ async def annotate_loop(client: httpx.AsyncClient, dataset: str, *, until: float
     return done
 
 
-async def phase(clients: list[httpx.AsyncClient], dataset: str, seconds: float, think_s: float) -> tuple[list[float], int, list[str]]:
+async def phase(clients: list[httpx.AsyncClient], dataset: str, seconds: float, think_s: float, *, one_request: bool = False) -> tuple[list[float], int, list[str]]:
     latencies: list[float] = []
     errors: list[str] = []
     until = time.perf_counter() + seconds
     counts = await asyncio.gather(
-        *(annotate_loop(c, dataset, until=until, think_s=think_s, latencies=latencies, errors=errors) for c in clients)
+        *(annotate_loop(c, dataset, until=until, think_s=think_s, latencies=latencies, errors=errors, one_request=one_request) for c in clients)
     )
     return latencies, sum(counts), errors
 
@@ -187,13 +196,19 @@ async def run(stack: EmbeddedStack, base_url: str, args: argparse.Namespace) -> 
     clients = [httpx.AsyncClient(base_url=base_url, timeout=60) for _ in range(args.annotators)]
     try:
         await asyncio.gather(*(login(c, f"annotator{i}", "annotator-password") for i, c in enumerate(clients)))
-        paced, paced_n, paced_errors = await phase(clients, "imdb", args.paced_s, args.think_ms / 1000)
-        print(f"paced ({args.annotators} annotators, think {args.think_ms} ms ±50%): {paced_n} submits "
-              f"({paced_n / args.paced_s:.1f}/s), submit+next p50 {percentile(paced, .5):.1f} ms, "
+        think_s = args.think_ms / 1000
+        paced, paced_n, paced_errors = await phase(clients, "imdb", args.paced_s, think_s, one_request=True)
+        print(f"paced ({args.annotators} annotators, think {args.think_ms:.0f} ms ±50%), one request (POST queue/answer, as the web UI): "
+              f"{paced_n} submits ({paced_n / args.paced_s:.1f}/s), submit+next p50 {percentile(paced, .5):.1f} ms, "
               f"p95 {percentile(paced, .95):.1f} ms, p99 {percentile(paced, .99):.1f} ms, errors {len(paced_errors)}")
-        closed, closed_n, closed_errors = await phase(clients, "imdb", args.closed_s, 0)
-        print(f"closed loop ({args.annotators} annotators, no think time): {closed_n / args.closed_s:.1f} submits/s, "
+        pair, pair_n, pair_errors = await phase(clients, "imdb", args.paced_s, think_s, one_request=False)
+        print(f"paced, two requests (PUT the response, GET queue/next): {pair_n} submits ({pair_n / args.paced_s:.1f}/s), "
+              f"submit+next p50 {percentile(pair, .5):.1f} ms, p95 {percentile(pair, .95):.1f} ms, p99 {percentile(pair, .99):.1f} ms, "
+              f"errors {len(pair_errors)}")
+        closed, closed_n, closed_errors = await phase(clients, "imdb", args.closed_s, 0, one_request=True)
+        print(f"closed loop ({args.annotators} annotators, no think time, one request): {closed_n / max(args.closed_s, 1e-9):.1f} submits/s, "
               f"submit+next p50 {percentile(closed, .5):.1f} ms, p95 {percentile(closed, .95):.1f} ms, errors {len(closed_errors)}")
+        paced_errors += pair_errors
         for error in (paced_errors + closed_errors)[:3]:
             print("  error:", error)
     finally:
@@ -226,6 +241,7 @@ async def run(stack: EmbeddedStack, base_url: str, args: argparse.Namespace) -> 
     return {
         "submit_next_p50_ms": round(percentile(paced, .5), 2),
         "submit_next_p95_ms": round(percentile(paced, .95), 2),
+        "submit_then_next_p95_ms": round(percentile(pair, .95), 2),
         "dataset_list_ms": round(list_ms, 2),
         "bulk_first_page_ms": round(bulk_ms, 2),
         "export_50k_s": round(export_s, 3),
@@ -251,6 +267,7 @@ def main() -> None:
             "CLAYSTREAM_ANNOTATE_OWNER_PASSWORD": OWNER_PASSWORD,
             "CLAYSTREAM_ANNOTATE_LOG_LEVEL": "WARNING",
             "CLAYSTREAM_ANNOTATE_LOGIN_RATE_PER_MINUTE": "1000",
+            **{k: v for k, v in os.environ.items() if k.startswith("CLAYSTREAM_ANNOTATE_")},  # tune the service under test
         })
         launcher.ports["annotate"] = free_port()  # not 8000: a dev stack may own it
         try:

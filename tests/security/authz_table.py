@@ -139,6 +139,7 @@ ROUTES: dict[str, Rule] = {
     f"annotate GET {R}": Rule("member"),
     f"annotate GET {D}/queue/next": Rule("member"),
     f"annotate POST {D}/queue/release/{{record_id}}": Rule("member"),
+    f"annotate POST {D}/queue/answer": Rule("member", body={"record_id": "{record_id}", **ANSWER}),
     f"annotate PUT {R}/response": Rule("member", body=ANSWER),
     f"annotate GET {R}/response": Rule("member", setup="own_response"),
     f"annotate DELETE {R}/response": Rule("member", setup="own_response"),

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from annotate_testing import BASE, Annotate
 from claystream_common.ports import RecordingPublisher
 
@@ -46,7 +48,8 @@ async def test_record_completed_only_after_two_users(annotate: Annotate, publish
     assert (await third.get(f"{URL}/queue/next")).status_code == 204
 
 
-async def test_concurrent_annotators_never_share_a_record(annotate: Annotate) -> None:
+@pytest.mark.parametrize("one_request", [False, True], ids=["put-then-next", "queue-answer"])
+async def test_concurrent_annotators_never_share_a_record(annotate: Annotate, one_request: bool) -> None:
     dataset = await annotate.dataset(min_submitted=1)
     ids = await annotate.records(dataset, [f"r{i}" for i in range(30)])
     annotators = [await annotate.member(f"lease{i}") for i in range(2)]
@@ -54,19 +57,40 @@ async def test_concurrent_annotators_never_share_a_record(annotate: Annotate) ->
 
     async def work(index: int) -> None:
         client = annotators[index]
-        while True:
-            answer = await client.get(f"{URL}/queue/next")
-            if answer.status_code == 204:
-                return
-            record = answer.json()["id"]
+        answer = await client.get(f"{URL}/queue/next")
+        record = answer.json()["id"] if answer.status_code == 200 else None
+        while record is not None:
             handed[index].append(record)
+            if one_request:  # the answer and the next claim in one Redis MULTI
+                saved = await client.post(f"{URL}/queue/answer", json={"record_id": record, "values": {"sentiment": "pos"}})
+                assert saved.status_code == 200
+                record = saved.json()["next"]["id"] if saved.json()["next"] else None
+                continue
             saved = await client.put(f"{URL}/records/{record}/response", json={"values": {"sentiment": "pos"}})
             assert saved.status_code == 200
+            answer = await client.get(f"{URL}/queue/next")
+            record = answer.json()["id"] if answer.status_code == 200 else None
 
     await asyncio.gather(work(0), work(1))
     assert not set(handed[0]) & set(handed[1]), "a record went to both annotators"
     assert sorted(handed[0] + handed[1]) == sorted(ids)
     assert handed[0] and handed[1]
+    assert (await annotate.owner.get(f"{URL}")).json()["progress"]["records"] == 30
+
+
+async def test_queue_answer_with_two_answers_per_record(annotate: Annotate) -> None:
+    dataset = await annotate.dataset(min_submitted=2)
+    first_id, second_id = await annotate.records(dataset, ["one", "two"])
+    first, second = await annotate.member("m1"), await annotate.member("m2")
+    assert (await first.get(f"{URL}/queue/next")).json()["id"] == first_id
+    assert (await second.get(f"{URL}/queue/next")).json()["id"] == first_id, "N=2: both may hold it"
+    after_first = (await first.post(f"{URL}/queue/answer", json={"record_id": first_id, "values": {"sentiment": "pos"}})).json()
+    assert after_first["next"]["id"] == second_id, "never twice to the same user; the record stays queued for the other"
+    after_second = (await second.post(f"{URL}/queue/answer", json={"record_id": first_id, "values": {"sentiment": "neg"}})).json()
+    assert after_second["next"]["id"] == second_id, "N=2: second_id is held by both again"
+    done = (await first.post(f"{URL}/queue/answer", json={"record_id": second_id, "values": {"sentiment": "pos"}})).json()
+    assert done["next"] is None
+    assert (await first.get(f"{URL}/queue/next")).status_code == 204
 
 
 async def test_lease_expires(annotate: Annotate) -> None:

@@ -375,6 +375,12 @@ class FakeQueue:
         if len(record_ids) == 1:
             await self.release(dataset_id, record_ids[0], user_id)
 
+    async def answered_then_claim(
+        self, dataset_id: str, user_id: str, record_id: str, *, dequeue: bool, ttl_s: int, exclusive: bool, scan: int = 64
+    ) -> str | None:
+        await self.record_answered(dataset_id, user_id, [record_id], dequeue=dequeue)
+        return await self.claim_next(dataset_id, user_id, ttl_s=ttl_s, exclusive=exclusive, scan=scan)
+
     async def release(self, dataset_id: str, record_id: str, user_id: str) -> None:
         if self._alive(self.leases.get((dataset_id, record_id))) == user_id:
             del self.leases[(dataset_id, record_id)]

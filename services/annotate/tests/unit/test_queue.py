@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import pytest
+from claystream_annotate.services.errors import Invalid
 from claystream_annotate.services.queue import next_record, queue_score
-from claystream_annotate.services.responses import save_response
+from claystream_annotate.services.responses import answer_and_next, save_response
 
 from conftest import World, annotator, make_spec
 
@@ -66,3 +68,31 @@ async def test_answers_stored_before_a_restart_are_respected(world: World) -> No
     world.queue = type(world.queue)()  # Redis lost: rebuilt from the stores
     record = await next_record(actor=annotator("u1"), spec=spec, **world.ports())
     assert record["_id"] == "r2"
+
+
+async def test_answer_and_next_serves_the_queue_in_order_and_skips_records_deleted_meanwhile(world: World) -> None:
+    spec = make_spec()
+    for name in ("a", "b", "gone", "c"):
+        world.records.add(name, spec.id)
+    first = await next_record(actor=annotator(), spec=spec, **world.ports())
+    assert first["_id"] == "a"
+    saved, following = await answer_and_next(actor=annotator(), spec=spec, record_id="a", status="submitted", values={"sentiment": "pos"}, **world.ports())
+    assert (saved.record_id, saved.status, following["_id"]) == ("a", "submitted", "b")
+    assert world.responses.documents["a:u1"].values == {"sentiment": "pos"}
+    del world.records.documents["gone"]  # deleted while queued: a stale entry the answer's claim lands on
+    _, following = await answer_and_next(actor=annotator(), spec=spec, record_id="b", status="discarded", values=None, **world.ports())
+    assert following["_id"] == "c"
+    assert "gone" not in world.queue.queues[spec.id], "the stale entry is dropped"
+    _, following = await answer_and_next(actor=annotator(), spec=spec, record_id="c", status="submitted", values={"sentiment": "neg"}, **world.ports())
+    assert following is None
+
+
+async def test_a_rejected_answer_changes_nothing_and_keeps_the_lease(world: World) -> None:
+    spec = make_spec()
+    world.records.add("a", spec.id)
+    world.records.add("b", spec.id)
+    assert (await next_record(actor=annotator(), spec=spec, **world.ports()))["_id"] == "a"
+    with pytest.raises(Invalid):
+        await answer_and_next(actor=annotator(), spec=spec, record_id="a", status="submitted", values={"sentiment": "maybe"}, **world.ports())
+    assert "a:u1" not in world.responses.documents
+    assert (await next_record(actor=annotator(), spec=spec, **world.ports()))["_id"] == "a"

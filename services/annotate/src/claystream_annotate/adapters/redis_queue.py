@@ -168,6 +168,21 @@ class RedisQueue:
                     await self._release(keys=[self._lease_prefix(dataset_id) + chunk[0], self._cur(dataset_id, user_id)], args=[user_id, chunk[0]], client=pipe)
                 await pipe.execute()
 
+    async def answered_then_claim(
+        self, dataset_id: str, user_id: str, record_id: str, *, dequeue: bool, ttl_s: int, exclusive: bool, scan: int = 64, max_windows: int = 50
+    ) -> str | None:
+        """``record_answered([record_id])`` and ``claim_next`` in one MULTI (one round trip): no claim in between
+        can see the record neither answered nor leased."""
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.sadd(self._ans(dataset_id, user_id), record_id)
+            if dequeue:
+                pipe.zrem(self._q(dataset_id), record_id)
+            await self._release(keys=[self._lease_prefix(dataset_id) + record_id, self._cur(dataset_id, user_id)], args=[user_id, record_id], client=pipe)
+            keys = [self._q(dataset_id), self._ans(dataset_id, user_id), self._cur(dataset_id, user_id)]
+            await self._claim(keys=keys, args=[user_id, ttl_s, "1" if exclusive else "0", self._lease_prefix(dataset_id), scan, max_windows], client=pipe)
+            replies = await pipe.execute()
+        return replies[-1] or None
+
     async def answered_flags(self, dataset_id: str, user_id: str, record_ids: Sequence[str]) -> list[bool]:
         if not record_ids:
             return []

@@ -82,6 +82,10 @@ class ResponseOut(BaseModel):
     updated_at: datetime
 
 
+class QueueAnswerIn(ResponseIn):
+    record_id: str = Field(min_length=1)
+
+
 class RecordFilter(BaseModel):
     """The bulk view's filter (same meaning as the records query parameters)."""
 

@@ -153,6 +153,11 @@ class QueueStore(Protocol):
         """(record is the caller's current lease, caller answered it)."""
 
     async def record_answered(self, dataset_id: str, user_id: str, record_ids: Sequence[str], *, dequeue: bool) -> None: ...
+    async def answered_then_claim(
+        self, dataset_id: str, user_id: str, record_id: str, *, dequeue: bool, ttl_s: int, exclusive: bool, scan: int = 64
+    ) -> str | None:
+        """``record_answered([record_id])`` then ``claim_next``, atomically in order (one round trip)."""
+
     async def release(self, dataset_id: str, record_id: str, user_id: str) -> None: ...
     async def drop(self, dataset_id: str) -> None: ...
 

@@ -20,7 +20,7 @@ from claystream_common.telemetry import current_traceparent
 from claystream_annotate.services.errors import Conflict, Invalid, NotFound
 from claystream_annotate.services.ports import QueueStore, RecordStore, ResponseDoc, ResponseStore, Wakeable
 from claystream_annotate.services.principals import Principal, Role
-from claystream_annotate.services.queue import queue_score
+from claystream_annotate.services.queue import Claim, ensure_loaded, queue_score, serve_claimed
 from claystream_annotate.services.validation import needs_record, validate_values
 
 MAX_ATTEMPTS = 5
@@ -90,6 +90,28 @@ async def save_response(
     Values are validated against the dataset's questions (Invalid names the question).
     An unchanged save is a no-op (no event).  Raises NotFound for a record outside the dataset.
     """
+    saved, _ = await _save(
+        actor=actor, spec=spec, record_id=record_id, status=status, values=values, records=records, responses=responses, queue=queue,
+        relay=relay, then_claim=None,
+    )
+    return saved
+
+
+async def _save(
+    *,
+    actor: Principal,
+    spec: DatasetSpec,
+    record_id: str,
+    status: str,
+    values: dict[str, Any] | None,
+    records: RecordStore,
+    responses: ResponseStore,
+    queue: QueueStore,
+    relay: Wakeable | None,
+    then_claim: Claim | None,
+) -> tuple[ResponseDoc, str | None]:
+    """``save_response``; with ``then_claim``, also claims the caller's next record in the same Redis
+    round trip that marks this one answered (returned second, None when nothing is left)."""
     actor.require(spec.workspace, Role.ANNOTATOR)
     record: dict[str, Any] | None = None
     if needs_record(spec, values):  # e.g. span offsets are checked against the record's text
@@ -125,12 +147,47 @@ async def save_response(
             saved = doc
     if saved is None:
         raise Conflict(f"response {rid} kept changing; try again")
-    await queue.record_answered(spec.id, actor.user_id, [record_id], dequeue=status == "submitted" and spec.min_submitted == 1)
+    dequeue = status == "submitted" and spec.min_submitted == 1
+    claimed: str | None = None
+    if then_claim is None:
+        await queue.record_answered(spec.id, actor.user_id, [record_id], dequeue=dequeue)
+    else:
+        claimed = await queue.answered_then_claim(
+            spec.id, actor.user_id, record_id, dequeue=dequeue, ttl_s=then_claim.ttl_s, exclusive=then_claim.exclusive, scan=then_claim.scan,
+        )
     if previous is not None and previous.status == "submitted" and status != "submitted" and record is not None:
         await queue.add(spec.id, [(record_id, queue_score(record.get("priority"), record["seq"]))])  # retracted
     if relay is not None and saved.outbox:
         relay.wake()
-    return saved
+    return saved, claimed
+
+
+async def answer_and_next(
+    *,
+    actor: Principal,
+    spec: DatasetSpec,
+    record_id: str,
+    status: str,
+    values: dict[str, Any] | None,
+    records: RecordStore,
+    responses: ResponseStore,
+    queue: QueueStore,
+    relay: Wakeable | None = None,
+    lease_ttl_s: int = 300,
+    scan: int = 64,
+) -> tuple[ResponseDoc, dict[str, Any] | None]:
+    """Answer a record and lease the caller's next one, as one step of the annotation loop (what the web
+    UI's submit does): the saved response and the next record (None when nothing is left).  Marking the
+    answer and claiming the next record share one Redis round trip."""
+    actor.require(spec.workspace, Role.ANNOTATOR)
+    await ensure_loaded(spec, actor.user_id, records=records, responses=responses, queue=queue)
+    claim = Claim.for_dataset(spec, lease_ttl_s=lease_ttl_s, scan=scan)
+    saved, claimed = await _save(
+        actor=actor, spec=spec, record_id=record_id, status=status, values=values, records=records, responses=responses, queue=queue,
+        relay=relay, then_claim=claim,
+    )
+    following = await serve_claimed(claimed, spec=spec, user_id=actor.user_id, claim=claim, records=records, queue=queue)
+    return saved, following
 
 
 async def get_response(*, actor: Principal, spec: DatasetSpec, record_id: str, user_id: str | None, responses: ResponseStore) -> ResponseDoc:

@@ -2,11 +2,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from claystream_common.datasets import DatasetSpec
 from fastapi import APIRouter, Request, Response
 
 from claystream_annotate.api.auth import PrincipalDep
 from claystream_annotate.api.deps import DepsDep, SpecDep
+from claystream_annotate.api.schemas import QueueAnswerIn, ResponseOut
+from claystream_annotate.bootstrap import Deps
 from claystream_annotate.services.errors import Invalid
+from claystream_annotate.services.principals import Principal
 from claystream_annotate.services.queue import next_record, release_lease
 from claystream_annotate.services.records import (
     RecordQuery,
@@ -15,6 +19,7 @@ from claystream_annotate.services.records import (
     public_record,
     search_records,
 )
+from claystream_annotate.services.responses import answer_and_next, public_response
 
 router = APIRouter(prefix="/api/v1/workspaces/{workspace}/datasets/{dataset}", tags=["records"])
 
@@ -89,6 +94,13 @@ async def get_route(record_id: str, spec: SpecDep, principal: PrincipalDep, deps
     return await get_record(record_id, actor=principal, spec=spec, records=deps.records, responses=deps.responses)
 
 
+async def _served(document: dict[str, Any], principal: Principal, spec: DatasetSpec, deps: Deps) -> dict[str, Any]:
+    """A record handed out by the queue: annotators see no responses (it never hands out one they answered)."""
+    if not principal.is_admin_of(spec.workspace):
+        return public_record(document, [])
+    return (await attach_responses([document], actor=principal, spec=spec, responses=deps.responses))[0]
+
+
 @router.get("/queue/next", responses={204: {"description": "nothing left to label"}}, response_model=None)
 async def next_route(spec: SpecDep, principal: PrincipalDep, deps: DepsDep) -> dict[str, Any] | Response:
     """The caller's next record (leased to them), or 204 when nothing is left."""
@@ -98,9 +110,22 @@ async def next_route(spec: SpecDep, principal: PrincipalDep, deps: DepsDep) -> d
     )
     if document is None:
         return Response(status_code=204)
-    if not principal.is_admin_of(spec.workspace):
-        return public_record(document, [])  # the queue never hands out records the caller answered
-    return (await attach_responses([document], actor=principal, spec=spec, responses=deps.responses))[0]
+    return await _served(document, principal, spec, deps)
+
+
+@router.post("/queue/answer")
+async def answer_route(body: QueueAnswerIn, spec: SpecDep, principal: PrincipalDep, deps: DepsDep) -> dict[str, Any]:
+    """Answer a record and get the next one in one request, as the web UI's submit does:
+    ``{"response": <the saved response>, "next": <the next record, leased> | null}``."""
+    doc, following = await answer_and_next(
+        actor=principal, spec=spec, record_id=body.record_id, status=body.status, values=body.values,
+        records=deps.records, responses=deps.responses, queue=deps.queue, relay=deps.relay,
+        lease_ttl_s=deps.settings.lease_ttl_s, scan=deps.settings.queue_scan,
+    )
+    return {
+        "response": ResponseOut(record_id=doc.record_id, **public_response(doc)),
+        "next": None if following is None else await _served(following, principal, spec, deps),
+    }
 
 
 @router.post("/queue/release/{record_id}", status_code=204)

@@ -19,7 +19,7 @@ from claystream_annotate.services.datasets import get_dataset, render_guidelines
 from claystream_annotate.services.errors import Invalid, NotFound
 from claystream_annotate.services.principals import Principal
 from claystream_annotate.services.queue import next_record
-from claystream_annotate.services.responses import response_id, save_response
+from claystream_annotate.services.responses import answer_and_next, response_id, save_response
 from claystream_annotate.web.rendering import is_htmx, render
 from claystream_annotate.web.routing import WebRoute
 from claystream_annotate.web.session import WebUser
@@ -156,19 +156,17 @@ async def answer(request: Request, principal: WebUser, workspace: str, dataset: 
     back, forward = parse_trail(str(form.get("back") or "")), parse_trail(str(form.get("forward") or ""))
     if status not in STATUSES:
         raise Invalid("status", f"must be one of {list(STATUSES)}")
+    following: dict[str, Any] | None = None
     try:
         values = values_from_form(spec, form)
-        await save_response(
-            actor=principal,
-            spec=spec,
-            record_id=record_id,
-            status=status,
-            values=values,
-            records=deps.records,
-            responses=deps.responses,
-            queue=deps.queue,
-            relay=deps.relay,
-        )
+        stores = {"records": deps.records, "responses": deps.responses, "queue": deps.queue, "relay": deps.relay}
+        if forward:
+            await save_response(actor=principal, spec=spec, record_id=record_id, status=status, values=values, **stores)
+        else:  # back to the queue: the answer and the next claim share a round trip
+            _, following = await answer_and_next(
+                actor=principal, spec=spec, record_id=record_id, status=status, values=values, **stores,
+                lease_ttl_s=deps.settings.lease_ttl_s, scan=deps.settings.queue_scan,
+            )
     except Invalid as error:
         record = await record_in(request, spec, record_id)
         context = await annotation_context(
@@ -180,8 +178,7 @@ async def answer(request: Request, principal: WebUser, workspace: str, dataset: 
     if forward:
         following = await record_in(request, spec, forward[0])
         return await show(request, principal, spec, following, new_back, forward[1:], queued=False)
-    record = await queue_record(request, principal, spec)
-    return await show(request, principal, spec, record, new_back, [], queued=True)
+    return await show(request, principal, spec, following, new_back, [], queued=True)
 
 
 def values_from_form_safe(spec: DatasetSpec, form: Any) -> dict[str, Any]:
