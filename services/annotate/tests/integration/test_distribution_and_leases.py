@@ -7,6 +7,10 @@ import asyncio
 import pytest
 
 from annotate_testing import BASE, Annotate
+from claystream_annotate.adapters.redis_queue import RedisQueue
+from claystream_annotate.services.principals import Principal, Role
+from claystream_annotate.services.responses import save_response
+from claystream_common.datasets import DatasetSpec
 from claystream_common.ports import RecordingPublisher
 
 URL = f"{BASE}/default/datasets/reviews"
@@ -103,3 +107,29 @@ async def test_lease_expires(annotate: Annotate) -> None:
     assert (await other.get(f"{URL}/queue/next")).status_code == 204
     await asyncio.sleep(1.2)
     assert (await other.get(f"{URL}/queue/next")).json()["id"] == record
+
+
+async def test_a_lease_remembered_by_one_replica_stays_correct_when_another_answers(annotate: Annotate) -> None:
+    """Replica A granted the lease and remembers it; the user answers through replica B, then through A again
+    with a new value: A's memory says "held, not answered", the response insert finds B's response, and the
+    answer becomes version 2 instead of failing or being lost."""
+    dataset = await annotate.dataset()
+    first_id, second_id = await annotate.records(dataset, ["one", "two"])
+    member = await annotate.member("replicas")
+    user_id = (await member.get("/api/v1/me")).json()["user_id"]
+    deps = annotate.deps
+    replica_b = RedisQueue(deps.redis)
+    spec = DatasetSpec.from_document(await deps.datasets.get("default", "reviews"))
+    actor = Principal(user_id=user_id, username="replicas", role=Role.ANNOTATOR, workspaces=frozenset({"default"}))
+    stores = {"records": deps.records, "responses": deps.responses}
+    assert (await member.get(f"{URL}/queue/next")).json()["id"] == first_id  # granted by replica A (the app)
+    assert await deps.queue.lease_state(spec.id, user_id, first_id) == (True, False)
+    await save_response(actor=actor, spec=spec, record_id=first_id, status="submitted", values={"sentiment": "pos"}, queue=replica_b, **stores)
+    assert await replica_b.lease_state(spec.id, user_id, first_id) == (False, True)
+    again = await member.post(f"{URL}/queue/answer", json={"record_id": first_id, "values": {"sentiment": "neg"}})
+    assert again.status_code == 200, again.text
+    assert again.json()["response"]["version"] == 2 and again.json()["response"]["values"] == {"sentiment": "neg"}
+    assert again.json()["next"]["id"] == second_id
+    assert await deps.queue.lease_state(spec.id, user_id, first_id) == (False, True), "answered: no longer vouched for"
+    await replica_b.release(spec.id, second_id, user_id)  # the user let go of it through B
+    assert await replica_b.lease_state(spec.id, user_id, second_id) == (False, False)

@@ -7,6 +7,11 @@ Keys (``{d}`` dataset id, ``{u}`` user id, ``{r}`` record id):
 Everything here can be rebuilt from MongoDB (markers missing → rebuilt under a short lock).
 "Next" is one Lua script (one round trip, atomic: two annotators can never claim the same
 record); answering is one pipeline.
+
+``lease_state`` answers from memory when this process granted the lease itself, within its TTL, and
+has not seen it answered or released since (``_granted``): what it vouches for, that the record came
+from this dataset's queue, cannot change, and "not answered yet" is re-checked by the response
+insert's unique ``_id`` anyway.  That saves a submit one Redis round trip.
 """
 
 from __future__ import annotations
@@ -19,6 +24,8 @@ from typing import Any
 from redis.asyncio import Redis
 
 CHUNK = 5000
+GRANTED_MAX = 100_000
+GRANT_MARGIN_S = 5.0  # a grant this close to its lease's end is checked in Redis
 
 
 # Claim the caller's next record in one round trip.  KEYS: queue zset, answered set, current key.
@@ -69,6 +76,20 @@ class RedisQueue:
         self._release = redis.register_script(RELEASE)
         self._marker_cache_s = marker_cache_s
         self._markers: dict[str, float] = {}
+        self._granted: dict[tuple[str, str], tuple[str, float]] = {}  # (dataset, user) -> (record, lease deadline)
+
+    def _grant(self, dataset_id: str, user_id: str, record_id: str | None, ttl_s: int) -> None:
+        if record_id is None:
+            self._granted.pop((dataset_id, user_id), None)
+            return
+        if len(self._granted) >= GRANTED_MAX:
+            self._granted.clear()
+        self._granted[(dataset_id, user_id)] = (record_id, time.monotonic() + ttl_s - GRANT_MARGIN_S)
+
+    def _forget_grant(self, dataset_id: str, user_id: str, record_ids: Sequence[str]) -> None:
+        granted = self._granted.get((dataset_id, user_id))
+        if granted is not None and granted[0] in record_ids:
+            del self._granted[(dataset_id, user_id)]
 
     def _q(self, d: str) -> str:
         return f"{self._p}:q:{d}"
@@ -144,11 +165,15 @@ class RedisQueue:
     async def claim_next(self, dataset_id: str, user_id: str, *, ttl_s: int, exclusive: bool, scan: int = 64, max_windows: int = 50) -> str | None:
         keys = [self._q(dataset_id), self._ans(dataset_id, user_id), self._cur(dataset_id, user_id)]
         args = [user_id, ttl_s, "1" if exclusive else "0", self._lease_prefix(dataset_id), scan, max_windows]
-        claimed = await self._claim(keys=keys, args=args)
-        return claimed or None
+        claimed = await self._claim(keys=keys, args=args) or None
+        self._grant(dataset_id, user_id, claimed, ttl_s)
+        return claimed
 
     async def lease_state(self, dataset_id: str, user_id: str, record_id: str) -> tuple[bool, bool]:
         """(the record is the caller's current one, the caller answered it already)."""
+        granted = self._granted.get((dataset_id, user_id))
+        if granted is not None and granted[0] == record_id and time.monotonic() < granted[1]:
+            return True, False
         async with self._redis.pipeline(transaction=False) as pipe:
             pipe.get(self._cur(dataset_id, user_id))
             pipe.sismember(self._ans(dataset_id, user_id), record_id)
@@ -158,6 +183,7 @@ class RedisQueue:
     async def record_answered(self, dataset_id: str, user_id: str, record_ids: Sequence[str], *, dequeue: bool) -> None:
         """The caller answered these: never offer them again to them; ``dequeue`` drops them for
         everyone (complete); their leases are released."""
+        self._forget_grant(dataset_id, user_id, record_ids)
         for start in range(0, len(record_ids), CHUNK):
             chunk = list(record_ids[start:start + CHUNK])
             async with self._redis.pipeline(transaction=False) as pipe:
@@ -173,6 +199,7 @@ class RedisQueue:
     ) -> str | None:
         """``record_answered([record_id])`` and ``claim_next`` in one MULTI (one round trip): no claim in between
         can see the record neither answered nor leased."""
+        self._forget_grant(dataset_id, user_id, [record_id])
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.sadd(self._ans(dataset_id, user_id), record_id)
             if dequeue:
@@ -181,7 +208,9 @@ class RedisQueue:
             keys = [self._q(dataset_id), self._ans(dataset_id, user_id), self._cur(dataset_id, user_id)]
             await self._claim(keys=keys, args=[user_id, ttl_s, "1" if exclusive else "0", self._lease_prefix(dataset_id), scan, max_windows], client=pipe)
             replies = await pipe.execute()
-        return replies[-1] or None
+        claimed = replies[-1] or None
+        self._grant(dataset_id, user_id, claimed, ttl_s)
+        return claimed
 
     async def answered_flags(self, dataset_id: str, user_id: str, record_ids: Sequence[str]) -> list[bool]:
         if not record_ids:
@@ -194,6 +223,7 @@ class RedisQueue:
         return list(await self._redis.mget([self._lease_prefix(dataset_id) + r for r in record_ids]))
 
     async def release(self, dataset_id: str, record_id: str, user_id: str) -> None:
+        self._forget_grant(dataset_id, user_id, [record_id])
         await self._release(keys=[self._lease_prefix(dataset_id) + record_id, self._cur(dataset_id, user_id)], args=[user_id, record_id])
 
     async def drop(self, dataset_id: str) -> None:
@@ -203,6 +233,7 @@ class RedisQueue:
         for start in range(0, len(keys), 500):
             await self._redis.delete(*keys[start:start + 500])
         self._markers = {k: v for k, v in self._markers.items() if dataset_id not in k}
+        self._granted = {k: v for k, v in self._granted.items() if k[0] != dataset_id}
 
 
 class RedisCounters:
