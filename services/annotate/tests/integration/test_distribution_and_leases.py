@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-
 from annotate_testing import BASE, Annotate
 from claystream_annotate.adapters.redis_queue import RedisQueue
 from claystream_annotate.services.principals import Principal, Role
