@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -45,7 +46,7 @@ class MongoUserStore:
 
     def __init__(self, db: AsyncDatabase[dict[str, Any]], *, cache_s: float = 2.0) -> None:
         self._users = db["users"]
-        self._cache: ReadCache[str, User | None] = ReadCache(cache_s)
+        self._cache: ReadCache[str, User | None] = ReadCache(cache_s, load_many=self._load_many)
 
     async def ensure_indexes(self) -> None:
         await self._users.create_index([("username", ASCENDING)], unique=True)
@@ -57,6 +58,10 @@ class MongoUserStore:
     async def _load(self, user_id: str) -> User | None:
         document = await self._users.find_one({"_id": user_id})
         return _user(document) if document else None
+
+    async def _load_many(self, user_ids: Sequence[str]) -> dict[str, User | None]:
+        found = {d["_id"]: _user(d) async for d in self._users.find({"_id": {"$in": list(user_ids)}})}
+        return {user_id: found.get(user_id) for user_id in user_ids}
 
     async def record(self, user_id: str) -> UserRecord | None:
         """The user as ``claystream_common.auth`` sees them (shares this store's cache and its invalidation)."""
