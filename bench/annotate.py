@@ -13,7 +13,7 @@ queue and counters in Redis), then measures over HTTP:
 * the first page of the dataset list and of the bulk view (records API with filters);
 * exporting a 50,000-record dataset with its responses as JSONL.
 
-    .venv/bin/python bench/annotate.py [--records 100000] [--annotators 20] [--paced-s 30] [--closed-s 15]
+    .venv/bin/python bench/annotate.py [--records 100000] [--annotators 20] [--warmup-s 10] [--paced-s 30] [--closed-s 15]
 
 Last line: ``{"submit_next_p50_ms", "submit_next_p95_ms", "submit_then_next_p95_ms", "dataset_list_ms",
 "bulk_first_page_ms", "export_50k_s"}`` (submit + next figures from the paced phases).
@@ -197,6 +197,9 @@ async def run(stack: EmbeddedStack, base_url: str, args: argparse.Namespace) -> 
     try:
         await asyncio.gather(*(login(c, f"annotator{i}", "annotator-password") for i, c in enumerate(clients)))
         think_s = args.think_ms / 1000
+        if args.warmup_s:  # the first seconds after loading run slower (the store settling): not measured
+            _, warm_n, _ = await phase(clients, "imdb", args.warmup_s, think_s, one_request=True)
+            print(f"warm-up: {warm_n} paced submits in {args.warmup_s:.0f} s, not measured")
         paced, paced_n, paced_errors = await phase(clients, "imdb", args.paced_s, think_s, one_request=True)
         print(f"paced ({args.annotators} annotators, think {args.think_ms:.0f} ms ±50%), one request (POST queue/answer, as the web UI): "
               f"{paced_n} submits ({paced_n / args.paced_s:.1f}/s), submit+next p50 {percentile(paced, .5):.1f} ms, "
@@ -256,6 +259,7 @@ def main() -> None:
     parser.add_argument("--paced-s", type=float, default=30)
     parser.add_argument("--closed-s", type=float, default=15)
     parser.add_argument("--think-ms", type=float, default=1000)
+    parser.add_argument("--warmup-s", type=float, default=10, help="paced annotating before the measured phases")
     args = parser.parse_args()
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[attr-defined]
     with tempfile.TemporaryDirectory(prefix="bench-annotate-") as folder:
