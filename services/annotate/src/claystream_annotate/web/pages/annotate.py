@@ -8,6 +8,7 @@ keeps two short trails (``back`` / ``forward`` record ids) in the links themselv
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 from urllib.parse import urlencode
 
@@ -66,6 +67,10 @@ async def record_in(request: Request, spec: DatasetSpec, record_id: str) -> dict
     return record
 
 
+async def _nothing() -> None:
+    return None
+
+
 async def annotation_context(
     request: Request,
     principal: Principal,
@@ -76,9 +81,16 @@ async def annotation_context(
     forward: list[str],
     answer: dict[str, Any] | None = None,
     error: str | None = None,
+    queued: bool = False,
 ) -> dict[str, Any]:
+    """``queued``: the record was just handed out by the queue, which never hands out one the user answered
+    (drafts included), so there is no answer of theirs to look up."""
     deps = request.app.state.deps
-    mine = await deps.responses.get(response_id(record["_id"], principal.user_id)) if record else None
+    lookup = record is not None and not queued
+    mine, progress = await asyncio.gather(
+        deps.responses.get(response_id(record["_id"], principal.user_id)) if lookup and record else _nothing(),
+        progress_for(request, spec, principal),
+    )
     if answer is None and mine is not None and mine.values:
         answer = mine.values
     return {
@@ -91,7 +103,7 @@ async def annotation_context(
         "questions": question_views(spec, record, answer) if record else [],
         "back": join_trail(back),
         "forward": join_trail(forward),
-        "progress": await progress_for(request, spec, principal),
+        "progress": progress,
         "error": error,
         "vector_field": deps.vectors.default_field(spec),
     }
@@ -121,7 +133,7 @@ async def queue_record(request: Request, principal: Principal, spec: DatasetSpec
 async def show(
     request: Request, principal: Principal, spec: DatasetSpec, record: dict[str, Any] | None, back: list[str], forward: list[str], *, queued: bool
 ) -> Response:
-    context = await annotation_context(request, principal, spec, record, back=back, forward=forward)
+    context = await annotation_context(request, principal, spec, record, back=back, forward=forward, queued=queued)
     if is_htmx(request):
         headers = {"HX-Replace-Url": location(spec, record, back, forward, queued=queued)}
         return render(request, "annotate/partials/annotation.html", principal, headers=headers, **context)
