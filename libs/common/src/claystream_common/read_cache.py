@@ -101,7 +101,7 @@ class ReadCache(Generic[K, V]):
                     else:
                         self._entries.pop(key, None)
         except Exception as error:  # noqa: BLE001 - entries age out; reads past the limit load (and raise) themselves
-            log.debug("background reload of %d entries failed: %r", len(self._entries), error)
+            log.debug("background reload sweep failed: %r", error)
         finally:
             self._sweep = None
 

@@ -162,10 +162,15 @@ class RedisQueue:
 
         await self._build_once(f"{self._p}:ansb:{dataset_id}:{user_id}", build)
 
-    async def claim_next(self, dataset_id: str, user_id: str, *, ttl_s: int, exclusive: bool, scan: int = 64, max_windows: int = 50) -> str | None:
+    def _claim_keys_args(self, dataset_id: str, user_id: str, ttl_s: int, exclusive: bool, scan: int, max_windows: int) -> dict[str, list[Any]]:
         keys = [self._q(dataset_id), self._ans(dataset_id, user_id), self._cur(dataset_id, user_id)]
-        args = [user_id, ttl_s, "1" if exclusive else "0", self._lease_prefix(dataset_id), scan, max_windows]
-        claimed = await self._claim(keys=keys, args=args) or None
+        return {"keys": keys, "args": [user_id, ttl_s, "1" if exclusive else "0", self._lease_prefix(dataset_id), scan, max_windows]}
+
+    def _release_keys_args(self, dataset_id: str, record_id: str, user_id: str) -> dict[str, list[Any]]:
+        return {"keys": [self._lease_prefix(dataset_id) + record_id, self._cur(dataset_id, user_id)], "args": [user_id, record_id]}
+
+    async def claim_next(self, dataset_id: str, user_id: str, *, ttl_s: int, exclusive: bool, scan: int = 64, max_windows: int = 50) -> str | None:
+        claimed = await self._claim(**self._claim_keys_args(dataset_id, user_id, ttl_s, exclusive, scan, max_windows)) or None
         self._grant(dataset_id, user_id, claimed, ttl_s)
         return claimed
 
@@ -191,7 +196,7 @@ class RedisQueue:
                 if dequeue:
                     pipe.zrem(self._q(dataset_id), *chunk)
                 if len(chunk) == 1:
-                    await self._release(keys=[self._lease_prefix(dataset_id) + chunk[0], self._cur(dataset_id, user_id)], args=[user_id, chunk[0]], client=pipe)
+                    await self._release(**self._release_keys_args(dataset_id, chunk[0], user_id), client=pipe)
                 await pipe.execute()
 
     async def answered_then_claim(
@@ -204,9 +209,8 @@ class RedisQueue:
             pipe.sadd(self._ans(dataset_id, user_id), record_id)
             if dequeue:
                 pipe.zrem(self._q(dataset_id), record_id)
-            await self._release(keys=[self._lease_prefix(dataset_id) + record_id, self._cur(dataset_id, user_id)], args=[user_id, record_id], client=pipe)
-            keys = [self._q(dataset_id), self._ans(dataset_id, user_id), self._cur(dataset_id, user_id)]
-            await self._claim(keys=keys, args=[user_id, ttl_s, "1" if exclusive else "0", self._lease_prefix(dataset_id), scan, max_windows], client=pipe)
+            await self._release(**self._release_keys_args(dataset_id, record_id, user_id), client=pipe)
+            await self._claim(**self._claim_keys_args(dataset_id, user_id, ttl_s, exclusive, scan, max_windows), client=pipe)
             replies = await pipe.execute()
         claimed = replies[-1] or None
         self._grant(dataset_id, user_id, claimed, ttl_s)
@@ -224,7 +228,7 @@ class RedisQueue:
 
     async def release(self, dataset_id: str, record_id: str, user_id: str) -> None:
         self._forget_grant(dataset_id, user_id, [record_id])
-        await self._release(keys=[self._lease_prefix(dataset_id) + record_id, self._cur(dataset_id, user_id)], args=[user_id, record_id])
+        await self._release(**self._release_keys_args(dataset_id, record_id, user_id))
 
     async def drop(self, dataset_id: str) -> None:
         keys = [self._q(dataset_id), f"{self._p}:qb:{dataset_id}"]

@@ -18,6 +18,7 @@ from fastapi.responses import Response
 
 from claystream_annotate.services.datasets import get_dataset, render_guidelines
 from claystream_annotate.services.errors import Invalid, NotFound
+from claystream_annotate.services.ports import ResponseDoc
 from claystream_annotate.services.principals import Principal
 from claystream_annotate.services.queue import next_record
 from claystream_annotate.services.responses import answer_and_next, response_id, save_response
@@ -67,10 +68,6 @@ async def record_in(request: Request, spec: DatasetSpec, record_id: str) -> dict
     return record
 
 
-async def _nothing() -> None:
-    return None
-
-
 async def annotation_context(
     request: Request,
     principal: Principal,
@@ -86,11 +83,13 @@ async def annotation_context(
     """``queued``: the record was just handed out by the queue, which never hands out one the user answered
     (drafts included), so there is no answer of theirs to look up."""
     deps = request.app.state.deps
-    lookup = record is not None and not queued
-    mine, progress = await asyncio.gather(
-        deps.responses.get(response_id(record["_id"], principal.user_id)) if lookup and record else _nothing(),
-        progress_for(request, spec, principal),
-    )
+
+    async def my_answer() -> ResponseDoc | None:
+        if record is None or queued:
+            return None
+        return await deps.responses.get(response_id(record["_id"], principal.user_id))
+
+    mine, progress = await asyncio.gather(my_answer(), progress_for(request, spec, principal))
     if answer is None and mine is not None and mine.values:
         answer = mine.values
     return {
