@@ -86,6 +86,27 @@ def test_embedding_domain_classifier_null_and_shift() -> None:
     assert result.breached and result.statistic > 0.9 and result.statistic > result.threshold
 
 
+
+def test_embedding_domain_classifier_is_the_held_out_roc_auc_of_the_stratified_half_split() -> None:
+    """The check skips scikit-learn's validation and reads the AUC off the Mann-Whitney U: it must still be the
+    ROC AUC of a classifier fitted on exactly the half that ``train_test_split(stratify=...)`` draws."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import roc_auc_score
+    from sklearn.model_selection import train_test_split
+
+    for seed, (n, m, shift) in enumerate([(100, 200, 0.0), (101, 300, 0.3), (57, 90, 1.0), (200, 300, 0.1)]):
+        rng = np.random.default_rng(seed)
+        reference = rng.standard_normal((m, 64)).astype(np.float32)
+        window = (rng.standard_normal((n, 64)) + shift).astype(np.float32)
+        features = st._projection(64, 48).transform(np.vstack([reference, window]))
+        target = np.concatenate([np.zeros(m, int), np.ones(n, int)])
+        x_fit, x_test, y_fit, y_test = train_test_split(features, target, test_size=0.5, stratify=target, random_state=seed)
+        fitted = LogisticRegression(C=1.0, solver="liblinear", max_iter=300, class_weight="balanced").fit(x_fit, y_fit)
+        expected = roc_auc_score(y_test, fitted.decision_function(x_test))
+        result = st.embedding_domain_classifier(window, reference, alpha=ALPHA, seed=seed)
+        assert result.statistic == pytest.approx(expected, abs=1e-12)
+        assert result.evidence["held_out"] == len(y_test)
+
 def test_share_increase_null_and_shift() -> None:
     rng = np.random.default_rng(9)
     false_alarms = sum(
@@ -139,3 +160,22 @@ def test_tokens_are_the_runs_of_the_token_class_with_markup_dropped() -> None:
     for text in texts:
         assert tokenize(text) == token.findall(markup.sub(" ", text.lower())), text
     assert tokenize("Great<br /><br />FILM, isn't it?") == ["great", "film", "isn't", "it"]
+
+
+def test_text_digest_is_the_hash_of_the_lower_cased_text_with_whitespace_collapsed() -> None:
+    """The ASCII fast path gives the digest the definition gives, whatever whitespace the text holds."""
+    import hashlib
+    import random
+
+    from claystream_monitor.services.sampling import text_digest
+
+    def definition(text: str) -> str:
+        return hashlib.sha1(" ".join(text.lower().split()).encode()).hexdigest()[:20]
+
+    rng = random.Random(3)
+    alphabet = "aZ \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f\x00."
+    texts = ["", " ", "  lead and trail  ", "Great<br />FILM!\n\nReally", "\u212a is the Kelvin sign", "caf\u00e9  au\u00a0lait",
+             "a\x85b", "tab\tand\u2028line"] + ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40))) for _ in range(2000)]
+    for text in texts:
+        assert text_digest(text) == definition(text), repr(text)
+    assert text_digest("Hello   World") == text_digest("hello world") != text_digest("hello  worlds")

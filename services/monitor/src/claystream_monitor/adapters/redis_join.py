@@ -66,18 +66,19 @@ class RedisJoinIndex:
         if not predictions:
             return []
         waiting: list[bytes | str | None] = []
+        all_refs = [p.refs for p in predictions]  # built once: four keys and a match an event
         for start in range(0, len(predictions), REMEMBER_CHUNK):
-            chunk = predictions[start:start + REMEMBER_CHUNK]
-            keys = [self._p(ref) for p in chunk for ref in p.refs] + [self._f(ref) for p in chunk for ref in p.refs]
+            chunk, chunk_refs = predictions[start:start + REMEMBER_CHUNK], all_refs[start:start + REMEMBER_CHUNK]
+            keys = [self._p(ref) for refs in chunk_refs for ref in refs] + [self._f(ref) for refs in chunk_refs for ref in refs]
             values = []
-            for p in chunk:
+            for p, refs in zip(chunk, chunk_refs, strict=True):
                 value = json.dumps([p.key.workspace, p.key.model, p.key.version, p.label, None if math.isnan(p.score) else p.score])
-                values.extend([value] * len(p.refs))
+                values.extend([value] * len(refs))
             waiting.extend(await self._remember_script(keys=keys, args=[self._ttl_s, *values]))
         matched = []
         used: list[str] = []
-        for i, prediction in enumerate(predictions):
-            for ref, raw in zip(prediction.refs, waiting[2 * i:2 * i + 2], strict=True):
+        for i, (prediction, refs) in enumerate(zip(predictions, all_refs, strict=True)):
+            for ref, raw in zip(refs, waiting[2 * i:2 * i + 2], strict=True):
                 if raw is not None:
                     true_label, signal = json.loads(raw)
                     matched.append((prediction, ParkedFeedback(prediction.request_id, true_label, signal, ref.workspace, ref.model)))
