@@ -107,6 +107,18 @@ def test_embedding_domain_classifier_is_the_held_out_roc_auc_of_the_stratified_h
         assert result.statistic == pytest.approx(expected, abs=1e-12)
         assert result.evidence["held_out"] == len(y_test)
 
+
+def test_the_checks_one_dimensional_tests_return_what_scipys_public_functions_return() -> None:
+    """The checks call scipy's tests past their axis/NaN layer (statistics._one_dimensional): same values."""
+    rng = np.random.default_rng(11)
+    for n, m in [(2, 2), (200, 1000), (100, 150), (37, 300)]:
+        for rounding in (None, 0):  # with and without ties
+            a, b = rng.normal(0.1, 1, n), rng.normal(0, 1, m)
+            if rounding is not None:
+                a, b = np.round(a, rounding), np.round(b, rounding)
+            assert st._ks_2samp(a, b) == stats.ks_2samp(a, b)
+            assert st._mannwhitneyu(a, b, alternative="greater") == stats.mannwhitneyu(a, b, alternative="greater")
+
 def test_share_increase_null_and_shift() -> None:
     rng = np.random.default_rng(9)
     false_alarms = sum(
