@@ -59,3 +59,31 @@ def test_the_key_of_a_request_is_its_json_triple() -> None:
     for workspace, model, request in [("acme", "reviews", "1"), (None, None, 'a"b\\c'), ("wö", "m,]", "ß\n\u2028x"), ("", "", "")]:
         expected = json.dumps([workspace or "", model or "", request], separators=(",", ":"))
         assert RedisJoinIndex._ref(RequestRef(workspace, request, model)) == expected
+
+
+async def test_remember_writes_the_keys_and_values_the_old_replicas_wrote(embedded_stack) -> None:  # type: ignore[no-untyped-def]
+    """remember builds its keys and values without RequestRef objects or json.dumps: byte for byte, they are still
+    ``<prefix>:p:<json triple>`` (with the model and without) holding ``json.dumps([workspace, model, version,
+    label, score])``, whatever the names hold (a rolling upgrade reads what either version wrote)."""
+    import json
+
+    redis = Redis.from_url(embedded_stack.ports.redis_url, decode_responses=True)
+    try:
+        prefix = f"t{uuid.uuid4().hex[:8]}"
+        join = RedisJoinIndex(redis, ttl_s=60, prefix=prefix)
+        predictions = [
+            JoinedPrediction("1", ModelKey("acme", "reviews", "v1"), "positive", 0.9),
+            JoinedPrediction('a"b\\c', ModelKey(None, "m,]", None), "négatif", float("nan")),
+            JoinedPrediction("ß\n\u2028x", ModelKey("wö", "m", "v2"), 'la"bel', 1e-17),
+            JoinedPrediction("inf", ModelKey("acme", "reviews", "v1"), "positive", float("inf")),
+            JoinedPrediction("whole", ModelKey("acme", "reviews", "v1"), "positive", 1.0),
+        ]
+        await join.remember(predictions)
+        for p in predictions:
+            score = None if p.score != p.score else p.score
+            expected = json.dumps([p.key.workspace, p.key.model, p.key.version, p.label, score])
+            for ref in (RequestRef(p.key.workspace, p.request_id, p.key.model), RequestRef(p.key.workspace, p.request_id)):
+                key = f"{prefix}:p:" + json.dumps([ref.workspace or "", ref.model or "", ref.request_id], separators=(",", ":"))
+                assert await redis.get(key) == expected, (key, expected)
+    finally:
+        await redis.aclose()

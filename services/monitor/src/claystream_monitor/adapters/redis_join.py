@@ -19,6 +19,20 @@ def _ref_prefix(workspace: str, model: str) -> str:
     return json.dumps([workspace, model], separators=(",", ":"))[:-1] + ","
 
 
+@functools.lru_cache(maxsize=1024)
+def _value_prefix(workspace: str | None, model: str, version: str | None) -> str:
+    return json.dumps([workspace, model, version])[:-1] + ", "
+
+
+def _value(prediction: JoinedPrediction) -> str:
+    """``json.dumps([workspace, model, version, label, score])``, with the model's part encoded once."""
+    key, score = prediction.key, prediction.score
+    if math.isinf(score):  # json's own spelling ("Infinity"): rare, left to json
+        return json.dumps([key.workspace, key.model, key.version, prediction.label, score])
+    return (f"{_value_prefix(key.workspace, key.model, key.version)}{encode_basestring_ascii(prediction.label)}, "
+            f"{'null' if math.isnan(score) else float.__repr__(score)}]")
+
+
 REMEMBER_CHUNK = 500  # predictions per script call (4 keys each)
 
 # KEYS: the predictions' keys (two per prediction: with its model, with none), then the feedback keys in the
@@ -66,19 +80,26 @@ class RedisJoinIndex:
         if not predictions:
             return []
         waiting: list[bytes | str | None] = []
-        all_refs = [p.refs for p in predictions]  # built once: four keys and a match an event
+        # the two refs of each prediction (with its model, with none), as key suffixes: no RequestRef objects for
+        # the thousands of predictions a second that find no feedback waiting
+        suffixes = [(f"{_ref_prefix(p.key.workspace or '', p.key.model or '')}{encode_basestring_ascii(p.request_id)}]",
+                     f"{_ref_prefix(p.key.workspace or '', '')}{encode_basestring_ascii(p.request_id)}]") for p in predictions]
+        p_prefix, f_prefix = f"{self._prefix}:p:", f"{self._prefix}:f:"
         for start in range(0, len(predictions), REMEMBER_CHUNK):
-            chunk, chunk_refs = predictions[start:start + REMEMBER_CHUNK], all_refs[start:start + REMEMBER_CHUNK]
-            keys = [self._p(ref) for refs in chunk_refs for ref in refs] + [self._f(ref) for refs in chunk_refs for ref in refs]
+            chunk, chunk_suffixes = predictions[start:start + REMEMBER_CHUNK], suffixes[start:start + REMEMBER_CHUNK]
+            keys = ([p_prefix + suffix for pair in chunk_suffixes for suffix in pair]
+                    + [f_prefix + suffix for pair in chunk_suffixes for suffix in pair])
             values = []
-            for p, refs in zip(chunk, chunk_refs, strict=True):
-                value = json.dumps([p.key.workspace, p.key.model, p.key.version, p.label, None if math.isnan(p.score) else p.score])
-                values.extend([value] * len(refs))
+            for p in chunk:
+                value = _value(p)
+                values += (value, value)
             waiting.extend(await self._remember_script(keys=keys, args=[self._ttl_s, *values]))
         matched = []
         used: list[str] = []
-        for i, (prediction, refs) in enumerate(zip(predictions, all_refs, strict=True)):
-            for ref, raw in zip(refs, waiting[2 * i:2 * i + 2], strict=True):
+        for i, prediction in enumerate(predictions):
+            if waiting[2 * i] is None and waiting[2 * i + 1] is None:
+                continue
+            for ref, raw in zip(prediction.refs, waiting[2 * i:2 * i + 2], strict=True):
                 if raw is not None:
                     true_label, signal = json.loads(raw)
                     matched.append((prediction, ParkedFeedback(prediction.request_id, true_label, signal, ref.workspace, ref.model)))

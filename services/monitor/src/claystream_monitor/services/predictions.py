@@ -64,20 +64,26 @@ async def record_predictions(events: list[Envelope[PredictionLogged]], *, ports:
     failure is processed again, while one redelivered after the window update is not counted twice.
     """
     engine = ports.engine
-    unseen = engine.unseen([str(e.event_id) for e in events])
+    event_ids = [str(e.event_id) for e in events]  # formatted once: a UUID's str() is Python code, thousands a second
+    unseen = engine.unseen(event_ids)
     by_key: dict[ModelKey, list[Envelope[PredictionLogged]]] = defaultdict(list)
-    for event in events:
-        if str(event.event_id) in unseen:
-            unseen.discard(str(event.event_id))  # a duplicate inside the batch counts once
-            by_key[ModelKey(event.workspace, event.data.model, event.data.model_version)].append(event)
+    ids_by_key: dict[ModelKey, list[str]] = defaultdict(list)
+    for event, event_id in zip(events, event_ids, strict=True):
+        if event_id in unseen:
+            unseen.discard(event_id)  # a duplicate inside the batch counts once
+            key = ModelKey(event.workspace, event.data.model, event.data.model_version)
+            by_key[key].append(event)
+            ids_by_key[key].append(event_id)
     # Models are independent (each has its own window, checkpoint and lock; order is kept within a model):
     # the models sharing a partition are handled at the same time, so one model's storage round trips
     # overlap another's window work.
-    results = await asyncio.gather(*(_record_model_batch(key, batch, ports=ports) for key, batch in by_key.items()))
+    results = await asyncio.gather(*(_record_model_batch(key, batch, ids_by_key[key], ports=ports) for key, batch in by_key.items()))
     return [evaluation for evaluations in results for evaluation in evaluations]
 
 
-async def _record_model_batch(key: ModelKey, batch: list[Envelope[PredictionLogged]], *, ports: PredictionPorts) -> list[Evaluation]:
+async def _record_model_batch(
+    key: ModelKey, batch: list[Envelope[PredictionLogged]], event_ids: list[str], *, ports: PredictionPorts,
+) -> list[Evaluation]:
     """Storage that is idempotent by itself (the bucket keyed by its first event id, the join SET), and the
     window under the model's checkpoint (engine.apply): events it counted before are fenced, traffic is
     counted in the same checkpoint, so a batch redelivered after a crash or a rebalance counts once.
@@ -99,7 +105,7 @@ async def _record_model_batch(key: ModelKey, batch: list[Envelope[PredictionLogg
         ports.join.remember([JoinedPrediction(o.request_id, key, o.label, o.score) for o in observations]),
     ))
     try:
-        outcome, parked = await _window(key, batch, observations, storage, at=at, ports=ports)
+        outcome, parked = await _window(key, batch, event_ids, observations, storage, at=at, ports=ports)
     finally:
         if not storage.done():  # the window failed first: leave nothing running behind the retry
             storage.cancel()
@@ -116,7 +122,7 @@ async def _record_model_batch(key: ModelKey, batch: list[Envelope[PredictionLogg
 
 
 async def _window(
-    key: ModelKey, batch: list[Envelope[PredictionLogged]], observations: list[Observation],
+    key: ModelKey, batch: list[Envelope[PredictionLogged]], event_ids: list[str], observations: list[Observation],
     storage: asyncio.Future[Any], *, at: datetime, ports: PredictionPorts,
 ) -> tuple[Any, list[Any]]:
     """The model's window takes the batch (``storage`` awaited and the conclusions written before the
@@ -126,7 +132,7 @@ async def _window(
     embed = ports.engine.embedder.embed if ports.engine.embedder is not None else None
 
     async def step(monitor: ModelMonitor, fresh: set[str]) -> tuple[Any, dict[str, dict[str, float]]]:
-        kept = [(e, o) for e, o in zip(batch, observations, strict=True) if str(e.event_id) in fresh]
+        kept = [(e, o) for e, o, event_id in zip(batch, observations, event_ids, strict=True) if event_id in fresh]
         events, seen = [e for e, _ in kept], [o for _, o in kept]
         evaluations, frozen = await asyncio.to_thread(monitor.observe, seen, embed=embed)
         window = _affected(monitor.window_observations(), config) if any(_wants_samples(e, config) for e in evaluations) else []
@@ -138,9 +144,9 @@ async def _window(
         await conclude(key, evaluations, at=at, ports=ports, window=window, states=states)  # likewise
         return (evaluations, len(events)), traffic
 
-    outcome, _ = await ports.engine.apply(key, [str(e.event_id) for e in batch], step)
+    outcome, _ = await ports.engine.apply(key, event_ids, step)
     _, parked = await storage
-    ports.engine.mark_seen([str(e.event_id) for e in batch])
+    ports.engine.mark_seen(event_ids)
     return outcome, parked
 
 
