@@ -9,6 +9,8 @@
   MongoDB → windows → checks → alerts) consumes the backlog, so events/s is the monitor's own rate.
   Texts are embedded once (MiniLM, 128 tokens); the monitor reads those vectors from a cache file
   instead of re-embedding them (its embedder falls back to MiniLM for unseen texts).
+* Progress is read from the monitor's ``/metrics`` counter, never from MongoDB while it consumes: polling the
+  prediction buckets made the one embedded MongoDB process work for the bench on the monitor's cores.
 
 Run from the repository root: ``.venv/bin/python bench/drift.py``.  Last line: one JSON object.
 """
