@@ -86,7 +86,6 @@ def test_embedding_domain_classifier_null_and_shift() -> None:
     assert result.breached and result.statistic > 0.9 and result.statistic > result.threshold
 
 
-
 def test_embedding_domain_classifier_is_the_held_out_roc_auc_of_the_stratified_half_split() -> None:
     """The check skips scikit-learn's validation and reads the AUC off the Mann-Whitney U: it must still be the
     ROC AUC of a classifier fitted on exactly the half that ``train_test_split(stratify=...)`` draws."""
@@ -118,6 +117,7 @@ def test_the_checks_one_dimensional_tests_return_what_scipys_public_functions_re
                 a, b = np.round(a, rounding), np.round(b, rounding)
             assert st._ks_2samp(a, b) == stats.ks_2samp(a, b)
             assert st._mannwhitneyu(a, b, alternative="greater") == stats.mannwhitneyu(a, b, alternative="greater")
+
 
 def test_share_increase_null_and_shift() -> None:
     rng = np.random.default_rng(9)

@@ -19,6 +19,12 @@ def _ref_prefix(workspace: str, model: str) -> str:
     return json.dumps([workspace, model], separators=(",", ":"))[:-1] + ","
 
 
+def _ref_text(workspace: str | None, model: str | None, request_id: str) -> str:
+    """``json.dumps([workspace or "", model or "", request_id], separators=(",", ":"))``, with the
+    workspace-and-model prefix encoded once (four keys an event, thousands of events a second)."""
+    return f"{_ref_prefix(workspace or '', model or '')}{encode_basestring_ascii(request_id)}]"
+
+
 @functools.lru_cache(maxsize=1024)
 def _value_prefix(workspace: str | None, model: str, version: str | None) -> str:
     return json.dumps([workspace, model, version])[:-1] + ", "
@@ -66,9 +72,7 @@ class RedisJoinIndex:
 
     @staticmethod
     def _ref(ref: RequestRef) -> str:
-        """``json.dumps([workspace or "", model or "", request_id], separators=(",", ":"))``, with the
-        workspace-and-model prefix encoded once (four keys an event, thousands of events a second)."""
-        return f"{_ref_prefix(ref.workspace or '', ref.model or '')}{encode_basestring_ascii(ref.request_id)}]"
+        return _ref_text(ref.workspace, ref.model, ref.request_id)
 
     def _p(self, ref: RequestRef) -> str:
         return f"{self._prefix}:p:{self._ref(ref)}"
@@ -82,8 +86,8 @@ class RedisJoinIndex:
         waiting: list[bytes | str | None] = []
         # the two refs of each prediction (with its model, with none), as key suffixes: no RequestRef objects for
         # the thousands of predictions a second that find no feedback waiting
-        suffixes = [(f"{_ref_prefix(p.key.workspace or '', p.key.model or '')}{encode_basestring_ascii(p.request_id)}]",
-                     f"{_ref_prefix(p.key.workspace or '', '')}{encode_basestring_ascii(p.request_id)}]") for p in predictions]
+        suffixes = [(_ref_text(p.key.workspace, p.key.model, p.request_id), _ref_text(p.key.workspace, None, p.request_id))
+                    for p in predictions]
         p_prefix, f_prefix = f"{self._prefix}:p:", f"{self._prefix}:f:"
         for start in range(0, len(predictions), REMEMBER_CHUNK):
             chunk, chunk_suffixes = predictions[start:start + REMEMBER_CHUNK], suffixes[start:start + REMEMBER_CHUNK]
