@@ -49,12 +49,33 @@ async def test_a_redelivered_batch_queues_every_pending_record(annotate: Annotat
     assert served == {e.data.record_id for e in events}
 
 
+async def test_an_insert_stores_its_arrival_as_seq_and_dates_only_updates(annotate: Annotate) -> None:
+    """seq is the arrival time in microseconds; an insert stores no datetimes (nx-27017 pays a quarter
+    of its CPU per record for two), and a re-sent record gets ``updated_at`` with its changed fields."""
+    await annotate.dataset()
+    record_id = uuid.uuid4().hex
+    deps = annotate.deps
+
+    def event(text: str) -> Any:
+        return new_event("record.ingested", RecordIngested(record_id=record_id, external_id="a1", fields={"text": text}),
+                         dataset="reviews", workspace="default")
+
+    before = datetime.now(UTC).timestamp() * 1e6
+    await on_records_ingested([event("first")], records=deps.records, datasets=deps.datasets, queue=deps.queue, counters=deps.counters)
+    after = datetime.now(UTC).timestamp() * 1e6
+    stored = await deps.records.get(record_id)
+    assert stored is not None and before - 1 <= stored["seq"] <= after + 1
+    assert "inserted_at" not in stored and "updated_at" not in stored
+    await on_records_ingested([event("second")], records=deps.records, datasets=deps.datasets, queue=deps.queue, counters=deps.counters)
+    stored = await deps.records.get(record_id)
+    assert stored["fields"] == {"text": "second"} and stored.get("updated_at")  # nx-27017 returns a $set date as text
+
+
 async def _tied_records(annotate: Annotate, dataset: dict[str, Any], count: int, seqs: list[int]) -> list[str]:
-    now = datetime.now(UTC)
     documents = [
         {"_id": f"r{i:03d}-{uuid.uuid4().hex[:6]}", "dataset_id": dataset["id"], "dataset": "reviews", "workspace": "default",
          "fields": {"text": f"t{i}"}, "metadata": {"genre": "drama"}, "status": "pending", "submitted_by": [], "seq": seqs[i],
-         "suggestions": {"sentiment": {"value": "pos", "score": 0.5 if i % 3 else 0.9}} if i % 5 else {}, "inserted_at": now, "updated_at": now}
+         "suggestions": {"sentiment": {"value": "pos", "score": 0.5 if i % 3 else 0.9}} if i % 5 else {}}
         for i in range(count)
     ]  # scores tied in long runs, and some records without one
     await annotate.deps.records.insert_documents(documents)

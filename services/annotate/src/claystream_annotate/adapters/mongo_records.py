@@ -3,7 +3,10 @@
 Document: ``{_id, dataset_id, workspace, dataset, external_id, fields, metadata,
 suggestions: {question: {value, score, agent, model_version, scores}}, priority, seq,
 status: pending|completed, submitted_by: [user ids], user_status: {user_id: status},
-inserted_at, updated_at}``.  Only one secondary index is kept at insert time, ``(seq, dataset_id)``: listing,
+updated_at}``.  ``seq`` is the arrival time (microseconds since the epoch, plus the position in its
+batch), so an insert stores no dates of its own: ``updated_at`` appears with the first update.  Two
+datetimes cost nx-27017 a quarter of its CPU per inserted record (a deepcopy through ``__reduce_ex__``
+and a JSON ``default`` each), docs/PERFORMANCE.md section 1.  Only one secondary index is kept at insert time, ``(seq, dataset_id)``: listing,
 export and queue rebuilds walk it in arrival order; everything hot (queue, counters)
 is served from Redis.  Why that key order: nx-27017 keeps an equality on a field
 sargable only when an index *name* ends with that field (otherwise it adds an
@@ -56,8 +59,6 @@ class MongoRecordRepository:
                 "submitted_by": [],  # nx-27017: $addToSet does nothing on a missing field
                 **record,
                 "seq": base + offset,
-                "inserted_at": now,
-                "updated_at": now,
             }
             documents.append(document)
         inserted = await insert_new(self._records, documents)
