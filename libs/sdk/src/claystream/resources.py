@@ -11,6 +11,7 @@ from claystream.settings import Settings
 if TYPE_CHECKING:
     from claystream.client import Client
     from claystream.dataset_records import DatasetRecords
+    from claystream.queue import DatasetQueue
 
 
 def _q(value: str) -> str:
@@ -19,7 +20,8 @@ def _q(value: str) -> str:
 
 @dataclass
 class Dataset:
-    """A dataset on the server: ``.settings``, ``.records``, ``.progress``; ``.update(settings)``, ``.delete()``."""
+    """A dataset on the server: ``.settings``, ``.records``, ``.queue``, ``.progress``; ``.update(settings)``,
+    ``.delete()``."""
 
     client: Client = field(repr=False)
     name: str
@@ -42,6 +44,13 @@ class Dataset:
         from claystream.dataset_records import DatasetRecords
 
         return DatasetRecords(self)
+
+    @property
+    def queue(self) -> DatasetQueue:
+        """The caller's annotation queue: ``next()``, ``answer(record_id, values)``, ``release``, ``label(fn)``."""
+        from claystream.queue import DatasetQueue
+
+        return DatasetQueue(self)
 
     def update(self, settings: Settings | None = None, **changes: Any) -> Dataset:
         """Change settings (guidelines, questions, metadata, distribution, ...) on the server."""
