@@ -8,7 +8,6 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-
 from claystream import Client, Filter, ValidationFailed
 
 from .conftest import WORKSPACE

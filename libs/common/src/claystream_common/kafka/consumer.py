@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -28,12 +27,12 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import IllegalStateError
 from opentelemetry import trace
 
-from claystream_common.errors import PermanentError, is_infrastructure_error
 from claystream_common.events import Envelope, EventDecodeError, decode_event
 from claystream_common.idempotency import IdempotencyFence, NoFence
 from claystream_common.kafka.dlq import forward_to_dlq
 from claystream_common.kafka.outcomes import Decoded, Exhausted, Revoked, Rewind
 from claystream_common.kafka.producer import EventProducer
+from claystream_common.kafka.retries import RetryPolicy, call_with_retries
 from claystream_common.kafka.subscription import BatchHandler, EventHandler, RunnerStats, Subscription
 from claystream_common.kafka.tansu import let_first_generation_leave
 from claystream_common.kafka.tracing import start_batch_span, start_process_span, start_process_spans
@@ -82,10 +81,9 @@ class ConsumerRunner:
         self._topics = sorted({f"{topic_prefix}{s.topic}" for s in subscriptions})  # prefix: isolated test runs
         self._producer = producer
         self._fence = fence or NoFence()
-        self._max_attempts = max_attempts
-        self._backoff_initial = backoff_initial_s
+        self._retry = RetryPolicy(max_attempts, backoff_initial_s, backoff_max_s, infrastructure_retry_s)
+        self._backoff_initial = backoff_initial_s  # the poll's own backoff (a failed poll, a rewind)
         self._backoff_max = backoff_max_s
-        self._infra_retry_s = infrastructure_retry_s
         self._max_records = max_records
         self._stop_timeout_s = stop_timeout_s
         self._poll_timeout_ms = poll_timeout_ms
@@ -353,35 +351,16 @@ class ConsumerRunner:
         EVENTS_HANDLED.labels(self._service, topic, "ok").inc()
 
     async def _with_retries(self, topic: str, call: Callable[[], Awaitable[None]], offset: int) -> int:
-        """Run ``call``; return the attempts it took.  Exhausted: dead-letter it (``max_attempts`` or a
-        PermanentError); Rewind: leave it uncommitted (long outage, or ``stop()`` during the retries)."""
-        attempt = 0
-        delay = self._backoff_initial
-        infra_deadline: float | None = None
-        while True:
-            attempt += 1
-            started = time.perf_counter()
-            try:
-                await call()
-            except PermanentError as error:
-                raise Exhausted(error, attempt) from error
-            except Exception as error:
-                if is_infrastructure_error(error):
-                    infra_deadline = infra_deadline or time.monotonic() + self._infra_retry_s
-                    if time.monotonic() > infra_deadline:
-                        raise Rewind(offset) from error
-                    attempt -= 1  # an outage does not use up the message's attempts
-                elif attempt >= self._max_attempts:
-                    raise Exhausted(error, attempt) from error
-                self.stats.retries += 1
-                HANDLER_RETRIES.labels(self._service, topic).inc()
-                log.info("retrying %s@%d after %r (attempt %d)", topic, offset, error, attempt)
-                if await self._pause(delay):
-                    raise Rewind(offset) from error
-                delay = min(delay * 2, self._backoff_max)
-            else:
-                HANDLER_DURATION.labels(self._service, topic).observe(time.perf_counter() - started)
-                return attempt
+        """``call`` under the retry policy (kafka/retries.py); returns the attempts it took."""
+
+        def retried(error: BaseException, attempt: int) -> None:
+            self.stats.retries += 1
+            HANDLER_RETRIES.labels(self._service, topic).inc()
+            log.info("retrying %s@%d after %r (attempt %d)", topic, offset, error, attempt)
+
+        attempts, seconds = await call_with_retries(call, policy=self._retry, offset=offset, pause=self._pause, on_retry=retried)
+        HANDLER_DURATION.labels(self._service, topic).observe(seconds)
+        return attempts
 
     async def _guard(self, call: Callable[[], Awaitable[Any]], offset: int) -> Any:
         """Fence calls: any failure rewinds the partition instead of failing the message."""
