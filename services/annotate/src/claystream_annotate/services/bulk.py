@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Unpack
 
 from claystream_common.datasets import DatasetSpec
 
 from claystream_annotate.services.errors import Invalid
-from claystream_annotate.services.ports import QueueStore, RecordStore, ResponseStore, Wakeable
+from claystream_annotate.services.ports import RecordStore
 from claystream_annotate.services.principals import Principal, Role
 from claystream_annotate.services.records import RecordQuery, build_query
-from claystream_annotate.services.responses import BULK_MAX, bulk_respond
+from claystream_annotate.services.responses import BULK_MAX, ResponseStores, bulk_respond
 from claystream_annotate.services.validation import validate_values
 
 CHUNK = 1000
@@ -38,10 +38,7 @@ async def bulk_apply(
     status: str,
     values: dict[str, Any] | None,
     dry_run: bool,
-    records: RecordStore,
-    responses: ResponseStore,
-    queue: QueueStore,
-    relay: Wakeable | None = None,
+    **stores: Unpack[ResponseStores],
 ) -> tuple[int, int]:
     """(matched, changed).  ``dry_run`` only counts (for the confirmation dialog)."""
     actor.require(spec.workspace, Role.ANNOTATOR)
@@ -51,7 +48,7 @@ async def bulk_apply(
             raise Invalid("record_ids", f"at most {BULK_MAX} records per bulk request")
         ids = list(dict.fromkeys(record_ids))
     elif query is not None:
-        ids = await matching_ids(query, spec=spec, user_id=actor.user_id, records=records)
+        ids = await matching_ids(query, spec=spec, user_id=actor.user_id, records=stores["records"])
     else:
         raise Invalid("record_ids", "give record_ids or a filter")
     if dry_run:
@@ -59,7 +56,6 @@ async def bulk_apply(
     changed = 0
     for start in range(0, len(ids), CHUNK):
         changed += await bulk_respond(
-            actor=actor, spec=spec, record_ids=ids[start:start + CHUNK], status=status, values=values,
-            records=records, responses=responses, queue=queue, relay=relay,
+            actor=actor, spec=spec, record_ids=ids[start:start + CHUNK], status=status, values=values, **stores,
         )
     return len(ids), changed

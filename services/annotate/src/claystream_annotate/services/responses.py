@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NotRequired, TypedDict, Unpack
 
 from claystream_common.datasets import DatasetSpec
 from claystream_common.events import ResponseChanged, encode_event, new_event
@@ -73,45 +73,36 @@ def _next_doc(spec: DatasetSpec, record_id: str, user_id: str, status: str, valu
     return doc
 
 
+class ResponseStores(TypedDict):
+    """What saving a response touches, passed by keyword to every use case here: the records (existence,
+    span checks), the responses, the queue (leases, answered marks) and the outbox relay to wake."""
+
+    records: RecordStore
+    responses: ResponseStore
+    queue: QueueStore
+    relay: NotRequired[Wakeable | None]
+
+
 async def save_response(
-    *,
-    actor: Principal,
-    spec: DatasetSpec,
-    record_id: str,
-    status: str,
-    values: dict[str, Any] | None,
-    records: RecordStore,
-    responses: ResponseStore,
-    queue: QueueStore,
-    relay: Wakeable | None = None,
+    *, actor: Principal, spec: DatasetSpec, record_id: str, status: str, values: dict[str, Any] | None,
+    **stores: Unpack[ResponseStores],
 ) -> ResponseDoc:
     """Create or change the caller's response to a record (submitted / draft / discarded).
 
     Values are validated against the dataset's questions (Invalid names the question).
     An unchanged save is a no-op (no event).  Raises NotFound for a record outside the dataset.
     """
-    saved, _ = await _save(
-        actor=actor, spec=spec, record_id=record_id, status=status, values=values, records=records, responses=responses, queue=queue,
-        relay=relay, then_claim=None,
-    )
+    saved, _ = await _save(actor, spec, record_id, status, values, stores, then_claim=None)
     return saved
 
 
 async def _save(
-    *,
-    actor: Principal,
-    spec: DatasetSpec,
-    record_id: str,
-    status: str,
-    values: dict[str, Any] | None,
-    records: RecordStore,
-    responses: ResponseStore,
-    queue: QueueStore,
-    relay: Wakeable | None,
-    then_claim: Claim | None,
+    actor: Principal, spec: DatasetSpec, record_id: str, status: str, values: dict[str, Any] | None, stores: ResponseStores,
+    *, then_claim: Claim | None,
 ) -> tuple[ResponseDoc, str | None]:
     """``save_response``; with ``then_claim``, also claims the caller's next record in the same Redis
     round trip that marks this one answered (returned second, None when nothing is left)."""
+    records, responses, queue, relay = stores["records"], stores["responses"], stores["queue"], stores.get("relay")
     actor.require(spec.workspace, Role.ANNOTATOR)
     record: dict[str, Any] | None = None
     if needs_record(spec, values):  # e.g. span offsets are checked against the record's text
@@ -163,29 +154,17 @@ async def _save(
 
 
 async def answer_and_next(
-    *,
-    actor: Principal,
-    spec: DatasetSpec,
-    record_id: str,
-    status: str,
-    values: dict[str, Any] | None,
-    records: RecordStore,
-    responses: ResponseStore,
-    queue: QueueStore,
-    relay: Wakeable | None = None,
-    lease_ttl_s: int = 300,
-    scan: int = 64,
+    *, actor: Principal, spec: DatasetSpec, record_id: str, status: str, values: dict[str, Any] | None,
+    lease_ttl_s: int = 300, scan: int = 64, **stores: Unpack[ResponseStores],
 ) -> tuple[ResponseDoc, dict[str, Any] | None]:
     """Answer a record and lease the caller's next one, as one step of the annotation loop (what the web
     UI's submit does): the saved response and the next record (None when nothing is left).  Marking the
     answer and claiming the next record share one Redis round trip."""
     actor.require(spec.workspace, Role.ANNOTATOR)
-    await ensure_loaded(spec, actor.user_id, records=records, responses=responses, queue=queue)
+    records, queue = stores["records"], stores["queue"]
+    await ensure_loaded(spec, actor.user_id, records=records, responses=stores["responses"], queue=queue)
     claim = Claim.for_dataset(spec, lease_ttl_s=lease_ttl_s, scan=scan)
-    saved, claimed = await _save(
-        actor=actor, spec=spec, record_id=record_id, status=status, values=values, records=records, responses=responses, queue=queue,
-        relay=relay, then_claim=claim,
-    )
+    saved, claimed = await _save(actor, spec, record_id, status, values, stores, then_claim=claim)
     following = await serve_claimed(claimed, spec=spec, user_id=actor.user_id, claim=claim, records=records, queue=queue)
     return saved, following
 
@@ -203,21 +182,14 @@ async def get_response(*, actor: Principal, spec: DatasetSpec, record_id: str, u
 
 
 async def bulk_respond(
-    *,
-    actor: Principal,
-    spec: DatasetSpec,
-    record_ids: Sequence[str],
-    status: str,
-    values: dict[str, Any] | None,
-    records: RecordStore,
-    responses: ResponseStore,
-    queue: QueueStore,
-    relay: Wakeable | None = None,
+    *, actor: Principal, spec: DatasetSpec, record_ids: Sequence[str], status: str, values: dict[str, Any] | None,
+    **stores: Unpack[ResponseStores],
 ) -> int:
     """Apply one answer to many records at once (bulk labelling).  Returns how many changed.
 
     Records outside the dataset are skipped.  Unchanged responses emit nothing.
     """
+    records, responses, queue, relay = stores["records"], stores["responses"], stores["queue"], stores.get("relay")
     actor.require(spec.workspace, Role.ANNOTATOR)
     if len(record_ids) > BULK_MAX:
         raise Invalid("record_ids", f"at most {BULK_MAX} records per bulk request")
