@@ -56,7 +56,8 @@ class DatasetQueue:
         to discard the record (kept as the caller's discarded response: never handed to them again).
 
         Stops when the queue is empty or after ``limit`` answers; the record leased last is released
-        then, and when ``annotate`` raises (the exception propagates).  Returns the number of answers."""
+        then, and when ``annotate`` raises or the server refuses its values (the exception propagates:
+        :class:`ValidationFailed` names the question).  Returns the number of answers."""
         if limit is not None and limit < 1:
             raise ValueError("limit must be at least 1")
         answered = 0
@@ -64,11 +65,12 @@ class DatasetQueue:
         while record is not None:
             try:
                 values = annotate(record)
-            except BaseException:
+                status: Status = "discarded" if values is None else "submitted"
+                following = self.answer(record["id"], values or {}, status=status).next
+            except BaseException:  # the function failed, or the server refused its values (ValidationFailed)
                 self.release(record["id"])
                 raise
-            status: Status = "discarded" if values is None else "submitted"
-            record = self.answer(record["id"], values or {}, status=status).next
+            record = following
             answered += 1
             if limit is not None and answered >= limit:
                 if record is not None:

@@ -70,7 +70,7 @@ def test_label_walks_the_queue_discards_and_stops_at_the_limit(client: Client, a
         queue.label(by_rule, limit=0)
 
 
-def test_an_exception_in_the_labelling_function_releases_the_lease(client: Client, annotator_client: Client,
+def test_a_failing_function_or_refused_values_release_the_lease(client: Client, annotator_client: Client,
                                                                    make_annotator: Callable[[], str],
                                                                    services: SimpleNamespace) -> None:
     dataset = make_dataset(client)
@@ -81,8 +81,14 @@ def test_an_exception_in_the_labelling_function_releases_the_lease(client: Clien
     def broken(record: dict[str, Any]) -> dict[str, Any]:
         raise RuntimeError("model down")
 
-    with pytest.raises(RuntimeError, match="model down"):
-        queue.label(broken)
-    with Client.login(services.annotate, make_annotator(), PASSWORD, workspace=WORKSPACE) as other:
-        handed = other.datasets.get(dataset.name).queue.next()
-    assert handed is not None, "released: another annotator gets the record at once, not after the lease's end"
+    def out_of_vocabulary(record: dict[str, Any]) -> dict[str, Any]:
+        return {"sentiment": "meh"}
+
+    for function, error, reason in ((broken, RuntimeError, "model down"), (out_of_vocabulary, ValidationFailed, "sentiment")):
+        with pytest.raises(error, match=reason):
+            queue.label(function)
+        with Client.login(services.annotate, make_annotator(), PASSWORD, workspace=WORKSPACE) as other:
+            other_queue = other.datasets.get(dataset.name).queue
+            handed = other_queue.next()
+            assert handed is not None, f"{reason}: released, another annotator gets the record at once, not after the lease's end"
+            other_queue.release(handed["id"])
