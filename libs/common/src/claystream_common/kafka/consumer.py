@@ -81,9 +81,8 @@ class ConsumerRunner:
         self._topics = sorted({f"{topic_prefix}{s.topic}" for s in subscriptions})  # prefix: isolated test runs
         self._producer = producer
         self._fence = fence or NoFence()
+        # one backoff for a handler's retries and for the poll's own pauses (a failed poll, a rewind)
         self._retry = RetryPolicy(max_attempts, backoff_initial_s, backoff_max_s, infrastructure_retry_s)
-        self._backoff_initial = backoff_initial_s  # the poll's own backoff (a failed poll, a rewind)
-        self._backoff_max = backoff_max_s
         self._max_records = max_records
         self._stop_timeout_s = stop_timeout_s
         self._poll_timeout_ms = poll_timeout_ms
@@ -135,7 +134,7 @@ class ConsumerRunner:
         self._consumer = consumer
         self._stopping.clear()
         self._pending_commits.clear()
-        self._backoff = self._backoff_initial
+        self._backoff = self._retry.backoff_initial_s
         self.healthy = True
         self._task = asyncio.create_task(self._run(consumer), name=f"consumer:{self._group}")
 
@@ -199,7 +198,7 @@ class ConsumerRunner:
             return
         self._pending_commits[tp] = max(self._pending_commits.get(tp, 0), messages[-1].offset + 1)
         self.healthy = True
-        self._backoff = self._backoff_initial
+        self._backoff = self._retry.backoff_initial_s
         self._record_lag(consumer, tp, messages[-1].offset)
 
     async def _flush_commits(self, consumer: AIOKafkaConsumer) -> None:
@@ -230,7 +229,7 @@ class ConsumerRunner:
 
     def _next_backoff(self) -> float:
         delay = self._backoff
-        self._backoff = min(self._backoff * 2, self._backoff_max)
+        self._backoff = min(self._backoff * 2, self._retry.backoff_max_s)
         return delay
 
     async def _pause(self, seconds: float) -> bool:

@@ -13,10 +13,12 @@ from claystream_common.kafka.outcomes import Exhausted, Rewind
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    max_attempts: int = 5
-    backoff_initial_s: float = 0.2
-    backoff_max_s: float = 5.0
-    infrastructure_retry_s: float = 30.0
+    """The runner's settings (its constructor holds the defaults)."""
+
+    max_attempts: int
+    backoff_initial_s: float
+    backoff_max_s: float
+    infrastructure_retry_s: float
 
 
 async def call_with_retries(

@@ -6,12 +6,14 @@ status: pending|completed, submitted_by: [user ids], user_status: {user_id: stat
 updated_at}``.  ``seq`` is the arrival time (microseconds since the epoch, plus the position in its
 batch), so an insert stores no dates of its own: ``updated_at`` appears with the first update.  Two
 datetimes cost nx-27017 a quarter of its CPU per inserted record (a deepcopy through ``__reduce_ex__``
-and a JSON ``default`` each), docs/PERFORMANCE.md section 1.  Only one secondary index is kept at insert time, ``(seq, dataset_id)``: listing,
-export and queue rebuilds walk it in arrival order; everything hot (queue, counters)
-is served from Redis.  Why that key order: nx-27017 keeps an equality on a field
-sargable only when an index *name* ends with that field (otherwise it adds an
-array-containment ``OR`` that forces a full scan), so ``idx_records_seq_dataset_id``
-serves ``{dataset_id: X}`` sorted by ``seq`` in ~5 ms at 100k records instead of ~800 ms.
+and a JSON ``default`` each), docs/PERFORMANCE.md section 1.
+
+Only one secondary index is kept at insert time, ``(seq, dataset_id)``: listing, export and queue
+rebuilds walk it in arrival order; everything hot (queue, counters) is served from Redis.  Why that
+key order: nx-27017 keeps an equality on a field sargable only when an index *name* ends with that
+field (otherwise it adds an array-containment ``OR`` that forces a full scan), so
+``idx_records_seq_dataset_id`` serves ``{dataset_id: X}`` sorted by ``seq`` in ~5 ms at 100k records
+instead of ~800 ms.
 Filters are kept flat (no ``$and`` / ``$or``), which nx-27017 would evaluate in Python.
 """
 
@@ -50,7 +52,6 @@ class MongoRecordRepository:
         is still pending (re-sent ones read back: a redelivery must queue what a crash left out)."""
         if not records:
             return StoredBatch()
-        now = datetime.now(UTC)
         base = new_seq()
         documents = []
         for offset, record in enumerate(records):
@@ -67,6 +68,7 @@ class MongoRecordRepository:
             return StoredBatch(new=[d["_id"] for d in inserted], pending=pending)
         new_ids = {d["_id"] for d in inserted}
         duplicate_positions = [i for i, d in enumerate(documents) if d["_id"] not in new_ids]
+        now = datetime.now(UTC)
         updates = []
         for position in duplicate_positions:
             record = records[position]
