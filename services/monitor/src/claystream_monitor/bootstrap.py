@@ -57,7 +57,8 @@ def build_deps(settings: MonitorSettings) -> Deps:
         cache = Path(settings.embedding_cache_path) if settings.embedding_cache_path else None
         embedder = CachedEmbedder(MiniLMEmbedder(settings.embedding_model_path, max_tokens=settings.embedding_max_tokens),
                                   precomputed=cache)
-    engine = MonitorEngine(settings.drift_config(), store=store, embedder=embedder, max_live=settings.max_live_monitors)
+    engine = MonitorEngine(settings.drift_config(), store=store, embedder=embedder, max_live=settings.max_live_monitors,
+                           batch_max=settings.prediction_batch_max)
     MODEL_LABEL.cap = settings.metric_models_max
     join = RedisJoinIndex(redis, ttl_s=settings.join_ttl_s)
     sink = (IngestSampleSink(http, ingest_url=settings.ingest_url, service_token=settings.service_token)

@@ -26,7 +26,9 @@ class MonitorSettings(BaseAppSettings):
     store_texts: bool = Field(default=False, description="keep every prediction's text in MongoDB (else hashes and lengths)")
     time_bucket_s: int = Field(default=60, ge=1, description="width of the time-window aggregates")
     join_ttl_s: int = Field(default=7 * 24 * 3600, ge=60, description="how long feedback can still be joined to its prediction")
-    prediction_batch_max: int = Field(default=2000, ge=1, description="max events per consumer poll")
+    prediction_batch_max: int = Field(default=4000, ge=1, description=(
+        "max events per consumer poll: at least one fetch (8 MiB holds ~2,800 review-sized events), so the per-batch "
+        "checkpoint and commit are paid once per fetch; the fence keeps 2.5 batches of event ids"))
     max_live_monitors: int = Field(default=256, ge=1, description="model versions windowed in memory at once (LRU beyond)")
     metric_models_max: int = Field(default=100, ge=1, description="model names with their own Prometheus series; the rest are 'other'")
 

@@ -5,9 +5,10 @@ two replicas racing on one model never both advance it.  Everything matches a si
 from __future__ import annotations
 
 import dataclasses
+import json
 
 from claystream_common.ports import RecordingPublisher
-from claystream_monitor.services.engine import MonitorEngine
+from claystream_monitor.services.engine import MonitorEngine, fence_from_stored, fence_to_stored
 from claystream_monitor.services.predictions import PredictionPorts, record_predictions
 from monitor_fakes import MemoryJoin, MemoryStore
 from monitor_synthetic import WORDS_B, stream
@@ -56,6 +57,48 @@ async def test_takeover_resumes_the_window_and_redelivery_counts_once() -> None:
         await record_predictions(batch, ports=survivor)
     published = first.publisher.published + survivor.publisher.published
     assert figures(first, published) == expected
+
+
+async def test_a_checkpoint_whose_fence_is_still_a_list_fences_the_redelivery() -> None:
+    """Checkpoints written before the fence became one string hold an array of ids."""
+    batches = traffic_batches()
+    single = make_ports()
+    for batch in batches:
+        await record_predictions(batch, ports=single)
+    first = make_ports()
+    for batch in batches[:9]:
+        await record_predictions(batch, ports=first)
+    checkpoint = first.store.checkpoints[KEY.id]
+    checkpoint["fence"] = json.loads(checkpoint["fence"])
+    assert len(checkpoint["fence"]) == 450
+    survivor = replica(first)
+    for batch in batches[8:]:
+        await record_predictions(batch, ports=survivor)
+    assert figures(first, first.publisher.published + survivor.publisher.published) == figures(single, single.publisher.published)
+
+
+async def test_the_fence_outlasts_two_of_the_largest_batches() -> None:
+    """A commit that failed is retried with the next poll's: a restart may redeliver two polls' events."""
+    store = MemoryStore()
+    engine = MonitorEngine(CONFIG, store=store, embedder=None, batch_max=4000)
+
+    async def count(monitor, fresh):  # type: ignore[no-untyped-def]
+        return len(fresh), {}
+
+    polls = [[f"{n}-{i}" for i in range(4000)] for n in range(3)]
+    for poll in polls:
+        assert await engine.apply(KEY, poll, count) == (4000, set(poll))
+    for poll in polls[1:]:  # restarted after the first poll's commit: the two others come again
+        assert await engine.apply(KEY, poll, count) == (None, set())
+        assert await MonitorEngine(CONFIG, store=store, embedder=None, batch_max=4000).apply(KEY, poll, count) == (None, set())
+
+
+def test_the_stored_fence_keeps_ids_that_hold_client_text() -> None:
+    ids = ["fb:r 1:science fiction:label", 'fb:"quoted",id:x:y', "fb:ünï:\\n:z", "e3b0c442-98fc-1c14-9afb-f4c8996fb924"]
+    stored = fence_to_stored(ids)
+    assert isinstance(stored, str)
+    assert fence_from_stored(stored) == ids
+    assert fence_from_stored(ids) == ids and fence_from_stored(None) == [] and fence_from_stored("") == []
 
 
 async def test_two_replicas_on_one_model_never_both_advance_it() -> None:

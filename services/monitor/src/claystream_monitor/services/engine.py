@@ -16,6 +16,7 @@ sending endless names can only evict its own monitors first.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections import Counter, OrderedDict
 from collections.abc import Awaitable, Callable
@@ -27,7 +28,8 @@ from claystream_monitor.services.ports import Embedder, ModelKey, MonitorStore
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-FENCE_SIZE = 5000  # event ids per model: far more than one uncommitted consumer batch
+FENCE_MIN = 5000  # event ids per model, at least: far more than one uncommitted consumer batch
+FENCE_BATCHES = 2.5  # and at least this many of the largest batches (polls) the consumer takes
 Traffic = dict[str, dict[str, float]]
 
 
@@ -38,12 +40,13 @@ class CheckpointConflict(RuntimeError):
 class MonitorEngine:
     def __init__(
         self, config: DriftConfig, *, store: MonitorStore, embedder: Embedder | None, dedupe_capacity: int = 200_000,
-        max_live: int = 256,
+        max_live: int = 256, batch_max: int = 2000,
     ) -> None:
         self.config = config
         self.store = store
         self.embedder = embedder
         self.max_live = max_live
+        self.fence_size = max(FENCE_MIN, int(FENCE_BATCHES * batch_max))
         self.evicted = 0
         self._monitors: OrderedDict[str, ModelMonitor] = OrderedDict()  # least recently used first
         self._locks: dict[str, asyncio.Lock] = {}
@@ -121,7 +124,7 @@ class MonitorEngine:
             self._seq[key.id], self._fences[key.id] = 0, []
             return
         monitor.restore_snapshot(checkpoint["state"])
-        self._seq[key.id], self._fences[key.id] = int(checkpoint["seq"]), list(checkpoint.get("fence", []))
+        self._seq[key.id], self._fences[key.id] = int(checkpoint["seq"]), fence_from_stored(checkpoint.get("fence"))
         await self.store.add_traffic(key, traffic_from_rows(checkpoint.get("traffic", [])), seq=int(checkpoint["seq"]))
 
     async def apply(self, key: ModelKey, event_ids: list[str],
@@ -142,9 +145,9 @@ class MonitorEngine:
                     self.forget(key)  # the window may hold part of the batch: restore it from the checkpoint next time
                     raise
                 seq = self._seq.get(key.id, 0)
-                fence = (self._fences.get(key.id, []) + fresh)[-FENCE_SIZE:]
+                fence = (self._fences.get(key.id, []) + fresh)[-self.fence_size:]
                 saved = await self.store.save_checkpoint(key, {
-                    "seq": seq + 1, "state": monitor.snapshot(), "fence": fence, "traffic": traffic_rows(traffic),
+                    "seq": seq + 1, "state": monitor.snapshot(), "fence": fence_to_stored(fence), "traffic": traffic_rows(traffic),
                 }, expected_seq=seq)
                 if saved:
                     self._seq[key.id], self._fences[key.id] = seq + 1, fence
@@ -167,6 +170,19 @@ class MonitorEngine:
             self._locks.pop(key_id, None)
             self._seq.pop(key_id, None)
             self._fences.pop(key_id, None)
+
+
+def fence_to_stored(fence: list[str]) -> str:
+    """The fence is stored as one JSON string: an array of thousands of ids cost the embedded store twice as
+    much to write each batch (docs/PERFORMANCE.md).  Feedback fence ids hold client text, hence JSON."""
+    return json.dumps(fence, separators=(",", ":"))
+
+
+def fence_from_stored(fence: str | list[str] | None) -> list[str]:
+    """Checkpoints written before the string form hold a list."""
+    if not fence:
+        return []
+    return [str(event_id) for event_id in (json.loads(fence) if isinstance(fence, str) else fence)]
 
 
 def traffic_rows(traffic: Traffic) -> list[list[Any]]:
