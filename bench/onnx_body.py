@@ -8,7 +8,7 @@ the trainer's thread count).  int8 is served only when its accuracy is within 0.
     .venv/bin/python bench/onnx_body.py [--train 1000] [--test 1000]
 
 Last line: ``{"fp32_accuracy": ..., "int8_accuracy": ..., "int8_accuracy_delta_points": ...,
-"torch_texts_per_s": ..., "onnx_fp32_texts_per_s": ..., "onnx_int8_texts_per_s": ..., "int8_holds": ..., "<body>_single_p95_ms": ..., "<body>_single_p95_ms_busy": ...}``
+"torch_texts_per_s": ..., "onnx_fp32_texts_per_s": ..., "onnx_int8_texts_per_s": ..., "int8_holds": ..., "int8_recipe": ..., "<body>_single_p95_ms": ..., "<body>_single_p95_ms_busy": ...}``
 (one-text embeds alone, and while a thread embeds batches of 32 like the trainer's background embedder).
 """
 
@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 from claystream.datasets_local import read_jsonl_gz, shared_data_dir
-from claystream_trainer.adapters.onnx_body import OnnxEmbedder
+from claystream_trainer.adapters.onnx_body import OnnxEmbedder, int8_recipe, weights_need_reduced_range
 from claystream_trainer.adapters.st_embedder import SentenceTransformerEmbedder, default_base_model_path
 from sklearn.linear_model import LogisticRegression
 
@@ -88,6 +88,8 @@ def main() -> None:
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"machine: {os.cpu_count()} cores, load average {load} (texts/s are noisy on a shared machine; "
           "accuracies are not)")
+    print(f"int8 recipe here: {int8_recipe()} ("
+          + ("7-bit weights: an x86 CPU without VNNI" if weights_need_reduced_range() else "8-bit weights") + ")")
     base = default_base_model_path()
     common = {"max_seq_length": args.max_seq_length, "max_chunks": 1, "batch_size": 32}
     figures: dict[str, Any] = {}
@@ -118,6 +120,7 @@ def main() -> None:
               "torch_accuracy": figures["torch_accuracy"], "int8_accuracy_delta_points": round(delta, 2),
               "torch_texts_per_s": figures["torch_texts_per_s"], "onnx_fp32_texts_per_s": figures["onnx_fp32_texts_per_s"],
               "onnx_int8_texts_per_s": figures["onnx_int8_texts_per_s"], "int8_holds": holds,
+              "int8_recipe": int8_recipe(),
               **{k: v for k, v in figures.items() if "single_p95" in k}}
     print(json.dumps(result))
 

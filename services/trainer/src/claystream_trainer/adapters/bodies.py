@@ -15,7 +15,7 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
-from claystream_trainer.adapters.onnx_body import EXPORT_RECIPE
+from claystream_trainer.adapters.onnx_body import int8_recipe
 from claystream_trainer.adapters.st_embedder import HashingEmbedder, SentenceTransformerEmbedder
 from claystream_trainer.config import TrainerSettings
 from claystream_trainer.domain.ports import DatasetKey, Embedder
@@ -33,7 +33,7 @@ def body_key(settings: TrainerSettings, body_ref: str) -> str:
     cache is kept per dataset (so keys already stored stay valid)."""
     if settings.embedder == "hashing":
         return f"hashing-{body_ref}"
-    runtime = (f"-onnx-int8-{EXPORT_RECIPE}" if settings.onnx_int8 else "-onnx") if settings.inference_runtime == "onnx" else ""
+    runtime = (f"-onnx-int8-{int8_recipe()}" if settings.onnx_int8 else "-onnx") if settings.inference_runtime == "onnx" else ""
     return f"{body_ref}-L{settings.max_seq_length}-C{settings.max_chunks}{runtime}"
 
 
