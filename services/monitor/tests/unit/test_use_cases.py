@@ -92,6 +92,19 @@ async def test_a_shift_publishes_drift_detected_and_sends_a_stratified_deduplica
     assert ports.sink.deliveries[0]["workspace"] == "acme" and ports.sink.deliveries[0]["dataset"] == "reviews"
 
 
+async def test_what_is_sampled_does_not_depend_on_how_the_stream_is_cut_into_batches() -> None:
+    """Each evaluation that routes samples draws from its own newest events, not from the end of the batch
+    that happened to hold it: a poll of 4,000 events and polls of 50 send the same records."""
+    stream_events = events(stream(500, seed=7) + stream(600, seed=8, words=WORDS_B, length=(4, 9), start=5_000))
+    sent = {}
+    for size in (37, 80, 1100):
+        ports = make_ports(per_alert=5, per_hour=1000)
+        await feed(ports, stream_events, size=size)
+        sent[size] = [(r["metadata"]["request_id"], r["metadata"]["reason"]) for r in ports.sink.records]
+    assert len(sent[1100]) > 5, "an alert that stays on keeps routing fresh samples"
+    assert sent[37] == sent[80] == sent[1100]
+
+
 async def test_a_failing_sink_does_not_fail_the_batch_and_is_recorded() -> None:
     ports = make_ports()
     ports.sink.fail_with = RuntimeError("ingest down")

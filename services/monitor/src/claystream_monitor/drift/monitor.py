@@ -10,6 +10,7 @@ what it returns and publishes the alert transitions.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import uuid
 from collections import Counter, deque
@@ -69,6 +70,10 @@ class Evaluation:
     summary: dict[str, Any]
     alerting: list[str]
     run_id: str = ""  # the monitor's lifetime (see ModelMonitor.run_id): with ``index``, names this evaluation
+    # set when this evaluation routes samples back to annotators (``routes_samples``): the newest events of its
+    # window, those of the evaluations whose consecutive breaches raise an alert.  Taken here, not at the end of
+    # the consumer batch, so what is sampled does not depend on where the stream was cut into batches.
+    affected: tuple[Observation, ...] = ()
 
 
 @dataclass
@@ -237,7 +242,20 @@ class ModelMonitor:
         }
         if reference.label_rates is not None:
             summary["label_rates"] = {label: round(n / len(window), 4) for label, n in sorted(rates.items())}
-        return self._conclude("predictions", self.events_seen, len(window), results, summary)
+        evaluation = self._conclude("predictions", self.events_seen, len(window), results, summary)
+        if self.routes_samples(evaluation):
+            newest = window[-min(len(window), self.config.stride * self.config.hysteresis.raise_after):]
+            evaluation = dataclasses.replace(evaluation, affected=tuple(seen.observation for seen in newest))
+        return evaluation
+
+    def routes_samples(self, evaluation: Evaluation) -> bool:
+        """A prediction evaluation that raised an alert, or, while one is on, each that sees a fresh window."""
+        if evaluation.kind != "predictions":
+            return False
+        if any(transition is Transition.DETECTED for transition, _ in evaluation.transitions):
+            return True
+        fresh_window = max(1, self.config.window_size // max(1, self.config.stride))
+        return bool(evaluation.alerting) and evaluation.index % fresh_window == 0
 
     def _conclude(self, kind: str, events_seen: int, size: int, results: list[st.CheckResult], summary: dict[str, Any]) -> Evaluation:
         transitions = []

@@ -29,7 +29,7 @@ from claystream_monitor.services.ports import (
     RateLimiter,
     SampleSink,
 )
-from claystream_monitor.services.sampling import send_samples, text_digest
+from claystream_monitor.services.sampling import SampleDraw, send_samples, text_digest
 
 
 @dataclass(frozen=True)
@@ -131,13 +131,12 @@ async def _window(
         kept = [(e, o) for e, o, event_id in zip(batch, observations, event_ids, strict=True) if event_id in fresh]
         events, seen = [e for e, _ in kept], [o for _, o in kept]
         evaluations, frozen = await asyncio.to_thread(monitor.observe, seen, embed=embed)
-        window = _affected(monitor.window_observations(), config) if any(_wants_samples(e, config) for e in evaluations) else []
         states = monitor.alert_states() if any(e.transitions for e in evaluations) else None
         traffic = _traffic(events, seen, bucket_s=ports.time_bucket_s, low=config.low_confidence)
         await storage  # stored before the checkpoint says these events were counted
         if frozen is not None:
             await ports.store.save_reference(key, frozen.to_document())
-        await conclude(key, evaluations, at=at, ports=ports, window=window, states=states)  # likewise
+        await conclude(key, evaluations, at=at, ports=ports, states=states)  # likewise
         return (evaluations, len(events)), traffic
 
     outcome, _ = await ports.engine.apply(key, event_ids, step)
@@ -146,32 +145,19 @@ async def _window(
     return outcome, parked
 
 
-def _affected(window: list[Observation], config: Any) -> list[Observation]:
-    """The newest events: those of the windows whose consecutive breaches raised the alert."""
-    return window[-min(len(window), config.stride * config.hysteresis.raise_after):]
-
-
-def _wants_samples(evaluation: Evaluation, config: Any) -> bool:
-    if any(t is Transition.DETECTED for t, _ in evaluation.transitions):
-        return True
-    fresh_window = max(1, config.window_size // max(1, config.stride))
-    return bool(evaluation.alerting) and evaluation.index % fresh_window == 0
-
-
 async def conclude(
-    key: ModelKey, evaluations: list[Evaluation], *, at: datetime, ports: PredictionPorts,
-    window: list[Observation], states: dict[str, Any] | None,
+    key: ModelKey, evaluations: list[Evaluation], *, at: datetime, ports: PredictionPorts, states: dict[str, Any] | None,
 ) -> None:
     """Persist evaluations, publish transitions, route samples back (idempotent: the batch's retry
     concludes again under the same names)."""
     if not evaluations:
         return
     await alerting.record_evaluations(key, evaluations, at=at, store=ports.store, publisher=ports.publisher, states=states)
-    sampling = [e for e in evaluations if e.kind == "predictions" and _wants_samples(e, ports.engine.config)]
-    if sampling and window:
-        reasons = sorted({r.check for e in sampling for r in e.results if r.breached} or set(sampling[-1].alerting))
+    draws = [SampleDraw(e.affected, sorted({r.check for r in e.results if r.breached} or set(e.alerting)))
+             for e in evaluations if e.affected]
+    if draws:
         await send_samples(
-            key, window, reasons=reasons, dataset=ports.sampling.dataset_for(key), limit=ports.sampling.per_alert,
+            key, draws, dataset=ports.sampling.dataset_for(key), limit=ports.sampling.per_alert,
             per_hour=ports.sampling.per_hour, at=at, sink=ports.sink, limiter=ports.limiter, store=ports.store,
             directory=ports.directory,
         )

@@ -7,6 +7,7 @@ import logging
 import math
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -56,11 +57,23 @@ def stratified_sample(observations: Sequence[Observation], limit: int, *, exclud
     return picked
 
 
+@dataclass(frozen=True)
+class SampleDraw:
+    """One evaluation's share of a sample: the events that raised (or keep) its alert, and the checks why."""
+
+    observations: Sequence[Observation]
+    reasons: list[str]
+
+
+def sample_id(key: ModelKey, observation: Observation) -> str:
+    """A text is sampled once per model (its digest names the stored sample)."""
+    return f"{key.workspace or '-'}|{key.model}|{text_digest(observation.text)}"
+
+
 async def send_samples(
     key: ModelKey,
-    observations: Sequence[Observation],
+    draws: Sequence[SampleDraw],
     *,
-    reasons: list[str],
     dataset: str,
     limit: int,
     per_hour: int,
@@ -70,21 +83,25 @@ async def send_samples(
     store: MonitorStore,
     directory: DatasetDirectory,
 ) -> int:
-    """Pick, rate-limit, deliver and remember a sample; returns how many records were delivered."""
-    if limit <= 0 or not observations:
+    """Up to ``limit`` samples for each draw, in order, none sent before; rate-limited, delivered and
+    remembered together.  Returns how many records were delivered.  Each draw picks as if it were sent on
+    its own: the same records whether a batch held one sampling evaluation or several."""
+    if limit <= 0 or not draws:
         return 0
-    candidates = stratified_sample(observations, limit * 3)
-    ids = {o.request_id: f"{key.workspace or '-'}|{key.model}|{text_digest(o.text)}" for o in candidates}
-    already = await store.sent_sample_ids(key, list(ids.values()))
-    candidates = [o for o in candidates if ids[o.request_id] not in already]
-    candidates = stratified_sample(candidates, limit)
-    granted = await limiter.take(f"samples:{key.workspace}:{key.model}", len(candidates), limit=per_hour, period_s=3600)
-    candidates = candidates[:granted]
-    if not candidates:
+    pools = [{id(o): (o, sample_id(key, o)) for o in stratified_sample(draw.observations, limit * 3)} for draw in draws]
+    taken = set(await store.sent_sample_ids(key, list(dict.fromkeys(i for pool in pools for _, i in pool.values()))))
+    picked: list[tuple[Observation, str, list[str]]] = []
+    for draw, pool in zip(draws, pools, strict=True):
+        for observation in stratified_sample([o for o, i in pool.values() if i not in taken], limit):
+            picked.append((observation, pool[id(observation)][1], draw.reasons))
+            taken.add(picked[-1][1])
+    granted = await limiter.take(f"samples:{key.workspace}:{key.model}", len(picked), limit=per_hour, period_s=3600)
+    picked = picked[:granted]
+    if not picked:
         return 0
     target = await directory.label_target(key.workspace, dataset)
     text_field, question = target or ("text", "label")
-    records = [_record(key, o, text_field=text_field, question=question, reasons=reasons) for o in candidates]
+    records = [_record(key, o, text_field=text_field, question=question, reasons=reasons) for o, _, reasons in picked]
     outcome = "sent"
     try:
         accepted = await sink.send(workspace=key.workspace, dataset=dataset, records=records)
@@ -94,7 +111,7 @@ async def send_samples(
     SAMPLES_SENT.labels(MODEL_LABEL(key.model), outcome).inc(len(records))
     await store.store_samples([
         {
-            "_id": ids[o.request_id],
+            "_id": sample,
             **key.as_dict(),
             "model_key": key.id,
             "request_id": o.request_id,
@@ -106,7 +123,7 @@ async def send_samples(
             "status": outcome,
             "at": at,
         }
-        for o in candidates
+        for o, sample, reasons in picked
     ])
     return accepted
 
