@@ -113,7 +113,7 @@ def main() -> None:
             print(f"{name:9s}: one text p95 {alone:.1f} ms alone, {busy:.1f} ms while the background embedder runs")
             figures[f"{name}_single_p95_ms"] = round(alone, 1)
             figures[f"{name}_single_p95_ms_busy"] = round(busy, 1)
-    delta = (figures["onnx_int8_accuracy"] - figures["onnx_fp32_accuracy"]) * 100
+    delta = round((figures["onnx_int8_accuracy"] - figures["onnx_fp32_accuracy"]) * 100, 2)  # -0.5000000000000004 is -0.5
     holds = delta >= -MAX_DELTA_POINTS
     print(f"{'ok' if holds else 'MISS'}: int8 accuracy {delta:+.2f} points vs fp32 (limit -{MAX_DELTA_POINTS})")
     result = {"fp32_accuracy": figures["onnx_fp32_accuracy"], "int8_accuracy": figures["onnx_int8_accuracy"],
