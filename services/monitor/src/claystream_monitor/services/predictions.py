@@ -13,7 +13,6 @@ from typing import Any
 from claystream_common.events import Envelope, PredictionLogged
 from claystream_common.ports import EventPublisher
 
-from claystream_monitor.drift.hysteresis import Transition
 from claystream_monitor.drift.monitor import Evaluation, ModelMonitor
 from claystream_monitor.drift.reference import Observation, confidence
 from claystream_monitor.metrics import MODEL_LABEL, PREDICTIONS_SEEN
