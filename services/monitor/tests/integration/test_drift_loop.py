@@ -166,10 +166,11 @@ async def test_shift_is_detected_published_and_sampled_back(embedded_stack, uniq
                 assert all(item["fields"]["review"].startswith("tweet") for item in items), "samples come from the shifted traffic"
                 assert len({item["fields"]["review"] for item in items}) == len(items)
 
-                async def stored_as_delivered() -> bool:  # every delivered sample is remembered (status "sent")
-                    delivered = sum(len(r["body"]["items"]) for r in sink.requests
-                                    if r["headers"]["X-Claystream-Workspace"] == workspace)
-                    return await db["monitor_samples"].count_documents({"model": model, "status": "sent"}) == delivered
+                async def stored_as_delivered() -> bool:  # every delivered sample is remembered, and nothing else
+                    delivered = {item["external_id"].removeprefix("monitor-") for r in sink.requests
+                                 if r["headers"]["X-Claystream-Workspace"] == workspace for item in r["body"]["items"]}
+                    stored = {doc["_id"].rsplit("|", 1)[1] async for doc in db["monitor_samples"].find({"workspace": workspace, "model": model}, {"_id": 1})}
+                    return stored == delivered
 
                 assert await wait_for(stored_as_delivered)
 
