@@ -16,8 +16,10 @@ and the trainer (uvicorn subprocesses on free ports; the trainer with the real M
    suggestions for every pending record (if the trainer is not due for a refresh on the last
    < refresh_every labels, the bench asks for one with POST /train and says so; the time counts);
 4. fast-tier accuracy / macro-F1 = those suggestions on the 2,000 test reviews;
-5. predict latency (single, p95 of 40) and throughput (batch of 256) against the champion, and the
-   embedding head's throughput (16 batches of 32 after one to warm up);
+5. once annotate stored the suggestions and the stack went quiet (under 15 % of a core for 1 s: the work
+   the burst queued is not timed with predict), predict latency (single, p95 of 40) and throughput (batch
+   of 256) against the champion, and the embedding head's throughput (16 batches of 32 after one to
+   warm up);
 6. label efficiency: ``claystream_trainer.domain.label_efficiency.labels_to_match`` on the trainer's
    own embedding cache (base body), the 100 labelled + 8,000 train records as the pool, the bench's
    draw as the first of the random draws: how many labels the loop's uncertainty ordering needs to
@@ -66,6 +68,7 @@ from _learning_loop_parts import (
     start_services,
     trainer_client,
     wait,
+    wait_quiet,
 )
 from claystream_devstack.demo_api import AnnotatorSession, DemoApi, ServiceUrls
 from claystream_devstack.demo_setup import import_records
@@ -152,6 +155,8 @@ async def run(args: argparse.Namespace, launcher: ServiceLauncher, state: Path) 
         # predict is measured on a quiet stack, not while annotate still stores the suggestion burst
         await wait(suggestions_stored, 300, "annotate to store the suggestions", every_s=0.5)
         say(f"annotate stored the suggestions {time.perf_counter() - threshold_at:.1f}s after the threshold")
+        waited, busy = await wait_quiet(state)
+        say(f"the stack went quiet ({busy:.0%} of a core over 1 s) {waited:.1f}s later; predict is measured now")
         texts = [sel.texts[k] for k in test_ids]
         await predict_latency(client, texts, results)
 
