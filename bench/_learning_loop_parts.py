@@ -22,7 +22,7 @@ from aiokafka import AIOKafkaConsumer
 from claystream_common.datasets import record_id_for
 from claystream_common.events import decode_event
 from claystream_common.topics import Topic
-from claystream_devstack.processes import free_port, read_pid
+from claystream_devstack.processes import cpu_seconds, free_port, read_pid, state_pids
 from claystream_devstack.servers import EmbeddedStack, StackPorts
 from claystream_devstack.services import SERVICE_BY_NAME, ServiceLauncher
 from sklearn.metrics import accuracy_score, f1_score
@@ -208,24 +208,16 @@ def replay(state: Path, sel: Selection, pool: list[str], test: list[str], first_
     return labels_to_match(sel.texts, vectors, sel.truth, pool, test, first_draw=first_draw)
 
 
-def _cpu_seconds(pid: int) -> float:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
-
-
 async def wait_quiet(state: Path, *, below: float = 0.15, window_s: float = 1.0, timeout_s: float = 60.0) -> tuple[float, float]:
     """Until every process of the stack together used less than ``below`` of one core for ``window_s`` (the
     work a previous step queued, such as re-ranking a suggestion burst, would otherwise be timed with predict).
     Returns (seconds waited, the share of the last window)."""
-    pids = [int(p.read_text()) for p in (state / "pids").glob("*.pid") if p.read_text().strip().isdigit()]
+    pids = list(state_pids(state).values())
     began = time.perf_counter()
     while True:
-        before = sum(_cpu_seconds(pid) for pid in pids)
+        before = sum(cpu_seconds(pid) for pid in pids)
         await asyncio.sleep(window_s)
-        share = (sum(_cpu_seconds(pid) for pid in pids) - before) / window_s
+        share = (sum(cpu_seconds(pid) for pid in pids) - before) / window_s
         if share < below or time.perf_counter() - began > timeout_s:
             return time.perf_counter() - began, share
 

@@ -192,6 +192,7 @@ async def watch(mongo_url: str, db_name: str, total: int, monitor: subprocess.Po
     copy a growing set of documents while the monitor was writing to it, about a third of that process's
     CPU, on the same two cores as the monitor it measures."""
     import httpx
+    from claystream_devstack.processes import cpu_seconds
     from pymongo import AsyncMongoClient
 
     deadline = time.monotonic() + timeout_s
@@ -202,14 +203,14 @@ async def watch(mongo_url: str, db_name: str, total: int, monitor: subprocess.Po
                 raise RuntimeError("the monitor exited; see its log")
             counted = await _predictions_counted(http, metrics_url)
             if counted and cpu_first is None:
-                cpu_first = ({name: _cpu_s(pid) for name, pid in pids.items()}, time.monotonic())
+                cpu_first = ({name: cpu_seconds(pid) for name, pid in pids.items()}, time.monotonic())
             if counted >= total:
                 break
             await asyncio.sleep(0.5)  # the span is read off the buckets; polling only finds the end
     cpu_busy: dict[str, float] = {}
     if cpu_first is not None:
         wall = max(1e-9, time.monotonic() - cpu_first[1])
-        cpu_busy = {name: (_cpu_s(pid) - cpu_first[0][name]) / wall for name, pid in pids.items()}
+        cpu_busy = {name: (cpu_seconds(pid) - cpu_first[0][name]) / wall for name, pid in pids.items()}
     await asyncio.sleep(2)  # let the last batch's evaluations and alerts land
     client = AsyncMongoClient(mongo_url, tz_aware=True)
     try:
@@ -244,7 +245,7 @@ def first_detection(alerts: list[dict[str, Any]], model: str, after: int) -> tup
 
 def main() -> None:
     sys.path.insert(0, str(ROOT / "libs" / "devstack" / "src"))
-    from claystream_devstack.processes import free_port
+    from claystream_devstack.processes import free_port, state_pids
     from claystream_devstack.servers import EmbeddedStack, StackPorts
     from claystream_monitor.adapters.embedders import text_key
 
@@ -274,7 +275,7 @@ def main() -> None:
              "--port", str(port), "--no-access-log"], env=env, stdout=log_file, stderr=subprocess.STDOUT, cwd=ROOT,
         )
         log("monitor started; consuming the backlog ...")
-        pids = {"monitor": monitor.pid, **_server_pids(stack.state_dir / "pids")}
+        pids = {"monitor": monitor.pid, **state_pids(stack.state_dir)}
         result = asyncio.run(watch(stack.ports.mongo_url, "bench", total, monitor, f"http://127.0.0.1:{port}/metrics",
                                    timeout_s=420, pids=pids))
         peak_rss_mb = _peak_rss_mb(monitor.pid)
@@ -328,26 +329,6 @@ def main() -> None:
         "events_per_s": round(events_per_s, 1),
         "peak_rss_mb": round(peak_rss_mb, 1),
     }))
-
-
-def _cpu_s(pid: int) -> float:
-    """User + system CPU seconds of a process so far (0 once it is gone)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _server_pids(folder: Path) -> dict[str, int]:
-    """The embedded servers' processes, from the stack's pid files."""
-    pids = {}
-    for path in sorted(folder.glob("*.pid")):
-        try:
-            pids[path.stem] = int(path.read_text().strip())
-        except (OSError, ValueError):
-            continue
-    return pids
 
 
 def _rate(buckets: list[dict[str, Any]]) -> float:

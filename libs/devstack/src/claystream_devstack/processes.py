@@ -89,6 +89,26 @@ def read_pid(state_dir: Path, name: str) -> int | None:
         return None
 
 
+def state_pids(state_dir: Path) -> dict[str, int]:
+    """Every process the state folder holds a pid file of (servers and services), by name."""
+    pids = {}
+    for path in sorted((state_dir / "pids").glob("*.pid")):
+        try:
+            pids[path.stem] = int(path.read_text().strip())
+        except (OSError, ValueError):
+            continue
+    return pids
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process so far (0 once it is gone; its children not included)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def stop_process(state_dir: Path, name: str, *, timeout_s: float = 10.0) -> bool:
     """SIGTERM the process group we started (by pid file), SIGKILL after the timeout."""
     pid = read_pid(state_dir, name)

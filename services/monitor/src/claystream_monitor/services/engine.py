@@ -126,9 +126,8 @@ class MonitorEngine:
             self._seq[key.id], self._fences[key.id] = 0, fence_to_stored([])
             return
         monitor.restore_snapshot(checkpoint["state"])
-        fence = checkpoint.get("fence")
         self._seq[key.id] = int(checkpoint["seq"])
-        self._fences[key.id] = fence if isinstance(fence, str) else fence_to_stored(fence_from_stored(fence))
+        self._fences[key.id] = fence_to_stored(fence_from_stored(checkpoint.get("fence")))
         await self.store.add_traffic(key, traffic_from_rows(checkpoint.get("traffic", [])), seq=int(checkpoint["seq"]))
 
     async def apply(self, key: ModelKey, event_ids: list[str],
@@ -187,7 +186,7 @@ def fence_from_stored(fence: str | list[str] | None) -> list[str]:
     """Checkpoints written before the string form hold a list."""
     if not fence:
         return []
-    return [str(event_id) for event_id in (json.loads(fence) if isinstance(fence, str) else fence)]
+    return json.loads(fence) if isinstance(fence, str) else [str(event_id) for event_id in fence]
 
 
 def traffic_rows(traffic: Traffic) -> list[list[Any]]:

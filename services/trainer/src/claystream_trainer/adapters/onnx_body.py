@@ -179,12 +179,22 @@ def last_hidden_state_module(model: Any, inputs: Sequence[str]) -> Any:
     return LastHiddenState()
 
 
+def _session(graph_path: Path, *, threads: int) -> tuple[Any, list[str]]:
+    """An ONNX Runtime CPU session whose operators use ``threads`` threads, and its input names."""
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    session = onnxruntime.InferenceSession(str(graph_path), options, providers=["CPUExecutionProvider"])
+    return session, [i.name for i in session.get_inputs()]
+
+
 class OnnxEmbedder:
     """Same contract as ``SentenceTransformerEmbedder`` (chunked mean pooling), served by ONNX Runtime."""
 
     def __init__(self, model_path: str | Path, *, key: str, cache_dir: Path, max_seq_length: int, max_chunks: int,
                  batch_size: int, int8: bool = True, threads: int = 2) -> None:
-        import onnxruntime
         from transformers import AutoTokenizer
 
         path = Path(model_path)
@@ -193,26 +203,16 @@ class OnnxEmbedder:
         self.int8 = int8
         self.onnx_path, self.unpadded_path = export_body(path, cache_dir / body_digest(path, max_seq_length, int8),
                                                          max_seq_length=max_seq_length, int8=int8)
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = 1  # parallel across lanes, not inside an operator
-        options.inter_op_num_threads = 1
         self._lane_count = max(1, threads)
         self._lanes = ThreadPoolExecutor(self._lane_count, thread_name_prefix="onnx-lane")
-        # keyed by "the share has no padding": the session and its input names
-        self._graphs = {}
-        for unpadded, graph_path in ((False, self.onnx_path), (True, self.unpadded_path)):
-            session = onnxruntime.InferenceSession(str(graph_path), options, providers=["CPUExecutionProvider"])
-            self._graphs[unpadded] = (session, [i.name for i in session.get_inputs()])
+        # keyed by "the share has no padding": the session (one thread: parallel across lanes, not inside an
+        # operator) and its input names
+        self._graphs = {unpadded: _session(graph_path, threads=1)
+                        for unpadded, graph_path in ((False, self.onnx_path), (True, self.unpadded_path))}
         # a call too small for lanes (one text, the usual predict) would leave the other cores idle: it runs on
         # one session whose operators use every core (one text: p95 26 → 16–18 ms on 2 cores).  Only the
         # unpadded graph: one text never pads (a padded few take the lane session).
-        self._wide = None
-        if self._lane_count > 1:
-            wide_options = onnxruntime.SessionOptions()
-            wide_options.intra_op_num_threads = self._lane_count
-            wide_options.inter_op_num_threads = 1
-            wide = onnxruntime.InferenceSession(str(self.unpadded_path), wide_options, providers=["CPUExecutionProvider"])
-            self._wide = (wide, [i.name for i in wide.get_inputs()])
+        self._wide = _session(self.unpadded_path, threads=self._lane_count) if self._lane_count > 1 else None
         self._tokenizers = [AutoTokenizer.from_pretrained(str(path), local_files_only=True)
                             for _ in range(self._lane_count)]
         self._chunker = AutoTokenizer.from_pretrained(str(path), local_files_only=True)  # used under _chunking
