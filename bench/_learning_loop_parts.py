@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
+import math
 import os
 import random
 import time
@@ -223,13 +224,13 @@ async def wait_quiet(state: Path, *, below: float = 0.15, window_s: float = 1.0,
 
 
 def peak_rss_mb(state: Path, name: str = "trainer") -> float | None:
+    from claystream_devstack.processes import peak_rss_mb as process_peak_rss_mb
+
     pid = read_pid(state, name)
     if pid is None:
         return None
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return round(int(line.split()[1]) / 1024, 1)
-    return None
+    peak = process_peak_rss_mb(pid)
+    return None if math.isnan(peak) else round(peak, 1)
 
 
 def set_up(launcher: ServiceLauncher, api: Any) -> tuple[Any, Any]:

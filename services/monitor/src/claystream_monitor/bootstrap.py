@@ -24,6 +24,7 @@ from claystream_monitor.adapters.http_samples import IngestSampleSink, NoSampleS
 from claystream_monitor.adapters.mongo_datasets import MongoDatasetDirectory
 from claystream_monitor.adapters.mongo_store import MongoMonitorStore
 from claystream_monitor.adapters.redis_join import RedisJoinIndex, RedisRateLimiter
+from claystream_monitor.adapters.text_process import ProcessTextFeatures
 from claystream_monitor.config import MonitorSettings
 from claystream_monitor.consumers.subscriptions import other_subscriptions, prediction_subscriptions
 from claystream_monitor.metrics import MODEL_LABEL
@@ -43,6 +44,7 @@ class Deps:
     http: httpx.AsyncClient
     fence: MongoFence
     auth: Authenticator
+    text_features: ProcessTextFeatures | None = None
 
 
 def build_deps(settings: MonitorSettings) -> Deps:
@@ -61,13 +63,14 @@ def build_deps(settings: MonitorSettings) -> Deps:
                            batch_max=settings.prediction_batch_max)
     MODEL_LABEL.cap = settings.metric_models_max
     join = RedisJoinIndex(redis, ttl_s=settings.join_ttl_s)
+    text_features = ProcessTextFeatures() if settings.text_worker else None
     sink = (IngestSampleSink(http, ingest_url=settings.ingest_url, service_token=settings.service_token)
             if settings.ingest_url else NoSampleSink())
     ports = PredictionPorts(
         engine=engine, store=store, join=join, publisher=producer, sink=sink, limiter=RedisRateLimiter(redis),
         directory=MongoDatasetDirectory(db),
         sampling=SamplingPolicy(settings.sample_dataset, settings.samples_per_alert, settings.samples_per_hour),
-        time_bucket_s=settings.time_bucket_s, store_texts=settings.store_texts,
+        time_bucket_s=settings.time_bucket_s, store_texts=settings.store_texts, text_features=text_features,
     )
     fence = MongoFence(db["processed_events"], settings.consumer_group)
     runners = []
@@ -79,7 +82,8 @@ def build_deps(settings: MonitorSettings) -> Deps:
             reference_source=settings.reference_source, directory=ports.directory,
         ), group=settings.consumer_group, fence=fence, max_records=500))
     return Deps(settings=settings, mongo=mongo, redis=redis, producer=producer, kafka=KafkaRuntime(producer, runners),
-                store=store, engine=engine, http=http, fence=fence, auth=authenticator(settings, db))
+                store=store, engine=engine, http=http, fence=fence, auth=authenticator(settings, db),
+                text_features=text_features)
 
 
 def authenticator(settings: MonitorSettings, db: Any) -> Authenticator:
@@ -128,6 +132,8 @@ async def prepare_storage(deps: Deps) -> None:
 
 async def close_deps(deps: Deps) -> None:
     await deps.kafka.stop()
+    if deps.text_features is not None:
+        deps.text_features.close()
     await deps.http.aclose()
     await deps.redis.aclose()
     await deps.mongo.close()

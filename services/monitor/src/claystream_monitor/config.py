@@ -50,6 +50,8 @@ class MonitorSettings(BaseAppSettings):
     feedback_reference_size: int = Field(default=200, ge=10)
     checks: str = Field(default=",".join(ALL_CHECKS), description="comma-separated checks to run")
 
+    text_worker: bool = Field(default=True, description="measure prediction texts (tokens, out-of-vocabulary share) in a "
+                              "worker process beside the consumer loop; off: in the window's thread")
     native_threads: int = Field(default=1, ge=1, description="BLAS/OpenMP threads for the checks (small matrices: 1 is fastest)")
 
     # embeddings

@@ -174,13 +174,20 @@ class ModelMonitor:
             self._states.setdefault(MULTI_LABEL_CHECK, AlertState(self.config.hysteresis))
 
     # ------------------------------------------------------------------ predictions
-    def observe(self, observations: Sequence[Observation], *, embed: Embed | None = None) -> tuple[list[Evaluation], Reference | None]:
+    def observe(
+        self, observations: Sequence[Observation], *, embed: Embed | None = None,
+        features: Sequence[tuple[int, float]] | None = None,
+    ) -> tuple[list[Evaluation], Reference | None]:
         """Feed predictions in arrival order; returns the window evaluations they completed and the
-        reference if these observations completed it."""
+        reference if these observations completed it.  ``features``: the texts' ``text_features`` under the
+        vocabulary of the reference in use, measured beforehand (in another process); without them the
+        texts are measured here."""
+        if features is not None and (self.reference is None or len(features) != len(observations)):
+            raise ValueError("features are measured under the reference in use, one (length, oov) pair per observation")
         evaluations: list[Evaluation] = []
         frozen: Reference | None = None
         vocabulary = self.reference.vocabulary if self.reference is not None else None
-        for observation in observations:
+        for position, observation in enumerate(observations):
             self.events_seen += 1
             if self.reference is None:
                 self._pending_reference.append(observation)
@@ -193,8 +200,12 @@ class ModelMonitor:
                     self.use_reference(frozen)
                     vocabulary = frozen.vocabulary
                 continue
-            tokens = tokenize(observation.text)
-            self._window.append(_Seen(observation, len(tokens), oov_share(tokens, vocabulary or frozenset())))
+            if features is not None:
+                length, oov = features[position]
+            else:
+                tokens = tokenize(observation.text)
+                length, oov = len(tokens), oov_share(tokens, vocabulary or frozenset())
+            self._window.append(_Seen(observation, length, oov))
             self._since_evaluation += 1
             if len(self._window) >= self.config.window_size and self._since_evaluation >= self.config.stride:
                 evaluations.append(self._evaluate(embed))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 _MARKUP = re.compile(rb"<[^>]{0,40}>")
 _TOKEN_BYTES = frozenset(b"abcdefghijklmnopqrstuvwxyz0123456789'")
@@ -37,3 +37,14 @@ def oov_share(tokens: list[str], vocabulary: frozenset[str]) -> float:
     if not distinct:
         return 0.0
     return len(distinct.difference(vocabulary)) / len(distinct)
+
+
+def text_features(texts: Sequence[str], vocabulary: frozenset[str]) -> list[tuple[int, float]]:
+    """Each text's (token count, out-of-vocabulary share) under ``vocabulary``: what a model's window keeps of
+    a prediction's text.  A pure function of its arguments, so another process can measure it (see
+    ``adapters/text_process.py``) and get the same numbers."""
+    features = []
+    for text in texts:
+        tokens = tokenize(text)
+        features.append((len(tokens), oov_share(tokens, vocabulary)))
+    return features

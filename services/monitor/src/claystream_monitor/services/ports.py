@@ -70,6 +70,13 @@ class Embedder(Protocol):
         """One row per text (the model's own sentence embeddings)."""
 
 
+class TextFeatures(Protocol):
+    async def measure(self, texts: list[str], vocabulary: frozenset[str]) -> list[tuple[int, float]]:
+        """``drift.text.text_features(texts, vocabulary)``, measured off the consumer loop's thread."""
+
+    def close(self) -> None: ...
+
+
 class SampleSink(Protocol):
     async def send(self, *, workspace: str | None, dataset: str, records: list[dict[str, Any]]) -> int:
         """Deliver records to an annotation dataset; returns how many were accepted."""

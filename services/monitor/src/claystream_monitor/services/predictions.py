@@ -27,6 +27,7 @@ from claystream_monitor.services.ports import (
     MonitorStore,
     RateLimiter,
     SampleSink,
+    TextFeatures,
 )
 from claystream_monitor.services.sampling import SampleDraw, send_samples, text_digest
 
@@ -53,6 +54,7 @@ class PredictionPorts:
     sampling: SamplingPolicy
     time_bucket_s: int = 60
     store_texts: bool = False
+    text_features: TextFeatures | None = None  # None: the window measures its texts in its own thread
 
 
 async def record_predictions(events: list[Envelope[PredictionLogged]], *, ports: PredictionPorts) -> list[Evaluation]:
@@ -95,9 +97,12 @@ async def _record_model_batch(key: ModelKey, batch: list[Envelope[PredictionLogg
         for e in batch
     ]
     at = alerting.now()
+
+    async def store() -> None:  # the bucket (text digests) is built once the window's texts went to the worker
+        await ports.store.store_predictions(key, _bucket(batch, observations, store_texts=ports.store_texts))
+
     storage = asyncio.ensure_future(asyncio.gather(  # independent and idempotent: MongoDB and Redis at once
-        ports.store.store_predictions(key, _bucket(batch, observations, store_texts=ports.store_texts)),
-        ports.join.remember([JoinedPrediction(o.request_id, key, o.label, o.score) for o in observations]),
+        store(), ports.join.remember([JoinedPrediction(o.request_id, key, o.label, o.score) for o in observations]),
     ))
     try:
         outcome, parked = await _window(key, batch, event_ids, observations, storage, at=at, ports=ports)
@@ -129,7 +134,7 @@ async def _window(
     async def step(monitor: ModelMonitor, fresh: set[str]) -> tuple[Any, dict[str, dict[str, float]]]:
         kept = [(e, o) for e, o, event_id in zip(batch, observations, event_ids, strict=True) if event_id in fresh]
         events, seen = [e for e, _ in kept], [o for _, o in kept]
-        evaluations, frozen = await asyncio.to_thread(monitor.observe, seen, embed=embed)
+        evaluations, frozen = await _observe(monitor, seen, embed=embed, text_features=ports.text_features)
         states = monitor.alert_states() if any(e.transitions for e in evaluations) else None
         traffic = _traffic(events, seen, bucket_s=ports.time_bucket_s, low=config.low_confidence)
         await storage  # stored before the checkpoint says these events were counted
@@ -142,6 +147,31 @@ async def _window(
     _, parked = await storage
     ports.engine.mark_seen(event_ids)
     return outcome, parked
+
+
+OBSERVE_CHUNK = 500  # texts measured per worker call: the window takes one chunk while the next is measured
+
+
+async def _observe(
+    monitor: ModelMonitor, seen: list[Observation], *, embed: Any, text_features: TextFeatures | None,
+) -> tuple[list[Evaluation], Any]:
+    """The window takes ``seen`` in order, in a thread.  With a text worker and a reference in use, the texts
+    are measured there, chunk by chunk, while the window takes the chunks already measured; the window's own
+    thread and this loop then only do what the worker cannot."""
+    if text_features is None or monitor.reference is None:
+        return await asyncio.to_thread(monitor.observe, seen, embed=embed)
+    vocabulary = monitor.reference.vocabulary
+    chunks = [seen[start:start + OBSERVE_CHUNK] for start in range(0, len(seen), OBSERVE_CHUNK)]
+    measuring = [asyncio.ensure_future(text_features.measure([o.text for o in chunk], vocabulary)) for chunk in chunks]
+    evaluations: list[Evaluation] = []
+    try:
+        for chunk, measured in zip(chunks, measuring, strict=True):
+            found, _ = await asyncio.to_thread(monitor.observe, chunk, embed=embed, features=await measured)
+            evaluations += found
+    finally:
+        for measured in measuring:
+            measured.cancel()
+    return evaluations, None  # the reference was in use already: these observations froze none
 
 
 async def conclude(

@@ -1,0 +1,98 @@
+"""Text features (token counts, out-of-vocabulary shares) measured in a worker process.
+
+Tokenizing every logged prediction is a quarter of the monitor's CPU and, being Python, holds the
+interpreter lock: in a thread it only takes turns with the consumer loop.  One worker process measures
+them on the other core while the loop stores the batch, writes the join index and handles other models
+(docs/PERFORMANCE.md).  The worker keeps the vocabularies it was sent, by an id the service gives each
+one, so a reference's 50,000 words cross the pipe once, not with every batch.  If the worker dies, the
+batch in hand is measured in a thread and the next one starts a new worker: same numbers either way
+(``text_features`` is a pure function).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import uuid
+import weakref
+from collections import OrderedDict
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+
+from claystream_monitor.drift.text import text_features
+
+log = logging.getLogger(__name__)
+
+VOCABULARIES_KEPT = 64  # in the worker: one per live reference (see MonitorEngine's max_live)
+
+_vocabularies: OrderedDict[str, frozenset[str]] = OrderedDict()  # the worker process's own, by vocabulary id
+
+
+def measure_in_worker(vocabulary_id: str, vocabulary: frozenset[str] | None, texts: list[str]) -> list[tuple[int, float]] | None:
+    """Runs in the worker: remembers ``vocabulary`` when sent; None when it holds no vocabulary of that id."""
+    if vocabulary is not None:
+        _vocabularies[vocabulary_id] = vocabulary
+        while len(_vocabularies) > VOCABULARIES_KEPT:
+            _vocabularies.popitem(last=False)
+    known = _vocabularies.get(vocabulary_id)
+    if known is None:
+        return None
+    _vocabularies.move_to_end(vocabulary_id)
+    return text_features(texts, known)
+
+
+class ProcessTextFeatures:
+    """The :class:`~claystream_monitor.services.ports.TextFeatures` port on one worker process (started by
+    the first batch that needs it, through a fork server: the worker does not inherit the service's
+    threads and sockets)."""
+
+    def __init__(self) -> None:
+        self._pool: ProcessPoolExecutor | None = None
+        self._ids: weakref.WeakKeyDictionary[frozenset[str], str] = weakref.WeakKeyDictionary()
+        self._sent: set[str] = set()  # vocabulary ids the current worker was sent
+        self.restarts = 0
+
+    async def measure(self, texts: list[str], vocabulary: frozenset[str]) -> list[tuple[int, float]]:
+        if not texts:
+            return []
+        vocabulary_id = self._ids.get(vocabulary)
+        if vocabulary_id is None:
+            vocabulary_id = self._ids[vocabulary] = uuid.uuid4().hex
+        pool = self._worker()
+        loop = asyncio.get_running_loop()
+        try:
+            sent = vocabulary_id in self._sent
+            self._sent.add(vocabulary_id)  # one worker takes its calls in order: the ones after this find it there
+            features = await loop.run_in_executor(pool, measure_in_worker, vocabulary_id, None if sent else vocabulary, texts)
+            if features is None:  # evicted there (more live references than it keeps): send it again
+                features = await loop.run_in_executor(pool, measure_in_worker, vocabulary_id, vocabulary, texts)
+            assert features is not None
+            return features
+        except (BrokenProcessPool, OSError) as error:  # it died, or could not start (no fork server socket)
+            log.warning("text feature worker lost (%r): measuring these texts in a thread; the next batch starts a new one",
+                        error)
+            self._discard(pool)
+            return await asyncio.to_thread(text_features, texts, vocabulary)
+
+    def _worker(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("forkserver"))
+            self._sent = set()
+        return self._pool
+
+    def _discard(self, pool: ProcessPoolExecutor) -> None:
+        if self._pool is pool:  # not one a concurrent batch already replaced
+            self._pool = None
+            self.restarts += 1
+        pool.shutdown(wait=False, cancel_futures=True)
+
+    def worker_pids(self) -> list[int]:
+        pool = self._pool
+        processes = getattr(pool, "_processes", None) or {}  # concurrent.futures keeps no public list
+        return [process.pid for process in processes.values() if process.pid is not None]
+
+    def close(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
