@@ -87,3 +87,23 @@ async def test_remember_writes_the_keys_and_values_the_old_replicas_wrote(embedd
                 assert await redis.get(key) == expected, (key, expected)
     finally:
         await redis.aclose()
+
+
+async def test_feedback_waiting_anywhere_in_a_large_batch_joins_its_own_prediction(embedded_stack) -> None:  # type: ignore[no-untyped-def]
+    """More predictions than one script call takes (REMEMBER_CHUNK): each parked feedback joins the prediction it
+    names, whichever call and position carried it, and nothing else joins."""
+    redis = Redis.from_url(embedded_stack.ports.redis_url, decode_responses=True)
+    try:
+        join = RedisJoinIndex(redis, ttl_s=60, prefix=f"t{uuid.uuid4().hex[:8]}")
+        key = ModelKey("acme", "reviews", "v1")
+        predictions = [JoinedPrediction(f"r{i}", key, "positive", 0.5 + i / 10_000) for i in range(1_200)]
+        await join.park([ParkedFeedback("r3", "negative", None, "acme", "reviews"),
+                         ParkedFeedback("r700", "positive", "thumbs_up", "acme", "reviews"),
+                         ParkedFeedback("r1199", "negative", None, "acme")])  # names no model: joins by workspace
+        matched = await join.remember(predictions)
+        assert [(p, f.true_label, f.signal, f.model) for p, f in matched] == [
+            (predictions[3], "negative", None, "reviews"), (predictions[700], "positive", "thumbs_up", "reviews"),
+            (predictions[1199], "negative", None, None)]
+        assert await join.remember(predictions) == [], "joined feedback is used once"
+    finally:
+        await redis.aclose()

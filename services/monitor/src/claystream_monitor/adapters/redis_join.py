@@ -42,17 +42,22 @@ def _value(prediction: JoinedPrediction) -> str:
 REMEMBER_CHUNK = 500  # predictions per script call (4 keys each)
 
 # KEYS: the predictions' keys (two per prediction: with its model, with none), then the feedback keys in the
-# same order; ARGV: the TTL, then the value of each prediction key.  Sets every prediction key and returns the
-# feedback values (nil where none waits).  One call instead of a SET per key: at thousands of predictions
-# a second the per-command cost of a pipeline was a fifth of the monitor's time.
+# same order; ARGV: the TTL, then each prediction's value (its two keys share it).  Sets every prediction key and
+# returns, flat, the position (1-based, among the feedback keys) and value of each feedback waiting: nearly
+# always none.  One call instead of a SET per key: at thousands of predictions a second the per-command cost of
+# a pipeline was a fifth of the monitor's time, and a reply of one nil per key was still a tenth of this call.
 _REMEMBER = """
 local half = #KEYS / 2
 for i = 1, half do
-  redis.call('SET', KEYS[i], ARGV[i + 1], 'EX', ARGV[1])
+  redis.call('SET', KEYS[i], ARGV[math.floor((i + 1) / 2) + 1], 'EX', ARGV[1])
 end
 local waiting = {}
 for i = half + 1, #KEYS do
-  waiting[i - half] = redis.call('GET', KEYS[i])
+  local value = redis.call('GET', KEYS[i])
+  if value then
+    waiting[#waiting + 1] = i - half
+    waiting[#waiting + 1] = value
+  end
 end
 return waiting
 """
@@ -83,7 +88,7 @@ class RedisJoinIndex:
     async def remember(self, predictions: list[JoinedPrediction]) -> list[tuple[JoinedPrediction, ParkedFeedback]]:
         if not predictions:
             return []
-        waiting: list[bytes | str | None] = []
+        waiting: dict[int, str] = {}  # feedback found, by its key's position (2 per prediction)
         # the two refs of each prediction (with its model, with none), as key suffixes: no RequestRef objects for
         # the thousands of predictions a second that find no feedback waiting
         suffixes = [(_ref_text(p.key.workspace, p.key.model, p.request_id), _ref_text(p.key.workspace, None, p.request_id))
@@ -93,17 +98,14 @@ class RedisJoinIndex:
             chunk, chunk_suffixes = predictions[start:start + REMEMBER_CHUNK], suffixes[start:start + REMEMBER_CHUNK]
             keys = ([p_prefix + suffix for pair in chunk_suffixes for suffix in pair]
                     + [f_prefix + suffix for pair in chunk_suffixes for suffix in pair])
-            values = []
-            for p in chunk:
-                value = _value(p)
-                values += (value, value)
-            waiting.extend(await self._remember_script(keys=keys, args=[self._ttl_s, *values]))
+            found = await self._remember_script(keys=keys, args=[self._ttl_s, *map(_value, chunk)])
+            for position, raw in zip(found[::2], found[1::2], strict=True):
+                waiting[2 * start + int(position) - 1] = raw
         matched = []
         used: list[str] = []
-        for i, prediction in enumerate(predictions):
-            if waiting[2 * i] is None and waiting[2 * i + 1] is None:
-                continue
-            for ref, raw in zip(prediction.refs, waiting[2 * i:2 * i + 2], strict=True):
+        for i in sorted({position // 2 for position in waiting}):
+            prediction = predictions[i]
+            for ref, raw in zip(prediction.refs, (waiting.get(2 * i), waiting.get(2 * i + 1)), strict=True):
                 if raw is not None:
                     true_label, signal = json.loads(raw)
                     matched.append((prediction, ParkedFeedback(prediction.request_id, true_label, signal, ref.workspace, ref.model)))
