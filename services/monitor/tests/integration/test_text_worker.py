@@ -3,9 +3,13 @@ vocabularies than it was sent."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 from claystream_monitor.adapters.text_process import VOCABULARIES_KEPT, ProcessTextFeatures
@@ -35,7 +39,7 @@ async def test_a_killed_worker_costs_no_batch_and_the_next_one_gets_a_new_worker
     os.kill(first, signal.SIGKILL)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and _alive(first):
-        time.sleep(0.05)
+        await asyncio.sleep(0.05)
     assert await worker.measure(TEXTS, VOCABULARY) == text_features(TEXTS, VOCABULARY)  # measured in a thread
     assert worker.restarts == 1
     assert await worker.measure(TEXTS, VOCABULARY) == text_features(TEXTS, VOCABULARY)  # a new worker, sent it again
@@ -49,6 +53,38 @@ async def test_a_vocabulary_the_worker_let_go_is_sent_again(worker: ProcessTextF
         await worker.measure(texts, vocabulary)
     assert await worker.measure(texts, vocabularies[0]) == text_features(texts, vocabularies[0])
     assert await worker.measure(texts, vocabularies[-1]) == text_features(texts, vocabularies[-1])
+
+
+SERVICE = """
+import asyncio, time
+from claystream_monitor.adapters.text_process import ProcessTextFeatures
+
+async def main():
+    features = ProcessTextFeatures()
+    await features.measure(["a b c"], frozenset({"a"}))
+    print(features.worker_pids()[0], flush=True)
+    time.sleep(120)
+
+if __name__ == "__main__":
+    asyncio.run(main())
+"""
+
+
+def test_the_worker_does_not_outlive_a_service_killed_with_sigkill(tmp_path: Path) -> None:
+    script = tmp_path / "service.py"
+    script.write_text(SERVICE)
+    service = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    try:
+        worker_pid = int(service.stdout.readline())  # type: ignore[union-attr]
+        assert _alive(worker_pid)
+        service.kill()
+        service.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and _alive(worker_pid):
+            time.sleep(0.1)
+        assert not _alive(worker_pid), "an orphaned worker would hold ~50 MB until the machine restarts"
+    finally:
+        service.kill()
 
 
 def _alive(pid: int) -> bool:

@@ -14,6 +14,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import os
+import select
+import threading
+import time
 import uuid
 import weakref
 from collections import OrderedDict
@@ -42,10 +46,33 @@ def measure_in_worker(vocabulary_id: str, vocabulary: frozenset[str] | None, tex
     return text_features(texts, known)
 
 
+def exit_with(service_pid: int) -> None:
+    """The worker's initializer: it exits when the service process is gone, even killed with SIGKILL (its call
+    queue would never close: the worker holds both ends), and with it the fork server."""
+
+    def watch() -> None:
+        try:
+            handle = os.pidfd_open(service_pid)
+        except OSError:  # gone already, or no pidfd (Linux < 5.3): poll
+            while True:
+                try:
+                    os.kill(service_pid, 0)
+                except ProcessLookupError:
+                    os._exit(0)
+                except PermissionError:
+                    pass
+                time.sleep(1.0)
+        select.select([handle], [], [])  # readable once the process has exited
+        os._exit(0)
+
+    threading.Thread(target=watch, name="exit-with-service", daemon=True).start()
+
+
 class ProcessTextFeatures:
     """The :class:`~claystream_monitor.services.ports.TextFeatures` port on one worker process (started by
     the first batch that needs it, through a fork server: the worker does not inherit the service's
-    threads and sockets)."""
+    threads and sockets).  As with any multiprocessing start method but fork, the entry point must guard its
+    main code (``if __name__ == "__main__"``), as uvicorn's console script and ``python -m uvicorn`` do."""
 
     def __init__(self) -> None:
         self._pool: ProcessPoolExecutor | None = None
@@ -77,7 +104,8 @@ class ProcessTextFeatures:
 
     def _worker(self) -> ProcessPoolExecutor:
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("forkserver"))
+            self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("forkserver"),
+                                             initializer=exit_with, initargs=(os.getpid(),))
             self._sent = set()
         return self._pool
 
