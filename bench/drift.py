@@ -208,7 +208,7 @@ async def watch(mongo_url: str, db_name: str, total: int, monitor: subprocess.Po
                 workers_first = {pid: cpu_seconds(pid) for pid in descendants(monitor.pid)}
             if counted >= total:
                 break
-            await asyncio.sleep(0.5)  # the span is read off the buckets; polling only finds the end
+            await asyncio.sleep(1.0)  # the span is read off the buckets; polling only finds the end (each read costs the monitor)
     cpu_busy: dict[str, float] = {}
     if cpu_first is not None:
         wall = max(1e-9, time.monotonic() - cpu_first[1])

@@ -149,7 +149,7 @@ async def _window(
     return outcome, parked
 
 
-OBSERVE_CHUNK = 500  # texts measured per worker call: the window takes one chunk while the next is measured
+OBSERVE_CHUNK = 250  # texts a worker call: the window takes one chunk while the next is measured (docs/PERFORMANCE.md)
 
 
 async def _observe(
