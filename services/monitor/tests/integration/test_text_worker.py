@@ -4,6 +4,7 @@ vocabularies than it was sent."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import signal
 import subprocess
@@ -12,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+from claystream_monitor.adapters import text_process
 from claystream_monitor.adapters.text_process import VOCABULARIES_KEPT, ProcessTextFeatures
 from claystream_monitor.drift.text import text_features
 
@@ -53,6 +55,20 @@ async def test_a_vocabulary_the_worker_let_go_is_sent_again(worker: ProcessTextF
         await worker.measure(texts, vocabulary)
     assert await worker.measure(texts, vocabularies[0]) == text_features(texts, vocabularies[0])
     assert await worker.measure(texts, vocabularies[-1]) == text_features(texts, vocabularies[-1])
+
+
+async def test_a_new_vocabulary_is_never_taken_for_a_collected_one(
+    worker: ProcessTextFeatures, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Vocabularies are known by identity.  Every set at one address, as if each took a collected one's place:
+    each still gets its own id, so the worker never measures under another one's words."""
+    monkeypatch.setattr(text_process, "id", lambda _: 4096, raising=False)
+    texts = ["alpha beta gamma", "delta"]
+    for round_ in range(4):
+        vocabulary = frozenset({"alpha", "beta"} if round_ % 2 else {"delta"})
+        assert await worker.measure(texts, vocabulary) == text_features(texts, vocabulary)
+        del vocabulary
+        gc.collect()
 
 
 SERVICE = """
