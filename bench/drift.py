@@ -279,7 +279,10 @@ def main() -> None:
              "--port", str(port), "--no-access-log"], env=env, stdout=log_file, stderr=subprocess.STDOUT, cwd=ROOT,
         )
         log("monitor started; consuming the backlog ...")
-        pids = {"monitor": monitor.pid, **state_pids(stack.state_dir)}
+        pids: dict[str, int] = {}
+        for name, pid in {"monitor": monitor.pid, **state_pids(stack.state_dir)}.items():
+            if pid not in pids.values():  # nx-27017's launcher pid file and its own name one process
+                pids[name] = pid
         result = asyncio.run(watch(stack.ports.mongo_url, "bench", total, monitor, f"http://127.0.0.1:{port}/metrics",
                                    timeout_s=420, pids=pids))
         worker_rss_mb = sum(peak_rss_mb(pid) for pid in descendants(monitor.pid))
