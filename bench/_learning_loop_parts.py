@@ -24,6 +24,7 @@ from claystream_common.datasets import record_id_for
 from claystream_common.events import decode_event
 from claystream_common.topics import Topic
 from claystream_devstack.processes import cpu_seconds, free_port, read_pid, state_pids
+from claystream_devstack.processes import peak_rss_mb as process_peak_rss_mb
 from claystream_devstack.servers import EmbeddedStack, StackPorts
 from claystream_devstack.services import SERVICE_BY_NAME, ServiceLauncher
 from sklearn.metrics import accuracy_score, f1_score
@@ -224,8 +225,6 @@ async def wait_quiet(state: Path, *, below: float = 0.15, window_s: float = 1.0,
 
 
 def peak_rss_mb(state: Path, name: str = "trainer") -> float | None:
-    from claystream_devstack.processes import peak_rss_mb as process_peak_rss_mb
-
     pid = read_pid(state, name)
     if pid is None:
         return None

@@ -23,7 +23,7 @@ import numpy as np
 from claystream_monitor.drift import statistics as st
 from claystream_monitor.drift.hysteresis import AlertState, HysteresisPolicy, Transition
 from claystream_monitor.drift.reference import Embed, Observation, Reference, build_reference
-from claystream_monitor.drift.text import oov_share, tokenize
+from claystream_monitor.drift.text import text_feature
 
 MULTI_LABEL_CHECK = "label_rates"  # joins the family of checks only for models that predict label sets
 PREDICTION_CHECKS = ("label_distribution", "score_distribution", "text_length", "oov_share", "embedding_drift", "low_confidence")
@@ -200,11 +200,8 @@ class ModelMonitor:
                     self.use_reference(frozen)
                     vocabulary = frozen.vocabulary
                 continue
-            if features is not None:
-                length, oov = features[position]
-            else:
-                tokens = tokenize(observation.text)
-                length, oov = len(tokens), oov_share(tokens, vocabulary or frozenset())
+            length, oov = (features[position] if features is not None
+                           else text_feature(observation.text, vocabulary or frozenset()))
             self._window.append(_Seen(observation, length, oov))
             self._since_evaluation += 1
             if len(self._window) >= self.config.window_size and self._since_evaluation >= self.config.stride:

@@ -39,12 +39,14 @@ def oov_share(tokens: list[str], vocabulary: frozenset[str]) -> float:
     return len(distinct.difference(vocabulary)) / len(distinct)
 
 
+def text_feature(text: str, vocabulary: frozenset[str]) -> tuple[int, float]:
+    """A text's (token count, out-of-vocabulary share) under ``vocabulary``: what a model's window keeps of a
+    prediction's text."""
+    tokens = tokenize(text)
+    return len(tokens), oov_share(tokens, vocabulary)
+
+
 def text_features(texts: Sequence[str], vocabulary: frozenset[str]) -> list[tuple[int, float]]:
-    """Each text's (token count, out-of-vocabulary share) under ``vocabulary``: what a model's window keeps of
-    a prediction's text.  A pure function of its arguments, so another process can measure it (see
+    """``text_feature`` of each text.  A pure function of its arguments, so another process can measure it (see
     ``adapters/text_process.py``) and get the same numbers."""
-    features = []
-    for text in texts:
-        tokens = tokenize(text)
-        features.append((len(tokens), oov_share(tokens, vocabulary)))
-    return features
+    return [text_feature(text, vocabulary) for text in texts]
