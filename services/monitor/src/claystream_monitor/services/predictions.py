@@ -68,18 +68,24 @@ async def record_predictions(events: list[Envelope[PredictionLogged]], *, ports:
     event_ids = [str(e.event_id) for e in events]
     unseen = engine.unseen(event_ids)
     by_key: dict[ModelKey, list[Envelope[PredictionLogged]]] = defaultdict(list)
+    ids_by_key: dict[ModelKey, list[str]] = defaultdict(list)  # formatted once: a UUID's str() is Python code
     for event, event_id in zip(events, event_ids, strict=True):
         if event_id in unseen:
             unseen.discard(event_id)  # a duplicate inside the batch counts once
-            by_key[ModelKey(event.workspace, event.data.model, event.data.model_version)].append(event)
+            key = ModelKey(event.workspace, event.data.model, event.data.model_version)
+            by_key[key].append(event)
+            ids_by_key[key].append(event_id)
     # Models are independent (each has its own window, checkpoint and lock; order is kept within a model):
     # the models sharing a partition are handled at the same time, so one model's storage round trips
     # overlap another's window work.
-    results = await asyncio.gather(*(_record_model_batch(key, batch, ports=ports) for key, batch in by_key.items()))
+    results = await asyncio.gather(*(_record_model_batch(key, batch, ids_by_key[key], ports=ports)
+                                     for key, batch in by_key.items()))
     return [evaluation for evaluations in results for evaluation in evaluations]
 
 
-async def _record_model_batch(key: ModelKey, batch: list[Envelope[PredictionLogged]], *, ports: PredictionPorts) -> list[Evaluation]:
+async def _record_model_batch(
+    key: ModelKey, batch: list[Envelope[PredictionLogged]], event_ids: list[str], *, ports: PredictionPorts,
+) -> list[Evaluation]:
     """Storage that is idempotent by itself (the bucket keyed by its first event id, the join SET), and the
     window under the model's checkpoint (engine.apply): events it counted before are fenced, traffic is
     counted in the same checkpoint, so a batch redelivered after a crash or a rebalance counts once.
@@ -90,7 +96,6 @@ async def _record_model_batch(key: ModelKey, batch: list[Envelope[PredictionLogg
     memory and restores it from its checkpoint) and the retried batch concludes again, under the same
     names (services/alerts.py).  Concluding after the checkpoint lost the alerts of a batch whose
     conclusion failed: its retry was fenced."""
-    event_ids = [str(e.event_id) for e in batch]  # formatted once here: a UUID's str() is Python code
     observations = [
         Observation(e.data.request_id, e.data.predicted_label, confidence(e.data.scores, e.data.predicted_label),
                     e.data.text, tuple(e.data.predicted_labels) if e.data.predicted_labels is not None else None)
