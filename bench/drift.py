@@ -24,6 +24,7 @@ import json
 import math
 import os
 import random
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -262,6 +263,7 @@ def main() -> None:
     stack = EmbeddedStack(workdir / "stack", StackPorts(kafka=free_port(), mongo=free_port(), redis=free_port()))
     sink = Sink()
     monitor: subprocess.Popen[bytes] | None = None
+    measured = False
     try:
         stack.start()
         asyncio.run(register_datasets(stack.ports.mongo_url, "bench", list(streams)))
@@ -287,6 +289,7 @@ def main() -> None:
                                    timeout_s=420, pids=pids))
         worker_rss_mb = sum(peak_rss_mb(pid) for pid in descendants(monitor.pid))
         monitor_rss_mb = peak_rss_mb(monitor.pid)
+        measured = True
     finally:
         if monitor is not None:
             monitor.terminate()
@@ -296,6 +299,10 @@ def main() -> None:
                 monitor.kill()
         stack.stop()
         sink.server.shutdown()
+        if measured:  # 40-odd MB of embeddings and stores a run; kept, with the monitor's log, when a run failed
+            shutil.rmtree(workdir, ignore_errors=True)
+        else:
+            log(f"the run failed: its files and the monitor's log are kept in {workdir}")
 
     buckets = result["buckets"]
     processed = sum(b["count"] for b in buckets)

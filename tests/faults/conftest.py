@@ -33,10 +33,11 @@ def fast_env() -> dict[str, str]:
 
 
 @contextmanager
-def private_system(state_dir: Path, names: tuple[str, ...]) -> Iterator[ServiceLauncher]:
+def private_system(state_dir: Path, names: tuple[str, ...], *, extra_env: dict[str, str] | None = None,
+                   ) -> Iterator[ServiceLauncher]:
     stack = EmbeddedStack(state_dir, StackPorts(kafka=free_port(), mongo=free_port(), redis=free_port()))
     stack.start()
-    launcher = ServiceLauncher(stack, extra_env=fast_env())
+    launcher = ServiceLauncher(stack, extra_env=fast_env() | (extra_env or {}))
     launcher.ports = {spec.name: free_port() for spec in SERVICES}
     try:
         launcher.start(names, timeout_s=180)

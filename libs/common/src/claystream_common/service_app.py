@@ -15,7 +15,7 @@ from claystream_common.metrics import READY, HttpMetrics, metrics_response
 from claystream_common.request_guards import BodyLimit, OperatorOnly
 from claystream_common.runtime import standard_checks
 from claystream_common.settings import BaseAppSettings
-from claystream_common.telemetry import instrument_fastapi, setup_telemetry
+from claystream_common.telemetry import flush_telemetry, instrument_fastapi, setup_telemetry
 
 ReadinessCheck = Callable[[], Awaitable[object]]
 
@@ -99,7 +99,10 @@ def create_service_app(
             yield
         finally:
             gc.unfreeze()  # what start-up built may be collected again once stopped (tests start many apps)
-            await stop(app)
+            try:
+                await stop(app)
+            finally:
+                await asyncio.to_thread(flush_telemetry)  # the spans of the last seconds, stop's own included
 
     app = FastAPI(title=title, version="0.1.0", description=description, lifespan=lifespan)
     app.add_middleware(OperatorOnly, settings=settings)

@@ -86,6 +86,17 @@ def setup_telemetry(
     return provider
 
 
+def flush_telemetry(timeout_millis: int = 5000) -> bool:
+    """Export the spans still queued in the batch processors, at a service's shutdown.
+
+    The SDK flushes at interpreter exit, but a service stopped by SIGTERM never gets there: uvicorn raises the
+    caught signal again once its graceful shutdown is done, and the process ends by it without running exit
+    hooks.  Flushing (not shutting down: tests start many apps on the one process-wide provider) in the
+    lifespan keeps the last seconds of every trace across deploys and restarts."""
+    provider = _installed_provider
+    return True if provider is None else bool(provider.force_flush(timeout_millis))
+
+
 def _instrument_clients() -> None:
     """Auto-instrument PyMongo and redis-py where the instrumentations are installed."""
     for name, module, cls in (
