@@ -131,7 +131,20 @@ class DatasetSpec(BaseModel):
     def _questions_fit_dataset(self) -> "DatasetSpec":
         for question in self.questions:
             question_type(question).check_in_dataset(question, self)
+        learned, text = self.trainer.question, self.trainer.text_field
+        if learned is not None:
+            question = self.question(learned)
+            if question is None or question_type(question).training_kind is None:
+                learnable = [q.name for q in self.questions if question_type(q).training_kind is not None]
+                raise ValueError(f"trainer.question: {learned!r} is not a question the trainer can learn (here: {learnable})")
+        if text is not None and self.field(text) is None:
+            raise ValueError(f"trainer.text_field: {text!r} is not a field of the dataset ({[f.name for f in self.fields]})")
         return self
+
+    @classmethod
+    def unknown_settings(cls, body: dict[str, object]) -> list[str]:
+        """Keys of a create or update body that are no setting (a typo would otherwise be dropped without a word)."""
+        return sorted(key for key in body if key not in cls.model_fields)
 
     def field(self, name: str) -> FieldSpec | None:
         return next((f for f in self.fields if f.name == name), None)

@@ -19,8 +19,10 @@ from claystream.settings import (
     IntegerMetadataProperty,
     LabelQuestion,
     MultiLabelQuestion,
+    RankingQuestion,
     RatingQuestion,
     Settings,
+    SpanQuestion,
     TaskDistribution,
     TermsMetadataProperty,
     TextField,
@@ -32,7 +34,7 @@ from claystream.training import prepare_for_training
 __all__ = [
     "ApiError", "ClaystreamError", "Client", "Conflict", "Filter", "FloatMetadataProperty", "Forbidden",
     "IntegerMetadataProperty", "LabelQuestion", "LogResult", "MultiLabelQuestion", "NotFound", "Query",
-    "RatingQuestion", "Record", "Response", "Settings", "Suggestion", "TaskDistribution", "TermsMetadataProperty", "TextField", "TextQuestion",
+    "RankingQuestion", "RatingQuestion", "Record", "Response", "Settings", "SpanQuestion", "Suggestion", "TaskDistribution", "TermsMetadataProperty", "TextField", "TextQuestion",
     "Unauthorized", "ValidationFailed", "VectorField", "prepare_for_training",
 ]
 __version__ = "0.2.0"

@@ -278,14 +278,16 @@ class Client:
         ``response_status`` (submitted, draft, discarded, pending) looks at every annotator's
         answers for an admin key (pending: nobody answered); ``query``, ``limit``; pages are as
         large as the server allows (``records_page_max``) unless ``page_size`` is smaller."""
-        from claystream.loading import load_records, records_to_dataset
+        from claystream.flat import records_to_dataset
+        from claystream.loading import load_records
 
+        settings = self.datasets.get(dataset).settings  # the columns follow the settings, whatever was answered so far
         http = self._annotate_http()
         limit = int(self.limits("annotate")["records_page_max"])
         options["page_size"] = min(int(options.get("page_size") or limit), limit)
         items = load_records(lambda path, params: self._call(http, "GET", path, params=params),
                              workspace=self.workspace, dataset=dataset, **options)
-        return records_to_dataset(items)
+        return records_to_dataset(settings, items)
 
     def prepare_for_training(self, dataset: Any, **options: Any) -> Any:
         """A text/label ``datasets.Dataset`` from a loaded dataset (or its name)."""

@@ -167,10 +167,16 @@ class DatasetRecords:
         rows, total = rows_of(records)
         rows = (as_row(row) for row in rows)
         checked_first = total is not None
+        # answers checked against their record's text (spans) are dry-run with the fields the record will have
+        with_fields = any(getattr(q, "checked_against_text", False) for q in self.dataset.settings.questions)
+
+        def responses_of(row: Any, index: int) -> Iterator[dict[str, Any]]:
+            for response in _responses_of(row):
+                yield {**response, "index": index, **({"fields": mapper(row).get("fields")} if with_fields else {})}
+
         if checked_first:
             everything = (
-                {**response, "index": index}
-                for index, row in enumerate(rows_of(records)[0]) for response in _responses_of(as_row(row))
+                response for index, row in enumerate(rows_of(records)[0]) for response in responses_of(as_row(row), index)
             )
             self._check_responses(everything, import_max)
 
@@ -180,11 +186,10 @@ class DatasetRecords:
                 mapped, pending = [], []
                 for position, row in enumerate(batch):
                     mapped.append(mapper(row))
-                    for response in _responses_of(row):
-                        pending.append({**response, "index": offset + position})
+                    pending.extend(responses_of(row, offset + position))
                 if not checked_first:
                     self._check_responses(pending, import_max)
-                answers.extend(pending)
+                answers.extend({k: v for k, v in answer.items() if k != "fields"} for answer in pending)
                 offset += len(batch)
                 yield from mapped
 

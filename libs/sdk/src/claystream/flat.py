@@ -9,41 +9,30 @@ from __future__ import annotations
 
 from typing import Any
 
-from claystream.settings import LabelQuestion, RatingQuestion, Settings, TermsMetadataProperty
-
-
-def _value_type(question: Any, arrow: bool) -> Any:
-    if not arrow:
-        return None
-    from datasets import Sequence, Value
-
-    if isinstance(question, LabelQuestion) and question.kind == "multi_label":
-        return Sequence(Value("string"))
-    if isinstance(question, RatingQuestion):
-        return Value("int64")
-    return Value("string")
+from claystream.settings import Settings
 
 
 def dataset_features(settings: Settings, *, arrow: bool = False) -> Any:
     """Column names (``arrow=False``) or ``datasets.Features`` in the same order."""
     columns: dict[str, Any] = {}
     if arrow:
+        import datasets
         from datasets import Features, Sequence, Value
 
-        string, number = Value("string"), Value("float64")
+        string, number, integer = Value("string"), Value("float64"), Value("int64")
     else:
         Features = dict  # noqa: N806
         Sequence = lambda inner: None  # noqa: E731, N806
-        string = number = None
+        string = number = integer = None
     for name in ("id", "external_id", "status"):
         columns[name] = string
     for field in settings.fields:
         columns[field.name] = string
     for prop in settings.metadata:
-        columns[f"metadata.{prop.name}"] = string if isinstance(prop, TermsMetadataProperty) else number
+        columns[f"metadata.{prop.name}"] = {"terms": string, "integer": integer, "float": number}[prop.kind]
     for question in settings.questions:
-        value = _value_type(question, arrow)
-        columns[f"{question.name}.responses"] = Sequence(value) if arrow else None
+        value = question.value_feature(datasets) if arrow else None
+        columns[f"{question.name}.responses"] = [value] if arrow else None
         columns[f"{question.name}.responses.users"] = Sequence(string) if arrow else None
         columns[f"{question.name}.suggestion"] = value
         columns[f"{question.name}.suggestion.score"] = number
@@ -60,8 +49,7 @@ def flat_row(settings: Settings, item: dict[str, Any]) -> dict[str, Any]:
     for field in settings.fields:
         row[field.name] = fields.get(field.name)
     for prop in settings.metadata:
-        value = metadata.get(prop.name)
-        row[f"metadata.{prop.name}"] = value if value is None or isinstance(prop, TermsMetadataProperty) else float(value)
+        row[f"metadata.{prop.name}"] = metadata.get(prop.name)  # stored as its property's type: kept as it is
     suggestions = {s.get("question"): s for s in item.get("suggestions") or []}
     submitted = [r for r in item.get("responses") or [] if r.get("status") == "submitted"]
     for question in settings.questions:
@@ -76,3 +64,12 @@ def flat_row(settings: Settings, item: dict[str, Any]) -> dict[str, Any]:
     for vector in settings.vectors:
         row[f"vectors.{vector.name}"] = vectors.get(vector.name)
     return row
+
+
+def records_to_dataset(settings: Settings, items: list[dict[str, Any]]) -> Any:
+    """A ``datasets.Dataset`` of :func:`flat_row` rows with the settings' columns (also when empty)."""
+    from datasets import Dataset
+
+    features = dataset_features(settings, arrow=True)
+    rows = [flat_row(settings, item) for item in items]
+    return Dataset.from_list(rows, features=features) if rows else Dataset.from_dict({c: [] for c in features}, features=features)

@@ -1,9 +1,4 @@
-"""Annotate's records API → a flat ``datasets.Dataset``.
-
-Columns: ``id``, ``external_id``, ``status``, one column per field, ``metadata.<name>``, and per
-question ``<q>.responses`` (submitted values), ``<q>.responses.users``, ``<q>.suggestion``,
-``<q>.suggestion.score``, ``<q>.suggestion.agent``.
-"""
+"""Annotate's records API, page by page (the flat rows and their columns: :mod:`claystream.flat`)."""
 
 from __future__ import annotations
 
@@ -56,43 +51,3 @@ def iter_records(
         after = page.get("next_after")
         if not after:
             return
-
-
-def flatten_record(item: dict[str, Any]) -> dict[str, Any]:
-    row: dict[str, Any] = {
-        "id": item.get("id"),
-        "external_id": item.get("external_id"),
-        "status": item.get("status"),
-    }
-    for name, value in (item.get("fields") or {}).items():
-        row[name] = value
-    for name, value in (item.get("metadata") or {}).items():
-        row[f"metadata.{name}"] = value
-    for response in item.get("responses") or []:
-        if response.get("status") != "submitted":
-            continue
-        for question, value in (response.get("values") or {}).items():
-            row.setdefault(f"{question}.responses", []).append(value)
-            row.setdefault(f"{question}.responses.users", []).append(str(response.get("user_id")))
-    for suggestion in item.get("suggestions") or []:
-        question = suggestion.get("question")
-        row[f"{question}.suggestion"] = suggestion.get("value")
-        row[f"{question}.suggestion.score"] = suggestion.get("score")
-        row[f"{question}.suggestion.agent"] = suggestion.get("agent")
-    return row
-
-
-def records_to_dataset(items: list[dict[str, Any]]) -> Any:
-    from datasets import Dataset
-
-    rows = [flatten_record(item) for item in items]
-    columns: dict[str, None] = {}
-    for row in rows:
-        columns.update(dict.fromkeys(row))
-    for row in rows:  # same columns everywhere; missing answers are empty lists / None
-        for column in columns:
-            if column not in row:
-                row[column] = [] if column.endswith((".responses", ".responses.users")) else None
-    if not rows:
-        return Dataset.from_dict({"id": [], "external_id": [], "status": []})
-    return Dataset.from_list(rows)

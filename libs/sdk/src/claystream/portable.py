@@ -47,7 +47,11 @@ def dataset_from_disk(datasets: Datasets, path: str | Path, *, name: str | None,
     folder = Path(path)
     body = json.loads((folder / "settings.json").read_text())
     dataset = datasets.create(name or body["name"], workspace, settings=Settings.from_body(body))
-    dataset.records.log(_records_from(folder))
+    try:
+        dataset.records.log(_records_from(folder))
+    except BaseException:  # all or nothing: a failed import leaves no half-filled dataset under the name
+        dataset.delete()
+        raise
     return dataset
 
 

@@ -18,6 +18,10 @@ class TextField:
         return {"name": self.name, "title": self.title, "required": self.required, "use_markdown": self.use_markdown}
 
 
+def _string(datasets: Any) -> Any:
+    return datasets.Value("string")
+
+
 @dataclass
 class LabelQuestion:
     name: str
@@ -29,21 +33,48 @@ class LabelQuestion:
     def to_body(self) -> dict[str, Any]:
         return {"name": self.name, "title": self.title, "type": self.kind, "labels": list(self.labels), "required": self.required}
 
+    @classmethod
+    def from_body(cls, body: dict[str, Any]) -> Any:
+        return cls(body["name"], list(body.get("labels") or []), body.get("title"), body.get("required", True))
+
+    def value_feature(self, datasets: Any) -> Any:
+        """The ``datasets`` feature of one answer (``datasets`` is the imported module)."""
+        return _string(datasets)
+
 
 @dataclass
 class MultiLabelQuestion(LabelQuestion):
     kind = "multi_label"
 
+    def value_feature(self, datasets: Any) -> Any:
+        return datasets.Sequence(_string(datasets))
+
 
 @dataclass
 class RatingQuestion:
+    """Ratings are the integers 1..N (2 ≤ N ≤ 10): ``values`` must be exactly that run (other values are
+    refused here, not silently stored as another scale)."""
+
     name: str
     values: list[int] = field(default_factory=lambda: [1, 2, 3, 4, 5])
     title: str | None = None
     required: bool = True
+    kind = "rating"
+
+    def __post_init__(self) -> None:
+        values = list(self.values)
+        if not 2 <= len(values) <= 10 or values != list(range(1, len(values) + 1)):
+            raise ValueError(f"rating question {self.name!r}: values must be 1, 2, ... N with 2 <= N <= 10, not {values}")
 
     def to_body(self) -> dict[str, Any]:
-        return {"name": self.name, "title": self.title, "type": "rating", "rating_max": max(self.values), "required": self.required}
+        return {"name": self.name, "title": self.title, "type": self.kind, "rating_max": max(self.values), "required": self.required}
+
+    @classmethod
+    def from_body(cls, body: dict[str, Any]) -> Any:
+        return cls(body["name"], list(range(1, int(body["rating_max"]) + 1)), body.get("title"), body.get("required", True))
+
+    def value_feature(self, datasets: Any) -> Any:
+        return datasets.Value("int64")
 
 
 @dataclass
@@ -52,9 +83,65 @@ class TextQuestion:
     title: str | None = None
     required: bool = True
     use_markdown: bool = False
+    kind = "text"
 
     def to_body(self) -> dict[str, Any]:
-        return {"name": self.name, "title": self.title, "type": "text", "required": self.required}
+        return {"name": self.name, "title": self.title, "type": self.kind, "required": self.required}
+
+    @classmethod
+    def from_body(cls, body: dict[str, Any]) -> Any:
+        return cls(body["name"], body.get("title"), body.get("required", True))
+
+    def value_feature(self, datasets: Any) -> Any:
+        return _string(datasets)
+
+
+@dataclass
+class SpanQuestion:
+    """Labelled character ranges over one text ``field`` (named entities): answers are lists of
+    ``{"start", "end", "label"}`` (Python string offsets, ``end`` exclusive)."""
+
+    name: str
+    field: str
+    labels: list[str]
+    allow_overlapping: bool = False
+    title: str | None = None
+    required: bool = True
+    kind = "span"
+    checked_against_text = True  # an answer's offsets are checked against its record's field
+
+    def to_body(self) -> dict[str, Any]:
+        return {"name": self.name, "title": self.title, "type": self.kind, "labels": list(self.labels), "field": self.field,
+                "allow_overlap": self.allow_overlapping, "required": self.required}
+
+    @classmethod
+    def from_body(cls, body: dict[str, Any]) -> Any:
+        return cls(body["name"], str(body.get("field") or ""), list(body.get("labels") or []), bool(body.get("allow_overlap")),
+                   body.get("title"), body.get("required", True))
+
+    def value_feature(self, datasets: Any) -> Any:
+        return [{"start": datasets.Value("int64"), "end": datasets.Value("int64"), "label": _string(datasets)}]
+
+
+@dataclass
+class RankingQuestion:
+    """Order every one of ``values``, best first, without ties."""
+
+    name: str
+    values: list[str]
+    title: str | None = None
+    required: bool = True
+    kind = "ranking"
+
+    def to_body(self) -> dict[str, Any]:
+        return {"name": self.name, "title": self.title, "type": self.kind, "labels": list(self.values), "required": self.required}
+
+    @classmethod
+    def from_body(cls, body: dict[str, Any]) -> Any:
+        return cls(body["name"], list(body.get("labels") or []), body.get("title"), body.get("required", True))
+
+    def value_feature(self, datasets: Any) -> Any:
+        return datasets.Sequence(_string(datasets))
 
 
 @dataclass
@@ -104,7 +191,9 @@ class TaskDistribution:
     min_submitted: int = 1
 
 
-QUESTION_TYPES: dict[str, Any] = {"label": LabelQuestion, "multi_label": MultiLabelQuestion}
+QUESTION_TYPES: dict[str, Any] = {
+    kind.kind: kind for kind in (LabelQuestion, MultiLabelQuestion, RatingQuestion, TextQuestion, SpanQuestion, RankingQuestion)
+}
 METADATA_TYPES: dict[str, Any] = {"terms": TermsMetadataProperty, "integer": IntegerMetadataProperty,
                                   "float": FloatMetadataProperty}
 
@@ -135,14 +224,10 @@ class Settings:
 
     @classmethod
     def from_body(cls, body: dict[str, Any]) -> Settings:
-        questions: list[Any] = []
-        for q in body.get("questions") or []:
-            if q["type"] in QUESTION_TYPES:
-                questions.append(QUESTION_TYPES[q["type"]](q["name"], list(q.get("labels") or []), q.get("title"), q.get("required", True)))
-            elif q["type"] == "rating":
-                questions.append(RatingQuestion(q["name"], list(range(1, int(q["rating_max"]) + 1)), q.get("title"), q.get("required", True)))
-            else:
-                questions.append(TextQuestion(q["name"], q.get("title"), q.get("required", True)))
+        unknown = [q["type"] for q in body.get("questions") or [] if q["type"] not in QUESTION_TYPES]
+        if unknown:  # never read one as another type: sent back (dataset.update), that would change the dataset
+            raise ValueError(f"question types {unknown} are unknown to this SDK (knows {sorted(QUESTION_TYPES)}): upgrade it")
+        questions = [QUESTION_TYPES[q["type"]].from_body(q) for q in body.get("questions") or []]
         metadata = []
         for m in body.get("metadata_properties") or []:
             kind = METADATA_TYPES[m["type"]]

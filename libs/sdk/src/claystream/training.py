@@ -33,7 +33,7 @@ def prepare_for_training(
 
     responses = f"{question}.responses"
     suggestion = f"{question}.suggestion"
-    missing = [c for c in (text_field,) if c not in dataset.column_names]
+    missing = [c for c in (text_field, responses) if c not in dataset.column_names]
     if missing:
         raise ValueError(f"column {missing[0]!r} not in the dataset (columns: {', '.join(dataset.column_names)})")
     texts, labels = [], []

@@ -71,3 +71,15 @@ def test_flat_rows_have_the_settings_columns() -> None:
     assert list(row) == dataset_features(settings)
     assert row["metadata.year"] == 1999.0 and row["sentiment.responses"] == ["neg"] and row["sentiment.responses.users"] == ["u1"]
     assert row["sentiment.suggestion"] == "pos" and row["sentiment.suggestion.score"] == 0.9
+
+
+@pytest.mark.parametrize("values", [[0, 1, 2, 3, 4], [2, 4, 6], [1], list(range(1, 12)), [1, 3, 2]])
+def test_rating_values_other_than_one_to_n_are_refused_not_rescaled(values: list[int]) -> None:
+    with pytest.raises(ValueError, match="values must be 1, 2, ... N"):
+        RatingQuestion("quality", values)
+
+
+def test_a_question_type_the_sdk_does_not_know_is_an_error_not_a_text_question() -> None:
+    body = {"name": "d", "fields": [{"name": "text"}], "questions": [{"name": "q", "type": "polygon", "labels": []}]}
+    with pytest.raises(ValueError, match="polygon"):
+        Settings.from_body(body)

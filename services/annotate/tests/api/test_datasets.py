@@ -46,3 +46,47 @@ async def test_training_events_listed(annotate: Annotate) -> None:
     await on_model_event(event, model_events=annotate.deps.model_events, datasets=annotate.deps.datasets)
     answer = (await annotate.owner.get(f"{BASE}/default/datasets/reviews/training")).json()
     assert [(e["type"], e["data"]["run_id"]) for e in answer] == [("training.started", "r1")]
+
+
+async def test_a_question_keeps_what_its_stored_answers_were_given_to(annotate: Annotate) -> None:
+    """Changing a rating into a ranking under stored answers left the metrics page failing (500) and the answers
+    impossible to discard; a dropped label or a lower rating_max left answers outside the question."""
+    questions = [{"name": "sentiment", "type": "label", "labels": ["pos", "neg"]}, {"name": "stars", "type": "rating", "rating_max": 5},
+                 {"name": "entities", "type": "span", "labels": ["PER", "LOC"], "field": "text"}]
+    await annotate.dataset(name="kept", fields=[{"name": "text"}, {"name": "title", "required": False}], questions=questions)
+    url = f"{BASE}/default/datasets/kept"
+
+    def changed(index: int, **update: object) -> dict[str, object]:
+        return {"questions": [q | update if i == index else q for i, q in enumerate(questions)]}
+
+    refused = {
+        "questions.1.type": changed(1, type="ranking", labels=["x", "y"], rating_max=None),
+        "questions.2.field": changed(2, field="title"),
+        "questions.0.labels": changed(0, labels=["pos", "mixed"]),
+        "questions.1.rating_max": changed(1, rating_max=3),
+    }
+    for field, body in refused.items():
+        answer = await annotate.owner.patch(url, json=body)
+        assert answer.status_code == 422 and field in answer.text, (field, answer.text)
+    grown = await annotate.owner.patch(url, json=changed(0, labels=["pos", "neg", "mixed"], title="Tone"))
+    assert grown.status_code == 200 and grown.json()["questions"][0]["labels"] == ["pos", "neg", "mixed"]
+    added = await annotate.owner.patch(url, json={"questions": [*grown.json()["questions"], {"name": "order", "type": "ranking",
+                                                                                              "labels": ["a", "b"]}]})
+    assert added.status_code == 200 and [q["name"] for q in added.json()["questions"]][-1] == "order"
+    assert (await annotate.owner.get(url)).json()["questions"][1]["type"] == "rating"
+
+
+async def test_settings_that_do_not_fit_are_refused_not_dropped(annotate: Annotate) -> None:
+    url = f"{BASE}/default/datasets"
+    for body, field in (
+        ({**DATASET, "name": "typo", "metadata_propertes": []}, "metadata_propertes"),
+        ({**DATASET, "name": "typo", "min_submited": 2}, "min_submited"),
+        ({**DATASET, "name": "typo", "trainer": {"question": "sentimnt"}}, "trainer.question"),
+        ({**DATASET, "name": "typo", "trainer": {"text_field": "txt"}}, "trainer.text_field"),
+    ):
+        answer = await annotate.owner.post(url, json=body)
+        assert answer.status_code == 422 and field in answer.text, (field, answer.text)
+    assert (await annotate.owner.get(f"{url}/typo")).status_code == 404
+    await annotate.dataset(name="fits", trainer={"question": "sentiment", "text_field": "text"})
+    patched = await annotate.owner.patch(f"{url}/fits", json={"guidlines": "x"})
+    assert patched.status_code == 422 and "guidlines" in patched.text

@@ -74,6 +74,11 @@ async def test_response_status_of_anyone_for_admins(annotate: Annotate) -> None:
     assert await ids_of(annotate.owner, response_status="draft", response_scope="any") == [ids[1]]
     assert await ids_of(annotate.owner, response_status="pending", response_scope="any") == [ids[2]]
     assert await ids_of(annotator, response_status="submitted") == [ids[0]]
+    # the bulk view reads the filter's scope too: the owner labelling "pending for anyone" reaches only ids[2]
+    for scope, matched in (("any", 1), ("mine", 3)):
+        dry = await annotate.owner.post(f"{URL}/responses:bulk", json={
+            "filter": {"response_status": "pending", "response_scope": scope}, "values": {"sentiment": "neg"}, "dry_run": True})
+        assert dry.status_code == 200 and dry.json()["matched"] == matched, (scope, dry.text)
     refused = await annotator.get(f"{URL}/records", params={"response_status": "submitted", "response_scope": "any"})
     assert refused.status_code == 403
     key = (await annotate.owner.post(f"{BASE}/default/api-keys", json={"name": "reader", "role": "admin"})).json()["api_key"]
@@ -114,3 +119,22 @@ async def test_update_and_delete_records(annotate: Annotate, publisher: Recordin
             if event.type == "record.deleted"]
     assert sorted(gone) == sorted((i, i, dataset["name"], OWNER) for i in (ids[0], ids[1], ids[3], ids[5], ids[2]))
     assert (await annotate.owner.get(f"{URL}/records/{ids[0]}")).status_code == 404
+
+
+async def test_metadata_and_suggestions_mongodb_cannot_store_are_refused_and_nothing_changes(annotate: Annotate) -> None:
+    """A 64-bit overflow or a NaN reached MongoDB and failed there: a 500, with the items before it already written."""
+    dataset = await annotate.dataset(metadata_properties=[{"name": "genre", "type": "terms"}, {"name": "year", "type": "integer"},
+                                                          {"name": "score", "type": "float"}])
+    ids = await annotate.records(dataset, ["a", "b"])
+    answer = await annotate.owner.patch(f"{URL}/records", content=json.dumps({"items": [
+        {"id": ids[0], "metadata": {"year": 7, "score": "0.5"}},
+        {"id": ids[1], "metadata": {"year": 2**63, "score": float("nan"), "other": 2**64},
+         "suggestions": [{"question": "sentiment", "value": "pos", "agent": {"nested": True}}]},
+    ]}), headers={"Content-Type": "application/json"})
+    assert answer.status_code == 422, answer.text
+    assert [(e["index"], e["field"]) for e in answer.json()["errors"]] == [
+        (1, "metadata.year"), (1, "metadata.score"), (1, "metadata.other"), (1, "suggestions.sentiment.agent")]
+    assert (await annotate.owner.get(f"{URL}/records/{ids[0]}")).json()["metadata"] == {"genre": "drama"}  # all or nothing
+    fine = await annotate.owner.patch(f"{URL}/records", json={"items": [{"id": ids[0], "metadata": {"year": 7.0, "score": "0.5"}}]})
+    assert fine.json() == {"updated": 1}
+    assert (await annotate.owner.get(f"{URL}/records/{ids[0]}")).json()["metadata"] == {"year": 7, "score": 0.5}

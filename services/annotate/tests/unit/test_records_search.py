@@ -102,3 +102,22 @@ async def test_text_search_reads_a_projection_within_a_budget(world: World) -> N
     with pytest.raises(Invalid) as caught:
         await search_records(RecordQuery(q="x" * 201, limit=5), actor=annotator("u1"), **kwargs)
     assert caught.value.field == "q"
+
+
+@pytest.mark.parametrize("values", [
+    [0, 1e999],  # seq infinite (json reads 1e999 as inf)
+    [0, 9223372036854775808],  # seq past what BSON stores
+    [{"$gt": ""}, 0],  # an operator object where the sort key goes
+    [[1, 2], 0],
+    [0.5, "7"],
+    [0.5, True],
+])
+def test_a_crafted_cursor_is_a_malformed_cursor_never_a_query(values: list[object]) -> None:
+    import base64
+    import json
+
+    crafted = base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
+    for sort in ("arrival", "-score"):
+        with pytest.raises(Invalid) as caught:
+            build_query(make_spec(), RecordQuery(after=crafted, sort=sort), "u1")
+        assert (caught.value.field, caught.value.reason) == ("after", "malformed cursor")

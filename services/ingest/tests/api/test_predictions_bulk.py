@@ -37,3 +37,15 @@ async def test_503_when_kafka_is_down(client: httpx.AsyncClient, fake) -> None: 
     fake.publisher.fail = True
     response = await client.post("/api/v1/predictions:bulk", json={"items": [ITEM]})
     assert response.status_code == 503
+
+
+async def test_an_unknown_dataset_is_404_or_with_partial_one_rejected_item(client: httpx.AsyncClient, fake) -> None:  # type: ignore[no-untyped-def]
+    items = [ITEM | {"request_id": "known", "dataset": "reviews"}, ITEM | {"request_id": "lost", "dataset": "nope"}, ITEM]
+    whole = await client.post("/api/v1/predictions:bulk", json={"items": items})
+    assert (whole.status_code, whole.json()) == (404, {"detail": "dataset 'nope' not found in workspace 'acme'"})
+    assert fake.publisher.published == []
+    partial = await client.post("/api/v1/predictions:bulk", params={"partial": "true"}, json={"items": items})
+    assert partial.status_code == 202, partial.text
+    assert partial.json()["accepted"] == 2
+    assert partial.json()["rejected"] == [{"index": 1, "field": "dataset", "reason": "dataset 'nope' not found in workspace 'acme'"}]
+    assert [d["data"]["request_id"] for d in fake.publisher.documents("predictions")] == ["known", "q"]

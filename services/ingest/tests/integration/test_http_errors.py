@@ -37,7 +37,7 @@ def test_401_403_404_413_422(ingest_server: RunningIngest) -> None:
     too_large = httpx.post(f"{ingest_server.url}/api/v1/datasets/{ingest_server.dataset}/records:bulk", content=huge,
                            headers={"X-API-Key": ingest_server.api_key, "Content-Type": "application/json"}, timeout=30)
     assert too_large.status_code == 413
-    invalid = post(ingest_server, {"items": [RECORD, {"fields": {"text": "x"}, "metadata": {"year": "1999"}}]})
+    invalid = post(ingest_server, {"items": [RECORD, {"fields": {"text": "x"}, "metadata": {"year": "MCMXCIX"}}]})
     assert invalid.status_code == 422
     assert invalid.json()["errors"] == [{"index": 1, "field": "metadata.year", "reason": "must be an integer"}]
 

@@ -72,7 +72,11 @@ def test_a_valid_record_is_normalised() -> None:
                                                      "'horror' is not one of the allowed terms: comedy, drama"}]),
         (GOOD | {"metadata": {"year": 1999.5}}, [{"index": 0, "field": "metadata.year", "reason": "must be an integer"}]),
         (GOOD | {"metadata": {"year": True}}, [{"index": 0, "field": "metadata.year", "reason": "must be an integer"}]),
-        (GOOD | {"metadata": {"rating": "7"}}, [{"index": 0, "field": "metadata.rating", "reason":
+        (GOOD | {"metadata": {"year": 2**63}}, [{"index": 0, "field": "metadata.year", "reason":
+                                                 f"must be an integer from {-2**63} to {2**63 - 1}"}]),
+        (GOOD | {"metadata": {"undeclared": 2**64}}, [{"index": 0, "field": "metadata.undeclared", "reason":
+                                                       f"integers must be from {-2**63} to {2**63 - 1}"}]),
+        (GOOD | {"metadata": {"rating": "seven"}}, [{"index": 0, "field": "metadata.rating", "reason":
                                                  "must be a finite number (float)"}]),
         (GOOD | {"suggestions": {"sentiment": "positive"}},
          [{"index": 0, "field": "suggestions", "reason": "must be a list of suggestion objects"}]),

@@ -28,10 +28,11 @@ class MultiLabelType(QuestionType):
     def normalise(self, spec: QuestionSpec, value: Any, fields: Mapping[str, Any] | None = None) -> Any:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise InvalidValue("must be a list of labels")
-        unknown = [v for v in value if v not in spec.labels]
+        position = {label: index for index, label in enumerate(spec.labels)}  # linear, whatever the sizes
+        unknown = [v for v in value if v not in position]
         if unknown:
             raise InvalidValue(f"unknown labels {unknown}; allowed {spec.labels}")
-        return sorted(set(value), key=spec.labels.index)
+        return sorted(set(value), key=position.__getitem__)
 
     def is_empty(self, spec: QuestionSpec, value: Any) -> bool:
         return not value

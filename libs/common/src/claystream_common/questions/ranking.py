@@ -12,6 +12,7 @@ once), so its expected disagreement is not the chance model of a ranking.  Not t
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -35,13 +36,14 @@ class RankingType(QuestionType):
     def normalise(self, spec: QuestionSpec, value: Any, fields: Mapping[str, Any] | None = None) -> Any:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise InvalidValue("must be a list of the options, best first")
-        unknown = [v for v in value if v not in spec.labels]
+        options, given = set(spec.labels), Counter(value)  # linear, whatever the sizes
+        unknown = [v for v in value if v not in options]
         if unknown:
             raise InvalidValue(f"unknown options {unknown}; allowed {spec.labels}")
-        repeated = sorted({v for v in value if value.count(v) > 1})
+        repeated = sorted(v for v, times in given.items() if times > 1)
         if repeated:
             raise InvalidValue(f"ties are not allowed: {repeated} ranked more than once")
-        missing = [v for v in spec.labels if v not in value]
+        missing = [v for v in spec.labels if v not in given]
         if missing:
             raise InvalidValue(f"rank every option; missing {missing}")
         return list(value)

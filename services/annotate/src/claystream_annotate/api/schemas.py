@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from claystream_annotate.services.ports import User
 from claystream_annotate.services.principals import Principal
+from claystream_annotate.services.records import RecordQuery
 from claystream_annotate.services.users import visible_memberships
 
 
@@ -99,6 +100,12 @@ class RecordFilter(BaseModel):
     question: str | None = None
     score_min: float | None = None
     score_max: float | None = None
+
+    def query(self) -> RecordQuery:
+        """The records query this filter means (every route that takes a filter reads it here)."""
+        return RecordQuery(q=self.q, response_status=self.response_status, response_scope=self.response_scope,
+                           status=self.status, metadata=self.metadata, suggested=self.suggested, question=self.question,
+                           score_min=self.score_min, score_max=self.score_max)
 
 
 class BulkResponseIn(BaseModel):

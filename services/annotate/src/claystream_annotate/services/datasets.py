@@ -57,6 +57,7 @@ async def create_dataset(
     body: dict[str, Any], *, actor: Principal, workspace: str, datasets: DatasetStore, counters: Counters, queue: QueueStore
 ) -> DatasetSpec:
     actor.require(workspace, Role.ADMIN)
+    _refuse_unknown_settings(body)
     data = {key: value for key, value in body.items() if key not in ("id", "workspace")}
     try:
         spec = DatasetSpec.model_validate({**data, "id": uuid.uuid4().hex, "workspace": workspace})
@@ -92,6 +93,34 @@ async def list_datasets(*, actor: Principal, workspace: str | None, datasets: Da
     return [_spec(document) for document in await datasets.list(scope)]
 
 
+def _refuse_unknown_settings(body: dict[str, Any]) -> None:
+    unknown = DatasetSpec.unknown_settings(body)
+    if unknown:
+        known = sorted(set(DatasetSpec.model_fields) - {"id", "workspace"})
+        raise Invalid(unknown[0], f"unknown setting; a dataset has {known}")
+
+
+def _keep_what_answers_were_given_to(current: dict[str, Any], spec: DatasetSpec) -> None:
+    """Answers and suggestions are stored under a question's name: an existing question keeps its type (and the
+    field its spans point into), keeps its labels (new ones may be added) and never lowers ``rating_max``, so
+    nothing already stored falls outside it.  To ask something else, add a new question."""
+    before = {q["name"]: q for q in current.get("questions") or []}
+    for index, question in enumerate(spec.questions):
+        old = before.get(question.name)
+        if old is None:
+            continue
+        where = f"questions.{index}"
+        if old["type"] != question.type or (old.get("field") or None) != question.field:
+            what = "type" if old["type"] != question.type else "field"
+            raise Invalid(f"{where}.{what}", f"cannot change ({question.name} is a {old['type']} question"
+                                            f"{' on field ' + str(old.get('field')) if old.get('field') else ''}); add a new question instead")
+        dropped = [label for label in old.get("labels") or [] if label not in question.labels]
+        if dropped:
+            raise Invalid(f"{where}.labels", f"cannot drop {dropped}: answers may use them (labels can be added)")
+        if (question.rating_max or 0) < (old.get("rating_max") or 0):
+            raise Invalid(f"{where}.rating_max", f"cannot go below {old['rating_max']}: answers may use it")
+
+
 async def update_dataset(
     changes: dict[str, Any], *, actor: Principal, workspace: str, name: str, datasets: DatasetStore
 ) -> DatasetSpec:
@@ -99,6 +128,7 @@ async def update_dataset(
     document = await datasets.get(workspace, name)
     if document is None:
         raise NotFound(f"dataset {name} not found in workspace {workspace}")
+    _refuse_unknown_settings(changes)
     for key in changes:
         if key in IMMUTABLE:
             raise Invalid(key, "cannot be changed")
@@ -107,6 +137,7 @@ async def update_dataset(
         spec = DatasetSpec.model_validate({**current, **changes})
     except ValidationError as error:
         raise invalid_from(error) from None
+    _keep_what_answers_were_given_to(current, spec)
     before = {v["name"]: v["dimensions"] for v in current.get("vectors") or []}
     for index, field in enumerate(spec.vectors):  # stored vectors have that size: add fields, never resize one
         if field.name in before and before[field.name] != field.dimensions:

@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 from claystream_common.datasets import DatasetSpec
 from claystream_common.events import RecordDeleted, new_event
+from claystream_common.metadata import INT64, InvalidMetadata, metadata_value
 from claystream_common.ports import EventPublisher
 
 from claystream_annotate.services.bulk import matching_ids
@@ -28,25 +29,28 @@ class VectorRemoval(Protocol):
 
 CHANGE_MAX = 1000
 DELETE_MAX = 10_000
-METADATA_TYPES: dict[str, tuple[type, ...]] = {"terms": (str,), "integer": (int,), "float": (int, float)}
 
 
 def _metadata(spec: DatasetSpec, metadata: Any, index: int, errors: list[dict[str, Any]]) -> dict[str, Any]:
     if not isinstance(metadata, dict):
         errors.append({"index": index, "field": "metadata", "reason": "must be an object of name → value"})
         return {}
+    stored = dict(metadata)
     for name, value in metadata.items():
         prop = spec.metadata_property(name)
-        if prop is None or value is None:
+        if prop is None:  # undeclared: kept as given, if MongoDB can store it
+            if isinstance(value, int) and not INT64[0] <= value <= INT64[1]:
+                errors.append({"index": index, "field": f"metadata.{name}", "reason": f"integers must be from {INT64[0]} to {INT64[1]}"})
             continue
-        if isinstance(value, bool) or not isinstance(value, METADATA_TYPES[prop.type]):
-            errors.append({"index": index, "field": f"metadata.{name}", "reason": f"must be of type {prop.type}"})
-        elif prop.type == "terms" and prop.values is not None and value not in prop.values:
-            errors.append({"index": index, "field": f"metadata.{name}", "reason": f"must be one of {prop.values}"})
-    return dict(metadata)
+        try:
+            stored[name] = metadata_value(prop.type, value, prop.values)
+        except InvalidMetadata as error:
+            errors.append({"index": index, "field": f"metadata.{name}", "reason": error.reason})
+    return stored
 
 
-def _suggestions(spec: DatasetSpec, suggestions: Any, index: int, errors: list[dict[str, Any]]) -> dict[str, Any]:
+def _suggestions(spec: DatasetSpec, suggestions: Any, record: dict[str, Any], index: int,
+                 errors: list[dict[str, Any]]) -> dict[str, Any]:
     if not isinstance(suggestions, list):
         errors.append({"index": index, "field": "suggestions", "reason": "must be a list of {question, value, score, agent}"})
         return {}
@@ -58,13 +62,18 @@ def _suggestions(spec: DatasetSpec, suggestions: Any, index: int, errors: list[d
             continue
         question = suggestion["question"]
         try:
-            value = validate_values(spec, {question: suggestion.get("value")}, "draft").get(question)
+            value = validate_values(spec, {question: suggestion.get("value")}, "draft", record=record).get(question)
         except Invalid as error:
             errors.append({"index": index, "field": f"suggestions.{question}", "reason": error.reason})
             continue
         score = suggestion.get("score")
         if score is not None and (isinstance(score, bool) or not isinstance(score, int | float) or not 0 <= score <= 1):
             errors.append({"index": index, "field": f"suggestions.{question}.score", "reason": "must be a number from 0 to 1"})
+            continue
+        labels = [key for key in ("agent", "model_version") if suggestion.get(key) is not None and not isinstance(suggestion[key], str)]
+        for key in labels:
+            errors.append({"index": index, "field": f"suggestions.{question}.{key}", "reason": "must be a string"})
+        if labels:
             continue
         out[question] = {"value": value, "score": score, "agent": suggestion.get("agent"),
                          "model_version": suggestion.get("model_version")}
@@ -80,7 +89,7 @@ async def update_records(
     if not 1 <= len(items) <= CHANGE_MAX:
         raise Invalid("items", f"between 1 and {CHANGE_MAX} records per request")
     ids = [item.get("id") for item in items]
-    found = {d["_id"] for d in await records.get_many([i for i in ids if isinstance(i, str)]) if d.get("dataset_id") == spec.id}
+    found = {d["_id"]: d for d in await records.get_many([i for i in ids if isinstance(i, str)]) if d.get("dataset_id") == spec.id}
     errors: list[dict[str, Any]] = []
     changes: list[tuple[str, dict[str, Any]]] = []
     for index, item in enumerate(items):
@@ -92,7 +101,7 @@ async def update_records(
         if item.get("metadata") is not None:
             values["metadata"] = _metadata(spec, item["metadata"], index, errors)
         if item.get("suggestions") is not None:
-            values["suggestions"] = _suggestions(spec, item["suggestions"], index, errors)
+            values["suggestions"] = _suggestions(spec, item["suggestions"], found[record_id], index, errors)
         if not values:
             errors.append({"index": index, "field": "metadata", "reason": "give metadata and/or suggestions to replace"})
         changes.append((str(record_id), values))

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
 from claystream_common.datasets import DatasetSpec
+from claystream_common.metadata import INT64
 from claystream_common.questions import first_question
 
 from claystream_annotate.services.errors import Invalid, NotFound
@@ -64,7 +66,17 @@ def _decode_cursor(value: str) -> list[Any]:
         raise Invalid("after", "malformed cursor") from None
     if not isinstance(decoded, list) or len(decoded) not in (2, 3) or (len(decoded) == 3 and not isinstance(decoded[2], list)):
         raise Invalid("after", "malformed cursor")
+    # the values go into the query as they are: a sort key (a number or null) and a seq, never an operator object
+    key, seq = decoded[0], decoded[1]
+    if not (key is None or _storable_number(key)) or not (_storable_number(seq) and isinstance(seq, int)):
+        raise Invalid("after", "malformed cursor")
     return decoded
+
+
+def _storable_number(value: Any) -> bool:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    return math.isfinite(value) if isinstance(value, float) else INT64[0] <= value <= INT64[1]
 
 
 def _question(spec: DatasetSpec, name: str | None) -> str:

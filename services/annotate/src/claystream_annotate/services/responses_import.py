@@ -4,7 +4,9 @@ given in the UI (so ``response.*`` events reach the trainer and count toward its
 Every item is checked first (user known and a member of the workspace, values allowed by the
 questions, record in the dataset); any problem raises :class:`InvalidItems` with the item's index,
 field and reason, and nothing is stored.  ``dry_run`` only checks users and values (the SDK runs
-it before logging records, whose responses are imported once annotate stored them).
+it before logging records, whose responses are imported once annotate stored them).  Values that are
+checked against the record's text (span offsets) use the stored record; in a dry run before the record
+is stored, the item's ``fields`` (the record's fields as they will be logged) stand in for it.
 """
 
 from __future__ import annotations
@@ -63,9 +65,7 @@ async def import_responses(
     errors: list[dict[str, Any]] = []
     cleaned: list[tuple[str, str, str, dict[str, Any]]] = []
     record_ids = [str(item.get("record_id")) for item in items]
-    in_dataset: set[str] = set()
-    if not dry_run:
-        in_dataset = {d["_id"] for d in await records.get_many(list(dict.fromkeys(record_ids))) if d.get("dataset_id") == spec.id}
+    stored = {d["_id"]: d for d in await records.get_many(list(dict.fromkeys(record_ids))) if d.get("dataset_id") == spec.id}
     for position, item in enumerate(items):
         index = item.get("index", position)
         status = item.get("status") or "submitted"
@@ -74,13 +74,16 @@ async def import_responses(
         if user is None or not _member(user, spec.workspace):
             errors.append({"index": index, "field": "responses.user", "reason": f"unknown user {name!r} in workspace {spec.workspace}"})
             continue
+        record = stored.get(record_ids[position])
+        if record is None and not dry_run:
+            errors.append({"index": index, "field": "record_id", "reason": f"no record {record_ids[position]} in dataset {spec.name}"})
+            continue
+        if record is None and isinstance(item.get("fields"), dict):
+            record = {"fields": item["fields"]}
         try:
-            values = validate_values(spec, item.get("values"), status)
+            values = validate_values(spec, item.get("values"), status, record=record)
         except Invalid as error:
             errors.append({"index": index, "field": f"responses.{error.field}", "reason": error.reason})
-            continue
-        if not dry_run and record_ids[position] not in in_dataset:
-            errors.append({"index": index, "field": "record_id", "reason": f"no record {record_ids[position]} in dataset {spec.name}"})
             continue
         cleaned.append((record_ids[position], user.id, status, values))
     if errors:

@@ -53,7 +53,8 @@ def validate_values(
             continue
         kind = question_type(question)
         if kind.needs_fields and record is None:
-            raise Invalid(f"values.{name}", f"{kind.name} answers are given one record at a time")
+            raise Invalid(f"values.{name}", f"{kind.name} answers are checked against their record's text: "
+                                            "given one record at a time, once it is stored (or with its fields)")
         try:
             cleaned[name] = kind.normalise(question, value, (record or {}).get("fields") or {})
         except InvalidValue as error:

@@ -49,7 +49,7 @@ async def log_traffic(
     now = datetime.now(UTC).isoformat()
     good, errors = kind.validate(items, now=now)
     reject_unless_partial(errors, len(items), partial=partial, noun=kind.noun)
-    await require_datasets([item for _, item in good], principal=principal, catalog=catalog)
+    good, errors = await require_datasets(good, errors, principal=principal, catalog=catalog, partial=partial)
     events = _encode(kind.event_type, [item for _, item in good], principal, now, traceparent)
     kept, errors = refuse_oversize(events, [index for index, _ in good], [item["request_id"] for _, item in good], errors,
                                    total=len(items), partial=partial, max_bytes=max_event_bytes, noun=kind.noun)
@@ -66,11 +66,24 @@ async def log_feedback(items: list[Any], **options: Any) -> Accepted:
     return await log_traffic(FEEDBACK, items, **options)
 
 
-async def require_datasets(items: list[dict[str, Any]], *, principal: Principal, catalog: DatasetCatalog) -> None:
-    """A dataset named by production traffic must exist in the caller's workspace (else 404, nothing published)."""
-    for dataset in sorted({item["dataset"] for item in items if item.get("dataset")}):
+async def require_datasets(
+    good: list[tuple[int, dict[str, Any]]], errors: list[dict[str, Any]], *, principal: Principal, catalog: DatasetCatalog,
+    partial: bool,
+) -> tuple[list[tuple[int, dict[str, Any]]], list[dict[str, Any]]]:
+    """A dataset named by production traffic must exist in the caller's workspace: else 404 and nothing published,
+    or, with ``partial``, the items naming it are rejected (index, ``dataset``, reason) and the others go on."""
+    missing: set[str] = set()
+    for dataset in sorted({item["dataset"] for _, item in good if item.get("dataset")}):
         if await catalog.get(principal.workspace, dataset) is None:
-            raise NotFound(f"dataset '{dataset}' not found in workspace '{principal.workspace}'")
+            if not partial:
+                raise NotFound(f"dataset '{dataset}' not found in workspace '{principal.workspace}'")
+            missing.add(dataset)
+    if not missing:
+        return good, errors
+    refused = [{"index": index, "field": "dataset", "reason": f"dataset '{item['dataset']}' not found in workspace "
+                f"'{principal.workspace}'"} for index, item in good if item.get("dataset") in missing]
+    kept = [(index, item) for index, item in good if item.get("dataset") not in missing]
+    return kept, sorted(errors + refused, key=lambda error: error["index"])
 
 
 def _encode(

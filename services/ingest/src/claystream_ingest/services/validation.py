@@ -11,6 +11,7 @@ import math
 from typing import Any
 
 from claystream_common.datasets import DatasetSpec, QuestionSpec
+from claystream_common.metadata import INT64, InvalidMetadata, metadata_value
 from claystream_common.questions import InvalidValue, question_type
 
 RECORD_KEYS = frozenset({"external_id", "fields", "metadata", "suggestions", "vectors", "origin"})
@@ -116,6 +117,7 @@ class RecordValidator:
         if not isinstance(value, dict):
             errors.append(item_error(i, "metadata", "must be an object of property name to value"))
             return {}
+        stored = dict(value)
         for name, item in value.items():
             spec = self._metadata.get(name)
             where = f"metadata.{name}"
@@ -125,22 +127,15 @@ class RecordValidator:
                     errors.append(item_error(
                         i, where, f"undeclared metadata must be a string, number or boolean (declared: {known})"
                     ))
+                elif isinstance(item, int) and not INT64[0] <= item <= INT64[1]:
+                    errors.append(item_error(i, where, f"integers must be from {INT64[0]} to {INT64[1]}"))
                 continue
             kind, allowed = spec
-            if item is None:
-                continue
-            if kind == "terms":
-                if not isinstance(item, str):
-                    errors.append(item_error(i, where, "must be a string (terms)"))
-                elif allowed is not None and item not in allowed:
-                    terms = ", ".join(sorted(allowed))
-                    errors.append(item_error(i, where, f"'{item}' is not one of the allowed terms: {terms}"))
-            elif kind == "integer":
-                if not isinstance(item, int) or isinstance(item, bool):
-                    errors.append(item_error(i, where, "must be an integer"))
-            elif not is_number(item):
-                errors.append(item_error(i, where, "must be a finite number (float)"))
-        return {name: item for name, item in value.items() if item is not None}
+            try:
+                stored[name] = metadata_value(kind, item, allowed)
+            except InvalidMetadata as error:
+                errors.append(item_error(i, where, error.reason))
+        return {name: item for name, item in stored.items() if item is not None}
 
     def _suggestions_of(self, i: int, value: Any, fields: Any, errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if value is None:

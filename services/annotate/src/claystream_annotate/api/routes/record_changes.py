@@ -11,7 +11,6 @@ from claystream_annotate.api.auth import PrincipalDep
 from claystream_annotate.api.deps import DepsDep, SpecDep
 from claystream_annotate.api.schemas import RecordFilter
 from claystream_annotate.services.record_changes import delete_records, update_records
-from claystream_annotate.services.records import RecordQuery
 from claystream_annotate.services.responses_import import import_responses
 
 router = APIRouter(prefix="/api/v1/workspaces/{workspace}/datasets/{dataset}", tags=["records"])
@@ -40,12 +39,7 @@ async def update_route(body: ItemsIn, spec: SpecDep, principal: PrincipalDep, de
 @router.post("/records:delete")
 async def delete_route(body: DeleteIn, spec: SpecDep, principal: PrincipalDep, deps: DepsDep) -> dict[str, int]:
     """Delete the records with these ``ids``, or every record matching ``filter``, with their responses."""
-    query = None
-    if body.filter is not None:
-        f = body.filter
-        query = RecordQuery(q=f.q, response_status=f.response_status, response_scope=f.response_scope, status=f.status,
-                            metadata=f.metadata, suggested=f.suggested, question=f.question, score_min=f.score_min,
-                            score_max=f.score_max)
+    query = body.filter.query() if body.filter is not None else None
     deleted = await delete_records(actor=principal, spec=spec, record_ids=body.ids, query=query, records=deps.records,
                                    responses=deps.responses, queue=deps.queue, counters=deps.counters,
                                    publisher=deps.publisher, vectors=deps.vectors)

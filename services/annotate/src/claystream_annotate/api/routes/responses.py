@@ -9,7 +9,6 @@ from claystream_annotate.services.bulk import bulk_apply
 from claystream_annotate.services.errors import Invalid
 from claystream_annotate.services.ports import ResponseDoc
 from claystream_annotate.services.principals import Role
-from claystream_annotate.services.records import RecordQuery
 from claystream_annotate.services.responses import get_response, public_response, save_response
 
 router = APIRouter(prefix="/api/v1/workspaces/{workspace}/datasets/{dataset}", tags=["responses"])
@@ -66,13 +65,7 @@ async def bulk_route(body: BulkResponseIn, spec: SpecDep, principal: PrincipalDe
     (``dry_run`` first to show the count in a confirmation)."""
     if (body.record_ids is None) == (body.filter is None):
         raise Invalid("record_ids", "give exactly one of record_ids or filter")
-    query: RecordQuery | None = None
-    if body.filter is not None:
-        f = body.filter
-        query = RecordQuery(
-            q=f.q, response_status=f.response_status, status=f.status, metadata=f.metadata, suggested=f.suggested,
-            question=f.question, score_min=f.score_min, score_max=f.score_max,
-        )
+    query = body.filter.query() if body.filter is not None else None
     matched, changed = await bulk_apply(
         actor=principal, spec=spec, record_ids=body.record_ids, query=query, status=body.status, values=body.values,
         dry_run=body.dry_run, records=deps.records, responses=deps.responses, queue=deps.queue, relay=deps.relay,

@@ -15,11 +15,7 @@ router = APIRouter(prefix="/api/v1/workspaces/{workspace}/datasets/{dataset}", t
 
 
 def filter_query(f: RecordFilter | None) -> RecordQuery | None:
-    if f is None:
-        return None
-    return RecordQuery(q=f.q, response_status=f.response_status, response_scope=f.response_scope, status=f.status,
-                       metadata=f.metadata,
-                       suggested=f.suggested, question=f.question, score_min=f.score_min, score_max=f.score_max)
+    return None if f is None else f.query()
 
 
 @router.post("/records/similar", response_model=SimilarOut,
