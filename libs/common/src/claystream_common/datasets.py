@@ -67,7 +67,7 @@ class MetadataPropertySpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: Name
     type: Literal["terms", "integer", "float"]
-    values: list[str] | None = Field(default=None, description="allowed terms (None: any)")
+    values: list[str] | None = Field(default=None, min_length=1, description="allowed terms (None: any)")
 
 
 MAX_VECTOR_DIMENSIONS = 4096

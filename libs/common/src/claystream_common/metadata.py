@@ -71,6 +71,13 @@ def _float(value: Any, allowed: Collection[str] | None) -> Any:
     raise InvalidMetadata("must be a finite number (float)")
 
 
+def undeclared_name_problem(name: str) -> str | None:
+    """Why an undeclared metadata name cannot be stored as a MongoDB field name (None: it can)."""
+    if "\x00" in name or name.startswith("$") or "." in name or not name:
+        return "metadata names may not be empty, contain '.' or a NUL character, or start with '$'"
+    return None
+
+
 METADATA_TYPES: dict[str, Callable[[Any, Collection[str] | None], Any]] = {
     "terms": _terms, "integer": _integer, "float": _float,
 }

@@ -69,3 +69,21 @@ async def test_revoke_disable_set_password_end_sessions(embedded_stack) -> None:
         new_password = cli(env, "set-password", "cli-ann", "--generate").split("password: ")[1].strip()
         assert (await annotate.client().post("/api/v1/auth/login", json={"username": "cli-ann", "password": password})).status_code == 401
         assert (await (await annotate.login("cli-ann", new_password)).get("/api/v1/me")).status_code == 200
+
+
+async def test_two_replicas_starting_on_an_empty_database_both_start_with_one_owner(embedded_stack) -> None:  # type: ignore[no-untyped-def]
+    """Both saw no owner and both inserted one: the second start failed on the username index."""
+    import asyncio
+    import contextlib
+
+    from pymongo import MongoClient
+
+    db = f"t{uuid.uuid4().hex[:12]}"
+    async with contextlib.AsyncExitStack() as stack:
+        first, second = await asyncio.gather(*(stack.enter_async_context(running_annotate(embedded_stack, db)) for _ in range(2)))
+        assert first.owner is not second.owner
+    client: MongoClient[dict[str, object]] = MongoClient(embedded_stack.ports.mongo_url)
+    try:
+        assert client[db]["users"].count_documents({"role": "owner"}) == 1
+    finally:
+        client.close()

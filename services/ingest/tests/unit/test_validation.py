@@ -76,6 +76,10 @@ def test_a_valid_record_is_normalised() -> None:
                                                  f"must be an integer from {-2**63} to {2**63 - 1}"}]),
         (GOOD | {"metadata": {"undeclared": 2**64}}, [{"index": 0, "field": "metadata.undeclared", "reason":
                                                        f"integers must be from {-2**63} to {2**63 - 1}"}]),
+        (GOOD | {"metadata": {"a\x00b": 1}}, [{"index": 0, "field": "metadata.a\x00b", "reason":
+                                               "metadata names may not be empty, contain '.' or a NUL character, or start with '$'"}]),
+        (GOOD | {"metadata": {"$where": "x"}}, [{"index": 0, "field": "metadata.$where", "reason":
+                                                 "metadata names may not be empty, contain '.' or a NUL character, or start with '$'"}]),
         (GOOD | {"metadata": {"rating": "seven"}}, [{"index": 0, "field": "metadata.rating", "reason":
                                                  "must be a finite number (float)"}]),
         (GOOD | {"suggestions": {"sentiment": "positive"}},

@@ -48,6 +48,18 @@ async def test_a_killed_worker_costs_no_batch_and_the_next_one_gets_a_new_worker
     assert worker.worker_pids() and first not in worker.worker_pids()
 
 
+async def test_a_stop_signalled_to_the_process_group_leaves_the_worker_to_finish(worker: ProcessTextFeatures) -> None:
+    """Ctrl-C or the devstack's stop signal every process of the group: the worker used to die at once, and the
+    service's last batch, measured during its graceful stop, logged a lost worker."""
+    await worker.measure(TEXTS, VOCABULARY)
+    [first] = worker.worker_pids()
+    for stop in (signal.SIGTERM, signal.SIGINT):
+        os.kill(first, stop)
+    await asyncio.sleep(0.3)
+    assert await worker.measure(TEXTS, VOCABULARY) == text_features(TEXTS, VOCABULARY)
+    assert worker.restarts == 0 and worker.worker_pids() == [first]
+
+
 async def test_a_vocabulary_the_worker_let_go_is_sent_again(worker: ProcessTextFeatures) -> None:
     vocabularies = [frozenset({f"word{i}", "film"}) for i in range(VOCABULARIES_KEPT + 1)]
     texts = ["word0 film word1 other", "word64 the film"]

@@ -162,6 +162,7 @@ async def start_deps(deps: Deps) -> None:
         await store.ensure_indexes()  # type: ignore[attr-defined]
     deps.worker.start()
     await deps.kafka.start()
+    await deps.scheduler.resume()
 
 
 async def close_deps(deps: Deps) -> None:

@@ -20,6 +20,9 @@ async def test_counts_each_event_once_and_consume_keeps_later_labels(embedded_st
     await counters.count_once("e3", ds, "negative")  # arrives while a run that saw 2 is training
     await counters.consume(ds, refresh=2, finetune=0)
     assert await counters.read(ds) == {"refresh": 1, "finetune": 3, "class:positive": 0, "class:negative": 0}
+    other = DatasetKey("beta", "genres-2")
+    await counters.count_once("e4", other, "drama")
+    assert await counters.datasets() == [ds, other]  # what a start checks again
     await redis.aclose()
 
 

@@ -93,6 +93,9 @@ class FakeCounters:
     async def reset_to(self, dataset: DatasetKey, *, refresh: int, finetune: int) -> None:
         self.hashes[dataset] = {"refresh": refresh, "finetune": finetune}
 
+    async def datasets(self) -> list[DatasetKey]:
+        return sorted(self.hashes, key=str)
+
 
 class FakeLock:
     def __init__(self) -> None:

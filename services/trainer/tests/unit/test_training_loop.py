@@ -260,3 +260,39 @@ async def test_labels_that_arrive_while_a_check_runs_are_checked_again_when_it_e
             break
     assert runs == ["refresh"], "the labels must not wait for the next event"
     await scheduler.close()
+
+
+async def test_a_training_cut_off_by_a_stop_keeps_its_labels_and_the_next_start_runs_it(tmp_path):
+    """A deploy during a refresh or fine-tune cancelled the run, and its labels were subtracted as if it had
+    trained: no model came out, and the next one waited for refresh_every more labels.  Nor did a start check
+    a training that was due: only a new label event poked the scheduler."""
+    ports = make_ports(tmp_path)
+    ports.specs.specs[DS] = spec_for(DS, ["positive", "negative"], refresh_every=4, finetune_every=1000)
+    await seed(ports, ["positive", "negative"], 10, 0)
+    started, runs = asyncio.Event(), []
+
+    async def endless(dataset, kind, run_id):  # type: ignore[no-untyped-def]
+        started.set()
+        await asyncio.sleep(3600)  # a fine-tune takes minutes
+
+    first = TrainingScheduler(ports, endless, SchedulerConfig(debounce_s=0.01, lease_s=5, finetune_enabled=False))
+    first.poke(DS)
+    await asyncio.wait_for(started.wait(), 5)
+    await first.close()  # the trainer's shutdown
+    assert (await ports.counters.read(DS))["refresh"] == 10 and ports.lock.held == {}
+
+    async def refresh(dataset, kind, run_id):  # type: ignore[no-untyped-def]
+        runs.append(kind)
+        return await run_refresh(dataset, ports.specs.specs[DS], ports=ports, champions=ChampionCache(ports, ttl_s=0),
+                                 base_model="hashing")
+
+    restarted = TrainingScheduler(ports, refresh, SchedulerConfig(debounce_s=0.01, lease_s=5, finetune_enabled=False))
+    assert await restarted.resume() == 1  # no label event: the start itself checks
+    for _ in range(200):
+        await asyncio.sleep(0.02)
+        if runs:
+            break
+    await restarted.wait_idle()
+    assert runs == ["refresh"] and (await ports.registry.champion(DS)).version == "v1"
+    assert (await ports.counters.read(DS))["refresh"] == 0
+    await restarted.close()

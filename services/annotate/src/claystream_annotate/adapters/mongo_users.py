@@ -13,6 +13,7 @@ from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from claystream_annotate.services.errors import Conflict
 from claystream_annotate.services.ports import User
 
 
@@ -80,7 +81,10 @@ class MongoUserStore:
     async def insert(self, user: User) -> None:
         document = asdict(user)
         document["_id"] = document.pop("id")
-        await self._users.insert_one(document)
+        try:
+            await self._users.insert_one(document)
+        except DuplicateKeyError:  # the username index: taken by a concurrent insert since the service looked
+            raise Conflict(f"username {user.username} is taken") from None
 
     async def update(self, user_id: str, changes: dict[str, Any]) -> bool:
         result = await self._users.update_one({"_id": user_id}, {"$set": changes})

@@ -192,7 +192,10 @@ async def ensure_first_owner(
             return None
         username, password = username or "owner", generate_password()
         generated = (username, password)
-    await create_user(
-        username=username, password=password, role=Role.OWNER, workspaces_list=[workspace], users=users, workspaces=workspaces
-    )
+    try:
+        await create_user(
+            username=username, password=password, role=Role.OWNER, workspaces_list=[workspace], users=users, workspaces=workspaces
+        )
+    except Conflict:  # another replica starting on the same empty database created it first
+        return None
     return generated

@@ -11,7 +11,7 @@ import math
 from typing import Any
 
 from claystream_common.datasets import DatasetSpec, QuestionSpec
-from claystream_common.metadata import INT64, InvalidMetadata, metadata_value
+from claystream_common.metadata import INT64, InvalidMetadata, metadata_value, undeclared_name_problem
 from claystream_common.questions import InvalidValue, question_type
 
 RECORD_KEYS = frozenset({"external_id", "fields", "metadata", "suggestions", "vectors", "origin"})
@@ -129,6 +129,8 @@ class RecordValidator:
                     ))
                 elif isinstance(item, int) and not INT64[0] <= item <= INT64[1]:
                     errors.append(item_error(i, where, f"integers must be from {INT64[0]} to {INT64[1]}"))
+                elif (problem := undeclared_name_problem(name)) is not None:
+                    errors.append(item_error(i, where, problem))
                 continue
             kind, allowed = spec
             try:

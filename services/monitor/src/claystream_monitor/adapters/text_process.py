@@ -16,6 +16,7 @@ import logging
 import multiprocessing
 import os
 import select
+import signal
 import threading
 import time
 import uuid
@@ -48,7 +49,11 @@ def measure_in_worker(vocabulary_id: str, vocabulary: frozenset[str] | None, tex
 
 def exit_with(service_pid: int) -> None:
     """The worker's initializer: it exits when the service process is gone, even killed with SIGKILL (its call
-    queue would never close: the worker holds both ends), and with it the fork server."""
+    queue would never close: the worker holds both ends), and with it the fork server.  It ignores SIGTERM and
+    SIGINT: a stop signalled to the whole process group (Ctrl-C, the devstack) would otherwise end it before the
+    service's graceful stop had measured its last batch; the service's exit ends it."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     def watch() -> None:
         try:

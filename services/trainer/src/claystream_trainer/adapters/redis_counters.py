@@ -59,5 +59,13 @@ class RedisLabelCounters:
         """The dataset's counters (the per-event ``counted`` marks expire by themselves: event ids are never reused)."""
         await self._redis.delete(self._hash(dataset))
 
+    async def datasets(self) -> list[DatasetKey]:
+        prefix = f"{self._prefix}:counts:"
+        found = []
+        async for key in self._redis.scan_iter(match=f"{prefix}*", count=1000):
+            workspace, _, dataset = (key.decode() if isinstance(key, bytes) else key)[len(prefix):].partition(":")
+            found.append(DatasetKey(workspace, dataset))  # names never hold ':' (NAME_PATTERN)
+        return sorted(found, key=str)
+
     async def reset_to(self, dataset: DatasetKey, *, refresh: int, finetune: int) -> None:
         await self._redis.hset(self._hash(dataset), mapping={"refresh": refresh, "finetune": finetune})

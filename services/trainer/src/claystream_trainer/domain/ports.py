@@ -115,6 +115,9 @@ class LabelCounters(Protocol):
 
     async def drop(self, dataset: DatasetKey) -> None: ...
 
+    async def datasets(self) -> list[DatasetKey]:
+        """Every dataset that has counters."""
+
 
 class TrainingLock(Protocol):
     async def acquire(self, name: str, lease_s: float) -> str | None: ...

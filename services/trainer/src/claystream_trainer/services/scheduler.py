@@ -141,6 +141,9 @@ class TrainingScheduler:
         except NotEnoughLabels as error:
             consume = False  # e.g. label events ahead of their records: the records' arrival pokes again
             log.info("no training for %s yet: %s", dataset, error)
+        except asyncio.CancelledError:
+            consume = False  # stopped (a deploy, a restart): the labels stay counted and the next start checks again
+            raise
         except Exception as error:
             log.exception("training %s of %s failed", kind, dataset)
             self.failures.append(f"{dataset}:{kind}:{error!r}")
@@ -173,6 +176,14 @@ class TrainingScheduler:
                     return
             except Exception as error:  # noqa: BLE001 - keep trying; the lease outlives a blip
                 log.warning("lease renewal failed: %r", error)
+
+    async def resume(self) -> int:
+        """At start: check every dataset with counted labels.  A training that was due, or cut off by the last
+        stop, would otherwise wait for the next label event (whose offsets were committed long ago)."""
+        datasets = await self._ports.counters.datasets()
+        for dataset in datasets:
+            self.poke(dataset)
+        return len(datasets)
 
     async def stop_dataset(self, dataset: DatasetKey) -> None:
         """Cancel the dataset's pending check and running training, and wait until they ended."""
