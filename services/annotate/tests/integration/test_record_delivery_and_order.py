@@ -71,6 +71,32 @@ async def test_an_insert_stores_its_arrival_as_seq_and_dates_only_updates(annota
     assert stored["fields"] == {"text": "second"} and stored.get("updated_at")  # nx-27017 returns a $set date as text
 
 
+async def test_a_new_send_replaces_suggestions_and_a_redelivery_leaves_a_model_s_alone(annotate: Annotate) -> None:
+    """A record sent again with new suggestions kept the old ones without a word (202, then dropped)."""
+    await annotate.dataset()
+    record_id, deps = uuid.uuid4().hex, annotate.deps
+
+    def event(value: str) -> Any:
+        data = RecordIngested(record_id=record_id, external_id="a1", fields={"text": f"about {value}"},
+                              suggestions=[{"question": "sentiment", "value": value, "score": 0.6, "agent": "backend"}])
+        return new_event("record.ingested", data, dataset="reviews", workspace="default")
+
+    async def ingested(*events: Any) -> dict[str, Any]:
+        await on_records_ingested(list(events), records=deps.records, datasets=deps.datasets, queue=deps.queue, counters=deps.counters)
+        stored = await deps.records.get(record_id)
+        assert stored is not None
+        return stored
+
+    first = event("pos")
+    assert (await ingested(first))["suggestions"]["sentiment"]["value"] == "pos"
+    resent = event("neg")
+    stored = await ingested(resent)
+    assert stored["suggestions"]["sentiment"]["value"] == "neg" and stored["fields"] == {"text": "about neg"}
+    await deps.records.set_suggestions([(record_id, "sentiment", {"value": "pos", "score": 0.99, "agent": "trainer"}, None)])
+    stored = await ingested(resent)  # the same send delivered again (at least once): the model's suggestion stays
+    assert stored["suggestions"]["sentiment"]["agent"] == "trainer"
+
+
 async def _tied_records(annotate: Annotate, dataset: dict[str, Any], count: int, seqs: list[int]) -> list[str]:
     documents = [
         {"_id": f"r{i:03d}-{uuid.uuid4().hex[:6]}", "dataset_id": dataset["id"], "dataset": "reviews", "workspace": "default",

@@ -118,6 +118,9 @@ class FakeRecords:
             if record["_id"] in self.documents:
                 document = self.documents[record["_id"]]
                 document.update({k: record[k] for k in ("fields", "metadata", "external_id") if k in record})
+                if record.get("ingest_event_id") and document.get("ingest_event_id") != record["ingest_event_id"]:
+                    document["suggestions"] = {**(document.get("suggestions") or {}), **(record.get("suggestions") or {})}
+                    document["ingest_event_id"] = record["ingest_event_id"]
             else:
                 document = self.add(record["_id"], record["dataset_id"], **{k: v for k, v in record.items() if k not in ("_id", "dataset_id")})
                 stored.new.append(document["_id"])

@@ -47,7 +47,9 @@ class MongoRecordRepository:
         await self._records.create_index([("seq", ASCENDING), ("dataset_id", ASCENDING)])
 
     async def upsert_many(self, records: list[dict[str, Any]]) -> StoredBatch:
-        """Insert new records (fast path: one insert_many); re-sent ones update fields only.
+        """Insert new records (fast path: one insert_many); re-sent ones update their fields, metadata and
+        vectors, and a new send (another ``ingest_event_id``) also replaces the suggestions of the questions it
+        names; a redelivery of the send already stored leaves the suggestions models wrote since alone.
         Returns the ids that were new and the queue entries of every record of the batch that
         is still pending (re-sent ones read back: a redelivery must queue what a crash left out)."""
         if not records:
@@ -74,6 +76,10 @@ class MongoRecordRepository:
             record = records[position]
             changes = {k: v for k, v in record.items() if k in ("fields", "metadata", "external_id", "origin", "vectors")}
             updates.append(UpdateOne({"_id": record["_id"]}, {"$set": {**changes, "updated_at": now}}))
+            if record.get("ingest_event_id"):
+                suggested = {f"suggestions.{question}": value for question, value in (record.get("suggestions") or {}).items()}
+                updates.append(UpdateOne({"_id": record["_id"], "ingest_event_id": {"$ne": record["ingest_event_id"]}},
+                                         {"$set": {**suggested, "ingest_event_id": record["ingest_event_id"]}}))
         if updates:
             await self._records.bulk_write(updates, ordered=False)
         resent = [records[i]["_id"] for i in duplicate_positions]
