@@ -44,6 +44,9 @@ async def test_bulk_selected_and_by_filter_with_dry_run(annotate: Annotate, publ
     dataset = await annotate.dataset()
     ids = await annotate.records(dataset, [f"t{i}" for i in range(6)], genres=["drama", "comedy"])
     annotator = await annotate.member("bulk")
+    missing = await annotator.post(f"{URL}/responses:bulk", json={"record_ids": [ids[0], "nope"], "values": {"sentiment": "neg"},
+                                                                   "dry_run": True})
+    assert missing.json() == {"matched": 1, "changed": 0, "dry_run": True}  # ids of no record of the dataset match nothing
     selected = await annotator.post(f"{URL}/responses:bulk", json={"record_ids": ids[:2], "values": {"sentiment": "neg"}})
     assert selected.json() == {"matched": 2, "changed": 2, "dry_run": False}
     dry = await annotator.post(f"{URL}/responses:bulk", json={"filter": {"metadata": {"genre": ["drama"]}}, "values": {"sentiment": "pos"}, "dry_run": True})

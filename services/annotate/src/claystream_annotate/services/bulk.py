@@ -46,7 +46,9 @@ async def bulk_apply(
     if record_ids is not None:
         if len(record_ids) > BULK_MAX:
             raise Invalid("record_ids", f"at most {BULK_MAX} records per bulk request")
-        ids = list(dict.fromkeys(record_ids))
+        unique = list(dict.fromkeys(record_ids))
+        in_dataset = {d["_id"] for d in await stores["records"].get_many(unique) if d.get("dataset_id") == spec.id}
+        ids = [record_id for record_id in unique if record_id in in_dataset]  # matched: records of this dataset only
     elif query is not None:
         ids = await matching_ids(query, spec=spec, user_id=actor.user_id, records=stores["records"])
     else:
