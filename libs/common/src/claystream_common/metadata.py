@@ -71,9 +71,14 @@ def _float(value: Any, allowed: Collection[str] | None) -> Any:
     raise InvalidMetadata("must be a finite number (float)")
 
 
-def undeclared_name_problem(name: str) -> str | None:
-    """Why an undeclared metadata name cannot be stored as a MongoDB field name (None: it can)."""
-    if "\x00" in name or name.startswith("$") or "." in name or not name:
+def undeclared_problem(name: str, value: Any) -> str | None:
+    """Why metadata no property declares cannot be kept as it is (None: it can): a plain value (string, number,
+    boolean) under a name MongoDB stores as a field.  ``{declared}`` in the answer is for the caller to fill."""
+    if value is not None and not isinstance(value, str | int | float):
+        return "undeclared metadata must be a string, number or boolean (declared: {declared})"
+    if isinstance(value, int) and not isinstance(value, bool) and not INT64[0] <= value <= INT64[1]:
+        return f"integers must be from {INT64[0]} to {INT64[1]}"
+    if not name or "\x00" in name or name.startswith("$") or "." in name:
         return "metadata names may not be empty, contain '.' or a NUL character, or start with '$'"
     return None
 

@@ -11,7 +11,7 @@ from typing import Any, Protocol
 
 from claystream_common.datasets import DatasetSpec
 from claystream_common.events import RecordDeleted, new_event
-from claystream_common.metadata import INT64, InvalidMetadata, metadata_value, undeclared_name_problem
+from claystream_common.metadata import InvalidMetadata, metadata_value, undeclared_problem
 from claystream_common.ports import EventPublisher
 
 from claystream_annotate.services.bulk import matching_ids
@@ -39,11 +39,10 @@ def _metadata(spec: DatasetSpec, metadata: Any, index: int, errors: list[dict[st
     for name, value in metadata.items():
         prop = spec.metadata_property(name)
         if prop is None:  # undeclared: kept as given, if MongoDB can store it
-            problem = undeclared_name_problem(str(name))
-            if problem is None and isinstance(value, int) and not INT64[0] <= value <= INT64[1]:
-                problem = f"integers must be from {INT64[0]} to {INT64[1]}"
+            problem = undeclared_problem(str(name), value)
             if problem is not None:
-                errors.append({"index": index, "field": f"metadata.{name}", "reason": problem})
+                declared = ", ".join(p.name for p in spec.metadata_properties) or "none declared"
+                errors.append({"index": index, "field": f"metadata.{name}", "reason": problem.format(declared=declared)})
             continue
         try:
             stored[name] = metadata_value(prop.type, value, prop.values)

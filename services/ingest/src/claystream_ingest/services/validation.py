@@ -11,7 +11,7 @@ import math
 from typing import Any
 
 from claystream_common.datasets import DatasetSpec, QuestionSpec
-from claystream_common.metadata import INT64, InvalidMetadata, metadata_value, undeclared_name_problem
+from claystream_common.metadata import InvalidMetadata, metadata_value, undeclared_problem
 from claystream_common.questions import InvalidValue, question_type
 
 RECORD_KEYS = frozenset({"external_id", "fields", "metadata", "suggestions", "vectors", "origin"})
@@ -120,23 +120,17 @@ class RecordValidator:
         stored = dict(value)
         for name, item in value.items():
             spec = self._metadata.get(name)
-            where = f"metadata.{name}"
             if spec is None:  # undeclared metadata is kept (not filterable), if it is a plain value
-                if item is not None and not isinstance(item, str | int | float):
+                problem = undeclared_problem(name, item)
+                if problem is not None:
                     known = ", ".join(sorted(self._metadata)) or "none declared"
-                    errors.append(item_error(
-                        i, where, f"undeclared metadata must be a string, number or boolean (declared: {known})"
-                    ))
-                elif isinstance(item, int) and not INT64[0] <= item <= INT64[1]:
-                    errors.append(item_error(i, where, f"integers must be from {INT64[0]} to {INT64[1]}"))
-                elif (problem := undeclared_name_problem(name)) is not None:
-                    errors.append(item_error(i, where, problem))
+                    errors.append(item_error(i, f"metadata.{name}", problem.format(declared=known)))
                 continue
             kind, allowed = spec
             try:
                 stored[name] = metadata_value(kind, item, allowed)
             except InvalidMetadata as error:
-                errors.append(item_error(i, where, error.reason))
+                errors.append(item_error(i, f"metadata.{name}", error.reason))
         return {name: item for name, item in stored.items() if item is not None}
 
     def _suggestions_of(self, i: int, value: Any, fields: Any, errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
