@@ -67,10 +67,11 @@ class MetadataPropertySpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: Name
     type: Literal["terms", "integer", "float"]
-    values: list[str] | None = Field(default=None, min_length=1, description="allowed terms (None: any)")
+    values: list[str] | None = Field(default=None, description="allowed terms (None: any)")
 
 
 MAX_VECTOR_DIMENSIONS = 4096
+MAX_LABELS = 500  # a question's labels (or options): every answer is checked against them, and the page shows them
 # The vector field every dataset has without declaring it: the trainer's sentence embeddings of the records
 # (served by the trainer's ``/embeddings`` API); a dataset cannot declare a field of that name.
 TRAINER_EMBEDDINGS = "trainer_embeddings"
@@ -131,15 +132,27 @@ class DatasetSpec(BaseModel):
     def _questions_fit_dataset(self) -> "DatasetSpec":
         for question in self.questions:
             question_type(question).check_in_dataset(question, self)
+        return self
+
+    def settings_problem(self) -> tuple[str, str] | None:
+        """(field, reason) for settings that are valid to read but refused when written: more than ``MAX_LABELS``
+        labels on a question, an empty list of allowed terms, trainer settings naming a question the trainer cannot
+        learn or a missing field.  Not checked when a stored dataset is read, so none written before stops loading."""
+        for index, question in enumerate(self.questions):
+            if len(question.labels) > MAX_LABELS:
+                return f"questions.{index}.labels", f"at most {MAX_LABELS} labels, not {len(question.labels)}"
+        for index, prop in enumerate(self.metadata_properties):
+            if prop.values is not None and not prop.values:
+                return f"metadata_properties.{index}.values", "give at least one term, or no list for any term"
         learned, text = self.trainer.question, self.trainer.text_field
         if learned is not None:
             question = self.question(learned)
             if question is None or question_type(question).training_kind is None:
                 learnable = [q.name for q in self.questions if question_type(q).training_kind is not None]
-                raise ValueError(f"trainer.question: {learned!r} is not a question the trainer can learn (here: {learnable})")
+                return "trainer.question", f"{learned!r} is not a question the trainer can learn (here: {learnable})"
         if text is not None and self.field(text) is None:
-            raise ValueError(f"trainer.text_field: {text!r} is not a field of the dataset ({[f.name for f in self.fields]})")
-        return self
+            return "trainer.text_field", f"{text!r} is not a field of the dataset ({[f.name for f in self.fields]})"
+        return None
 
     @classmethod
     def unknown_settings(cls, body: dict[str, object]) -> list[str]:

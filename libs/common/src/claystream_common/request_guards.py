@@ -54,6 +54,9 @@ class BodyLimit:
         if declared is not None and declared.isdigit() and int(declared) > limit:
             await _send_json(send, 413, message, [(b"connection", b"close")])
             return
+        if declared is None and scope.get("method") in ("POST", "PUT", "PATCH"):
+            await self._buffered(scope, receive, send, limit, message)
+            return
         seen = 0
         started = False
 
@@ -78,6 +81,31 @@ class BodyLimit:
             if started:
                 raise
             await _send_json(send, 413, message, [(b"connection", b"close")])
+
+
+    async def _buffered(self, scope: Scope, receive: Receive, send: Send, limit: int, message: bytes) -> None:
+        """A body of unknown length (chunked) is read up to the limit before the app sees it: raised from inside
+        the app's read, the overflow became FastAPI's 400 "error parsing the body" instead of a 413."""
+        chunks: list[bytes] = []
+        seen = 0
+        while True:
+            incoming = await receive()
+            if incoming["type"] != "http.request":  # the client went away: the app hears it as it would have
+                chunks.clear()
+                break
+            seen += len(incoming.get("body", b""))
+            if seen > limit:
+                await _send_json(send, 413, message, [(b"connection", b"close")])
+                return
+            chunks.append(incoming.get("body", b""))
+            if not incoming.get("more_body", False):
+                break
+        pending: list[Message] = [{"type": "http.request", "body": b"".join(chunks), "more_body": False}] if chunks else [incoming]
+
+        async def replay() -> Message:
+            return pending.pop() if pending else await receive()
+
+        await self.app(scope, replay, send)
 
 
 def _bearer(scope: Scope) -> str | None:

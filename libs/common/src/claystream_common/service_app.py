@@ -7,7 +7,8 @@ import gc
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
 from claystream_common.logs import setup_logging
@@ -18,6 +19,15 @@ from claystream_common.settings import BaseAppSettings
 from claystream_common.telemetry import flush_telemetry, instrument_fastapi, setup_telemetry
 
 ReadinessCheck = Callable[[], Awaitable[object]]
+
+
+async def request_invalid(_: Request, error: Exception) -> Response:
+    """FastAPI's 422 (``{"detail": [{"loc", "msg", "type"}]}``) without echoing the input back: the input may be
+    no JSON at all (NaN, Infinity, a lone surrogate), and writing it into the answer failed as a 500."""
+    assert isinstance(error, RequestValidationError)
+    detail = [{"loc": list(item.get("loc", ())), "msg": str(item.get("msg", "invalid")), "type": str(item.get("type", "value_error"))}
+              for item in error.errors()]
+    return JSONResponse({"detail": detail}, status_code=422)
 
 
 def health_router(checks: Callable[[], Mapping[str, ReadinessCheck]], service: str = "claystream") -> APIRouter:
@@ -105,6 +115,7 @@ def create_service_app(
                 await asyncio.to_thread(flush_telemetry)  # the spans of the last seconds, stop's own included
 
     app = FastAPI(title=title, version="0.1.0", description=description, lifespan=lifespan)
+    app.add_exception_handler(RequestValidationError, request_invalid)
     app.add_middleware(OperatorOnly, settings=settings)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, per_path=body_limits or {})
 

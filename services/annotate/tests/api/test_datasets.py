@@ -83,6 +83,10 @@ async def test_settings_that_do_not_fit_are_refused_not_dropped(annotate: Annota
         ({**DATASET, "name": "typo", "min_submited": 2}, "min_submited"),
         ({**DATASET, "name": "typo", "trainer": {"question": "sentimnt"}}, "trainer.question"),
         ({**DATASET, "name": "typo", "trainer": {"text_field": "txt"}}, "trainer.text_field"),
+        ({**DATASET, "name": "typo", "metadata_properties": [{"name": "genre", "type": "terms", "values": []}]},
+         "metadata_properties.0.values"),  # no term allowed: every value refused
+        ({**DATASET, "name": "typo", "questions": [{"name": "q", "type": "label", "labels": [f"l{i}" for i in range(501)]}]},
+         "questions.0.labels"),
     ):
         answer = await annotate.owner.post(url, json=body)
         assert answer.status_code == 422 and field in answer.text, (field, answer.text)

@@ -86,6 +86,11 @@ async def test_promote_rollback_and_corrupt_artifact(embedded_stack, unique_name
                 assert bad_header.status_code == 400
                 wrong = await client.get(f"/api/v1/models/{dataset}", headers={"Authorization": "Bearer nope-nope-nope"})
                 assert wrong.status_code == 401 and TOKEN not in wrong.text
+                # input that is no JSON value at all (NaN, a lone surrogate) is a 422, never echoed into a 500
+                for raw in ('{"text": "ok", "forward": NaN}', '{"text": "\\ud800"}', '{"text": "ok", "model_version": -Infinity}'):
+                    odd = await client.post(f"/api/v1/models/{dataset}/predict", content=raw,
+                                            headers={"Content-Type": "application/json"})
+                    assert odd.status_code == 422 and odd.json()["detail"][0]["loc"][0] == "body", (raw, odd.text)
     finally:
         await producer.stop()
         await mongo.close()

@@ -142,12 +142,7 @@ def as_list(value: Any) -> list[Any]:
     return list(value) if isinstance(value, list | tuple) else [value]
 
 
-MAX_LABELS = 500  # a question's labels (or options): every answer is checked against them, and the page shows them
-
-
 def distinct_labels(values: Sequence[str]) -> list[str]:
     if len(values) < 2 or len(set(values)) != len(values):
         raise ValueError("needs at least two distinct labels")
-    if len(values) > MAX_LABELS:
-        raise ValueError(f"at most {MAX_LABELS} labels, not {len(values)}")
     return list(values)

@@ -63,6 +63,7 @@ async def create_dataset(
         spec = DatasetSpec.model_validate({**data, "id": uuid.uuid4().hex, "workspace": workspace})
     except ValidationError as error:
         raise invalid_from(error) from None
+    _refuse_settings_problem(spec)
     if await datasets.get(workspace, spec.name) is not None:
         raise Conflict(f"dataset {spec.name} exists already in workspace {workspace}")
     now = datetime.now(UTC)
@@ -98,6 +99,12 @@ def _refuse_unknown_settings(body: dict[str, Any]) -> None:
     if unknown:
         known = sorted(set(DatasetSpec.model_fields) - {"id", "workspace"})
         raise Invalid(unknown[0], f"unknown setting; a dataset has {known}")
+
+
+def _refuse_settings_problem(spec: DatasetSpec) -> None:
+    problem = spec.settings_problem()
+    if problem is not None:
+        raise Invalid(*problem)
 
 
 def _keep_what_answers_were_given_to(current: dict[str, Any], spec: DatasetSpec) -> None:
@@ -138,6 +145,7 @@ async def update_dataset(
     except ValidationError as error:
         raise invalid_from(error) from None
     _keep_what_answers_were_given_to(current, spec)
+    _refuse_settings_problem(spec)
     before = {v["name"]: v["dimensions"] for v in current.get("vectors") or []}
     for index, field in enumerate(spec.vectors):  # stored vectors have that size: add fields, never resize one
         if field.name in before and before[field.name] != field.dimensions:
