@@ -238,7 +238,8 @@ ROUTES: dict[str, Rule] = {
     "trainer POST /api/v1/models/{dataset}/predict": Rule("machine_nomodel", body={"texts": ["a fine film"]}),
     "trainer POST /api/v1/models/{dataset}/versions/{version}/promote": Rule("machine_admin_nomodel"),
     "trainer POST /api/v1/models/{dataset}/rollback": Rule("machine_admin_conflict"),
-    "trainer POST /api/v1/models/{dataset}/train": Rule("machine_admin", body={"kind": "refresh"}),
+    # the matrix's dataset has no labels: an allowed caller is told so (409), the others get 401 / 403
+    "trainer POST /api/v1/models/{dataset}/train": Rule("machine_admin_conflict", body={"kind": "refresh"}),
     # every record's embedding: annotate's similarity search calls it with the service token; admin keys may too
     "trainer GET /api/v1/models/{dataset}/embeddings": Rule("machine_admin"),
     # monitor

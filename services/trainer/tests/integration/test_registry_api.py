@@ -86,6 +86,15 @@ async def test_promote_rollback_and_corrupt_artifact(embedded_stack, unique_name
                 assert bad_header.status_code == 400
                 wrong = await client.get(f"/api/v1/models/{dataset}", headers={"Authorization": "Bearer nope-nope-nope"})
                 assert wrong.status_code == 401 and TOKEN not in wrong.text
+                # a training that could never run is refused now, not accepted and dropped in the background
+                unknown = await client.post("/api/v1/models/no-such-dataset/train", json={"kind": "refresh"})
+                assert unknown.status_code == 404 and unknown.json()["detail"]["field"] == "dataset"
+                assert (await client.get("/api/v1/models/no-such-dataset/status")).status_code == 404
+                await db["datasets"].insert_one({
+                    "_id": str(uuid.uuid4()), "workspace": WORKSPACE, "name": f"{dataset}-empty", "fields": [{"name": "text"}],
+                    "questions": [{"name": "label", "type": "label", "labels": ["good", "bad"]}]})
+                empty = await client.post(f"/api/v1/models/{dataset}-empty/train", json={"kind": "refresh"})
+                assert empty.status_code == 409 and "need ≥2 classes" in empty.json()["detail"]["reason"], empty.text
                 # input that is no JSON value at all (NaN, a lone surrogate) is a 422, never echoed into a 500
                 for raw in ('{"text": "ok", "forward": NaN}', '{"text": "\\ud800"}', '{"text": "ok", "model_version": -Infinity}'):
                     odd = await client.post(f"/api/v1/models/{dataset}/predict", content=raw,

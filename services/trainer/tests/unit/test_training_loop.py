@@ -86,6 +86,11 @@ async def test_refresh_registers_promotes_suggests_and_serves(tmp_path):
     champions = ChampionCache(ports, ttl_s=60)
     worker = EmbeddingWorker(ports, champions, batch_size=16, flush_s=0)
     assert await worker.fill(DS) == 54  # the background cache: every record, before any model exists
+    other = DatasetKey("acme", "other")
+    await ports.records.upsert_texts(other, [StoredRecord("o1", "a river"), StoredRecord("o2", "an inventor")])
+    assert await worker.fill(other) == 2
+    assert worker.covered == {DS: 54, other: 2}  # per dataset (the status route's figure), not the process's total
+    assert await worker.fill(DS) == 0 and worker.covered[DS] == 54  # nothing left to embed: still covered
     assert ports.publisher.of_type("suggestion.created") == []
     outcome = await run_refresh(DS, ports.specs.specs[DS], ports=ports, champions=champions, base_model="hashing")
     entry = outcome.entry

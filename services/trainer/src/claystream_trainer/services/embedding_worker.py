@@ -35,7 +35,9 @@ class EmbeddingWorker:
         self._dirty: set[DatasetKey] = set()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self.embedded = 0
+        self.embedded = 0  # by this process, every dataset together
+        # per dataset: its records with a vector for the body in use, as of the last fill (the status route's figure)
+        self.covered: dict[DatasetKey, int] = {}
         self.last_error: str | None = None
 
     def poke(self, dataset: DatasetKey) -> None:
@@ -44,6 +46,7 @@ class EmbeddingWorker:
 
     def forget(self, dataset: DatasetKey) -> None:
         self._dirty.discard(dataset)
+        self.covered.pop(dataset, None)
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="embedding-worker")
@@ -83,6 +86,7 @@ class EmbeddingWorker:
         ids = await self._ports.records.all_ids(dataset)
         cached = self._ports.cache.get_many(dataset, embedder.key, ids)
         missing = [r for r in ids if r not in cached]
+        self.covered[dataset] = len(cached)
         done = 0
         labelled: set[str] | None = None
         for start in range(0, len(missing), self._batch):
@@ -100,6 +104,7 @@ class EmbeddingWorker:
             self._ports.cache.put_many(dataset, embedder.key, chunk, vectors)
             done += len(chunk)
             self.embedded += len(chunk)
+            self.covered[dataset] = len(cached) + done
             log.debug("embedded %d records of %s in %.2fs", len(chunk), dataset, time.perf_counter() - began)
             if loaded is not None:
                 if labelled is None:

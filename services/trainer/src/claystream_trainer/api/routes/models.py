@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 
-from claystream_common.datasets import NAME_PATTERN
+from claystream_common.datasets import NAME_PATTERN, DatasetSpec
 from fastapi import APIRouter, HTTPException, Path, status
 
 from claystream_trainer.api.auth import AdminDep, PrincipalDep
@@ -18,8 +18,9 @@ from claystream_trainer.api.schemas import (
 )
 from claystream_trainer.domain.ports import ArtifactError, DatasetKey, ModelEntry
 from claystream_trainer.services.admin import UnknownModel, promote_version, rollback
+from claystream_trainer.services.refresh import NotEnoughLabels, check_trainable
 from claystream_trainer.services.scheduler import read_counts
-from claystream_trainer.services.training_data import training_target
+from claystream_trainer.services.training_data import load_training_data, training_target
 
 router = APIRouter(prefix="/api/v1/models", tags=["models"])
 DatasetName = Path(pattern=NAME_PATTERN, description="dataset name in the caller's workspace")
@@ -40,14 +41,22 @@ async def list_models(principal: PrincipalDep, deps: DepsDep, dataset: str = Dat
 @router.get("/{dataset}/status")
 async def training_status(principal: PrincipalDep, deps: DepsDep, dataset: str = DatasetName) -> dict[str, object]:
     key = DatasetKey(principal.workspace, dataset)
+    spec = await _spec_or_404(deps, key)
     counts = await read_counts(key, ports=deps.ports)
     champion = await deps.ports.registry.champion(key)
-    target = training_target(await deps.ports.specs.get(key))
+    target = training_target(spec)
     trains = {"question": target.question, "kind": target.kind, "labels": target.labels} if target else None
     return {"dataset": dataset, "trains": trains, "labels_per_class": counts.per_class,
             "new_since_refresh": counts.new_since_refresh,
             "new_since_finetune": counts.new_since_finetune, "champion": champion.version if champion else None,
-            "load_error": deps.champions.load_errors.get(key), "embedded_records": deps.worker.embedded}
+            "load_error": deps.champions.load_errors.get(key), "embedded_records": deps.worker.covered.get(key, 0)}
+
+
+async def _spec_or_404(deps: DepsDep, key: DatasetKey) -> DatasetSpec:
+    spec = await deps.ports.specs.get(key)
+    if spec is None:
+        raise HTTPException(404, detail={"field": "dataset", "reason": f"no dataset {key.dataset} in workspace {key.workspace}"})
+    return spec
 
 
 async def _entry_or_404(deps: DepsDep, key: DatasetKey, version: str) -> ModelEntry:
@@ -94,12 +103,17 @@ async def rollback_route(principal: AdminDep, deps: DepsDep, dataset: str = Data
 async def train(body: TrainRequest, principal: AdminDep, deps: DepsDep, dataset: str = DatasetName) -> TrainAccepted:
     """Start a refresh or a fine-tune now (in the background; progress on the models topic)."""
     key = DatasetKey(principal.workspace, dataset)
-    target = training_target(await deps.ports.specs.get(key))
+    spec = await _spec_or_404(deps, key)
+    target = training_target(spec)
     if target is None:
         raise HTTPException(409, detail={"field": "dataset", "reason": "the dataset has no question the trainer can "
                                          "learn (label, multi-label or rating): it is never trained"})
     if body.kind == "finetune" and deps.ports.finetuner is None:
         raise HTTPException(409, detail={"field": "kind", "reason": "fine-tuning is disabled on this trainer"})
+    try:  # what the run would find out in the background, said now (it would only have logged it)
+        check_trainable(await load_training_data(key, spec, ports=deps.ports), spec.trainer.min_per_label)
+    except NotEnoughLabels as error:
+        raise HTTPException(409, detail={"field": "dataset", "reason": str(error)}) from None
     task = asyncio.create_task(deps.scheduler.check_and_run(key, force=body.kind))
     deps.background.add(task)
     task.add_done_callback(deps.background.discard)
