@@ -103,3 +103,19 @@ async def test_end_all_sessions(annotate: Annotate) -> None:
     keyed.headers["X-API-Key"] = key
     assert (await keyed.post("/api/v1/me/sessions:end")).status_code == 403
     assert (await keyed.post(f"{BASE}/default/users/{ann_id}/disable")).status_code == 403
+
+
+async def test_an_admin_changes_no_account_that_belongs_to_a_workspace_they_do_not_administer(annotate: Annotate) -> None:
+    """An admin of default reset the password of someone who was also admin of another workspace, signed in as
+    them there and minted that workspace's admin API key."""
+    await annotate.workspace("elsewhere")
+    admin = await annotate.member("deputy", "admin")
+    shared = await annotate.member("shared", "admin", "elsewhere")
+    shared_id = await _id(annotate, "elsewhere", "shared")
+    assert (await annotate.owner.put(f"{BASE}/default/members/{shared_id}", json={"role": "annotator"})).status_code == 200
+    for path, body in (("/password", {"new_password": "taken-over-password"}), ("/disable", None), ("/sessions:end", None)):
+        verb = admin.put if path == "/password" else admin.post
+        answer = await verb(f"{BASE}/default/users/{shared_id}{path}", json=body)
+        assert answer.status_code == 403 and "elsewhere" not in answer.text, (path, answer.status_code, answer.text)
+    assert (await shared.get("/api/v1/me")).status_code == 200  # still signed in, password unchanged
+    assert (await annotate.owner.put(f"{BASE}/default/users/{shared_id}/password", json={"new_password": "owner-set-password"})).status_code == 204

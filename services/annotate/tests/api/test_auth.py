@@ -22,6 +22,9 @@ async def test_wrong_password_then_lockout(annotate: Annotate) -> None:
         assert answer.status_code == 401
     locked = await client.post("/api/v1/auth/login", json={"username": "nobody-here", "password": "nope"})
     assert locked.status_code == 429 and int(locked.headers["retry-after"]) > 0
+    for spaced in (" nobody-here", "nobody-here ", "\tnobody-here\n"):  # the same account: the same lockout
+        answer = await client.post("/api/v1/auth/login", json={"username": spaced, "password": "nope"})
+        assert answer.status_code == 429, spaced
 
 
 async def test_without_credentials_401_and_forged_cookie_refused(annotate: Annotate) -> None:

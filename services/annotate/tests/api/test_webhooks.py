@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 import pytest
 from annotate_testing import BASE, Annotate, running_annotate
 from claystream.webhooks import WebhookVerificationError, verify_signature
+from claystream_annotate.services.webhooks import MAX_SUBSCRIPTIONS
 from claystream_devstack.webhook_receiver import Receiver
 
 FAST_RETRIES = {
@@ -65,6 +66,10 @@ async def test_bad_input_is_422_naming_the_field(hooks: Annotate, receiver: Rece
     await subscribe(hooks, receiver.url)
     duplicate = await hooks.owner.post(f"{BASE}/default/webhooks", json={"url": receiver.url, "event_types": ["record.created"]})
     assert duplicate.status_code == 422 and duplicate.json()["field"] == "url" and "already" in duplicate.text
+    for n in range(MAX_SUBSCRIPTIONS - 1):  # each is polled every second: a workspace has a bounded number
+        await subscribe(hooks, f"{receiver.url}/{n}")
+    capped = await hooks.owner.post(f"{BASE}/default/webhooks", json={"url": f"{receiver.url}/one-more", "event_types": ["drift.detected"]})
+    assert capped.status_code == 409 and "delete one" in capped.text
 
 
 async def test_private_targets_refused_without_the_setting(embedded_stack, receiver: Receiver) -> None:  # type: ignore[no-untyped-def]
@@ -72,7 +77,7 @@ async def test_private_targets_refused_without_the_setting(embedded_stack, recei
         for url in (receiver.url, "http://169.254.169.254/latest/meta-data", "http://10.0.0.1/hook", "http://[::1]:9/x"):
             answer = await app.owner.post(f"{BASE}/default/webhooks", json={"url": url, "event_types": ["drift.detected"]})
             assert answer.status_code == 422 and answer.json()["field"] == "url", (url, answer.text)
-            assert "private" in answer.text
+            assert "public address" in answer.text
 
 
 async def test_admins_only_and_other_workspaces_hidden(hooks: Annotate, receiver: Receiver) -> None:

@@ -111,8 +111,19 @@ def test_public_address_and_url_rules() -> None:
 
 
 async def test_loopback_refused_unless_allowed() -> None:
-    assert "private" in (await refusal_reason("http://127.0.0.1:9/x", allow_private=False) or "")
+    assert "public address" in (await refusal_reason("http://127.0.0.1:9/x", allow_private=False) or "")
     assert await refusal_reason("http://127.0.0.1:9/x", allow_private=True) is None
+
+
+async def test_a_refusal_tells_no_internal_address_and_a_bad_name_is_no_crash() -> None:
+    """The answer named the private address a host resolved to (a map of internal names for any workspace admin),
+    and a host name IDNA refuses raised UnicodeError: a 500."""
+    inside = await refusal_reason("http://localhost:9/x", allow_private=False)
+    nowhere = await refusal_reason("http://no-such-host.invalid/x", allow_private=False)
+    assert inside == "host localhost does not resolve to a public address; not allowed" and "127.0.0.1" not in inside
+    assert nowhere == "host no-such-host.invalid does not resolve to a public address; not allowed"
+    for odd in (f"http://{'a' * 64}.example.com/", "http://a..example.com/"):
+        assert "does not resolve to a public address" in (await refusal_reason(odd, allow_private=False) or "")
 
 
 # --------------------------------------------------------------------------- fan-out and lanes
@@ -269,4 +280,4 @@ async def test_a_target_that_now_resolves_inside_is_refused_at_send_time() -> No
     await dispatcher.stop()  # writes what is pending
     assert sender.sent == []
     (delivery_id, update), = deliveries.updates
-    assert delivery_id == "inside:e" and "private" in update["$set"]["last_error"] and "due_at" in update["$set"]
+    assert delivery_id == "inside:e" and "public address" in update["$set"]["last_error"] and "due_at" in update["$set"]

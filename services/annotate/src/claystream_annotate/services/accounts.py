@@ -24,13 +24,18 @@ from claystream_annotate.services.users import change_password, verify_password
 
 
 async def managed_user(*, actor: Principal, workspace: str, user_id: str, users: UserStore) -> User:
-    """The member of ``workspace`` an admin may act on (never an owner, never themselves)."""
+    """The member of ``workspace`` whose account an admin may change (password, disabled, sessions): never an
+    owner, never themselves, and only someone all of whose workspaces they administer.  The account is one for
+    every workspace: an admin of A resetting the password of someone who is also in B would sign in as them in B."""
     actor.require_manager(workspace)
     user = await users.get(user_id)
     if user is None or (not actor.is_owner and workspace not in user.memberships):
         raise NotFound(f"user {user_id} not found in workspace {workspace}")
     if Role(user.role) is Role.OWNER and not actor.is_owner:
         raise Forbidden("only owners manage owners")
+    if not actor.is_owner and any(not actor.is_admin_of(other) for other in user.memberships):
+        raise Forbidden(f"{user.username} is also a member of workspaces you do not administer: an owner, or an admin "
+                        "of every one of them, changes the account")
     if user.id == actor.user_id:
         raise Forbidden("use your own account settings (/api/v1/me/...) to change your own account")
     return user

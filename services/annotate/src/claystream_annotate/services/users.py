@@ -111,11 +111,13 @@ async def create_user(
 
 
 async def login(*, username: str, password: str, client_ip: str, users: UserStore, limiter: LoginLimiter) -> User:
-    """Check the password, with per-ip rate limiting and per-username+ip lockout."""
+    """Check the password, with per-ip rate limiting and per-username+ip lockout.  The name is trimmed once, for
+    the lookup and the lockout alike: " name" and "name " were each a fresh lockout for the same account."""
+    username = username.strip()
     wait = await limiter.check(username, client_ip)
     if wait is not None:
         raise RateLimited(f"too many login attempts; try again in {wait} s", retry_after_s=wait)
-    user = await users.by_username(username.strip())
+    user = await users.by_username(username)
     if user is None or not user.active:
         verify_password(password, _dummy_hash())
         await limiter.failed(username, client_ip)

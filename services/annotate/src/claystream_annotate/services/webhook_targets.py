@@ -64,17 +64,19 @@ async def refusal_reason(url: str, *, allow_private: bool) -> str | None:
     parts = urlsplit(url)
     host = parts.hostname or ""
     port = parts.port or (443 if parts.scheme == "https" else 80)
+    # one answer whether the name does not resolve or resolves inside: telling them apart (or echoing the address)
+    # let a workspace admin map internal host names and their addresses
+    refused = f"host {host} does not resolve to a public address; not allowed"
     try:
         addresses = await resolve(host, port)
-    except OSError as error:
-        return f"host {host} does not resolve ({error.strerror or error})"
+    except (OSError, UnicodeError, ValueError):  # UnicodeError: a label IDNA refuses (empty, over 63 characters)
+        return refused
     if not addresses:
-        return f"host {host} does not resolve"
+        return refused
     if allow_private:
         return None
-    private = [a for a in addresses if not is_public_address(a)]
-    if private:
-        return f"host {host} resolves to a private, loopback or link-local address ({private[0]}); not allowed"
+    if any(not is_public_address(a) for a in addresses):
+        return refused
     return None
 
 

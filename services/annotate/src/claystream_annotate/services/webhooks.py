@@ -7,7 +7,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from claystream_annotate.services.errors import Invalid, NotFound
+from claystream_annotate.services.errors import Conflict, Invalid, NotFound
 from claystream_annotate.services.principals import Principal, Role
 from claystream_annotate.services.webhook_delivery import new_delivery, replay_of, stamp
 from claystream_annotate.services.webhook_events import TEST_EVENT_TYPE, WEBHOOK_EVENT_TYPES, unknown_types
@@ -86,10 +86,16 @@ def _enabled(value: Any) -> bool:
     return value
 
 
+MAX_SUBSCRIPTIONS = 50  # per workspace: the dispatcher polls every enabled subscription each second
+
+
 async def create_subscription(
     body: dict[str, Any], *, actor: Principal, workspace: str, subscriptions: WebhookSubscriptions, allow_private: bool
 ) -> dict[str, Any]:
     actor.require(workspace, Role.ADMIN)
+    if len(await subscriptions.list(workspace)) >= MAX_SUBSCRIPTIONS:
+        raise Conflict(f"workspace {workspace} has {MAX_SUBSCRIPTIONS} webhook subscriptions already (the most it may "
+                       "have: each is polled for due deliveries); delete one, or subscribe one URL to more event types")
     url = await check_target(str(body.get("url") or ""), allow_private=allow_private)
     now = datetime.now(UTC)
     document = {
