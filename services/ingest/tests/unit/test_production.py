@@ -35,6 +35,11 @@ PREDICTION = {"request_id": "q1", "model": "sentiment", "text": "great", "predic
                                         "unknown property (allowed: dataset, metadata, model, model_version, predicted_at, "
                                         "predicted_label, request_id, scores, text)"}]),
         ("q1", [{"index": 0, "field": "", "reason": "prediction must be a JSON object"}]),
+        # the monitor's key is workspace|model|version: names that would merge two models into one are refused
+        (PREDICTION | {"model": "p|q"}, [{"index": 0, "field": "model", "reason": "may not contain '|'"}]),
+        (PREDICTION | {"model_version": "q|v1"}, [{"index": 0, "field": "model_version", "reason": "may not contain '|'"}]),
+        (PREDICTION | {"model_version": "-"}, [{"index": 0, "field": "model_version",
+                                                "reason": "'-' stands for no version: leave model_version out instead"}]),
     ],
 )
 def test_prediction_rules(item: Any, expected: list[dict[str, Any]]) -> None:

@@ -89,3 +89,20 @@ async def test_unknown_model_and_bad_query_are_4xx_with_the_field(client: httpx.
     assert missing.status_code == 404 and "model" in missing.json()["detail"]
     bad = await client.get("/api/v1/models/absent/overview", headers=auth, params={"hours": -1})
     assert bad.status_code == 422 and bad.json()["detail"][0]["loc"][-1] == "hours"
+
+
+async def test_a_model_is_reached_by_workspace_and_by_a_name_holding_a_slash(client: httpx.AsyncClient) -> None:
+    """Same-named models of two workspaces: the service token always got the first; an ``org/model`` name was
+    listed, then 404 in the API and a broken link on the dashboard."""
+    await seed(client.app)  # type: ignore[attr-defined]
+    store = client.app.state.deps.store  # type: ignore[attr-defined]
+    slashed = ModelKey("acme", "team/sentiment", "v2")
+    await store.register_model(slashed, {"champion": True})
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    for workspace in ("acme", "other"):
+        chosen = await client.get("/api/v1/models/reviews/overview", headers=auth, params={"workspace": workspace})
+        assert chosen.status_code == 200 and chosen.json()["model"]["workspace"] == workspace
+    found = await client.get("/api/v1/models/team/sentiment/overview", headers=auth)
+    assert found.status_code == 200 and found.json()["model"]["model"] == "team/sentiment"
+    escaped = await client.get("/api/v1/models/team%2Fsentiment/overview", headers=auth, params={"version": "v2"})
+    assert escaped.status_code == 200 and escaped.json()["model"]["model_version"] == "v2"

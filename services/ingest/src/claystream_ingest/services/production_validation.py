@@ -26,6 +26,17 @@ def _required_str(
         errors.append(item_error(i, key, f"must be at most {max_len} characters"))
 
 
+def _model_names(i: int, item: dict[str, Any], errors: list[dict[str, Any]]) -> None:
+    """The monitor keys a model version as ``workspace|model|version`` (``-``: no version): names that would make
+    two models one key are refused (model ``p|q`` version ``v1`` and model ``p`` version ``q|v1`` were merged)."""
+    for key in ("model", "model_version"):
+        value = item.get(key)
+        if isinstance(value, str) and "|" in value:
+            errors.append(item_error(i, key, "may not contain '|'"))
+    if item.get("model_version") == "-":
+        errors.append(item_error(i, "model_version", "'-' stands for no version: leave model_version out instead"))
+
+
 def _optional_str(i: int, item: dict[str, Any], key: str, errors: list[dict[str, Any]]) -> None:
     value = item.get(key)
     if value is not None and (not isinstance(value, str) or not value):
@@ -72,6 +83,7 @@ def validate_predictions(items: list[Any], *, now: str) -> Checked:
         if not isinstance(text, str):
             errors.append(item_error(i, "text", "required property is missing" if text is None else "must be a string"))
         _optional_str(i, item, "model_version", errors)
+        _model_names(i, item, errors)
         _optional_str(i, item, "dataset", errors)
         scores = item.get("scores")
         if scores is not None and (not isinstance(scores, dict) or not all(is_number(v) for v in scores.values())):
@@ -101,6 +113,7 @@ def validate_feedback(items: list[Any], *, now: str) -> Checked:
         _required_str(i, item, "request_id", errors, MAX_ID)
         for key in ("model", "true_label", "signal", "dataset"):
             _optional_str(i, item, key, errors)
+        _model_names(i, item, errors)
         if item.get("true_label") is None and item.get("signal") is None:
             errors.append(item_error(i, "true_label", "give true_label or signal (or both)"))
         received_at = _timestamp(i, item, "received_at", errors, now)

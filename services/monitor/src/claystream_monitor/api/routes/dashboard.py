@@ -49,9 +49,12 @@ async def models_fragment(request: Request, viewer: UserDep, store: StoreDep, en
 
 
 async def _model_context(
-    request: Request, viewer: Viewer, store: Any, engine: Any, model: str, version: str | None, hours: float
+    request: Request, viewer: Viewer, store: Any, engine: Any, model: str, version: str | None, hours: float,
+    workspace: str | None = None,
 ) -> dict[str, Any]:
     candidates = [m for m in await _models(viewer, store, engine) if m["model"] == model]
+    if workspace is not None:
+        candidates = [m for m in candidates if m["workspace"] == workspace]
     if version is not None:
         candidates = [m for m in candidates if m["model_version"] == version]
     if not candidates:
@@ -68,26 +71,28 @@ async def _model_context(
         "accuracy_chart": charts.accuracy_chart(overview["accuracy"]),
         "total": sum(t["count"] for t in overview["traffic"]),
         "fragment_url": f"/dashboard/models/{quote(model)}/fragments/panels?hours={hours}"
-                        + (f"&version={quote(chosen['model_version'])}" if chosen["model_version"] else ""),
+                        + (f"&version={quote(chosen['model_version'])}" if chosen["model_version"] else "")
+                        + (f"&workspace={quote(chosen['workspace'])}" if chosen["workspace"] else ""),
     }
 
 
-@router.get("/models/{model}", response_class=HTMLResponse)
-async def model_page(
-    request: Request, model: str, viewer: UserDep, store: StoreDep, engine: EngineDep,
-    version: str | None = None, hours: float = Query(default=24, gt=0, le=24 * 90),
-) -> Response:
-    context = await _model_context(request, viewer, store, engine, model, version, hours)
-    return _templates(request).TemplateResponse(request, "monitor/model.html", _context(request, viewer, **context))
-
-
-@router.get("/models/{model}/fragments/panels", response_class=HTMLResponse)
+# a model's name may hold "/" (org/model): ``{model:path}``, the panels route first (the page's would match it)
+@router.get("/models/{model:path}/fragments/panels", response_class=HTMLResponse)
 async def model_panels(
     request: Request, model: str, viewer: UserDep, store: StoreDep, engine: EngineDep,
-    version: str | None = None, hours: float = Query(default=24, gt=0, le=24 * 90),
+    version: str | None = None, hours: float = Query(default=24, gt=0, le=24 * 90), workspace: str | None = None,
 ) -> Response:
-    context = await _model_context(request, viewer, store, engine, model, version, hours)
+    context = await _model_context(request, viewer, store, engine, model, version, hours, workspace)
     return _templates(request).TemplateResponse(request, "monitor/partials/panels.html", {"request": request, **context})
+
+
+@router.get("/models/{model:path}", response_class=HTMLResponse)
+async def model_page(
+    request: Request, model: str, viewer: UserDep, store: StoreDep, engine: EngineDep,
+    version: str | None = None, hours: float = Query(default=24, gt=0, le=24 * 90), workspace: str | None = None,
+) -> Response:
+    context = await _model_context(request, viewer, store, engine, model, version, hours, workspace)
+    return _templates(request).TemplateResponse(request, "monitor/model.html", _context(request, viewer, **context))
 
 
 def install(app: FastAPI) -> None:

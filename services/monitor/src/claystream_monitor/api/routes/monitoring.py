@@ -19,13 +19,17 @@ async def get_models(viewer: ViewerDep, store: StoreDep, engine: EngineDep) -> d
     return jsonable_encoder({"items": models})
 
 
-@router.get("/models/{model}/overview", summary="Traffic, drift scores, accuracy, alerts and samples of a model version")
+@router.get("/models/{model:path}/overview", summary="Traffic, drift scores, accuracy, alerts and samples of a model version")
 async def get_overview(
     model: str, viewer: ViewerDep, store: StoreDep, engine: EngineDep,
     version: str | None = Query(default=None, description="model version (default: the champion, else the latest seen)"),
     hours: float = Query(default=24, gt=0, le=24 * 90, description="time range of the traffic series"),
+    workspace: str | None = Query(default=None, description="the model's workspace, when the caller sees several"),
 ) -> dict[str, Any]:
+    """``model`` may hold "/" (``org/model``)."""
     models = [m for m in await list_models(store=store, engine=engine, workspaces=viewer.workspaces) if m["model"] == model]
+    if workspace is not None:
+        models = [m for m in models if m["workspace"] == workspace]
     if version is not None:
         models = [m for m in models if m["model_version"] == version]
     if not models:
