@@ -86,3 +86,24 @@ class TrainAccepted(BaseModel):
     dataset: str
     kind: str
     accepted: bool
+
+
+class FieldError(BaseModel):
+    field: str = Field(description="what the answer is about: a body field, a path parameter or a header")
+    reason: str
+
+
+class ErrorOut(BaseModel):
+    """The trainer's 4xx answers other than request validation (whose 422 is FastAPI's list of errors)."""
+
+    detail: FieldError
+
+
+_MEANINGS = {401: "no or unknown credentials", 403: "the credentials may not do this", 404: "no such dataset or model version",
+             409: "the request conflicts with the dataset's or the model's state (reason says which)",
+             429: "too many shadow model loads right now (Retry-After)"}
+
+
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for a route: 401 and 403 always, plus ``codes``."""
+    return {code: {"model": ErrorOut, "description": _MEANINGS[code]} for code in (401, 403, *codes)}

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query
 
 from claystream_trainer.api.auth import AdminDep
 from claystream_trainer.api.deps import DepsDep
+from claystream_trainer.api.schemas import error_responses
 from claystream_trainer.api.routes.models import DatasetName
 from claystream_trainer.domain.ports import DatasetKey
 from claystream_trainer.services.embeddings_export import embeddings_page
@@ -15,7 +16,7 @@ from claystream_trainer.services.embeddings_export import embeddings_page
 router = APIRouter(prefix="/api/v1/models", tags=["models"])
 
 
-@router.get("/{dataset}/embeddings")
+@router.get("/{dataset}/embeddings", responses=error_responses())
 async def embeddings_route(principal: AdminDep, deps: DepsDep, dataset: str = DatasetName,
                            after: str | None = Query(default=None, description="the previous page's next_after"),
                            limit: int = Query(default=5000, ge=1, le=20000)) -> dict[str, object]:

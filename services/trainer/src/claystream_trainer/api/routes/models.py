@@ -15,6 +15,7 @@ from claystream_trainer.api.schemas import (
     ModelPublic,
     TrainAccepted,
     TrainRequest,
+    error_responses,
 )
 from claystream_trainer.domain.ports import ArtifactError, DatasetKey, ModelEntry
 from claystream_trainer.services.admin import UnknownModel, promote_version, rollback
@@ -30,7 +31,7 @@ def _public(entry: ModelEntry) -> ModelPublic:
     return ModelPublic.model_validate(dataclasses.asdict(entry))
 
 
-@router.get("/{dataset}", response_model=ModelList)
+@router.get("/{dataset}", response_model=ModelList, responses=error_responses())
 async def list_models(principal: PrincipalDep, deps: DepsDep, dataset: str = DatasetName) -> ModelList:
     key = DatasetKey(principal.workspace, dataset)
     entries = await deps.ports.registry.list(key)
@@ -38,7 +39,7 @@ async def list_models(principal: PrincipalDep, deps: DepsDep, dataset: str = Dat
     return ModelList(items=[_public(e) for e in entries], champion=champion)
 
 
-@router.get("/{dataset}/status")
+@router.get("/{dataset}/status", responses=error_responses(404))
 async def training_status(principal: PrincipalDep, deps: DepsDep, dataset: str = DatasetName) -> dict[str, object]:
     key = DatasetKey(principal.workspace, dataset)
     spec = await _spec_or_404(deps, key)
@@ -66,18 +67,18 @@ async def _entry_or_404(deps: DepsDep, key: DatasetKey, version: str) -> ModelEn
     return entry
 
 
-@router.get("/{dataset}/versions/{version}", response_model=ModelPublic)
+@router.get("/{dataset}/versions/{version}", response_model=ModelPublic, responses=error_responses(404))
 async def get_model(version: str, principal: PrincipalDep, deps: DepsDep, dataset: str = DatasetName) -> ModelPublic:
     return _public(await _entry_or_404(deps, DatasetKey(principal.workspace, dataset), version))
 
 
-@router.get("/{dataset}/versions/{version}/metrics")
+@router.get("/{dataset}/versions/{version}/metrics", responses=error_responses(404))
 async def get_metrics(version: str, principal: PrincipalDep, deps: DepsDep, dataset: str = DatasetName) -> dict[str, object]:
     entry = await _entry_or_404(deps, DatasetKey(principal.workspace, dataset), version)
     return {"version": entry.version, "kind": entry.kind, "label_count": entry.label_count, "metrics": entry.metrics}
 
 
-@router.post("/{dataset}/versions/{version}/promote", response_model=ModelPublic)
+@router.post("/{dataset}/versions/{version}/promote", response_model=ModelPublic, responses=error_responses(404, 409))
 async def promote(version: str, principal: AdminDep, deps: DepsDep, dataset: str = DatasetName) -> ModelPublic:
     key = DatasetKey(principal.workspace, dataset)
     try:
@@ -89,7 +90,7 @@ async def promote(version: str, principal: AdminDep, deps: DepsDep, dataset: str
     return _public(entry)
 
 
-@router.post("/{dataset}/rollback", response_model=ModelPublic)
+@router.post("/{dataset}/rollback", response_model=ModelPublic, responses=error_responses(409))
 async def rollback_route(principal: AdminDep, deps: DepsDep, dataset: str = DatasetName) -> ModelPublic:
     key = DatasetKey(principal.workspace, dataset)
     try:
@@ -99,7 +100,8 @@ async def rollback_route(principal: AdminDep, deps: DepsDep, dataset: str = Data
     return _public(entry)
 
 
-@router.post("/{dataset}/train", response_model=TrainAccepted, status_code=status.HTTP_202_ACCEPTED)
+@router.post("/{dataset}/train", response_model=TrainAccepted, status_code=status.HTTP_202_ACCEPTED,
+             responses=error_responses(404, 409))
 async def train(body: TrainRequest, principal: AdminDep, deps: DepsDep, dataset: str = DatasetName) -> TrainAccepted:
     """Start a refresh or a fine-tune now (in the background; progress on the models topic)."""
     key = DatasetKey(principal.workspace, dataset)

@@ -9,7 +9,7 @@ from fastapi import APIRouter, HTTPException, Path
 
 from claystream_trainer.api.auth import PrincipalDep
 from claystream_trainer.api.deps import ServingDepsDep
-from claystream_trainer.api.schemas import PredictionPublic, PredictRequest, PredictResponse
+from claystream_trainer.api.schemas import PredictionPublic, PredictRequest, PredictResponse, error_responses
 from claystream_trainer.domain.ports import ArtifactError, DatasetKey
 from claystream_trainer.services.champions import ShadowLoadsExhausted
 from claystream_trainer.services.predict import NoChampion, predict
@@ -18,12 +18,13 @@ router = APIRouter(prefix="/api/v1/models", tags=["predict"])
 DatasetName = Path(pattern=NAME_PATTERN, description="dataset name in the caller's workspace")
 
 
-@router.post("/{dataset}/predict", response_model=PredictResponse)
+@router.post("/{dataset}/predict", response_model=PredictResponse, responses=error_responses(404, 409, 429))
 async def predict_route(body: PredictRequest, principal: PrincipalDep, deps: ServingDepsDep,
                         dataset: str = DatasetName) -> PredictResponse:
     texts = body.batch()
     if len(texts) > deps.settings.predict_max_batch:
-        raise HTTPException(422, detail={"field": "texts", "reason": f"at most {deps.settings.predict_max_batch} texts"})
+        raise HTTPException(422, detail=[{"loc": ["body", "texts"], "msg": f"at most {deps.settings.predict_max_batch} texts",
+                                          "type": "too_long"}])  # the documented 422: FastAPI's list of errors
     key = DatasetKey(principal.workspace, dataset)
     forward = body.forward
     if forward is None:
