@@ -96,7 +96,8 @@ async def test_promote_rollback_and_corrupt_artifact(embedded_stack, unique_name
                 empty = await client.post(f"/api/v1/models/{dataset}-empty/train", json={"kind": "refresh"})
                 assert empty.status_code == 409 and "need ≥2 classes" in empty.json()["detail"]["reason"], empty.text
                 # input that is no JSON value at all (NaN, a lone surrogate) is a 422, never echoed into a 500
-                for raw in ('{"text": "ok", "forward": NaN}', '{"text": "\\ud800"}', '{"text": "ok", "model_version": -Infinity}'):
+                for raw in ('{"text": "ok", "forward": NaN}', '{"text": "\\ud800"}', '{"text": "ok", "model_version": -Infinity}',
+                            '{"text": "ok", "model_version": ""}'):
                     odd = await client.post(f"/api/v1/models/{dataset}/predict", content=raw,
                                             headers={"Content-Type": "application/json"})
                     assert odd.status_code == 422 and odd.json()["detail"][0]["loc"][0] == "body", (raw, odd.text)

@@ -16,8 +16,8 @@ class PredictRequest(BaseModel):
     text: str | None = Field(default=None, min_length=1, max_length=PREDICT_TEXT_MAX_CHARS, description="one text")
     texts: list[PredictText] | None = Field(default=None, min_length=1, description="a batch of texts")
     forward: bool | None = Field(default=None, description="log to the predictions topic (default: dataset setting)")
-    request_id: str | None = Field(default=None, max_length=128)
-    model_version: str | None = Field(default=None, max_length=32,
+    request_id: str | None = Field(default=None, min_length=1, max_length=128)
+    model_version: str | None = Field(default=None, min_length=1, max_length=32,
                                       description="a registered version to use instead of the champion (shadow tests)")
     component: Literal["embedding", "student"] | None = Field(
         default=None, description="serve this part of the model instead of the one it chose by cross-validation")
