@@ -113,7 +113,7 @@ class SpanType(QuestionType):
             return None
         try:
             return json.loads(str(raw))
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: brackets nested a thousand deep
             raise InvalidValue("spans must be a JSON list") from None
 
     def counted_items(self, spec: QuestionSpec, value: Any) -> list[str]:

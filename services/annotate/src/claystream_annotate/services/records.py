@@ -117,6 +117,15 @@ class BuiltQuery:
         return self.any_status is None or record_matches(document, self.any_status)
 
 
+def checked_query(spec: DatasetSpec, params: RecordQuery, actor: Principal) -> BuiltQuery:
+    """The query, or Invalid naming the parameter: what a search checks, for a caller (the bulk view) that must
+    refuse a bad filter before it writes anything."""
+    if params.q is not None and len(params.q) > TEXT_QUERY_MAX:
+        raise Invalid("q", f"at most {TEXT_QUERY_MAX} characters")
+    params.response_scope = resolve_scope(actor, spec.workspace, params.response_scope)
+    return build_query(spec, params, actor.user_id)
+
+
 def build_query(spec: DatasetSpec, params: RecordQuery, user_id: str) -> BuiltQuery:
     """Validate ``params`` (Invalid names the parameter) and build the query.  ``response_scope``
     must be resolved already (``any`` or anything else meaning the caller's own)."""
@@ -281,10 +290,7 @@ async def search_records(
     actor.require(spec.workspace, Role.ANNOTATOR)
     if not 1 <= params.limit <= page_max:
         raise Invalid("limit", f"between 1 and {page_max}")
-    if params.q is not None and len(params.q) > TEXT_QUERY_MAX:
-        raise Invalid("q", f"at most {TEXT_QUERY_MAX} characters")
-    params.response_scope = resolve_scope(actor, spec.workspace, params.response_scope)
-    built = build_query(spec, params, actor.user_id)
+    built = checked_query(spec, params, actor)
     if built.in_python:  # scan a projection, load the page's records in full after
         projection: dict[str, int] | None = {**SEARCH_PROJECTION, built.sort_field: 1}
     else:

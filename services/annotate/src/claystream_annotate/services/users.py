@@ -171,6 +171,13 @@ async def change_password(*, user_id: str, new_password: str, users: UserStore) 
     await users.update(user_id, {"password_hash": hash_password(new_password), "session_epoch": user.session_epoch + 1})
 
 
+async def require_workspace(workspace: str, workspaces: WorkspaceStore) -> None:
+    """Nothing is created under a workspace that does not exist (a dataset, a membership, an API key): a typo or a
+    tampered form would leave it waiting, with its roles, for whoever creates that workspace later."""
+    if not await workspaces.exists(workspace):
+        raise NotFound(f"workspace {workspace} not found")
+
+
 async def ensure_first_owner(
     *, username: str | None, password: str | None, workspace: str, production: bool, users: UserStore, workspaces: WorkspaceStore
 ) -> tuple[str, str] | None:

@@ -7,7 +7,7 @@ from claystream_annotate.api.deps import DepsDep
 from claystream_annotate.api.schemas import ApiKeyIn, ApiKeyOut, MembershipIn, UserCreate, UserPublic, WorkspaceIn
 from claystream_annotate.services.errors import Forbidden
 from claystream_annotate.services.principals import Role
-from claystream_annotate.services.users import create_user, create_workspace, set_membership
+from claystream_annotate.services.users import create_user, create_workspace, require_workspace, set_membership
 
 router = APIRouter(prefix="/api/v1/workspaces", tags=["workspaces"])
 
@@ -48,6 +48,7 @@ async def create_member(workspace: str, body: UserCreate, principal: PrincipalDe
 @router.put("/{workspace}/members/{user_id}")
 async def add_member(workspace: str, user_id: str, body: MembershipIn, principal: PrincipalDep, deps: DepsDep) -> UserPublic:
     role = Role(body.role) if body.role else None
+    await require_workspace(workspace, deps.workspaces)
     user = await set_membership(actor=principal, user_id=user_id, workspace=workspace, member=True, role=role, users=deps.users)
     return UserPublic.of(user, principal, workspace)
 
@@ -61,5 +62,6 @@ async def remove_member(workspace: str, user_id: str, principal: PrincipalDep, d
 @router.post("/{workspace}/api-keys", status_code=201)
 async def create_api_key(workspace: str, body: ApiKeyIn, principal: PrincipalDep, deps: DepsDep) -> ApiKeyOut:
     principal.require_manager(workspace)
+    await require_workspace(workspace, deps.workspaces)
     key = await deps.api_keys.create(workspace=workspace, name=body.name, role=body.role)
     return ApiKeyOut(key_id=key.key_id, api_key=key.plaintext, workspace=workspace, role=body.role)

@@ -19,6 +19,7 @@ from claystream_annotate.services.accounts import (
 )
 from claystream_annotate.services.errors import Invalid
 from claystream_annotate.services.principals import Role
+from claystream_annotate.services.users import require_workspace
 from claystream_annotate.web.pages.admin import team_context
 from claystream_annotate.web.rendering import render
 from claystream_annotate.web.routing import WebRoute
@@ -66,6 +67,7 @@ async def create_key(
     principal.require_manager(workspace)
     if role not in (Role.ANNOTATOR.value, Role.ADMIN.value):
         raise Invalid("role", "admin or annotator")
+    await require_workspace(workspace, request.app.state.deps.workspaces)
     key = await request.app.state.deps.api_keys.create(workspace=workspace, name=name, role=role)
     context = await team_context(request, principal, workspace)
     return render(request, "annotate/team.html", principal, error=None, notice=None, new_key=key.plaintext, **context)

@@ -13,7 +13,7 @@ from claystream_annotate.services.accounts import list_api_keys
 from claystream_annotate.services.datasets import delete_dataset, update_dataset
 from claystream_annotate.services.errors import Conflict, Forbidden, Invalid
 from claystream_annotate.services.principals import Principal, Role
-from claystream_annotate.services.users import create_user, set_membership, visible_memberships
+from claystream_annotate.services.users import create_user, require_workspace, set_membership, visible_memberships
 from claystream_annotate.web.pages.annotate import load_spec
 from claystream_annotate.web.rendering import render
 from claystream_annotate.web.routing import WebRoute
@@ -33,16 +33,24 @@ def settings_form(spec: DatasetSpec) -> dict[str, Any]:
 
 
 def changes_from(form: dict[str, str]) -> dict[str, Any]:
-    changes: dict[str, Any] = {"guidelines": form.get("guidelines", "")}
-    try:
-        changes["min_submitted"] = int(form.get("min_submitted") or 1)
-    except ValueError:
-        raise Invalid("min_submitted", "must be a whole number") from None
+    """The settings form's changes; a part the post leaves out keeps its value."""
+    changes: dict[str, Any] = {}
+    if form.get("guidelines") is not None:
+        changes["guidelines"] = form["guidelines"]
+    if form.get("min_submitted") is not None:
+        try:
+            changes["min_submitted"] = int(form.get("min_submitted") or 1)
+        except ValueError:
+            raise Invalid("min_submitted", "must be a whole number") from None
     for part in JSON_PARTS:
+        if form.get(part) is None:  # left out: kept (it used to be saved as empty)
+            continue
         try:
             changes[part] = json.loads(form.get(part) or ("{}" if part == "trainer" else "[]"))
         except json.JSONDecodeError as error:
             raise Invalid(part, f"not valid JSON ({error.msg} at line {error.lineno})") from None
+        except RecursionError:
+            raise Invalid(part, "nested too deeply") from None
     return changes
 
 
@@ -156,6 +164,8 @@ async def team_membership(
     role: Annotated[str, Form()] = "",
 ) -> Response:
     new_role = Role(role) if role in {r.value for r in Role} else None
+    if action != "remove":
+        await require_workspace(workspace, request.app.state.deps.workspaces)
     await set_membership(
         actor=principal, user_id=user_id, workspace=workspace, member=action != "remove", role=new_role, users=request.app.state.deps.users
     )

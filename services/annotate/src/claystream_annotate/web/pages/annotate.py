@@ -186,9 +186,15 @@ async def answer(request: Request, principal: WebUser, workspace: str, dataset: 
         headers = {"HX-Retarget": "#questions", "HX-Reswap": "outerHTML"}
         return render(request, "annotate/partials/questions.html", principal, status_code=422, headers=headers, **context)
     new_back = [record_id, *back]
-    if forward:
-        following = await record_in(request, spec, forward[0])
+    while forward:  # the answer is saved: a record of the trail deleted meanwhile is skipped, never an error page
+        try:
+            following = await record_in(request, spec, forward[0])
+        except NotFound:
+            forward = forward[1:]
+            continue
         return await show(request, principal, spec, following, new_back, forward[1:], queued=False)
+    if following is None and form.get("forward"):  # the whole trail is gone: on with the queue
+        following = await queue_record(request, principal, spec)
     return await show(request, principal, spec, following, new_back, [], queued=True)
 
 

@@ -17,7 +17,7 @@ from fastapi.responses import Response
 from claystream_annotate.services.bulk import bulk_apply
 from claystream_annotate.services.errors import Invalid
 from claystream_annotate.services.principals import Principal
-from claystream_annotate.services.records import search_records
+from claystream_annotate.services.records import checked_query, search_records
 from claystream_annotate.web.filters import filter_values, label_question, query_string, record_query
 from claystream_annotate.web.pages.annotate import load_spec
 from claystream_annotate.web.pages.similar import similar_items
@@ -142,7 +142,9 @@ async def bulk_submit(request: Request, principal: WebUser, workspace: str, data
     record_ids = [str(v) for v in form.getlist("record_id")] if scope == "selected" else None
     if scope == "selected" and not record_ids:
         raise Invalid("record_id", "select at least one record")
-    query = record_query(spec, form, limit=1) if scope == "matching" else None
+    filtered = record_query(spec, form, limit=1)
+    checked_query(spec, record_query(spec, form, limit=1), principal)  # before anything is written: the results re-read it
+    query = filtered if scope == "matching" else None
     if query is not None:
         query.after = None
     dry_run = scope == "matching" and form.get("confirm") != "1"

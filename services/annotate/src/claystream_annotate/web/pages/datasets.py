@@ -87,6 +87,8 @@ async def new_dataset_submit(
         body["questions"][0].update(settings)
     try:
         deps = request.app.state.deps
+        if workspace not in workspaces:  # only the ones the page offered (an owner's tampered form named others)
+            raise Invalid("workspace", f"workspace {workspace} not found")
         spec = await create_dataset(body, actor=principal, workspace=workspace, datasets=deps.datasets, counters=deps.counters,
                                     queue=deps.queue)
     except (Invalid, Conflict) as error:
