@@ -15,7 +15,7 @@ from markdown_it import MarkdownIt
 from pydantic import ValidationError
 
 from claystream_annotate.services.errors import Conflict, Invalid, NotFound
-from claystream_annotate.services.ports import Counters, DatasetStore, QueueStore, RecordStore, ResponseStore
+from claystream_annotate.services.ports import Counters, DatasetStore, QueueStore, RecordStore, ResponseStore, WorkspaceStore
 from claystream_annotate.services.principals import Principal, Role
 from claystream_annotate.services.vector_index import VectorIndex
 
@@ -54,8 +54,11 @@ def _spec(document: dict[str, Any]) -> DatasetSpec:
 
 
 async def create_dataset(
-    body: dict[str, Any], *, actor: Principal, workspace: str, datasets: DatasetStore, counters: Counters, queue: QueueStore
+    body: dict[str, Any], *, actor: Principal, workspace: str, datasets: DatasetStore, counters: Counters, queue: QueueStore,
+    workspaces: WorkspaceStore | None = None,
 ) -> DatasetSpec:
+    """``workspaces``: the workspace is made to exist (for the owner and the service token, who may name a new one),
+    so no dataset is ever stored under a workspace that is not listed."""
     actor.require(workspace, Role.ADMIN)
     _refuse_unknown_settings(body)
     data = {key: value for key, value in body.items() if key not in ("id", "workspace")}
@@ -66,6 +69,8 @@ async def create_dataset(
     _refuse_settings_problem(spec)
     if await datasets.get(workspace, spec.name) is not None:
         raise Conflict(f"dataset {spec.name} exists already in workspace {workspace}")
+    if workspaces is not None:
+        await workspaces.create(workspace)  # a no-op when it exists
     now = datetime.now(UTC)
     document = spec.model_dump(mode="json", exclude={"id"}) | {"_id": spec.id, "created_at": now, "updated_at": now}
     await datasets.insert(document)

@@ -15,7 +15,6 @@ from claystream_annotate.services.datasets import (
     render_guidelines,
     update_dataset,
 )
-from claystream_annotate.services.users import require_workspace
 
 router = APIRouter(prefix="/api/v1/workspaces/{workspace}/datasets", tags=["datasets"])
 SpecBody = Annotated[dict[str, Any], Body(description="DatasetSpec fields")]
@@ -39,9 +38,9 @@ async def list_route(workspace: str, principal: PrincipalDep, deps: DepsDep) -> 
 @router.post("", status_code=201)
 async def create_route(workspace: str, principal: PrincipalDep, deps: DepsDep, body: SpecBody) -> dict[str, Any]:
     """Body: DatasetSpec fields (name, guidelines, fields, questions, metadata_properties, min_submitted, trainer)."""
-    await require_workspace(workspace, deps.workspaces)
     spec = await create_dataset(
-        body, actor=principal, workspace=workspace, datasets=deps.datasets, counters=deps.counters, queue=deps.queue
+        body, actor=principal, workspace=workspace, datasets=deps.datasets, counters=deps.counters, queue=deps.queue,
+        workspaces=deps.workspaces,
     )
     return _public(spec)
 

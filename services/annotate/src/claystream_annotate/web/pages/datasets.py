@@ -11,7 +11,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from claystream_annotate.services.datasets import create_dataset, dataset_progress, list_datasets
-from claystream_annotate.services.errors import Conflict, Forbidden, Invalid
+from claystream_annotate.services.errors import Conflict, Forbidden, Invalid, NotFound
 from claystream_annotate.services.principals import Principal
 from claystream_annotate.web.rendering import render
 from claystream_annotate.web.routing import WebRoute
@@ -75,6 +75,8 @@ async def new_dataset_submit(
     min_submitted: Annotated[int, Form(ge=1, le=20)] = 1,
 ) -> Response:
     workspaces = await admin_workspaces(request, principal)
+    if workspace not in workspaces:  # only the ones the page offers: a tampered form named a workspace that is not
+        raise NotFound(f"workspace {workspace} not found")  # there (it was created, nowhere listed) or not theirs
     body = {
         "name": name.strip(),
         "guidelines": guidelines,
@@ -87,8 +89,6 @@ async def new_dataset_submit(
         body["questions"][0].update(settings)
     try:
         deps = request.app.state.deps
-        if workspace not in workspaces:  # only the ones the page offered (an owner's tampered form named others)
-            raise Invalid("workspace", f"workspace {workspace} not found")
         spec = await create_dataset(body, actor=principal, workspace=workspace, datasets=deps.datasets, counters=deps.counters,
                                     queue=deps.queue)
     except (Invalid, Conflict) as error:
