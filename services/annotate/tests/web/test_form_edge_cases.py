@@ -81,3 +81,13 @@ async def test_nothing_is_created_under_a_workspace_that_does_not_exist(web_app,
     assert ghost not in (await web_app.deps.users.get(user_id)).memberships
     # the API's create (the owner, the service token) makes the workspace it names exist: listed, never a phantom
     assert api.status_code == 201 and await web_app.deps.workspaces.exists(ghost)
+
+
+async def test_a_field_fastapi_refuses_is_shown_on_a_page_naming_it(web_app, owner_client) -> None:  # type: ignore[no-untyped-def]
+    client, csrf = owner_client
+    answer = await client.post("/datasets/new", data={"csrf_token": csrf, "workspace": "default", "name": _name(), "min_submitted": "abc"})
+    assert answer.status_code == 422 and answer.headers["content-type"].startswith("text/html")
+    assert "min_submitted" in answer.text and "<html" in answer.text  # was FastAPI's bare JSON
+    toast = await client.post("/datasets/new", headers={**HX, "X-CSRF-Token": csrf},
+                              data={"workspace": "default", "name": _name(), "min_submitted": "21"})
+    assert toast.status_code == 422 and "min_submitted" in toast.headers["HX-Trigger"]

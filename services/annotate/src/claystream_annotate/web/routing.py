@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from urllib.parse import quote
 
 from fastapi import Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.routing import APIRoute
 
@@ -54,7 +55,8 @@ def error_response(request: Request, error: AnnotateError) -> Response:
 
 
 class WebRoute(APIRoute):
-    """Catches :class:`AnnotateError` and :class:`LoginRequired` from the handler and its dependencies."""
+    """Catches :class:`AnnotateError`, :class:`LoginRequired` and FastAPI's own refusals of form and query fields
+    from the handler and its dependencies."""
 
     def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
         handler = super().get_route_handler()
@@ -66,6 +68,10 @@ class WebRoute(APIRoute):
                 return login_redirect(request)
             except AnnotateError as error:
                 return error_response(request, error)
+            except RequestValidationError as error:  # a form or query field FastAPI refused: the page, not its JSON
+                problem = error.errors()[0] if error.errors() else {}
+                field = ".".join(str(part) for part in problem.get("loc", ())[1:]) or "request"
+                return error_response(request, Invalid(field, str(problem.get("msg", "invalid"))))
 
         return handle
 
