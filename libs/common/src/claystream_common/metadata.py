@@ -6,7 +6,8 @@
   every CSV cell is text) are stored as that integer.
 - ``float``: a finite number; a string holding one is stored as the number.
 
-For the numeric types an empty string counts as no value (an empty CSV cell), like ``null``.
+For every type an empty string counts as no value (an empty CSV cell, what the CSV export writes for a missing
+value), like ``null``.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ class InvalidMetadata(ValueError):
 def _terms(value: Any, allowed: Collection[str] | None) -> Any:
     if not isinstance(value, str):
         raise InvalidMetadata("must be a string (terms)")
+    if not value.strip():
+        return NO_VALUE
     if allowed is not None and value not in allowed:
         raise InvalidMetadata(f"'{value}' is not one of the allowed terms: {', '.join(sorted(allowed))}")
     return value

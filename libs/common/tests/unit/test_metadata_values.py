@@ -19,7 +19,7 @@ from claystream_common.metadata import InvalidMetadata, metadata_value
     ("float", "3.5", 3.5),
     ("float", "", None),
     ("terms", "drama", "drama"),
-    ("terms", "", ""),  # an empty term is a term
+    ("terms", "", None),  # an empty cell is no value: the CSV export writes one for a missing term
     ("terms", None, None),
 ])
 def test_each_type_stores_its_own_form(kind: str, given: object, stored: object) -> None:

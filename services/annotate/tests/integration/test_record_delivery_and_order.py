@@ -95,6 +95,8 @@ async def test_a_new_send_replaces_suggestions_and_a_redelivery_leaves_a_model_s
     await deps.records.set_suggestions([(record_id, "sentiment", {"value": "pos", "score": 0.99, "agent": "trainer"}, None)])
     stored = await ingested(resent)  # the same send delivered again (at least once): the model's suggestion stays
     assert stored["suggestions"]["sentiment"]["agent"] == "trainer"
+    stored = await ingested(first)  # an older send replayed from a dead-letter topic after the newer one: no rollback
+    assert stored["fields"] == {"text": "about neg"} and stored["suggestions"]["sentiment"]["agent"] == "trainer"
 
 
 async def _tied_records(annotate: Annotate, dataset: dict[str, Any], count: int, seqs: list[int]) -> list[str]:

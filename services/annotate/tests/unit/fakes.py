@@ -117,10 +117,11 @@ class FakeRecords:
         for record in records:
             if record["_id"] in self.documents:
                 document = self.documents[record["_id"]]
-                document.update({k: record[k] for k in ("fields", "metadata", "external_id") if k in record})
-                if record.get("ingest_event_id") and document.get("ingest_event_id") != record["ingest_event_id"]:
+                sent, before = record.get("ingest_at"), document.get("ingest_at")
+                if sent is None or before is None or sent > before:  # only a newer send replaces (as the adapter)
+                    document.update({k: record[k] for k in ("fields", "metadata", "external_id", "ingest_event_id", "ingest_at")
+                                     if k in record})
                     document["suggestions"] = {**(document.get("suggestions") or {}), **(record.get("suggestions") or {})}
-                    document["ingest_event_id"] = record["ingest_event_id"]
             else:
                 document = self.add(record["_id"], record["dataset_id"], **{k: v for k, v in record.items() if k not in ("_id", "dataset_id")})
                 stored.new.append(document["_id"])

@@ -32,6 +32,19 @@ from claystream_annotate.services.ports import StoredBatch
 from claystream_annotate.services.queue import queue_score
 
 QUEUE_PROJECTION = {"_id": 1, "priority": 1, "seq": 1}
+RESENT_KEYS = ("fields", "metadata", "external_id", "origin", "vectors", "ingest_event_id", "ingest_at")
+
+
+def newer_send(record: dict[str, Any], stored: dict[str, Any]) -> bool:
+    """Whether ``record`` comes from a later send than the stored one (either undated: yes, as before dates)."""
+    sent, before = record.get("ingest_at"), stored.get("ingest_at")
+    return sent is None or before is None or sent > before
+
+
+def resent_changes(record: dict[str, Any]) -> dict[str, Any]:
+    """What a newer send replaces: its fields, metadata and vectors, and the suggestions of the questions it names."""
+    changes = {key: record[key] for key in RESENT_KEYS if key in record}
+    return changes | {f"suggestions.{question}": value for question, value in (record.get("suggestions") or {}).items()}
 
 
 def new_seq(offset: int = 0) -> int:
@@ -47,11 +60,11 @@ class MongoRecordRepository:
         await self._records.create_index([("seq", ASCENDING), ("dataset_id", ASCENDING)])
 
     async def upsert_many(self, records: list[dict[str, Any]]) -> StoredBatch:
-        """Insert new records (fast path: one insert_many); re-sent ones update their fields, metadata and
-        vectors, and a new send (another ``ingest_event_id``) also replaces the suggestions of the questions it
-        names; a redelivery of the send already stored leaves the suggestions models wrote since alone.
-        Returns the ids that were new and the queue entries of every record of the batch that
-        is still pending (re-sent ones read back: a redelivery must queue what a crash left out)."""
+        """Insert new records (fast path: one insert_many).  A record sent again replaces its fields, metadata,
+        vectors and the suggestions of the questions it names, but only when its send is newer than the one stored
+        (``ingest_at``): a redelivery, or a dead letter replayed after a newer send, never rolls a record back nor
+        overwrites what models suggested since.  Returns the ids that were new and the queue entries of every record
+        of the batch that is still pending (re-sent ones read back: a redelivery must queue what a crash left out)."""
         if not records:
             return StoredBatch()
         base = new_seq()
@@ -69,22 +82,15 @@ class MongoRecordRepository:
         if len(inserted) == len(documents):
             return StoredBatch(new=[d["_id"] for d in inserted], pending=pending)
         new_ids = {d["_id"] for d in inserted}
-        duplicate_positions = [i for i, d in enumerate(documents) if d["_id"] not in new_ids]
+        resent = [records[i] for i, d in enumerate(documents) if d["_id"] not in new_ids]
+        projection = {**QUEUE_PROJECTION, "status": 1, "ingest_at": 1}
+        stored = {d["_id"]: d async for d in self._records.find({"_id": {"$in": [r["_id"] for r in resent]}}, projection)}
         now = datetime.now(UTC)
-        updates = []
-        for position in duplicate_positions:
-            record = records[position]
-            changes = {k: v for k, v in record.items() if k in ("fields", "metadata", "external_id", "origin", "vectors")}
-            updates.append(UpdateOne({"_id": record["_id"]}, {"$set": {**changes, "updated_at": now}}))
-            if record.get("ingest_event_id"):
-                suggested = {f"suggestions.{question}": value for question, value in (record.get("suggestions") or {}).items()}
-                updates.append(UpdateOne({"_id": record["_id"], "ingest_event_id": {"$ne": record["ingest_event_id"]}},
-                                         {"$set": {**suggested, "ingest_event_id": record["ingest_event_id"]}}))
+        updates = [UpdateOne({"_id": record["_id"]}, {"$set": resent_changes(record) | {"updated_at": now}})
+                   for record in resent if record["_id"] in stored and newer_send(record, stored[record["_id"]])]
         if updates:
             await self._records.bulk_write(updates, ordered=False)
-        resent = [records[i]["_id"] for i in duplicate_positions]
-        cursor = self._records.find({"_id": {"$in": resent}}, {**QUEUE_PROJECTION, "status": 1})
-        pending += [(d["_id"], queue_score(d.get("priority"), d["seq"])) async for d in cursor if d.get("status", "pending") == "pending"]
+        pending += [(d["_id"], queue_score(d.get("priority"), d["seq"])) for d in stored.values() if d.get("status", "pending") == "pending"]
         return StoredBatch(new=[d["_id"] for d in inserted], pending=pending)
 
     async def insert_documents(self, documents: list[dict[str, Any]]) -> None:

@@ -94,6 +94,7 @@ async def on_records_ingested(
             "metadata": data.metadata,
             "origin": data.origin,
             "ingest_event_id": str(event.event_id),
+            "ingest_at": int(event.occurred_at.timestamp() * 1_000_000),  # which of two sends is newer
         }
         if suggestions:
             document["suggestions"] = suggestions

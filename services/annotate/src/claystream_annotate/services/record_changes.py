@@ -48,7 +48,7 @@ def _metadata(spec: DatasetSpec, metadata: Any, index: int, errors: list[dict[st
             stored[name] = metadata_value(prop.type, value, prop.values)
         except InvalidMetadata as error:
             errors.append({"index": index, "field": f"metadata.{name}", "reason": error.reason})
-    return stored
+    return {name: value for name, value in stored.items() if value is not None}  # no value: left out, as ingest does
 
 
 def _suggestions(spec: DatasetSpec, suggestions: Any, record: dict[str, Any], index: int,
