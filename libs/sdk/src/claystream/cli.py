@@ -132,6 +132,8 @@ def export(
         raise _fail(f"error: {error}") from None
     except httpx.HTTPError as error:
         raise _fail(f"error: cannot reach {annotate_url}: {error!r}") from None
+    except OSError as error:  # the output cannot be written (no such folder, no permission, disk full)
+        raise _fail(f"error: cannot write {output}: {error.strerror or error}") from None
     typer.echo(f"wrote {output} ({size} bytes)")
 
 

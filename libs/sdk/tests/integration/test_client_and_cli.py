@@ -108,6 +108,9 @@ def test_cli_reports_service_errors(client: Client, services: SimpleNamespace, t
     name = make_dataset(client).name
     result = runner.invoke(app, ["export", "-d", name, "--response-status", "maybe", "-o", str(tmp_path / "y.jsonl")], env=cli_env(services))
     assert result.exit_code == 1 and "response_status" in result.output
+    nowhere = tmp_path / "no-such-folder" / "z.jsonl"  # an output that cannot be written: a message, not a traceback
+    result = runner.invoke(app, ["export", "-d", name, "-o", str(nowhere)], env=cli_env(services))
+    assert result.exit_code == 1 and f"cannot write {nowhere}" in result.output
 
 
 def test_cli_keys_create_makes_a_key_the_services_accept(services: SimpleNamespace) -> None:

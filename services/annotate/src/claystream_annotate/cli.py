@@ -61,14 +61,28 @@ def _password(value: str | None, generate: bool) -> tuple[str, bool]:
     return first, False
 
 
+def _role(value: str, allowed: tuple[Role, ...]) -> Role:
+    if value not in {r.value for r in allowed}:
+        raise typer.BadParameter(f"{value!r} is not one of {', '.join(r.value for r in allowed)}", param_hint="--role")
+    return Role(value)
+
+
+def _workspace_names(names: list[str]) -> list[str]:
+    """Every name checked before anything is created (a bad one after a good one left the good one created)."""
+    for name in names:
+        if not valid_name(name):
+            raise typer.BadParameter(f"invalid workspace name {name!r} (lower-case letters, digits, '_' and '-')",
+                                     param_hint="--workspace")
+    return names
+
+
 def _create(username: str, password: str | None, role: Role, workspaces: list[str], generate: bool) -> None:
+    _workspace_names(workspaces)
     secret, generated = _password(password, generate)
 
     async def work(db: Any) -> None:
         users, spaces = MongoUserStore(db), MongoWorkspaceStore(db)
         for name in workspaces:
-            if not valid_name(name):
-                raise typer.BadParameter(f"invalid workspace name {name}")
             await spaces.create(name)
         user = await create_user(username=username, password=secret, role=role, workspaces_list=workspaces, users=users, workspaces=spaces)
         typer.echo(f"created {role.value} {user.username} (id {user.id}) in {', '.join(workspaces) or 'no workspace'}")
@@ -98,7 +112,7 @@ def create_user_command(
     generate: bool = typer.Option(False),
 ) -> None:
     """Create a user who is a member of the given workspaces."""
-    _create(username, password, Role(role), workspace or ["default"], generate)
+    _create(username, password, _role(role, (Role.OWNER, Role.ADMIN, Role.ANNOTATOR)), workspace or ["default"], generate)
 
 
 @app.command("create-api-key")
@@ -108,10 +122,12 @@ def create_api_key(
     role: str = typer.Option("admin", help="admin | annotator"),
 ) -> None:
     """Create a workspace API key and print it once."""
+    _workspace_names([workspace])
+    chosen = _role(role, (Role.ADMIN, Role.ANNOTATOR))
 
     async def work(db: Any) -> None:
         await MongoWorkspaceStore(db).create(workspace)
-        key = await MongoApiKeyStore(db).create(workspace=workspace, name=name, role=Role(role).value)
+        key = await MongoApiKeyStore(db).create(workspace=workspace, name=name, role=chosen.value)
         typer.echo(key.plaintext)
 
     _run(work)

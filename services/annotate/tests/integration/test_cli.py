@@ -87,3 +87,25 @@ async def test_two_replicas_starting_on_an_empty_database_both_start_with_one_ow
         assert client[db]["users"].count_documents({"role": "owner"}) == 1
     finally:
         client.close()
+
+
+async def test_bad_arguments_are_usage_errors_and_create_nothing(embedded_stack) -> None:  # type: ignore[no-untyped-def]
+    from pymongo import MongoClient
+
+    db = f"t{uuid.uuid4().hex[:12]}"
+    env = {**os.environ, **service_env(embedded_stack, "CLAYSTREAM_ANNOTATE_", db)}
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "claystream_annotate.cli", *args], env=env, capture_output=True, text=True,
+                              timeout=60, stdin=subprocess.DEVNULL, check=False)
+
+    for args in (("create-user", "carol", "--role", "bogus", "--generate"), ("create-api-key", "--role", "bogus"),
+                 ("create-api-key", "--workspace", "Bad Name!"),
+                 ("create-user", "carol", "--workspace", "okws", "--workspace", "Bad Name!", "--generate")):
+        done = run(*args)
+        assert done.returncode == 2 and "Traceback" not in done.stderr, (args, done.stderr)
+    client: MongoClient[dict[str, object]] = MongoClient(embedded_stack.ports.mongo_url)
+    try:
+        assert client[db]["workspaces"].count_documents({}) == 0 and client[db]["users"].count_documents({}) == 0
+    finally:
+        client.close()
