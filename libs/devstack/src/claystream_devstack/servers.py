@@ -13,12 +13,20 @@ import shutil
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from claystream_common.kafka.admin import ensure_topics
 
-from claystream_devstack.processes import free_port, free_ports_requested, pid_alive, read_pid, spawn, stop_process
+from claystream_devstack.processes import (
+    free_port,
+    free_ports_requested,
+    pid_alive,
+    port_is_free,
+    read_pid,
+    spawn,
+    stop_process,
+)
 
 SERVERS = ("kafka", "mongo", "redis")
 
@@ -111,8 +119,13 @@ class EmbeddedStack:
     # ------------------------------------------------------------------ start
     def start(self, *, timeout_s: float = 60.0) -> None:
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        self._ports_file.write_text(json.dumps(asdict(self.ports)))
         running = self.running()
+        # a port saved by an earlier run that something else took since: a free one instead (a stopped server's
+        # clients all start after it, with the new port)
+        taken = {name: free_port() for name in SERVERS if not running[name] and not port_is_free(getattr(self.ports, name))}
+        if taken:
+            self.ports = replace(self.ports, **taken)
+        self._ports_file.write_text(json.dumps(asdict(self.ports)))
         if not running["kafka"]:
             self.start_kafka()
         if not running["mongo"]:

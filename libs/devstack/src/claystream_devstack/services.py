@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 
-from claystream_devstack.processes import free_port, kill_hard, pid_alive, read_pid, spawn, stop_process
+from claystream_devstack.processes import free_port, kill_hard, pid_alive, port_is_free, read_pid, spawn, stop_process
 from claystream_devstack.servers import EmbeddedStack
 
 
@@ -114,7 +114,9 @@ class ServiceLauncher:
         names = names or tuple(spec.name for spec in SERVICES)
         for name in names:
             spec = self.specs[name]
-            if name not in self.ports:
+            pid = read_pid(self.stack.state_dir, name)
+            running = pid is not None and pid_alive(pid)
+            if name not in self.ports or (not running and not port_is_free(self.ports[name])):  # taken since the last run
                 self.ports[name] = free_port(None if self.stack.free_ports else spec.default_port)
         self._save_ports()
         for name in names:
