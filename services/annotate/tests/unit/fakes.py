@@ -118,12 +118,14 @@ class FakeRecords:
             if record["_id"] in self.documents:
                 document = self.documents[record["_id"]]
                 sent, before = record.get("ingest_at"), document.get("ingest_at")
-                if sent is None or before is None or sent > before:  # only a newer send replaces (as the adapter)
+                same = record.get("ingest_event_id") is not None and record.get("ingest_event_id") == document.get("ingest_event_id")
+                if not same and (sent is None or before is None or sent > before):  # only a newer send replaces (as the adapter)
                     document.update({k: record[k] for k in ("fields", "metadata", "external_id", "ingest_event_id", "ingest_at")
                                      if k in record})
                     document["suggestions"] = {**(document.get("suggestions") or {}), **(record.get("suggestions") or {})}
             else:
-                document = self.add(record["_id"], record["dataset_id"], **{k: v for k, v in record.items() if k not in ("_id", "dataset_id")})
+                document = self.add(record["_id"], record["dataset_id"],
+                                    **{k: v for k, v in record.items() if k not in ("_id", "dataset_id", "ingest_at")})
                 stored.new.append(document["_id"])
             if document["status"] == "pending":
                 stored.pending.append((document["_id"], queue_score(document.get("priority"), document["seq"])))

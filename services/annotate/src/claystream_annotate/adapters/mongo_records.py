@@ -36,7 +36,10 @@ RESENT_KEYS = ("fields", "metadata", "external_id", "origin", "vectors", "ingest
 
 
 def newer_send(record: dict[str, Any], stored: dict[str, Any]) -> bool:
-    """Whether ``record`` comes from a later send than the stored one (either undated: yes, as before dates)."""
+    """Whether ``record`` comes from a later send than the stored one.  The same send (its event id) never is; an
+    insert stores no ``ingest_at`` (a field per record costs the embedded store), so the first send after it is."""
+    if record.get("ingest_event_id") is not None and record.get("ingest_event_id") == stored.get("ingest_event_id"):
+        return False
     sent, before = record.get("ingest_at"), stored.get("ingest_at")
     return sent is None or before is None or sent > before
 
@@ -73,7 +76,7 @@ class MongoRecordRepository:
             document = {
                 "status": "pending",
                 "submitted_by": [],  # nx-27017: $addToSet does nothing on a missing field
-                **record,
+                **{key: value for key, value in record.items() if key != "ingest_at"},  # written by re-sends only
                 "seq": base + offset,
             }
             documents.append(document)
@@ -83,7 +86,7 @@ class MongoRecordRepository:
             return StoredBatch(new=[d["_id"] for d in inserted], pending=pending)
         new_ids = {d["_id"] for d in inserted}
         resent = [records[i] for i, d in enumerate(documents) if d["_id"] not in new_ids]
-        projection = {**QUEUE_PROJECTION, "status": 1, "ingest_at": 1}
+        projection = {**QUEUE_PROJECTION, "status": 1, "ingest_at": 1, "ingest_event_id": 1}
         stored = {d["_id"]: d async for d in self._records.find({"_id": {"$in": [r["_id"] for r in resent]}}, projection)}
         now = datetime.now(UTC)
         updates = [UpdateOne({"_id": record["_id"]}, {"$set": resent_changes(record) | {"updated_at": now}})
