@@ -40,15 +40,21 @@ def _terms(value: Any, allowed: Collection[str] | None) -> Any:
 INT64 = (-(2**63), 2**63 - 1)  # what BSON (and so MongoDB) stores as an integer
 
 
+def _cell(text: str, parse: Callable[[str], Any], reason: str) -> Any:
+    """A number written as text (a CSV cell): an empty one is no value."""
+    if not text.strip():
+        return NO_VALUE
+    try:
+        return parse(text.strip())
+    except ValueError:
+        raise InvalidMetadata(reason) from None
+
+
 def _integer(value: Any, allowed: Collection[str] | None) -> Any:
     if isinstance(value, str):
-        text = value.strip()
-        if not text:
+        number = _cell(value, int, "must be an integer")
+        if number is NO_VALUE:
             return NO_VALUE
-        try:
-            number = int(text)
-        except ValueError:
-            raise InvalidMetadata("must be an integer") from None
     elif isinstance(value, int) and not isinstance(value, bool):
         number = int(value)
     elif isinstance(value, float) and value.is_integer():
@@ -62,13 +68,9 @@ def _integer(value: Any, allowed: Collection[str] | None) -> Any:
 
 def _float(value: Any, allowed: Collection[str] | None) -> Any:
     if isinstance(value, str):
-        text = value.strip()
-        if not text:
+        value = _cell(value, float, "must be a finite number (float)")
+        if value is NO_VALUE:
             return NO_VALUE
-        try:
-            value = float(text)
-        except ValueError:
-            raise InvalidMetadata("must be a finite number (float)") from None
     if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
         return value
     raise InvalidMetadata("must be a finite number (float)")

@@ -170,9 +170,12 @@ class DatasetRecords:
         # answers checked against their record's text (spans) are dry-run with the fields the record will have
         with_fields = any(getattr(q, "checked_against_text", False) for q in self.dataset.settings.questions)
 
-        def responses_of(row: Any, index: int) -> Iterator[dict[str, Any]]:
-            for response in _responses_of(row):
-                yield {**response, "index": index, **({"fields": mapper(row).get("fields")} if with_fields else {})}
+        def responses_of(row: Any, index: int, record: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+            answers = _responses_of(row)
+            if not answers:
+                return []
+            extra = {"fields": (record or mapper(row)).get("fields")} if with_fields else {}  # the row mapped once
+            return [{**response, "index": index, **extra} for response in answers]
 
         if checked_first:
             everything = (
@@ -186,7 +189,7 @@ class DatasetRecords:
                 mapped, pending = [], []
                 for position, row in enumerate(batch):
                     mapped.append(mapper(row))
-                    pending.extend(responses_of(row, offset + position))
+                    pending.extend(responses_of(row, offset + position, mapped[-1]))
                 if not checked_first:
                     self._check_responses(pending, import_max)
                 answers.extend({k: v for k, v in answer.items() if k != "fields"} for answer in pending)

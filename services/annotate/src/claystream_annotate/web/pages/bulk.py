@@ -142,9 +142,8 @@ async def bulk_submit(request: Request, principal: WebUser, workspace: str, data
     record_ids = [str(v) for v in form.getlist("record_id")] if scope == "selected" else None
     if scope == "selected" and not record_ids:
         raise Invalid("record_id", "select at least one record")
-    filtered = record_query(spec, form, limit=1)
-    checked_query(spec, record_query(spec, form, limit=1), principal)  # before anything is written: the results re-read it
-    query = filtered if scope == "matching" else None
+    checked_query(spec, record_query(spec, form, limit=1), principal)  # the filter, before anything is written
+    query = record_query(spec, form, limit=1) if scope == "matching" else None
     if query is not None:
         query.after = None
     dry_run = scope == "matching" and form.get("confirm") != "1"
