@@ -65,3 +65,30 @@ async def test_export_streams_page_by_page_with_each_page_s_responses(annotate: 
     rows = [json.loads(line) for line in (await annotate.owner.get(f"{URL}/export")).text.splitlines()]
     assert [r["id"] for r in rows] == ids and all(r["responses"][0]["values"] == {"sentiment": "neg"} for r in rows)
     assert seen == [2, 2, 1], seen
+
+
+async def test_parquet_columns_carry_the_declared_types(annotate: Annotate) -> None:
+    """Every Parquet column was text: a data frame read from it held the year "2001" and the score "0.9"."""
+    import uuid
+
+    from claystream_annotate.consumers.handlers import on_records_ingested
+    from claystream_common.events import RecordIngested, RecordSuggestion, new_event
+
+    properties = [{"name": "genre", "type": "terms"}, {"name": "year", "type": "integer"}, {"name": "rating", "type": "float"}]
+    dataset = await annotate.dataset(metadata_properties=properties)
+    data = [RecordIngested(record_id=uuid.uuid4().hex, fields={"text": "a"}, metadata={"genre": "-drama", "year": 2001, "rating": -0.5},
+                           suggestions=[RecordSuggestion(question="sentiment", value="pos", score=0.9)]),
+            RecordIngested(record_id=uuid.uuid4().hex, fields={"text": "b"}, metadata={"year": 1999})]
+    await on_records_ingested([new_event("record.ingested", d, dataset="reviews", workspace="default") for d in data],
+                              records=annotate.deps.records, datasets=annotate.deps.datasets, queue=annotate.deps.queue,
+                              counters=annotate.deps.counters)
+    table = pq.read_table(io.BytesIO((await annotate.owner.get(f"{URL}/export", params={"format": "parquet"})).content))
+    types = {name: str(table.schema.field(name).type) for name in table.column_names}
+    assert types["metadata.year"] == "int64" and types["metadata.rating"] == "double", types
+    assert types["suggestion.sentiment.score"] == "double" and types["metadata.genre"] == types["field.text"] == "string"
+    assert table.column("metadata.year").to_pylist() == [2001, 1999]
+    assert table.column("metadata.rating").to_pylist() == [-0.5, None]
+    assert table.column("suggestion.sentiment.score").to_pylist() == [0.9, None]
+    assert table.column("metadata.genre").to_pylist() == ["'-drama", None]  # text stays neutralised, as in the CSV
+    csv_text = (await annotate.owner.get(f"{URL}/export", params={"format": "csv"})).text
+    assert "'-drama,2001,-0.5" in csv_text, csv_text  # numbers are not text: a negative one is no formula

@@ -87,3 +87,31 @@ async def test_vector_fields_can_be_added_but_never_resized_and_names_are_checke
         with pytest.raises(Invalid) as caught:
             await create_dataset(dict(BODY, name="other", vectors=bad), actor=admin(), workspace="ws", datasets=world.datasets, counters=world.counters, queue=world.queue)
         assert caught.value.field == field, (bad, caught.value)
+
+
+async def test_a_metadata_property_keeps_its_type_and_its_terms(world: World) -> None:
+    """Records hold values of the declared type: a property turned from terms into integer (or a term dropped) left
+    stored values outside it, which typed exports and range filters then misread."""
+    body = dict(BODY, metadata_properties=[{"name": "genre", "type": "terms", "values": ["drama", "comedy"]},
+                                           {"name": "source", "type": "terms"}, {"name": "year", "type": "integer"}])
+    await create_dataset(body, actor=admin(), workspace="ws", datasets=world.datasets, counters=world.counters, queue=world.queue)
+
+    async def update(properties: list[dict[str, object]]) -> None:
+        await update_dataset({"metadata_properties": properties}, actor=admin(), workspace="ws", name="reviews",
+                             datasets=world.datasets)
+
+    genre, source, year = body["metadata_properties"]
+    for properties, field, reason in [
+        ([genre, source, {"name": "year", "type": "float"}], "metadata_properties.2.type", "cannot change (records hold year as integer values)"),
+        ([{**genre, "values": ["drama"]}, source, year], "metadata_properties.0.values", "cannot drop ['comedy']"),
+        ([genre, {**source, "values": ["imdb"]}, year], "metadata_properties.1.values", "allowed any term"),
+    ]:
+        with pytest.raises(Invalid) as caught:
+            await update(properties)
+        assert caught.value.field == field and reason in caught.value.reason, caught.value
+    await update([{**genre, "values": ["drama", "comedy", "horror"]}, {**source, "values": None}, year,
+                  {"name": "score", "type": "float"}])
+    stored = await get_dataset(actor=admin(), workspace="ws", name="reviews", datasets=world.datasets)
+    assert [(p.name, p.type, p.values) for p in stored.metadata_properties] == [
+        ("genre", "terms", ["drama", "comedy", "horror"]), ("source", "terms", None), ("year", "integer", None),
+        ("score", "float", None)]

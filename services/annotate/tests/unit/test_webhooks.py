@@ -96,13 +96,16 @@ def test_slack_body_is_a_text_message() -> None:
 
 
 # --------------------------------------------------------------------------- targets
-@pytest.mark.parametrize("address", ["127.0.0.1", "10.1.2.3", "192.168.0.1", "169.254.169.254", "::1", "fe80::1", "::ffff:10.0.0.1", "0.0.0.0", "224.0.0.1"])
+@pytest.mark.parametrize("address", ["127.0.0.1", "10.1.2.3", "192.168.0.1", "169.254.169.254", "::1", "fe80::1", "::ffff:10.0.0.1", "0.0.0.0", "224.0.0.1",
+                                     "fec0::1", "2002:a00:1::1", "2002:7f00:1::1", "2002:a9fe:a9fe::1",
+                                     "64:ff9b::a00:1"])
 def test_private_addresses_are_not_public(address: str) -> None:
     assert not is_public_address(address)
 
 
 def test_public_address_and_url_rules() -> None:
     assert is_public_address("8.8.8.8") and is_public_address("2606:4700:4700::1111")
+    assert is_public_address("2002:808:808::1")  # 6to4 of a public IPv4 address stays allowed
     assert normalise_url(" https://example.com/hook ") == "https://example.com/hook"
     for bad in ("", "ftp://x/y", "https://", "https://u:p@example.com/", "https://example.com:99999/", "https://ex ample.com/"):
         with pytest.raises(Invalid) as caught:

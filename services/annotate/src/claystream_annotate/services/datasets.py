@@ -133,6 +133,28 @@ def _keep_what_answers_were_given_to(current: dict[str, Any], spec: DatasetSpec)
             raise Invalid(f"{where}.rating_max", f"cannot go below {old['rating_max']}: answers may use it")
 
 
+def _keep_what_metadata_was_stored_as(current: dict[str, Any], spec: DatasetSpec) -> None:
+    """Records hold each metadata value in its property's type (checked when they arrived): an existing property keeps
+    its type, and a terms property given a list of allowed terms keeps every term it allowed, so no stored value falls
+    outside its property (filters, the bulk view and typed exports read them as declared).  To store something else,
+    add a new property."""
+    before = {p["name"]: p for p in current.get("metadata_properties") or []}
+    for index, prop in enumerate(spec.metadata_properties):
+        old = before.get(prop.name)
+        if old is None:
+            continue
+        where = f"metadata_properties.{index}"
+        if old["type"] != prop.type:
+            raise Invalid(f"{where}.type", f"cannot change (records hold {prop.name} as {old['type']} values); "
+                                           "add a new property instead")
+        if prop.values is not None:
+            dropped = sorted(set(old.get("values") or []) - set(prop.values)) if old.get("values") is not None else None
+            if dropped is None:
+                raise Invalid(f"{where}.values", "cannot restrict a property that allowed any term: records may hold others")
+            if dropped:
+                raise Invalid(f"{where}.values", f"cannot drop {dropped}: records may hold them (terms can be added)")
+
+
 async def update_dataset(
     changes: dict[str, Any], *, actor: Principal, workspace: str, name: str, datasets: DatasetStore
 ) -> DatasetSpec:
@@ -150,6 +172,7 @@ async def update_dataset(
     except ValidationError as error:
         raise invalid_from(error) from None
     _keep_what_answers_were_given_to(current, spec)
+    _keep_what_metadata_was_stored_as(current, spec)
     _refuse_settings_problem(spec)
     before = {v["name"]: v["dimensions"] for v in current.get("vectors") or []}
     for index, field in enumerate(spec.vectors):  # stored vectors have that size: add fields, never resize one

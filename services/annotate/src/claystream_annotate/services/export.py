@@ -6,6 +6,9 @@ page's responses are read for that page only: memory holds one page, whatever th
 CSV and Parquet cells are spreadsheet input: a text cell starting with ``= + - @``, a tab or a carriage
 return gets a leading apostrophe, so a record such as ``=HYPERLINK(...)`` stays text (OWASP "CSV
 injection").  JSONL is written as stored.
+
+Parquet columns are typed: integer metadata ``int64``, float metadata and suggestion scores ``float64``, the rest
+text (the same cells as the CSV), so a data frame read from it needs no casts.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from typing import Any
 
 import orjson
 from claystream_common.datasets import DatasetSpec
+from claystream_common.metadata import InvalidMetadata, metadata_value
 from claystream_common.questions import question_type
 
 from claystream_annotate.services.errors import Invalid
@@ -95,7 +99,7 @@ def _flat(spec: DatasetSpec, row: dict[str, Any]) -> list[Any]:
         out += [cell(question, suggestion.get("value")), suggestion.get("score")]
         out.append("|".join(sorted({cell(question, r["values"].get(question.name)) for r in submitted if question.name in r["values"]})))
     out.append(orjson.dumps(row["responses"], default=_json_default).decode())
-    return [neutralised(value) for value in out]
+    return out
 
 
 def csv_header(spec: DatasetSpec) -> list[str]:
@@ -111,7 +115,7 @@ async def _csv(spec: DatasetSpec, rows: AsyncIterator[list[dict[str, Any]]]) -> 
     writer = csv.writer(buffer)
     writer.writerow(csv_header(spec))
     async for page in rows:
-        writer.writerows(_flat(spec, row) for row in page)
+        writer.writerows([neutralised(value) for value in _flat(spec, row)] for row in page)
         yield buffer.getvalue().encode()
         buffer.seek(0)
         buffer.truncate()
@@ -119,18 +123,45 @@ async def _csv(spec: DatasetSpec, rows: AsyncIterator[list[dict[str, Any]]]) -> 
         yield buffer.getvalue().encode()
 
 
+def parquet_columns(spec: DatasetSpec) -> list[tuple[str, str]]:
+    """(column, kind) in ``csv_header`` order; kind is ``text``, ``score`` or a metadata type."""
+    kinds = ["text"] * (3 + len(spec.fields)) + [m.type for m in spec.metadata_properties]
+    for _ in spec.questions:
+        kinds += ["text", "score", "text"]
+    return list(zip(csv_header(spec), kinds + ["text"], strict=True))
+
+
+def _typed(kind: str, value: Any) -> Any:
+    """A cell in its column's type.  Metadata were checked against their property when they arrived (and a property
+    keeps its type), so a value that does not fit cannot come from this API: it is written as null, not guessed."""
+    if value is None:
+        return None
+    if kind == "text":
+        return neutralised(value if isinstance(value, str) else str(value))
+    if kind == "score":
+        return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+    try:
+        stored = metadata_value(kind, value)
+    except InvalidMetadata:
+        return None
+    return neutralised(stored) if kind == "terms" else stored
+
+
 async def _parquet(spec: DatasetSpec, rows: AsyncIterator[list[dict[str, Any]]]) -> AsyncIterator[bytes]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    header = csv_header(spec)
-    schema = pa.schema([(name, pa.string()) for name in header])
+    arrow_types = {"text": pa.string(), "terms": pa.string(), "integer": pa.int64(), "float": pa.float64(),
+                   "score": pa.float64()}
+    columns = parquet_columns(spec)
+    schema = pa.schema([(name, arrow_types[kind]) for name, kind in columns])
     sink = io.BytesIO()
     writer = pq.ParquetWriter(sink, schema)
     try:
         async for page in rows:
-            columns = list(zip(*(_flat(spec, row) for row in page), strict=True)) if page else [[] for _ in header]
-            arrays = [pa.array([None if v is None else str(v) for v in column], pa.string()) for column in columns]
+            cells = list(zip(*(_flat(spec, row) for row in page), strict=True))
+            arrays = [pa.array([_typed(kind, value) for value in column], arrow_types[kind])
+                      for (_, kind), column in zip(columns, cells, strict=True)]
             writer.write_table(pa.Table.from_arrays(arrays, schema=schema))
             if sink.tell():
                 yield sink.getvalue()

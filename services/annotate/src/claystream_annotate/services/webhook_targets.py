@@ -47,10 +47,16 @@ def normalise_url(url: str) -> str:
 
 
 def is_public_address(address: str) -> bool:
+    """Public, and so is every IPv4 address it carries: an IPv4-mapped, 6to4 (2002::/16) or Teredo address reaches
+    the IPv4 address inside it through a relay, so ``2002:0a00:0001::`` is 10.0.0.1.  Site-local (fec0::/10,
+    deprecated but still routed by some networks) counts as private."""
     ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return ip.is_global and not (ip.is_multicast or ip.is_reserved or ip.is_unspecified)
+    candidates: list[ipaddress.IPv4Address | ipaddress.IPv6Address] = [ip]
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.is_site_local:
+            return False
+        candidates += [inner for inner in (ip.ipv4_mapped, ip.sixtofour, *(ip.teredo or ())) if inner is not None]
+    return all(c.is_global and not (c.is_multicast or c.is_reserved or c.is_unspecified) for c in candidates)
 
 
 async def resolve(host: str, port: int) -> list[str]:
