@@ -55,6 +55,7 @@ def import_file(
     try:
         fmt = fmt or detect_format(file)
         lines: list[int] = []
+        answered = 0  # rows carrying responses (an export of this CLI): records go through ingest, answers do not
         mapping = _pairs(field_map, "--map")
         needed = set(mapping.values()) | set(_pairs(metadata, "--metadata").values())
 
@@ -68,8 +69,8 @@ def import_file(
                 lines.append(line)
                 yield row
 
-        for _ in rows():  # the whole file is checked before anything is sent
-            pass
+        for row in rows():  # the whole file is checked before anything is sent
+            answered += bool(row.get("responses"))
         lines.clear()
 
         where = "row" if fmt == "parquet" else "line"
@@ -96,6 +97,10 @@ def import_file(
         typer.secho(f"  rejected {place}: {item.get('field')}: {item.get('reason')}", fg=typer.colors.YELLOW, err=True)
     problems = f" ({len(result.rejected)} problems)" if result.rejected else ""
     typer.echo(f"accepted {result.accepted} records into {dataset}{problems}")
+    if answered:
+        typer.secho(f"note: {answered} rows carry responses, which this command does not import (it logs records through "
+                    "ingest, like a production backend); to copy a dataset with its answers use the SDK: "
+                    "dataset.to_disk(folder) and client.datasets.from_disk(folder, name=...)", fg=typer.colors.YELLOW, err=True)
 
 
 @app.command("export")

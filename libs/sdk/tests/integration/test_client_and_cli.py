@@ -96,6 +96,13 @@ def test_cli_import_then_export_with_response_status(client: Client, services: S
     csv_out = tmp_path / "all.csv"
     assert runner.invoke(app, ["export", "-d", dataset.name, "--format", "csv", "-o", str(csv_out)], env=cli_env(services)).exit_code == 0
     assert len(pd.read_csv(csv_out)) == 20
+    # an export imported again: the records come back, the answers cannot (ingest carries none), and it says so
+    copy = make_dataset(client)
+    again = runner.invoke(app, ["import", str(tmp_path / "submitted.jsonl"), "-d", copy.name], env=cli_env(services))
+    assert again.exit_code == 0 and f"accepted 5 records into {copy.name}" in again.stdout, again.output
+    assert "note: 5 rows carry responses, which this command does not import" in again.stderr
+    copy.records.wait_stored(5)
+    assert sorted(r["fields"]["text"] for r in copy.records()) == sorted(f"review {i}" for i in range(5))
 
 
 def test_cli_reports_service_errors(client: Client, services: SimpleNamespace, tmp_path: Path) -> None:
