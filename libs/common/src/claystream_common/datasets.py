@@ -136,11 +136,15 @@ class DatasetSpec(BaseModel):
 
     def settings_problem(self) -> tuple[str, str] | None:
         """(field, reason) for settings that are valid to read but refused when written: more than ``MAX_LABELS``
-        labels on a question, an empty list of allowed terms, trainer settings naming a question the trainer cannot
-        learn or a missing field.  Not checked when a stored dataset is read, so none written before stops loading."""
+        labels on a question, a blank label or one with spaces around it, an empty list of allowed terms, trainer
+        settings naming a question the trainer cannot learn or a missing field.  Not checked when a stored dataset is
+        read, so none written before stops loading."""
         for index, question in enumerate(self.questions):
             if len(question.labels) > MAX_LABELS:
                 return f"questions.{index}.labels", f"at most {MAX_LABELS} labels, not {len(question.labels)}"
+            unusable = next((label for label in question.labels if not label.strip() or label != label.strip()), None)
+            if unusable is not None:  # the page's form reads a blank choice as no answer, and " a" looks like "a"
+                return f"questions.{index}.labels", f"{unusable!r}: a label may not be blank nor start or end with a space"
         for index, prop in enumerate(self.metadata_properties):
             if prop.values is not None and not prop.values:
                 return f"metadata_properties.{index}.values", "give at least one term, or no list for any term"

@@ -153,3 +153,27 @@ def test_large_answers_are_checked_in_linear_time() -> None:
     assert question_type(many).normalise(many, list(reversed(chosen))) == chosen
     assert question_type(ranking).normalise(ranking, list(reversed(ranking.labels)))[0] == "m19999"
     assert time.perf_counter() - started < 2.0  # linear: ~0.02 s; the list scans took ~30 s
+
+
+def test_ranking_agreement_counts_only_the_records_it_could_average() -> None:
+    """A record whose two rankings do not cover the same options has no W: it was left out of the mean but still
+    counted in ``records``."""
+    units = {"r1": {"x": ["a", "b", "c"], "y": ["a", "b", "c"]}, "r2": {"x": ["a", "b", "c"], "y": ["c", "b", "a", "d"]}}
+    agreement = question_type(RANKING).agreement(RANKING, units)
+    assert agreement.value == pytest.approx(1.0) and agreement.records == 1
+
+
+def test_multi_label_agreement_tells_a_label_with_a_bar_from_two_labels() -> None:
+    """Sets were coded as "|".join(labels): ["a|b"] and ["a", "b"] agreed."""
+    question = QuestionSpec(name="tags", type="multi_label", labels=["a|b", "a", "b"])
+    units = {"p0": {"x": ["a|b"], "y": ["a", "b"]}, "p1": {"x": ["a"], "y": ["a"]}, "p2": {"x": ["b"], "y": ["b"]}}
+    agreement = question_type(question).agreement(question, units)
+    assert agreement.records == 3 and agreement.value is not None and agreement.value < 1.0
+
+
+@pytest.mark.parametrize("labels", [["", "x"], [" ", "x"], ["x", "x "], [" y", "x"]])
+def test_a_blank_label_or_one_with_spaces_around_it_is_refused_when_written(labels: list[str]) -> None:
+    spec = DatasetSpec.model_validate({"id": "d", "workspace": "w", "name": "n", "fields": [{"name": "text"}],
+                                       "questions": [{"name": "q", "type": "label", "labels": labels}]})
+    field, reason = spec.settings_problem() or ("", "")
+    assert field == "questions.0.labels" and "blank nor start or end with a space" in reason

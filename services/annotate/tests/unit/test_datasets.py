@@ -115,3 +115,18 @@ async def test_a_metadata_property_keeps_its_type_and_its_terms(world: World) ->
     assert [(p.name, p.type, p.values) for p in stored.metadata_properties] == [
         ("genre", "terms", ["drama", "comedy", "horror"]), ("source", "terms", None), ("year", "integer", None),
         ("score", "float", None)]
+
+
+async def test_a_ranking_keeps_its_options_while_a_label_question_may_grow(world: World) -> None:
+    """An option added to a ranking made every stored answer incomplete (re-saving one was refused: "rank every
+    option")."""
+    body = dict(BODY, questions=[{"name": "s", "type": "label", "labels": ["a", "b"]},
+                                 {"name": "order", "type": "ranking", "labels": ["x", "y", "z"]}])
+    await create_dataset(body, actor=admin(), workspace="ws", datasets=world.datasets, counters=world.counters, queue=world.queue)
+    grown = [{"name": "s", "type": "label", "labels": ["a", "b", "c"]}, {"name": "order", "type": "ranking", "labels": ["x", "y", "z", "w"]}]
+    with pytest.raises(Invalid) as caught:
+        await update_dataset({"questions": grown}, actor=admin(), workspace="ws", name="reviews", datasets=world.datasets)
+    assert caught.value.field == "questions.1.labels" and "cannot add ['w']" in caught.value.reason
+    updated = await update_dataset({"questions": [grown[0], body["questions"][1]]}, actor=admin(), workspace="ws",
+                                   name="reviews", datasets=world.datasets)
+    assert [q.labels for q in updated.questions] == [["a", "b", "c"], ["x", "y", "z"]]

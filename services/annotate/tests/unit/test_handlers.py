@@ -16,7 +16,8 @@ def ingested(record_id: str, dataset: str = "reviews") -> object:
 
 
 async def seed(world: World) -> str:
-    await world.datasets.insert({"_id": "ds1", "workspace": "ws", "name": "reviews"})
+    await world.datasets.insert({"_id": "ds1", "workspace": "ws", "name": "reviews", "fields": [{"name": "text"}],
+                                 "questions": [{"name": "sentiment", "type": "label", "labels": ["pos", "neg"]}]})
     return "ds1"
 
 
@@ -47,6 +48,21 @@ async def test_suggestions_attach_and_reprioritise(world: World) -> None:
     assert (stored["value"], stored["score"], stored["model_version"], stored["agent"]) == ("neg", 0.55, "v3", "claystream-trainer")
     queue = world.queue.queues["ds1"]
     assert min(queue, key=queue.__getitem__) == "b"
+
+
+async def test_a_suggestion_the_question_refuses_is_poison_and_one_for_a_removed_question_is_dropped(world: World) -> None:
+    """Trainer suggestions were stored unchecked: a value no answer may have reached the page."""
+    await seed(world)
+    await on_records_ingested([ingested("a")], records=world.records, datasets=world.datasets, queue=world.queue, counters=world.counters)
+    bad = SuggestionCreated(record_id="a", question="sentiment", label="meh", score=0.5, model_version="v3")
+    with pytest.raises(PermanentError, match=r"record a: suggestion for sentiment: .*meh"):
+        await on_suggestions_created([new_event("suggestion.created", bad, dataset="reviews", workspace="ws")],
+                                     records=world.records, datasets=world.datasets, queue=world.queue)
+    gone = SuggestionCreated(record_id="a", question="removed", label="x", score=0.5, model_version="v3")
+    await on_suggestions_created([new_event("suggestion.created", gone, dataset="reviews", workspace="ws")],
+                                 records=world.records, datasets=world.datasets, queue=world.queue)
+    assert set(world.records.documents["a"]["suggestions"]) == {"sentiment"}
+    assert world.records.documents["a"]["suggestions"]["sentiment"]["value"] == "pos"
 
 
 async def test_model_events_are_kept_once(world: World) -> None:

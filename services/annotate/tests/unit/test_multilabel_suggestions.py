@@ -1,4 +1,4 @@
-"""The trainer's multi-label and rating suggestions: stored as sent, and pre-filled in the annotation form."""
+"""The trainer's multi-label and rating suggestions: stored in their normal form, and pre-filled in the annotation form."""
 
 from __future__ import annotations
 
@@ -17,17 +17,18 @@ SPEC = DatasetSpec.model_validate({
 
 
 async def test_a_label_list_and_a_rating_are_stored_and_pre_selected_with_their_scores(world: World) -> None:
-    await world.datasets.insert({"_id": "ds1", "workspace": "ws", "name": "movies"})
+    await world.datasets.insert({"_id": "ds1", **SPEC.model_dump(mode="json", exclude={"id"})})
     record = RecordIngested(record_id="m1", external_id="m1", fields={"text": "a heist goes wrong, hilariously"})
     await on_records_ingested([new_event("record.ingested", record, dataset="movies", workspace="ws")],
                               records=world.records, datasets=world.datasets, queue=world.queue, counters=world.counters)
-    genres = SuggestionCreated(record_id="m1", question="genres", label=["Action", "Comedy"], score=0.7,
+    genres = SuggestionCreated(record_id="m1", question="genres", label=["Comedy", "Action"], score=0.7,  # most probable first
                                scores={"Action": 0.8, "Comedy": 0.6, "Drama": 0.1}, model_version="v2", priority=0.4)
     stars = SuggestionCreated(record_id="m1", question="stars", label=4, score=0.5,
                               scores={str(i): 0.1 for i in range(1, 6)} | {"4": 0.6}, model_version="v2")
     await on_suggestions_created([new_event("suggestion.created", s, dataset="movies", workspace="ws") for s in (genres, stars)],
                                  records=world.records, datasets=world.datasets, queue=world.queue)
     stored = world.records.documents["m1"]
+    # stored in label order, as an answer is: the pre-ticked answer submitted unchanged equals the suggestion
     assert stored["suggestions"]["genres"]["value"] == ["Action", "Comedy"] and stored["suggestions"]["stars"]["value"] == 4
     views = {v.name: v for v in question_views(SPEC, stored, None)}
     options = {o.value: o for o in views["genres"].options}

@@ -199,3 +199,22 @@ async def test_ratings_train_as_ordered_classes_and_suggest_integers(tmp_path):
     published = ports.publisher.of_type("suggestion.created")
     assert len(published) == 12 and all(isinstance(e.data.label, int) for e in published)
     assert sum(e.data.label == dict((r, s) for r, _, s in rows)[e.data.record_id] for e in published) >= 10
+
+
+def test_a_multi_label_head_never_predicts_more_labels_than_its_largest_answer():
+    """18 answers of one to three genres out of 19 and embeddings with no signal: the threshold that maximised
+    micro-F1 let every label pass, and the first model pre-ticked 8 to 13 genres on every record."""
+    import numpy as np
+    from claystream_trainer.domain.multilabel import OneVsRestHead, cross_validate_and_fit
+
+    rng = np.random.default_rng(7)
+    labels = [f"g{i}" for i in range(19)]
+    answers = [sorted(rng.choice(labels, size=1 + i % 3, replace=False).tolist()) for i in range(18)]
+    metrics, head = cross_validate_and_fit(rng.normal(size=(18, 16)), answers, labels, seed=42)
+    chosen = head.decide(head.predict_proba(rng.normal(size=(200, 16))))
+    assert head.max_labels == 3 and max(len(c) for c in chosen) <= 3 and min(len(c) for c in chosen) >= 1
+    assert metrics["threshold"] in (0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6)
+    old = OneVsRestHead(labels, threshold=0.1)  # a head pickled before the cap decides as it did
+    del old.max_labels
+    old._models, old.min_labels = head._models, 1
+    assert max(len(c) for c in old.decide(head.predict_proba(rng.normal(size=(50, 16))))) > 3

@@ -55,6 +55,9 @@ class QuestionType:
     chooses_labels: ClassVar[bool] = False
     #: validating a value needs the record's fields (e.g. character offsets into a text)
     needs_fields: ClassVar[bool] = False
+    #: labels may be added to an existing question (False: a value names every label, so one added later would
+    #: make every stored answer and suggestion incomplete)
+    labels_may_grow: ClassVar[bool] = True
 
     # ------------------------------------------------------------------ settings
     def check_settings(self, spec: QuestionSpec) -> None:

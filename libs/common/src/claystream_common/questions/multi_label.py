@@ -57,5 +57,5 @@ class MultiLabelType(QuestionType):
     def agreement(self, spec: QuestionSpec, units: Mapping[str, Mapping[str, Any]]) -> Agreement:
         """Krippendorff's alpha, nominal, on the label set as one category (exact-set agreement)."""
         votes = rated(units)
-        coded = ([ "|".join(sorted(as_list(v))) for v in answers.values()] for answers in votes.values())
+        coded = ([tuple(sorted(map(str, as_list(v)))) for v in answers.values()] for answers in votes.values())
         return Agreement("alpha (nominal, exact set)", _rounded(krippendorff_alpha(coded, "nominal")), len(votes))

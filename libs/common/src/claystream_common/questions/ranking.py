@@ -29,6 +29,7 @@ class RankingType(QuestionType):
     title = "Ranking"
     partial = "questions/ranking.html"
     settings_model = LabelSettings  # the options to order are the question's labels
+    labels_may_grow = False  # an answer ranks every option: one added later would leave every stored answer short
 
     def labels_for(self, spec: QuestionSpec) -> list[str]:
         return list(spec.labels)
@@ -65,7 +66,7 @@ class RankingType(QuestionType):
         votes = rated(units)
         per_record = [w for w in (kendalls_w([list(v) for v in answers.values()]) for answers in votes.values()) if w is not None]
         value = sum(per_record) / len(per_record) if per_record else None
-        return Agreement("Kendall's W", _rounded(value), len(votes))
+        return Agreement("Kendall's W", _rounded(value), len(per_record))
 
     def view_context(self, spec: QuestionSpec, chosen: Any, fields: Mapping[str, Any]) -> dict[str, Any]:
         order = [v for v in as_list(chosen) if v in spec.labels]

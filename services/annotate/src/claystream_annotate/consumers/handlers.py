@@ -6,8 +6,10 @@ import logging
 from collections import defaultdict
 from typing import Any, Protocol
 
+from claystream_common.datasets import DatasetSpec
 from claystream_common.errors import PermanentError
 from claystream_common.events import Envelope, RecordIngested, SuggestionCreated
+from claystream_common.questions import InvalidValue, question_type
 
 from claystream_annotate.services.ports import StoredBatch
 from claystream_annotate.services.queue import queue_score
@@ -115,14 +117,32 @@ async def on_records_ingested(
 async def on_suggestions_created(
     events: list[Envelope[SuggestionCreated]], *, records: RecordStore, datasets: DatasetLookup, queue: QueueWriter
 ) -> None:
-    """Attach each suggestion (label, score, agent, model version) and re-rank the queue by priority."""
+    """Attach each suggestion (label, score, agent, model version) and re-rank the queue by priority.  The value is
+    stored in its question type's normal form, as ingest stores a backend's (a multi-label model lists its labels
+    most probable first; stored, they are in label order, so an unchanged pre-ticked answer equals the suggestion).
+    A value the question refuses is dead-lettered with the reason; one for a question the dataset no longer has
+    is dropped."""
     items: list[tuple[str, str, dict[str, Any], float | None]] = []
     rescore: dict[str, list[tuple[str, float]]] = defaultdict(list)
+    specs: dict[tuple[str | None, str | None], DatasetSpec] = {}
     for event in events:
         data = event.data
-        dataset_id = await _dataset_id(event.workspace, event.dataset, datasets)
+        key = (event.workspace, event.dataset)
+        if key not in specs:
+            specs[key] = DatasetSpec.from_document(await _dataset(event.workspace, event.dataset, datasets))
+        spec = specs[key]
+        question = spec.question(data.question)
+        if question is None:
+            log.info("suggestion for question %r, which dataset %s/%s no longer has: dropped", data.question,
+                     event.workspace, event.dataset)
+            continue
+        try:
+            value = question_type(question).normalise(question, data.label)
+        except InvalidValue as error:
+            raise PermanentError(f"record {data.record_id}: suggestion for {data.question}: {error.reason}") from None
+        dataset_id = spec.id
         suggestion = {
-            "value": data.label,
+            "value": value,
             "score": data.score,
             "scores": data.scores,
             "agent": data.agent,

@@ -11,6 +11,7 @@ import nh3
 from claystream_common.datasets import DatasetSpec
 from claystream_common.events import DatasetDeleted, new_event
 from claystream_common.ports import EventPublisher
+from claystream_common.questions import question_type
 from markdown_it import MarkdownIt
 from pydantic import ValidationError
 
@@ -114,7 +115,8 @@ def _refuse_settings_problem(spec: DatasetSpec) -> None:
 
 def _keep_what_answers_were_given_to(current: dict[str, Any], spec: DatasetSpec) -> None:
     """Answers and suggestions are stored under a question's name: an existing question keeps its type (and the
-    field its spans point into), keeps its labels (new ones may be added) and never lowers ``rating_max``, so
+    field its spans point into), keeps its labels (new ones may be added where a type allows it: not to a ranking, whose
+    answers name every option) and never lowers ``rating_max``, so
     nothing already stored falls outside it.  To ask something else, add a new question."""
     before = {q["name"]: q for q in current.get("questions") or []}
     for index, question in enumerate(spec.questions):
@@ -129,6 +131,10 @@ def _keep_what_answers_were_given_to(current: dict[str, Any], spec: DatasetSpec)
         dropped = [label for label in old.get("labels") or [] if label not in question.labels]
         if dropped:
             raise Invalid(f"{where}.labels", f"cannot drop {dropped}: answers may use them (labels can be added)")
+        added = [label for label in question.labels if label not in (old.get("labels") or [])]
+        if added and not question_type(question).labels_may_grow:
+            raise Invalid(f"{where}.labels", f"cannot add {added}: an answer to a {question.type} question names every "
+                                             "label, so the stored ones would fall short; add a new question instead")
         if (question.rating_max or 0) < (old.get("rating_max") or 0):
             raise Invalid(f"{where}.rating_max", f"cannot go below {old['rating_max']}: answers may use it")
 

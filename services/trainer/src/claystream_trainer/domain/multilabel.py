@@ -5,7 +5,10 @@ One logistic regression per label on the same embeddings (the fast tier), with b
 the training labels gets a constant probability.  The decision threshold is the one that maximises micro-F1
 over the cross-validation's out-of-fold probabilities (few labels → probabilities of rare labels stay far
 below 0.5, so a fixed 0.5 misses most of them).  When every training answer has at least one label, the
-most probable label is always predicted (an empty answer was never taught).
+most probable label is always predicted (an empty answer was never taught); and no prediction has more labels
+than the largest answer it learned from.  Without that cap a model with little signal (18 answers of one to
+three genres) chose the lowest threshold, where every label passes (recall 1 is worth most micro-F1 on noise),
+and pre-ticked 8 to 13 of 19 genres on every record.
 """
 
 from __future__ import annotations
@@ -43,10 +46,12 @@ class OneVsRestHead:
 
     multi_label = True
 
-    def __init__(self, classes: Sequence[str], *, threshold: float = 0.5, min_labels: int = 1) -> None:
+    def __init__(self, classes: Sequence[str], *, threshold: float = 0.5, min_labels: int = 1,
+                 max_labels: int | None = None) -> None:
         self.classes_ = np.asarray(list(classes), dtype=object)
         self.threshold = threshold
         self.min_labels = min_labels
+        self.max_labels = max_labels
         self.C = MULTILABEL_C
         self._models: list[LogisticRegression | float] = []
 
@@ -60,6 +65,7 @@ class OneVsRestHead:
                 model = LogisticRegression(max_iter=2000, C=self.C, class_weight=CLASS_WEIGHT, random_state=seed)
                 self._models.append(model.fit(embeddings, column))
         self.min_labels = 1 if len(y) and y.sum(axis=1).min() > 0 else 0
+        self.max_labels = largest_answer(label_sets)
         return self
 
     def predict_proba(self, embeddings: np.ndarray) -> np.ndarray:
@@ -68,17 +74,28 @@ class OneVsRestHead:
         return np.stack(columns, axis=1) if columns else np.zeros((len(embeddings), 0))
 
     def decide(self, probabilities: np.ndarray) -> list[list[str]]:
-        return decide(probabilities, list(self.classes_), self.threshold, self.min_labels)
+        # heads pickled before the cap existed have no max_labels: they decide as they did
+        return decide(probabilities, list(self.classes_), self.threshold, self.min_labels,
+                      getattr(self, "max_labels", None))
 
 
-def decide(probabilities: np.ndarray, classes: Sequence[str], threshold: float, min_labels: int) -> list[list[str]]:
-    """Labels at or above the threshold (most probable first); at least the top ``min_labels``."""
+def largest_answer(label_sets: Sequence[Sequence[str]]) -> int | None:
+    """How many labels the largest answer has (None when there is no answer to learn it from)."""
+    return max((len(set(labels)) for labels in label_sets), default=0) or None
+
+
+def decide(probabilities: np.ndarray, classes: Sequence[str], threshold: float, min_labels: int,
+           max_labels: int | None = None) -> list[list[str]]:
+    """Labels at or above the threshold (most probable first); at least the top ``min_labels``, at most the top
+    ``max_labels`` (None: no cap)."""
     chosen: list[list[str]] = []
     for row in probabilities:
         order = np.argsort(-row, kind="stable")
         picked = [int(i) for i in order if row[i] >= threshold]
         if len(picked) < min_labels:
             picked = [int(i) for i in order[:min_labels]]
+        if max_labels is not None:
+            picked = picked[:max_labels]
         chosen.append([str(classes[i]) for i in picked])
     return chosen
 
@@ -126,7 +143,8 @@ def multilabel_folds(n: int, *, seed: int = 42, max_folds: int = 5, cv_below: in
 
 def cross_validate_and_fit(embeddings: np.ndarray, label_sets: Sequence[Sequence[str]], classes: Sequence[str], *,
                            seed: int = 42, splits: list[Split] | None = None) -> tuple[dict[str, Any], OneVsRestHead]:
-    """Out-of-fold probabilities → the threshold with the best micro-F1 → metrics at it; then the head
+    """Out-of-fold probabilities → the threshold with the best micro-F1 (predictions capped at the largest answer's
+    size) → metrics at it; then the head
     fitted on every label with that threshold.  ``splits``: given ones instead of :func:`multilabel_folds`
     (e.g. the answers a fine-tuned body never saw)."""
     splits = splits or multilabel_folds(len(label_sets), seed=seed)
@@ -137,14 +155,16 @@ def cross_validate_and_fit(embeddings: np.ndarray, label_sets: Sequence[Sequence
     tested = np.concatenate([s.test for s in splits])
     truth = [label_sets[i] for i in tested]
     min_labels = 1 if all(len(s) > 0 for s in label_sets) else 0
+    max_labels = largest_answer(label_sets)
 
     def micro(threshold: float) -> float:
-        predicted = decide(probabilities[tested], classes, threshold, min_labels)
+        predicted = decide(probabilities[tested], classes, threshold, min_labels, max_labels)
         return float(f1_score(binarize(truth, classes), binarize(predicted, classes), average="micro",
                               zero_division=0))
 
     threshold = max(THRESHOLDS, key=lambda t: (micro(t), -abs(t - 0.5)))
-    metrics = multilabel_metrics(truth, decide(probabilities[tested], classes, threshold, min_labels), classes)
+    metrics = multilabel_metrics(truth, decide(probabilities[tested], classes, threshold, min_labels, max_labels),
+                                 classes)
     metrics["protocol"] = f"{len(splits)}-fold cv" if len(splits) > 1 else "hold-out"
     metrics["threshold"] = threshold
     head = OneVsRestHead(classes, threshold=threshold).fit(embeddings, label_sets, seed=seed)

@@ -78,7 +78,7 @@ async def run_multilabel_finetune(dataset: DatasetKey, data: TrainingData, *, po
             kind="finetune", metrics=metrics, ports=ports, base_model=base_model, started=started,
             body_dir=result.body_dir,
             params={**result.params, "training_kind": data.kind, "head": "one-vs-rest LogisticRegression",
-                    "threshold": final.threshold, "trained_on": [data.record_ids[i] for i in train]})
+                    "threshold": final.threshold, "max_labels": final.max_labels, "trained_on": [data.record_ids[i] for i in train]})
     finally:
         shutil.rmtree(result.body_dir, ignore_errors=True)
     await publish(ports, dataset, "model.trained", ModelTrained(

@@ -87,7 +87,7 @@ async def run_refresh(
     params: dict[str, Any] = {"head": "LogisticRegression", "C": head.C, "serves": "embedding",
                               "training_kind": data.kind}
     if data.multi_label:
-        params.update(head="one-vs-rest LogisticRegression", threshold=head.threshold)
+        params.update(head="one-vs-rest LogisticRegression", threshold=head.threshold, max_labels=head.max_labels)
     if student is not None and not data.multi_label:  # the pool student is single-label only
         with _TRACER.start_as_current_span("trainer pool student"):
             fitted = await fit_pool_student(dataset, data, vectors, embedder, student, ports=ports, seed=seed,
