@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from pymongo import AsyncMongoClient
@@ -31,6 +32,20 @@ async def ping_mongo(client: AsyncMongoClient[dict[str, Any]]) -> None:
 
 
 DUPLICATE_KEY = 11000
+
+
+def stored_datetime(value: Any) -> Any:
+    """A date read back from MongoDB, as an aware UTC datetime.  nx-27017 (the embedded store) keeps a datetime
+    written by ``$set`` on an existing document as its naive text (``2026-12-04 17:02:23.905000``); real MongoDB
+    keeps the date.  Anything else (None, a value that is no date) is returned as it is."""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    if isinstance(value, datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
 
 
 async def insert_new(collection: AsyncCollection[dict[str, Any]], documents: list[dict[str, Any]]) -> list[dict[str, Any]]:

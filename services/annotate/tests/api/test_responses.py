@@ -40,6 +40,24 @@ async def test_put_get_discard_and_events(annotate: Annotate, publisher: Recordi
     assert (await other.put(f"{URL}/records/missing/response", json={"values": {"sentiment": "pos"}})).status_code == 404
 
 
+async def test_an_updated_response_keeps_a_utc_time(annotate: Annotate) -> None:
+    """The embedded store keeps a date written by an update as naive text: an answer changed once was shown without
+    its time zone (``2026-12-04 16:55:32.552000``), unlike a new one."""
+    from datetime import datetime
+
+    dataset = await annotate.dataset()
+    [record] = await annotate.records(dataset, ["a"])
+    annotator = await annotate.member("resp3")
+    times = []
+    for value in ("pos", "neg"):
+        saved = await annotator.put(f"{URL}/records/{record}/response", json={"status": "submitted", "values": {"sentiment": value}})
+        assert saved.status_code == 200, saved.text
+        read = (await annotator.get(f"{URL}/records/{record}/response")).json()
+        times.append(datetime.fromisoformat(read["updated_at"]))
+    assert all(t.utcoffset() is not None and t.utcoffset().total_seconds() == 0 for t in times), times
+    assert times[1] >= times[0]
+
+
 async def test_bulk_selected_and_by_filter_with_dry_run(annotate: Annotate, publisher: RecordingPublisher) -> None:
     dataset = await annotate.dataset()
     ids = await annotate.records(dataset, [f"t{i}" for i in range(6)], genres=["drama", "comedy"])

@@ -15,13 +15,17 @@ from pymongo import ASCENDING, InsertOne, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
+from claystream_common.mongo import stored_datetime
+
 from claystream_annotate.services.ports import ResponseDoc
 
 _FIELDS = ("record_id", "dataset_id", "workspace", "user_id", "status", "values", "version", "updated_at", "outbox")
 
 
 def _doc(document: dict[str, Any]) -> ResponseDoc:
-    return ResponseDoc(id=document["_id"], **{name: document.get(name) for name in _FIELDS[:-1]}, outbox=list(document.get("outbox") or []))
+    values = {name: document.get(name) for name in _FIELDS[:-1]}
+    values["updated_at"] = stored_datetime(values["updated_at"])  # an update's date, as the embedded store keeps it
+    return ResponseDoc(id=document["_id"], **values, outbox=list(document.get("outbox") or []))
 
 
 def _document(response: ResponseDoc) -> dict[str, Any]:
