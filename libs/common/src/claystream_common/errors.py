@@ -33,3 +33,24 @@ def is_infrastructure_error(error: BaseException) -> bool:
     from claystream_common.kafka.producer import PublishError
 
     return isinstance(error, PublishError | ConnectionError | TimeoutError)
+
+
+def unavailable_dependency(error: BaseException) -> str | None:
+    """The store a request could not reach ("MongoDB", "Redis"), or None when ``error`` is no connection-level
+    failure of one (bad data, a bug: those stay what they are)."""
+    try:
+        from pymongo.errors import ConnectionFailure
+
+        if isinstance(error, ConnectionFailure):  # also AutoReconnect, NetworkTimeout, ServerSelectionTimeoutError
+            return "MongoDB"
+    except ImportError:  # pragma: no cover
+        pass
+    try:
+        from redis.exceptions import ConnectionError as RedisConnectionError
+        from redis.exceptions import TimeoutError as RedisTimeoutError
+
+        if isinstance(error, RedisConnectionError | RedisTimeoutError):
+            return "Redis"
+    except ImportError:  # pragma: no cover
+        pass
+    return None

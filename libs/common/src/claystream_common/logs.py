@@ -65,3 +65,9 @@ def setup_logging(level: str = "INFO", *, json_lines: bool = True) -> None:
     root.setLevel(level.upper())
     for noisy in ("aiokafka", "pymongo", "httpx", "uvicorn.access"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+    for own_handlers in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        # uvicorn's loggers print through handlers of their own (plain text, not propagated): its start-up lines and
+        # the traceback of an unhandled error then bypassed the JSON lines and the scrubbing
+        server_logger = logging.getLogger(own_handlers)
+        server_logger.handlers[:] = []
+        server_logger.propagate = True

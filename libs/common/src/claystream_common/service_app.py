@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import gc
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 
+from claystream_common.errors import unavailable_dependency
 from claystream_common.logs import setup_logging
 from claystream_common.metrics import READY, HttpMetrics, metrics_response
 from claystream_common.request_guards import BodyLimit, OperatorOnly
@@ -19,6 +21,7 @@ from claystream_common.settings import BaseAppSettings
 from claystream_common.telemetry import flush_telemetry, instrument_fastapi, setup_telemetry
 
 ReadinessCheck = Callable[[], Awaitable[object]]
+log = logging.getLogger(__name__)
 
 
 async def request_invalid(_: Request, error: Exception) -> Response:
@@ -72,6 +75,30 @@ def install_operations(app: FastAPI, *, service: str, checks: Callable[[], Mappi
 AppHook = Callable[[FastAPI], Awaitable[None]]
 
 
+RETRY_AFTER_S = 5
+
+
+async def dependency_unavailable(request: Request, error: Exception) -> Response:
+    """A store that cannot be reached is a 503 with ``Retry-After`` (the readiness probe says the same), logged as
+    one line: it was a 500 with a traceback, and uvicorn closed the connection after it."""
+    name = unavailable_dependency(error) or "a dependency"
+    log.warning("%s %s: %s is unavailable (%s): answered 503", request.method, request.url.path, name, type(error).__name__)
+    detail = f"{name} is unavailable; retry later"
+    headers = {"Retry-After": str(RETRY_AFTER_S)}
+    if "text/html" in request.headers.get("accept", "") and not request.headers.get("HX-Request"):
+        page = f"<!doctype html><title>Unavailable</title><h1>Temporarily unavailable</h1><p>{detail}.</p>"
+        return HTMLResponse(page, status_code=503, headers=headers)
+    return JSONResponse({"detail": detail}, status_code=503, headers=headers)
+
+
+def unavailable_error_classes() -> tuple[type[Exception], ...]:
+    from pymongo.errors import ConnectionFailure
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+
+    return ConnectionFailure, RedisConnectionError, RedisTimeoutError
+
+
 def create_service_app(
     settings: BaseAppSettings,
     *,
@@ -116,6 +143,8 @@ def create_service_app(
 
     app = FastAPI(title=title, version="0.1.0", description=description, lifespan=lifespan)
     app.add_exception_handler(RequestValidationError, request_invalid)
+    for error_class in unavailable_error_classes():
+        app.add_exception_handler(error_class, dependency_unavailable)
     app.add_middleware(OperatorOnly, settings=settings)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, per_path=body_limits or {})
 

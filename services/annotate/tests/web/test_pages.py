@@ -291,3 +291,28 @@ async def test_new_dataset_form_creates_or_names_the_bad_field(web_app, owner_cl
     assert (question["type"], question["labels"], question["field"]) == ("span", ["PER", "LOC"], "text")
     form_page = await client.get("/datasets/new")
     assert all(f'<option value="{kind}"' in form_page.text for kind in ("label", "multi_label", "rating", "text", "span", "ranking"))
+
+
+async def test_signing_in_from_the_monitor_dashboard_returns_to_it(embedded_stack) -> None:  # type: ignore[no-untyped-def]
+    """The monitor sends signed-out users to annotate's login with its own absolute URL as ``next``; only same-site
+    paths were kept, so they landed on annotate's dataset list.  The monitor's origin (``monitor_url``) is trusted,
+    no other."""
+    import httpx
+    from claystream_annotate.main import create_app
+    from claystream_common.ports import RecordingPublisher
+
+    settings = seed.settings_for(embedded_stack, f"web{uuid.uuid4().hex[:8]}", consumers_enabled="false",
+                                 monitor_url="http://127.0.0.1:8003")
+    app = create_app(settings, publisher=RecordingPublisher())
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1:8000") as client:
+            for wanted, landing in (("http://127.0.0.1:8003/dashboard?model=x", "http://127.0.0.1:8003/dashboard?model=x"),
+                                    ("https://evil.example/dashboard", "/"), ("//evil.example/x", "/"),
+                                    ("http://127.0.0.1:8003@evil.example/", "/"), ("/datasets", "/datasets")):
+                page = await client.get("/login", params={"next": wanted})
+                assert f'name="next" value="{landing}"' in page.text.replace("&amp;", "&"), (wanted, landing)
+                token = seed.LOGIN_CSRF.search(page.text).group(1)
+                answer = await client.post("/login", data={"username": seed.OWNER[0], "password": seed.OWNER[1],
+                                                           "csrf_token": token, "next": wanted})
+                assert answer.status_code == 303 and answer.headers["location"] == landing, (wanted, answer.headers)
+                client.cookies.clear()  # signed out again for the next case

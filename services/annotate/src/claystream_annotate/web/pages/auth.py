@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from claystream_common.web_sessions import csrf_matches, new_csrf_token
 from fastapi import APIRouter, Form, Request
@@ -20,11 +22,33 @@ router = APIRouter(route_class=WebRoute, include_in_schema=False)
 LOGIN_CSRF_COOKIE = "claystream_login_csrf"
 
 
-def safe_next(value: str | None) -> str:
-    """Only same-site paths (``/x``), never ``//host`` or ``https://host``."""
-    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+def origin(url: str | None) -> str | None:
+    """``scheme://host[:port]`` of a URL, lower-cased (None when it has none)."""
+    if not url:
+        return None
+    try:
+        parts = urlsplit(url.strip())
+        parts.port  # noqa: B018 - a malformed port raises here
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.netloc or "@" in parts.netloc:
+        return None
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def safe_next(value: str | None, trusted: Collection[str] = ()) -> str:
+    """Same-site paths (``/x``, never ``//host``), or a URL on one of the ``trusted`` origins (the monitor's
+    dashboard, which sends its users here to sign in); anything else is ``/``."""
+    if not value or "\\" in value or any(ord(c) < 32 or ord(c) == 127 for c in value):
         return "/"
-    return value
+    if value.startswith("/") and not value.startswith("//"):
+        return value
+    return value if origin(value) is not None and origin(value) in trusted else "/"
+
+
+def trusted_origins(request: Request) -> frozenset[str]:
+    settings = request.app.state.deps.settings
+    return frozenset(o for o in (origin(settings.monitor_url),) if o is not None)
 
 
 def _login_page(request: Request, *, next_url: str, error: str | None = None, username: str = "", status_code: int = 200) -> Response:
@@ -42,8 +66,8 @@ def _login_page(request: Request, *, next_url: str, error: str | None = None, us
 @router.get("/login")
 async def login_page(request: Request, next: str = "/") -> Response:
     if await session_principal(request) is not None:
-        return RedirectResponse(safe_next(next), status_code=303)
-    return _login_page(request, next_url=safe_next(next))
+        return RedirectResponse(safe_next(next, trusted_origins(request)), status_code=303)
+    return _login_page(request, next_url=safe_next(next, trusted_origins(request)))
 
 
 @router.post("/login")
@@ -55,7 +79,7 @@ async def login_submit(
     next: Annotated[str, Form()] = "/",
 ) -> Response:
     deps = request.app.state.deps
-    next_url = safe_next(next)
+    next_url = safe_next(next, trusted_origins(request))
     if not csrf_matches(request.cookies.get(LOGIN_CSRF_COOKIE), csrf_token):
         return _login_page(request, next_url=next_url, error="The form expired: please sign in again.", username=username, status_code=403)
     try:
