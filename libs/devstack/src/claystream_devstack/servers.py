@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import shutil
 import subprocess
 import sys
@@ -185,12 +186,18 @@ class EmbeddedStack:
 async def ping_kafka(bootstrap: str) -> None:
     from aiokafka.admin import AIOKafkaAdminClient
 
+    # a refused connection while the broker starts is "not yet" (the wait retries): aiokafka logs each one at ERROR,
+    # which reached the terminal of every `make run` as "Unable connect to ..."
+    quiet = logging.getLogger("aiokafka")
+    level = quiet.level
+    quiet.setLevel(logging.CRITICAL)
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=2000)
     try:
         await admin.start()
         await admin.list_topics()
     finally:
         await admin.close()
+        quiet.setLevel(level)
 
 
 async def ping_mongo_url(url: str) -> None:

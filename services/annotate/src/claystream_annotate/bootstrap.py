@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -268,12 +269,18 @@ async def prepare_owner(deps: Deps) -> None:
     if generated is None:
         return
     username, password = generated
-    print(f"claystream annotate: created owner {username!r} with password {password!r} (shown once)", flush=True)
-    if settings.state_dir:
-        path = Path(settings.state_dir) / "annotate-owner.txt"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(f"{username}\n{password}\n")
-        path.chmod(0o600)
+    if not settings.state_dir:
+        print(f"claystream annotate: created owner {username!r} with password {password!r} (shown once)", flush=True)
+        return
+    # with a state folder the password goes to a file only its owner reads: stdout is the service's log file,
+    # which others may read
+    path = Path(settings.state_dir) / "annotate-owner.txt"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(f"{username}\n{password}\n")
+    print(f"claystream annotate: created owner {username!r}; the password is in {path} (readable by you only)", flush=True)
 
 
 SHUTDOWN_STEP_S = 15.0

@@ -74,10 +74,18 @@ async def test_completed_only_after_min_submitted_users(world: World) -> None:
     await relay.drain_once()
     assert publisher.of_type("record.completed") == []
     assert world.records.documents["r1"]["status"] == "pending"
-    await save_response(actor=annotator("u2"), spec=spec, record_id="r1", status="submitted", values={"sentiment": "neg"}, **world.ports())
+    from opentelemetry import trace
+    from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
+
+    answer_trace = SpanContext(trace_id=0xABC, span_id=0xDEF, is_remote=True, trace_flags=TraceFlags(TraceFlags.SAMPLED))
+    with trace.use_span(NonRecordingSpan(answer_trace)):  # the request of the answer that completes the record
+        await save_response(actor=annotator("u2"), spec=spec, record_id="r1", status="submitted", values={"sentiment": "neg"}, **world.ports())
     await relay.drain_once()
     completed = publisher.of_type("record.completed")
     assert len(completed) == 1 and completed[0].data.submitted_count == 2
+    # the completion continues that answer's trace (it was a new root trace of its own, per completion)
+    assert completed[0].traceparent == publisher.of_type("response.submitted")[-1].traceparent
+    assert completed[0].traceparent is not None and f"{0xABC:032x}" in completed[0].traceparent
     assert completed[0].event_id == completed_event_id("r1")
     assert world.records.documents["r1"]["status"] == "completed"
     assert world.counters.values[spec.id]["completed"] == 1

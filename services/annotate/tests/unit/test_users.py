@@ -99,3 +99,19 @@ async def test_membership_roles_are_per_workspace() -> None:
     assert promoted.memberships == {"a": "admin", "b": "annotator"}
     seen = principal_for(promoted)
     assert seen.is_admin_of("a") and not seen.is_admin_of("b") and seen.role_in("c") is None
+
+
+async def test_a_generated_owner_password_goes_to_a_private_file_not_to_the_log(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    """With a state folder the password was also printed to stdout, which is the service's world-readable log."""
+    import stat
+    from types import SimpleNamespace
+
+    from claystream_annotate.bootstrap import prepare_owner
+
+    settings = SimpleNamespace(owner_username=None, owner_password=None, owner_workspace="default", is_production=False,
+                               state_dir=str(tmp_path))
+    await prepare_owner(SimpleNamespace(settings=settings, users=FakeUsers(), workspaces=FakeWorkspaces()))  # type: ignore[arg-type]
+    username, password = (tmp_path / "annotate-owner.txt").read_text().split()
+    out = capsys.readouterr().out
+    assert username == "owner" and password not in out and str(tmp_path / "annotate-owner.txt") in out
+    assert stat.S_IMODE((tmp_path / "annotate-owner.txt").stat().st_mode) == 0o600

@@ -138,7 +138,7 @@ class OutboxRelay:
         sources: list[ResponseDoc | None] = []  # the document each event came from (None: record.completed)
         poison: list[QuarantinedEvent] = []
         effects: list[tuple[str, str, str, bool]] = []
-        completions: dict[str, tuple[DatasetSpec, dict[str, int]]] = {}
+        completions: dict[str, tuple[DatasetSpec, dict[str, tuple[int, str | None]]]] = {}
         specs: dict[str, DatasetSpec | None] = {}
         for document in documents:
             if document.dataset_id not in specs:
@@ -158,18 +158,19 @@ class OutboxRelay:
                 continue  # dataset deleted: publish what was said, touch nothing
             submitted = document.status == "submitted"
             effects.append((document.record_id, document.user_id, document.status, submitted))
-            if submitted and any(e.type == "response.submitted" for e in decoded):
+            submit = next((e for e in decoded if e.type == "response.submitted"), None)
+            if submitted and submit is not None:
                 count = await self._submitters_if_needed(spec, document)
-                if count is not None:
-                    completions.setdefault(spec.id, (spec, {}))[1][document.record_id] = count
+                if count is not None:  # the completion continues the trace of the answer that completed the record
+                    completions.setdefault(spec.id, (spec, {}))[1][document.record_id] = (count, submit.traceparent)
         await self._set_aside(poison)
         await self._records.apply_response_effects(effects)
         for spec, records in completions.values():
             changed = await self._records.mark_completed_many(list(records))
             await self._counters.incr(spec.id, "completed", changed)
             await self._queue.remove(spec.id, list(records))
-            for record_id, count in records.items():
-                events.append(self._completed_event(spec, record_id, count))
+            for record_id, (count, traceparent) in records.items():
+                events.append(self._completed_event(spec, record_id, count, traceparent))
                 sources.append(None)
         await self._publish(events, sources)
         self.published += len(events)
@@ -249,13 +250,14 @@ class OutboxRelay:
         return None
 
     @staticmethod
-    def _completed_event(spec: DatasetSpec, record_id: str, submitted: int) -> Envelope[Any]:
+    def _completed_event(spec: DatasetSpec, record_id: str, submitted: int, traceparent: str | None) -> Envelope[Any]:
         return new_event(
             "record.completed",
             RecordCompleted(record_id=record_id, submitted_count=submitted),
             dataset=spec.name,
             workspace=spec.workspace,
             event_id=completed_event_id(record_id),
+            traceparent=traceparent,
         )
 
 
