@@ -53,7 +53,8 @@ def cmd_up(args: argparse.Namespace) -> int:
 
         run_demo(launcher, simulate=args.simulate, out_dir=Path(args.out_dir).resolve())
     if args.detach:
-        print("detached: stop everything with `claystream-dev down` (or `make stop`)")
+        print("detached: stop everything with `make stop` (or `.venv/bin/claystream-dev down`); the CLIs and the SDK are "
+              "in .venv: `source .venv/bin/activate`")
         return 0
     print("press Ctrl-C to stop everything", flush=True)
     stopping = False

@@ -84,8 +84,14 @@ UNLABELLED_IMDB = "imdb/unsup.jsonl.gz"
 
 
 def unlabelled_imdb(count: int, seed: int = 42) -> list[Row]:
-    """The walkthrough's import: ``count`` random unlabelled IMDb reviews (the "unsupervised" split)."""
-    return sample(UNLABELLED_IMDB, count, seed=seed)
+    """The walkthrough's import: ``count`` random unlabelled IMDb reviews (the "unsupervised" split), the very rows
+    of the README's ``load_imdb("unsupervised").shuffle(seed=42).select(range(100))`` (Hugging Face's shuffle is a
+    ``numpy.random.default_rng(seed)`` permutation), so running that line re-sends what the demo imported."""
+    import numpy as np
+
+    rows = rows_of(UNLABELLED_IMDB)
+    order = np.random.default_rng(seed).permutation(len(rows))[:count]
+    return [rows[int(i)] for i in order]
 
 
 def clear_cache() -> None:

@@ -72,3 +72,12 @@ def test_draw_keeps_labels_equal_and_the_original_order() -> None:
     kept = draw(rows, 20)
     assert [r["label"] for r in kept].count("b") == 10 and [int(r["id"]) for r in kept] == sorted(int(r["id"]) for r in kept)
     assert draw(rows, 20) == kept
+
+
+def test_the_demo_imports_the_rows_of_the_readme_walkthrough(no_shared_data: Path) -> None:
+    """The demo drew its 100 reviews with random.sample: the README's load_imdb(...).shuffle(seed=42).select(range(100))
+    then added 75 new records to imdb_reviews instead of re-sending the same ones."""
+    from claystream.datasets_local import load_imdb
+
+    walkthrough = load_imdb("unsupervised").shuffle(seed=42).select(range(100))
+    assert [str(r["id"]) for r in demo_data.unlabelled_imdb(100, seed=42)] == [str(i) for i in walkthrough["id"]]
