@@ -6,8 +6,9 @@ Kafka in the W3C ``traceparent`` header: every consumer ``<topic> process`` span
 child of the producer ``<topic> publish`` span of the message it handles.
 
 1. ingest request → ``records publish`` → annotate ``records process`` (→ the batch store);
-2. annotate response submit → ``responses publish`` (outbox relay) → trainer ``responses process``
-   → (training run) → ``suggestions publish`` → annotate ``suggestions process``.
+2. each record's own trace, from its send: its answer's ``responses publish`` (outbox relay; the answering request
+   is a link) → trainer ``responses process`` (→ the training run the last answer starts), and a pending record's
+   ``suggestions publish`` (the run is a link) → annotate ``suggestions process``.
 """
 
 from __future__ import annotations
@@ -110,67 +111,84 @@ async def test_ingest_request_to_annotate_store_is_one_trace(embedded_stack, uni
         assert store, "the batch store span (annotate's upsert) is not under the consumer span"
 
 
-async def test_response_to_trainer_to_suggestions_is_one_trace(embedded_stack, unique_name, exporter, tmp_path):
-    db, dataset = unique_name, "traced"
+async def test_each_record_is_one_trace_from_its_send_through_its_answer_to_its_suggestion(embedded_stack, unique_name,
+                                                                                          exporter, tmp_path):
+    """Every record is sent in a request of its own, so each has its own trace.  What happens to a record later
+    continues that trace: its answer's ``responses publish`` (the answering request is a link) and the trainer
+    handling it; a pending record's ``suggestions publish`` and annotate storing it (the training run that made the
+    suggestion is a link).  The training run itself is in the trace of the answer that started it."""
+    # a dataset name of its own: the topics outlive a test, and the same records of the test above (same ids)
+    # would reach this test's trainer first, with their own traces
+    db, dataset = unique_name, "followed"
     async with three_services(embedded_stack, db, WORKSPACE, tmp_path / "models") as svc:
         annotate, ingest, trainer = svc["annotate"].client, svc["ingest"].client, svc["trainer"].client
         await create_dataset(annotate, dataset, trainer={"refresh_every": 4, "min_per_label": 2, "finetune_every": 1000})
-        items = [{"external_id": key, "fields": {"text": text}} for key, (text, _) in TEXTS.items()]
-        assert (await ingest.post(f"/api/v1/datasets/{dataset}/records:bulk", json={"items": items})).status_code == 202
-        await wait_stored(annotate, dataset, len(items))
+        record_trace: dict[str, int] = {}
+        for key, (text, _) in TEXTS.items():
+            exporter.clear()
+            sent = await ingest.post(f"/api/v1/datasets/{dataset}/records:bulk",
+                                     json={"items": [{"external_id": key, "fields": {"text": text}}]})
+            assert sent.status_code == 202, sent.text
+            [request] = [s for s in exporter.get_finished_spans() if s.kind is SpanKind.SERVER and "records:bulk" in s.name]
+            record_trace[record_id_for(WORKSPACE, dataset, key)] = request.context.trace_id
+        assert len(set(record_trace.values())) == len(TEXTS)
+        await wait_stored(annotate, dataset, len(TEXTS))
 
         async def embedded() -> bool:
             status = (await trainer.get(f"/api/v1/models/{dataset}/status")).json()
-            return status.get("embedded_records", 0) >= len(items)
+            return status.get("embedded_records", 0) >= len(TEXTS)
 
         await eventually(embedded, timeout_s=30, what="the trainer's embedding cache")
         # the records' arrival pokes a threshold check: let it end first, so that the training run this test
-        # follows is the one the answers start (a check still running when they are counted trains in the
-        # records' trace instead)
+        # follows is the one the answers start
         await svc["trainer"].app.state.deps.scheduler.wait_idle()
         exporter.clear()
+        answered = []
         for key, (_, label) in TEXTS.items():
             if label is None:
                 continue
             record_id = record_id_for(WORKSPACE, dataset, key)
+            answered.append(record_id)
             answer = await annotate.put(
                 f"/api/v1/workspaces/{WORKSPACE}/datasets/{dataset}/records/{record_id}/response",
                 json={"status": "submitted", "values": {"sentiment": label}})
             assert answer.status_code == 200, answer.text
-
+        pending = [r for r in record_trace if r not in answered]
         group = group_of("annotate", db)
 
-        async def suggestions_consumed() -> list[ReadableSpan]:
-            return Spans(exporter.get_finished_spans()).named("suggestions process",
-                                                              **{"messaging.consumer.group.name": group})
+        async def suggestions_consumed() -> bool:
+            stored = Spans(exporter.get_finished_spans()).named("suggestions process", **{"messaging.consumer.group.name": group})
+            return {s.context.trace_id for s in stored} >= {record_trace[r] for r in pending}
 
-        await eventually(suggestions_consumed, timeout_s=60, what="annotate consuming the trainer's suggestions")
+        await eventually(suggestions_consumed, timeout_s=60, what="annotate storing every pending record's suggestion")
         spans = Spans(exporter.get_finished_spans())
-        consumed = spans.named("suggestions process", **{"messaging.consumer.group.name": group})
-        chain = [consumed[0], *spans.ancestors(consumed[0])]
-        described = spans.describe(consumed[0])
-        kinds = [(s.name, s.kind) for s in chain]
-        assert ("suggestions publish", SpanKind.PRODUCER) in kinds, described
-        assert spans.parent_of(consumed[0]).name == "suggestions publish", described
-        assert ("responses process", SpanKind.CONSUMER) in kinds, described
-        names = [name for name, _ in kinds]
-        for own_span in ("trainer publish suggestions", "trainer training run", "trainer threshold check"):
-            assert own_span in names, described
-        trainer_hop = next(s for s in chain if s.name == "responses process")
-        assert trainer_hop.attributes["messaging.consumer.group.name"] == group_of("trainer", db), described
-        assert spans.parent_of(trainer_hop) is not None and spans.parent_of(trainer_hop).name == "responses publish", \
-            described
-        assert len({s.context.trace_id for s in chain}) == 1
-        servers = [s for s in chain if s.kind is SpanKind.SERVER]
-        assert servers, f"the hop response submit → 'responses publish' has no context: {described}. {OUTBOX_GAP}"
-        assert servers[-1].name.startswith("PUT ") and "/response" in servers[-1].name, described
-
-
-OUTBOX_GAP = (
-    "annotate's outbox relay publishes from a background task: the envelope must carry the request's traceparent "
-    "(services/annotate/.../services/responses.py) and EventProducer.publish_many must parent the publish span on "
-    "it (claystream_common.telemetry.publish_context)."
-)
+        by_span_id = {s.context.span_id: s for s in spans.all}
+        runs = set()
+        for record_id in pending:
+            [publish] = spans.named("suggestions publish", **{"messaging.kafka.message.key": record_id})
+            assert publish.context.trace_id == record_trace[record_id], spans.describe(publish)
+            stored = [s for s in spans.named("suggestions process", **{"messaging.consumer.group.name": group})
+                      if spans.parent_of(s) is publish]
+            assert stored, f"annotate's storing of {record_id}'s suggestion is not under its publish"
+            linked = [by_span_id.get(link.context.span_id) for link in publish.links]
+            run = next((s for s in linked if s is not None and s.name == "trainer publish suggestions"), None)
+            assert run is not None, f"the suggestion does not link the run that made it: {publish.links}"
+            runs.add(run.context.span_id)
+            chain = [s.name for s in spans.ancestors(run)]
+            for own_span in ("trainer training run", "trainer threshold check", "responses process"):
+                assert own_span in chain, spans.describe(run)
+        assert len(runs) == 1, "one training run suggested for both pending records"
+        for record_id in answered:
+            publishes = spans.named("responses publish", **{"messaging.kafka.message.key": record_id})
+            submitted = [p for p in publishes if p.attributes["claystream.event.type"] == "response.submitted"]
+            assert len(submitted) == 1 and submitted[0].context.trace_id == record_trace[record_id], \
+                [spans.describe(p) for p in publishes]
+            requests = [by_span_id.get(link.context.span_id) for link in submitted[0].links]
+            assert any(r is not None and r.kind is SpanKind.SERVER and r.name.startswith("PUT ") for r in requests), \
+                f"the answer's publish does not link the request that answered: {submitted[0].links}"
+            handled = [s for s in spans.named("responses process", **{"messaging.consumer.group.name": group_of("trainer", db)})
+                       if spans.parent_of(s) is submitted[0]]
+            assert handled, f"the trainer's handling of {record_id}'s answer is not in the record's trace"
 
 
 async def create_dataset(annotate: Any, dataset: str, trainer: dict[str, Any] | None = None) -> None:

@@ -45,6 +45,9 @@ class Envelope(BaseModel, Generic[DataT]):
     workspace: str | None = None
     dataset: str | None = None
     traceparent: str | None = None
+    #: W3C traceparents of related traces (e.g. the request that answered a record whose own trace carries the
+    #: event); the publish span links them
+    links: list[str] = Field(default_factory=list)
     data: DataT
 
     @property

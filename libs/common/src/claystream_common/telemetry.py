@@ -160,16 +160,29 @@ def context_from_traceparent(traceparent: str | None) -> otel_context.Context:
     return propagate.extract({"traceparent": traceparent} if traceparent else {})
 
 
-def publish_context(traceparent: str | None) -> otel_context.Context | None:
-    """The parent a ``publish`` span should have: the current span, or else the event's own traceparent.
+def publish_parent(traceparent: str | None, links: Sequence[str] = ()) -> tuple[otel_context.Context | None, list[trace.Link]]:
+    """The parent a ``publish`` span should have (None: the current context) and the links it carries.
 
-    An outbox relay publishes from a background task where no span is active; the envelope's
-    ``traceparent`` (captured when the event was created, inside the request) then keeps the
-    publish — and every consumer after it — in the request's trace.  None: use the current context.
+    The event's own ``traceparent`` wins: whoever made the event chose its trace (a record's trace for what
+    happens to that record, the request's trace for an outbox relay publishing later from a background task).
+    When a span of another trace is current (a training run publishing the suggestions of many records, each in
+    its record's trace), that span becomes a link, as does every traceparent in ``links``.
     """
-    if trace.get_current_span().get_span_context().is_valid or not traceparent:
-        return None
-    return context_from_traceparent(traceparent)
+    current = trace.get_current_span().get_span_context()
+    parent: otel_context.Context | None = None
+    out: list[trace.Link] = []
+    if traceparent:
+        chosen = context_from_traceparent(traceparent)
+        wanted = trace.get_current_span(chosen).get_span_context()
+        if wanted.is_valid and (not current.is_valid or wanted.trace_id != current.trace_id):
+            parent = chosen
+            if current.is_valid:
+                out.append(trace.Link(current))
+    for other in links:
+        linked = trace.get_current_span(context_from_traceparent(other)).get_span_context()
+        if linked.is_valid:
+            out.append(trace.Link(linked))
+    return parent, out
 
 
 def current_trace_id() -> str | None:

@@ -134,6 +134,9 @@ class FakeRecords:
     async def get(self, record_id: str) -> dict[str, Any] | None:
         return copy.deepcopy(self.documents.get(record_id))
 
+    async def traces(self, record_ids: Sequence[str]) -> dict[str, str]:
+        return {r: self.documents[r]["trace"] for r in record_ids if self.documents.get(r, {}).get("trace")}
+
     async def get_many(self, record_ids: Sequence[str]) -> list[dict[str, Any]]:
         return [copy.deepcopy(self.documents[r]) for r in record_ids if r in self.documents]
 

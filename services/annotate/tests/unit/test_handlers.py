@@ -113,3 +113,12 @@ async def test_a_redelivery_keeps_the_queue_scores_already_there(world: World) -
     await on_records_ingested(batch, records=world.records, datasets=world.datasets, queue=world.queue, counters=world.counters)
     assert world.queue.queues["ds1"] == {"a": -5.0}
     assert world.counters.values["ds1"]["records"] == 1
+
+
+async def test_a_record_keeps_the_trace_of_the_send_that_created_it(world: World) -> None:
+    await seed(world)
+    first = ingested("a").model_copy(update={"traceparent": f"00-{1:032x}-{1:016x}-01"})
+    again = ingested("a").model_copy(update={"traceparent": f"00-{2:032x}-{2:016x}-01"})
+    for event in (first, again):
+        await on_records_ingested([event], records=world.records, datasets=world.datasets, queue=world.queue, counters=world.counters)
+    assert await world.records.traces(["a", "missing"]) == {"a": first.traceparent}

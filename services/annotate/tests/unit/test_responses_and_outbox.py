@@ -91,6 +91,31 @@ async def test_completed_only_after_min_submitted_users(world: World) -> None:
     assert world.counters.values[spec.id]["completed"] == 1
 
 
+async def test_an_answer_and_the_completion_continue_the_record_s_own_trace_and_link_the_request(world: World) -> None:
+    """A record's trace ended where annotate stored it: its answer, the trainer's handling of it and the completion
+    each started traces of their own, so an SRE could not follow one record through the loop."""
+    from opentelemetry import trace
+    from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
+
+    spec = make_spec()
+    record_trace = f"00-{0x5EED:032x}-{0x1:016x}-01"
+    world.records.add("r1", spec.id, trace=record_trace)  # as the records consumer stores a send's traceparent
+    world.records.add("r2", spec.id)  # sent before records kept a trace
+    publisher = RecordingPublisher()
+    request = SpanContext(trace_id=0xABC, span_id=0xDEF, is_remote=True, trace_flags=TraceFlags(TraceFlags.SAMPLED))
+    with trace.use_span(NonRecordingSpan(request)):
+        for record_id in ("r1", "r2"):
+            await save_response(actor=annotator(), spec=spec, record_id=record_id, status="submitted",
+                                values={"sentiment": "pos"}, **world.ports())
+    await relay_for(world, spec, publisher).drain_once()
+    by_record = {(e.type, e.data.record_id): e for e, _ in publisher.published}
+    request_tp = by_record[("response.submitted", "r2")].traceparent
+    assert request_tp is not None and f"{0xABC:032x}" in request_tp  # no trace of its own: the request's, as before
+    for kind in ("response.submitted", "record.completed"):
+        event = by_record[(kind, "r1")]
+        assert event.traceparent == record_trace and event.links == [request_tp], (kind, event)
+
+
 async def test_failed_publish_keeps_the_outbox_and_a_new_relay_redrives_with_the_same_ids(world: World) -> None:
     spec = make_spec()
     world.records.add("r1", spec.id)

@@ -21,9 +21,16 @@ from claystream_trainer.services.ports_bundle import TrainerPorts
 class FakeRecords:
     def __init__(self) -> None:
         self.rows: dict[DatasetKey, dict[str, str]] = {}
+        self.record_traces: dict[str, str] = {}
 
     async def upsert_texts(self, dataset: DatasetKey, records: Sequence[StoredRecord]) -> None:
         self.rows.setdefault(dataset, {}).update({r.record_id: r.text for r in records})
+        for r in records:
+            if r.trace and r.record_id not in self.record_traces:
+                self.record_traces[r.record_id] = r.trace
+
+    async def traces(self, dataset: DatasetKey, record_ids: Sequence[str]) -> dict[str, str]:
+        return {r: self.record_traces[r] for r in record_ids if r in self.record_traces}
 
     async def texts(self, dataset: DatasetKey, record_ids: Sequence[str]) -> dict[str, str]:
         rows = self.rows.get(dataset, {})

@@ -18,7 +18,7 @@ from opentelemetry.trace import SpanKind
 
 from claystream_common.events import Envelope, encode_event, topic_for
 from claystream_common.metrics import EVENTS_PUBLISHED
-from claystream_common.telemetry import current_traceparent, inject_headers, publish_context
+from claystream_common.telemetry import current_traceparent, inject_headers, publish_parent
 
 log = logging.getLogger(__name__)
 
@@ -112,9 +112,11 @@ class EventProducer:
             for event, key in zip(events, keys, strict=True):
                 name = topic or topic_for(event.type).value
                 target_topics.append(name)
+                parent, links = publish_parent(event.traceparent, event.links)
                 with self._tracer.start_as_current_span(
                     f"{name} publish",
-                    context=publish_context(event.traceparent),
+                    context=parent,
+                    links=links,
                     kind=SpanKind.PRODUCER,
                     attributes={
                         "messaging.system": "kafka",

@@ -109,6 +109,12 @@ class MongoRecordRepository:
         found = {d["_id"]: d async for d in self._records.find({"_id": {"$in": list(record_ids)}})}
         return [found[r] for r in record_ids if r in found]
 
+    async def traces(self, record_ids: Sequence[str]) -> dict[str, str]:
+        if not record_ids:
+            return {}
+        cursor = self._records.find({"_id": {"$in": list(dict.fromkeys(record_ids))}}, {"trace": 1})
+        return {d["_id"]: d["trace"] async for d in cursor if d.get("trace")}
+
     async def find(
         self, query: dict[str, Any], *, sort: list[tuple[str, int]], limit: int, projection: dict[str, int] | None = None
     ) -> list[dict[str, Any]]:

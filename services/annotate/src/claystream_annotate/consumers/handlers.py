@@ -100,6 +100,8 @@ async def on_records_ingested(
         }
         if suggestions:
             document["suggestions"] = suggestions
+        if event.traceparent:  # the record's own trace: what happens to it later (answers, completion) joins it
+            document["trace"] = event.traceparent
         if data.vectors:
             document["vectors"] = checked_vectors(data.record_id, data.vectors, dataset)
         by_dataset[dataset_id].append(document)

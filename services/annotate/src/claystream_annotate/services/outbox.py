@@ -172,7 +172,7 @@ class OutboxRelay:
             for record_id, (count, traceparent) in records.items():
                 events.append(self._completed_event(spec, record_id, count, traceparent))
                 sources.append(None)
-        await self._publish(events, sources)
+        await self._publish(await self._in_record_traces(events), sources)
         self.published += len(events)
         await self._responses.clear_outboxes(documents)
         if len(documents) < self._batch:
@@ -208,6 +208,20 @@ class OutboxRelay:
             OUTBOX_QUARANTINED.labels(self._service, entry.reason).inc()
             log.error("outbox entry %s of response %s quarantined (%s: %s)", entry.id, entry.response_id, entry.reason, entry.detail)
         self.quarantined += len(poison)
+
+    async def _in_record_traces(self, events: list[Envelope[Any]]) -> list[Envelope[Any]]:
+        """Each event about a record continues that record's own trace (one read for the batch), so a record is
+        followed from its send through its answers to the trainer in one trace; the trace the event was made in
+        (the answering request) becomes a link.  Records sent before they had a trace keep the request's."""
+        traces = await self._records.traces([key for key in map(self._key, events) if key])
+        out = []
+        for event in events:
+            record_trace = traces.get(self._key(event) or "")
+            if record_trace and record_trace != event.traceparent:
+                links = [event.traceparent] if event.traceparent else []
+                event = event.model_copy(update={"traceparent": record_trace, "links": links})
+            out.append(event)
+        return out
 
     async def _publish(self, events: list[Envelope[Any]], sources: list[ResponseDoc | None]) -> None:
         """All in one go; when the broker refuses the batch, one by one, setting aside each

@@ -40,7 +40,8 @@ class MongoRecordStore:
             UpdateOne(
                 {"_id": f"{key}{SEP}{r.record_id}"},
                 {"$set": {"dskey": key, "workspace": dataset.workspace, "dataset": dataset.dataset,
-                          "record_id": r.record_id, "text": r.text}},
+                          "record_id": r.record_id, "text": r.text},
+                 **({"$setOnInsert": {"trace": r.trace}} if r.trace else {})},  # the first send's trace stays
                 upsert=True,
             )
             for r in records
@@ -55,6 +56,17 @@ class MongoRecordStore:
             wanted = [f"{key}{SEP}{r}" for r in ids[start:start + 5000]]
             async for doc in self._records.find({"_id": {"$in": wanted}}, {"record_id": 1, "text": 1}):
                 result[doc["record_id"]] = doc["text"]
+        return result
+
+    async def traces(self, dataset: DatasetKey, record_ids: Sequence[str]) -> dict[str, str]:
+        key = _dskey(dataset)
+        result: dict[str, str] = {}
+        ids = list(record_ids)
+        for start in range(0, len(ids), 5000):
+            wanted = [f"{key}{SEP}{r}" for r in ids[start:start + 5000]]
+            async for doc in self._records.find({"_id": {"$in": wanted}}, {"record_id": 1, "trace": 1}):
+                if doc.get("trace"):
+                    result[doc["record_id"]] = doc["trace"]
         return result
 
     async def all_ids(self, dataset: DatasetKey) -> list[str]:

@@ -56,12 +56,16 @@ class EmbeddingCache(Protocol):
 class StoredRecord:
     record_id: str
     text: str
+    trace: str | None = None  # the W3C traceparent of the send that created the record (its own trace)
 
 
 class RecordStore(Protocol):
     async def upsert_texts(self, dataset: DatasetKey, records: Sequence[StoredRecord]) -> None: ...
 
     async def texts(self, dataset: DatasetKey, record_ids: Sequence[str]) -> dict[str, str]: ...
+
+    async def traces(self, dataset: DatasetKey, record_ids: Sequence[str]) -> dict[str, str]:
+        """Each record's own trace, for those that have one (suggestions for a record continue it)."""
 
     async def all_ids(self, dataset: DatasetKey) -> list[str]: ...
 

@@ -114,9 +114,10 @@ class EmbeddingWorker:
                     probabilities = await asyncio.to_thread(
                         loaded.head.probabilities, texts=[texts[chunk[i]] for i in pending],
                         vectors=np.asarray(vectors)[pending])
-                    await publish_suggestions(dataset, loaded.entry, loaded.head,
-                                              [chunk[i] for i in pending], probabilities,
-                                              publisher=self._ports.publisher)
+                    ids = [chunk[i] for i in pending]
+                    await publish_suggestions(dataset, loaded.entry, loaded.head, ids, probabilities,
+                                              publisher=self._ports.publisher,
+                                              traces=await self._ports.records.traces(dataset, ids))
         if done and loaded is not None and self._on_stale_student is not None:
             student = loaded.head.student
             if student is not None and student.teacher_key != embedder.key:

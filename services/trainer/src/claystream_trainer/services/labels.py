@@ -43,7 +43,7 @@ async def store_records(events: Sequence[Envelope[Any]], *, ports: TrainerPorts)
         spec = await known_spec(dataset, ports)
         text = text_of(event.data.fields, spec)
         if text is not None:
-            grouped.setdefault(dataset, []).append(StoredRecord(event.data.record_id, text))
+            grouped.setdefault(dataset, []).append(StoredRecord(event.data.record_id, text, event.traceparent))
     for dataset, records in grouped.items():
         await ports.records.upsert_texts(dataset, records)
     return set(grouped)

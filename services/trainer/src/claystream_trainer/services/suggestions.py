@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 import numpy as np
 from claystream_common.events import SuggestionCreated, new_event
 from claystream_common.ports import EventPublisher
@@ -24,9 +24,11 @@ async def publish_suggestions(
     *,
     publisher: EventPublisher,
     batch: int = 2000,
+    traces: Mapping[str, str] | None = None,
 ) -> int:
     """One ``suggestion.created`` per record: the label (a list of labels for a multi-label question, an
-    integer for a rating), its score, every class's score and the priority."""
+    integer for a rating), its score, every class's score and the priority.  ``traces``: each record's own trace,
+    which its suggestion continues (the training run that made it becomes a link of the publish span)."""
     if len(record_ids) == 0:
         return 0
     decoded = decode(head, probabilities)
@@ -44,7 +46,8 @@ async def publish_suggestions(
             model_version=entry.version,
             priority=round(float(decoded.priorities[i]), 6),
         )
-        events.append(new_event("suggestion.created", data, dataset=dataset.dataset, workspace=dataset.workspace))
+        events.append(new_event("suggestion.created", data, dataset=dataset.dataset, workspace=dataset.workspace,
+                                traceparent=(traces or {}).get(record_id)))
     with _TRACER.start_as_current_span("trainer publish suggestions", attributes={
             "claystream.model.version": entry.version, "claystream.suggestions": len(events)}):
         for start in range(0, len(events), batch):
