@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, Protocol
@@ -113,16 +114,20 @@ def _refuse_settings_problem(spec: DatasetSpec) -> None:
         raise Invalid(*problem)
 
 
+def _existing(current: dict[str, Any], setting: str, new: Sequence[Any]) -> Iterator[tuple[int, Any, dict[str, Any]]]:
+    """(index, new item, stored item) for each item of a named list setting the dataset had already."""
+    before = {item["name"]: item for item in current.get(setting) or []}
+    for index, item in enumerate(new):
+        if item.name in before:
+            yield index, item, before[item.name]
+
+
 def _keep_what_answers_were_given_to(current: dict[str, Any], spec: DatasetSpec) -> None:
     """Answers and suggestions are stored under a question's name: an existing question keeps its type (and the
     field its spans point into), keeps its labels (new ones may be added where a type allows it: not to a ranking, whose
     answers name every option) and never lowers ``rating_max``, so
     nothing already stored falls outside it.  To ask something else, add a new question."""
-    before = {q["name"]: q for q in current.get("questions") or []}
-    for index, question in enumerate(spec.questions):
-        old = before.get(question.name)
-        if old is None:
-            continue
+    for index, question, old in _existing(current, "questions", spec.questions):
         where = f"questions.{index}"
         if old["type"] != question.type or (old.get("field") or None) != question.field:
             what = "type" if old["type"] != question.type else "field"
@@ -144,11 +149,7 @@ def _keep_what_metadata_was_stored_as(current: dict[str, Any], spec: DatasetSpec
     its type, and a terms property given a list of allowed terms keeps every term it allowed, so no stored value falls
     outside its property (filters, the bulk view and typed exports read them as declared).  To store something else,
     add a new property."""
-    before = {p["name"]: p for p in current.get("metadata_properties") or []}
-    for index, prop in enumerate(spec.metadata_properties):
-        old = before.get(prop.name)
-        if old is None:
-            continue
+    for index, prop, old in _existing(current, "metadata_properties", spec.metadata_properties):
         where = f"metadata_properties.{index}"
         if old["type"] != prop.type:
             raise Invalid(f"{where}.type", f"cannot change (records hold {prop.name} as {old['type']} values); "

@@ -49,24 +49,21 @@ class MongoRecordStore:
         await self._records.bulk_write(operations, ordered=False)
 
     async def texts(self, dataset: DatasetKey, record_ids: Sequence[str]) -> dict[str, str]:
-        key = _dskey(dataset)
-        result: dict[str, str] = {}
-        ids = list(record_ids)
-        for start in range(0, len(ids), 5000):
-            wanted = [f"{key}{SEP}{r}" for r in ids[start:start + 5000]]
-            async for doc in self._records.find({"_id": {"$in": wanted}}, {"record_id": 1, "text": 1}):
-                result[doc["record_id"]] = doc["text"]
-        return result
+        return await self._field_of(dataset, record_ids, "text")
 
     async def traces(self, dataset: DatasetKey, record_ids: Sequence[str]) -> dict[str, str]:
+        return await self._field_of(dataset, record_ids, "trace")
+
+    async def _field_of(self, dataset: DatasetKey, record_ids: Sequence[str], field: str) -> dict[str, str]:
+        """record id → ``field`` for the records that have it, read 5,000 ids at a time."""
         key = _dskey(dataset)
         result: dict[str, str] = {}
         ids = list(record_ids)
         for start in range(0, len(ids), 5000):
             wanted = [f"{key}{SEP}{r}" for r in ids[start:start + 5000]]
-            async for doc in self._records.find({"_id": {"$in": wanted}}, {"record_id": 1, "trace": 1}):
-                if doc.get("trace"):
-                    result[doc["record_id"]] = doc["trace"]
+            async for doc in self._records.find({"_id": {"$in": wanted}}, {"record_id": 1, field: 1}):
+                if doc.get(field) is not None:
+                    result[doc["record_id"]] = doc[field]
         return result
 
     async def all_ids(self, dataset: DatasetKey) -> list[str]:
