@@ -134,15 +134,19 @@ class DatasetSpec(BaseModel):
             question_type(question).check_in_dataset(question, self)
         return self
 
-    def settings_problem(self) -> tuple[str, str] | None:
+    def settings_problem(self, before: DatasetSpec | None = None) -> tuple[str, str] | None:
         """(field, reason) for settings that are valid to read but refused when written: more than ``MAX_LABELS``
         labels on a question, a blank label or one with spaces around it, an empty list of allowed terms, trainer
         settings naming a question the trainer cannot learn or a missing field.  Not checked when a stored dataset is
-        read, so none written before stops loading."""
+        read, so none written before stops loading; ``before`` (the stored settings of an update): a label it had
+        already is not judged again, since it can be neither dropped nor renamed."""
         for index, question in enumerate(self.questions):
             if len(question.labels) > MAX_LABELS:
                 return f"questions.{index}.labels", f"at most {MAX_LABELS} labels, not {len(question.labels)}"
-            unusable = next((label for label in question.labels if not label.strip() or label != label.strip()), None)
+            stored = before.question(question.name) if before is not None else None
+            kept = set(stored.labels) if stored is not None else set()
+            unusable = next((label for label in question.labels
+                             if label not in kept and (not label.strip() or label != label.strip())), None)
             if unusable is not None:  # the page's form reads a blank choice as no answer, and " a" looks like "a"
                 return f"questions.{index}.labels", f"{unusable!r}: a label may not be blank nor start or end with a space"
         for index, prop in enumerate(self.metadata_properties):

@@ -235,6 +235,7 @@ def new_event(
     workspace: str | None = None,
     event_id: uuid.UUID | None = None,
     traceparent: str | None = None,
+    links: list[str] | None = None,
 ) -> Envelope[Any]:
     """Build an envelope, checking that the payload is the registered model for the type."""
     _, model = EVENT_TYPES[event_type]
@@ -246,6 +247,7 @@ def new_event(
         dataset=dataset,
         workspace=workspace,
         traceparent=traceparent,
+        links=links or [],
         data=data,
     )
 

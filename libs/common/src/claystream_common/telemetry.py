@@ -165,8 +165,10 @@ def publish_parent(traceparent: str | None, links: Sequence[str] = ()) -> tuple[
 
     The event's own ``traceparent`` wins: whoever made the event chose its trace (a record's trace for what
     happens to that record, the request's trace for an outbox relay publishing later from a background task).
-    When a span of another trace is current (a training run publishing the suggestions of many records, each in
-    its record's trace), that span becomes a link, as does every traceparent in ``links``.
+    When a span of another trace is current, that span becomes a link, as does every traceparent in ``links``.
+    Except when the event's trace is not sampled and the current one is (a record sent while nothing was
+    exported): then the current span stays the parent and the event's trace is the link, so that nothing that
+    was traced before goes dark.
     """
     current = trace.get_current_span().get_span_context()
     parent: otel_context.Context | None = None
@@ -175,9 +177,12 @@ def publish_parent(traceparent: str | None, links: Sequence[str] = ()) -> tuple[
         chosen = context_from_traceparent(traceparent)
         wanted = trace.get_current_span(chosen).get_span_context()
         if wanted.is_valid and (not current.is_valid or wanted.trace_id != current.trace_id):
-            parent = chosen
-            if current.is_valid:
-                out.append(trace.Link(current))
+            if current.is_valid and current.trace_flags.sampled and not wanted.trace_flags.sampled:
+                out.append(trace.Link(wanted))
+            else:
+                parent = chosen
+                if current.is_valid:
+                    out.append(trace.Link(current))
     for other in links:
         linked = trace.get_current_span(context_from_traceparent(other)).get_span_context()
         if linked.is_valid:

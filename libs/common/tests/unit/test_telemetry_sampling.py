@@ -81,3 +81,26 @@ def test_setup_telemetry_records_nothing_until_a_processor_is_added_and_still_pr
     assert seen["before"]["traceparent"] and seen["before"]["traceparent"].startswith("00-")
     assert seen["after"]["recording"] is True
     assert seen["exported"] == ["after"]
+
+
+def test_an_event_s_own_trace_is_the_publish_parent_unless_it_was_not_sampled_and_the_current_one_is() -> None:
+    from claystream_common.telemetry import publish_parent
+    from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
+
+    def tp(trace_id: int, sampled: bool) -> str:
+        return f"00-{trace_id:032x}-{1:016x}-{'01' if sampled else '00'}"
+
+    def parent_trace(parent) -> int | None:  # type: ignore[no-untyped-def]
+        return None if parent is None else trace.get_current_span(parent).get_span_context().trace_id
+
+    request = SpanContext(trace_id=0xAAA, span_id=0xBBB, is_remote=True, trace_flags=TraceFlags(TraceFlags.SAMPLED))
+    parent, links = publish_parent(tp(0x111, True))  # the relay: no current span
+    assert parent_trace(parent) == 0x111 and links == []
+    with trace.use_span(NonRecordingSpan(request)):
+        parent, links = publish_parent(tp(0x111, True), [tp(0x222, True)])
+        assert parent_trace(parent) == 0x111 and [link.context.trace_id for link in links] == [0xAAA, 0x222]
+        # a record sent while nothing was exported: what is traced now stays traced, the record's trace is a link
+        parent, links = publish_parent(tp(0x111, False))
+        assert parent is None and [link.context.trace_id for link in links] == [0x111]
+        parent, links = publish_parent(tp(0xAAA, True))  # the current trace already: nothing to change
+        assert parent is None and links == []

@@ -70,7 +70,7 @@ def import_file(
                 yield row
 
         for row in rows():  # the whole file is checked before anything is sent
-            answered += bool(row.get("responses"))
+            answered += bool(row.get("responses")) or str(row.get("responses_json") or "[]").strip() not in ("", "[]")
         lines.clear()
 
         where = "row" if fmt == "parquet" else "line"

@@ -103,6 +103,10 @@ def test_cli_import_then_export_with_response_status(client: Client, services: S
     assert "note: 5 rows carry responses, which this command does not import" in again.stderr
     copy.records.wait_stored(5)
     assert sorted(r["fields"]["text"] for r in copy.records()) == sorted(f"review {i}" for i in range(5))
+    # the CSV export names its answers' column responses_json
+    csv_copy = make_dataset(client)
+    again = runner.invoke(app, ["import", str(csv_out), "-d", csv_copy.name, "--map", "text=field.text"], env=cli_env(services))
+    assert again.exit_code == 0 and "note: 5 rows carry responses" in again.stderr, again.output
 
 
 def test_cli_reports_service_errors(client: Client, services: SimpleNamespace, tmp_path: Path) -> None:

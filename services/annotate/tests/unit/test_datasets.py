@@ -130,3 +130,16 @@ async def test_a_ranking_keeps_its_options_while_a_label_question_may_grow(world
     updated = await update_dataset({"questions": [grown[0], body["questions"][1]]}, actor=admin(), workspace="ws",
                                    name="reviews", datasets=world.datasets)
     assert [q.labels for q in updated.questions] == [["a", "b", "c"], ["x", "y", "z"]]
+
+
+async def test_a_label_stored_before_the_blank_label_rule_does_not_block_later_updates(world: World) -> None:
+    """The rule judged every label on every update: a dataset holding "Sci-Fi " (which can be neither dropped nor
+    renamed) could never be changed again."""
+    spec = await create_dataset(dict(BODY), actor=admin(), workspace="ws", datasets=world.datasets, counters=world.counters, queue=world.queue)
+    world.datasets.documents[spec.id]["questions"][0]["labels"] = ["a", "Sci-Fi "]  # as written before the rule
+    updated = await update_dataset({"guidelines": "be kind"}, actor=admin(), workspace="ws", name="reviews", datasets=world.datasets)
+    assert updated.guidelines == "be kind"
+    with pytest.raises(Invalid) as caught:  # a new label is still judged
+        await update_dataset({"questions": [{"name": "s", "type": "label", "labels": ["a", "Sci-Fi ", " b"]}]},
+                             actor=admin(), workspace="ws", name="reviews", datasets=world.datasets)
+    assert caught.value.field == "questions.0.labels" and "' b'" in caught.value.reason

@@ -108,8 +108,8 @@ def _refuse_unknown_settings(body: dict[str, Any]) -> None:
         raise Invalid(unknown[0], f"unknown setting; a dataset has {known}")
 
 
-def _refuse_settings_problem(spec: DatasetSpec) -> None:
-    problem = spec.settings_problem()
+def _refuse_settings_problem(spec: DatasetSpec, before: DatasetSpec | None = None) -> None:
+    problem = spec.settings_problem(before)
     if problem is not None:
         raise Invalid(*problem)
 
@@ -180,7 +180,7 @@ async def update_dataset(
         raise invalid_from(error) from None
     _keep_what_answers_were_given_to(current, spec)
     _keep_what_metadata_was_stored_as(current, spec)
-    _refuse_settings_problem(spec)
+    _refuse_settings_problem(spec, _spec(document))
     before = {v["name"]: v["dimensions"] for v in current.get("vectors") or []}
     for index, field in enumerate(spec.vectors):  # stored vectors have that size: add fields, never resize one
         if field.name in before and before[field.name] != field.dimensions:

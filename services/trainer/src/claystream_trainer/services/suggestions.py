@@ -28,7 +28,9 @@ async def publish_suggestions(
 ) -> int:
     """One ``suggestion.created`` per record: the label (a list of labels for a multi-label question, an
     integer for a rating), its score, every class's score and the priority.  ``traces``: each record's own trace,
-    which its suggestion continues (the training run that made it becomes a link of the publish span)."""
+    which its suggestion's publish span links.  The suggestions stay in the trace of the run that made them: a
+    record's trace is its send's, shared by every record of that request, and one span pair per pending record
+    per retrain would grow it without bound."""
     if len(record_ids) == 0:
         return 0
     decoded = decode(head, probabilities)
@@ -46,8 +48,9 @@ async def publish_suggestions(
             model_version=entry.version,
             priority=round(float(decoded.priorities[i]), 6),
         )
+        record_trace = (traces or {}).get(record_id)
         events.append(new_event("suggestion.created", data, dataset=dataset.dataset, workspace=dataset.workspace,
-                                traceparent=(traces or {}).get(record_id)))
+                                links=[record_trace] if record_trace else []))
     with _TRACER.start_as_current_span("trainer publish suggestions", attributes={
             "claystream.model.version": entry.version, "claystream.suggestions": len(events)}):
         for start in range(0, len(events), batch):
