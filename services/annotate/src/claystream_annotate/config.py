@@ -67,6 +67,8 @@ class AnnotateSettings(BaseAppSettings):
     ingest_url: str | None = None
     trainer_url: str | None = None
     monitor_url: str | None = None
+    monitor_public_url: str | None = Field(default=None, description=(
+        "where browsers reach the monitor's dashboard (its sign-in returns there) when that is not monitor_url"))
     models_dir: str | None = None
 
     @model_validator(mode="after")

@@ -302,7 +302,7 @@ async def test_signing_in_from_the_monitor_dashboard_returns_to_it(embedded_stac
     from claystream_common.ports import RecordingPublisher
 
     settings = seed.settings_for(embedded_stack, f"web{uuid.uuid4().hex[:8]}", consumers_enabled="false",
-                                 monitor_url="http://127.0.0.1:8003")
+                                 monitor_url="http://monitor:8003", monitor_public_url="http://127.0.0.1:8003")
     app = create_app(settings, publisher=RecordingPublisher())
     async with app.router.lifespan_context(app):
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1:8000") as client:

@@ -16,6 +16,9 @@ class MonitorSettings(BaseAppSettings):
     service_name: str = "monitor"
     session_max_age_s: int = Field(default=12 * 3600, ge=60, description="oldest annotate session accepted (match annotate's)")
     annotate_url: str | None = None
+    annotate_public_url: str | None = Field(default=None, description=(
+        "where browsers reach annotate (sign-in, the nav link) when that is not annotate_url (compose, k8s: the "
+        "service address is internal); default annotate_url"))
     ingest_url: str | None = None
     trainer_url: str | None = None
     monitor_url: str | None = None

@@ -106,3 +106,20 @@ async def test_a_model_is_reached_by_workspace_and_by_a_name_holding_a_slash(cli
     assert found.status_code == 200 and found.json()["model"]["model"] == "team/sentiment"
     escaped = await client.get("/api/v1/models/team%2Fsentiment/overview", headers=auth, params={"version": "v2"})
     assert escaped.status_code == 200 and escaped.json()["model"]["model_version"] == "v2"
+
+
+async def test_a_signed_out_browser_is_sent_to_annotate_s_public_address(embedded_stack, unique_name, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """In compose and Kubernetes annotate_url is the service address (http://annotate:8000): the sign-in redirect and
+    the nav link sent browsers to a host only the services resolve."""
+    env = service_env(embedded_stack, "CLAYSTREAM_MONITOR_", unique_name, consumers_enabled="false", service_token=TOKEN,
+                      embedder="none", annotate_url="http://annotate:8000", annotate_public_url="http://localhost:8000")
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    app = create_app(load_settings(MonitorSettings))
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://localhost:8003") as http,
+    ):
+        answer = await http.get("/dashboard")
+    assert answer.status_code == 303
+    assert answer.headers["location"] == "http://localhost:8000/login?next=http%3A%2F%2Flocalhost%3A8003%2Fdashboard"

@@ -48,7 +48,7 @@ def safe_next(value: str | None, trusted: Collection[str] = ()) -> str:
 
 def trusted_origins(request: Request) -> frozenset[str]:
     settings = request.app.state.deps.settings
-    return frozenset(o for o in (origin(settings.monitor_url),) if o is not None)
+    return frozenset(o for o in (origin(settings.monitor_public_url), origin(settings.monitor_url)) if o is not None)
 
 
 def _login_page(request: Request, *, next_url: str, error: str | None = None, username: str = "", status_code: int = 200) -> Response:

@@ -26,8 +26,9 @@ def _templates(request: Request) -> Any:
 def _context(request: Request, viewer: Viewer, **extra: Any) -> dict[str, Any]:
     settings = request.app.state.deps.settings
     nav = [{"href": "/dashboard", "label": "Models", "active": True}]
-    if settings.annotate_url:
-        nav.append({"href": settings.annotate_url, "label": "Annotate", "active": False})
+    annotate = settings.annotate_public_url or settings.annotate_url
+    if annotate:
+        nav.append({"href": annotate, "label": "Annotate", "active": False})
     return {"request": request, "app_name": "Monitor", "home_url": "/dashboard", "nav": nav,
             "user": {"username": viewer.name, "role": viewer.role}, "csrf_token": viewer.csrf_token, **extra}
 
@@ -112,7 +113,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(NotSignedIn)
     async def not_signed_in(request: Request, _: NotSignedIn) -> Response:
-        annotate_url = request.app.state.deps.settings.annotate_url
+        settings = request.app.state.deps.settings
+        annotate_url = settings.annotate_public_url or settings.annotate_url  # the browser follows this redirect
         if request.headers.get("HX-Request"):
             return Response(status_code=status.HTTP_401_UNAUTHORIZED, headers={"HX-Refresh": "true"})
         if annotate_url:
