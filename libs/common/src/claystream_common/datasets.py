@@ -187,7 +187,7 @@ class DatasetSpec(BaseModel):
 
 
 def valid_name(value: str) -> bool:
-    return bool(_NAME_RE.match(value))
+    return bool(_NAME_RE.fullmatch(value))  # match() took "name\n": Python's $ also matches before a final newline
 
 
 def record_id_for(workspace: str, dataset: str, external_id: str | None) -> str:

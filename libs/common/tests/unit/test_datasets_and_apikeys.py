@@ -72,6 +72,7 @@ def test_record_ids_are_deterministic_per_workspace_dataset_and_external_id() ->
 def test_valid_name() -> None:
     assert valid_name("reviews_2026-q1")
     assert not valid_name("Reviews") and not valid_name("-x") and not valid_name("")
+    assert not valid_name("wsa\n"), "a workspace that renders as another one (Python's $ matches before a final newline)"
 
 
 def test_a_generated_key_parses_and_matches_only_its_own_secret() -> None:

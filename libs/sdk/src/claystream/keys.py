@@ -24,7 +24,7 @@ def new_key_document(workspace: str, name: str, role: str) -> tuple[dict[str, ob
     import hashlib
     import secrets
 
-    if not NAME_RE.match(workspace):
+    if not NAME_RE.fullmatch(workspace):
         raise ValueError(f"workspace {workspace!r}: lower-case letters, digits, '_' and '-' (max 63)")
     if not name.strip():
         raise ValueError("name: must not be empty")

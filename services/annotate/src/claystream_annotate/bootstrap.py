@@ -200,6 +200,7 @@ def build_webhooks(settings: AnnotateSettings, db: Any) -> WebhookParts:
         timeout_s=settings.webhook_timeout_s,
         connect_timeout_s=settings.webhook_connect_timeout_s,
         response_cap_bytes=settings.webhook_response_cap_bytes,
+        allow_private=settings.webhook_allow_private_targets,
     )
     options = DispatchOptions(
         schedule=RetrySchedule(

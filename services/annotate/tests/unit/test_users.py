@@ -115,3 +115,12 @@ async def test_a_generated_owner_password_goes_to_a_private_file_not_to_the_log(
     out = capsys.readouterr().out
     assert username == "owner" and password not in out and str(tmp_path / "annotate-owner.txt") in out
     assert stat.S_IMODE((tmp_path / "annotate-owner.txt").stat().st_mode) == 0o600
+
+
+@pytest.mark.parametrize("lookalike", ["оwner", "ｏｗｎｅｒ", "ⅰⅱ", "ǅ"])
+async def test_a_username_is_ascii_so_none_reads_like_another(lookalike: str) -> None:
+    users, spaces = FakeUsers(), FakeWorkspaces("ws")
+    with pytest.raises(Invalid) as caught:
+        await create_user(username=lookalike, password="correct horse", role="annotator", workspaces_list=["ws"],
+                          users=users, workspaces=spaces)
+    assert caught.value.field == "username" and "ASCII" in caught.value.reason

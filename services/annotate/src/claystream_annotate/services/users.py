@@ -63,9 +63,11 @@ def visible_memberships(user: User, viewer: Principal) -> dict[str, str]:
 
 
 def _check_username(username: str) -> str:
+    """ASCII only: any letter of any script let a workspace admin create "оwner" (Cyrillic о) or "ｏｗｎｅｒ" beside the
+    owner, names that read the same in member lists, response authors and exports."""
     username = username.strip()
-    if not (1 <= len(username) <= 64) or not all(c.isalnum() or c in "._-@" for c in username):
-        raise Invalid("username", "1-64 letters, digits, '.', '_', '-' or '@'")
+    if not (1 <= len(username) <= 64) or not all((c.isascii() and c.isalnum()) or c in "._-@" for c in username):
+        raise Invalid("username", "1-64 ASCII letters, digits, '.', '_', '-' or '@'")
     return username
 
 
