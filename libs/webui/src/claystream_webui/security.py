@@ -23,6 +23,13 @@ DEFAULT_CSP = (
 )
 
 
+def csp_with_form_targets(origins: Iterable[str], csp: str = DEFAULT_CSP) -> str:
+    """``csp`` whose ``form-action`` also allows ``origins``: browsers apply form-action to where a form's POST
+    redirects, so a sign-in form that returns the user to another of our origins (the monitor's dashboard) needs it."""
+    extra = " ".join(sorted(set(origins)))
+    return csp.replace("form-action 'self'", f"form-action 'self' {extra}") if extra else csp
+
+
 def security_headers(csp: str = DEFAULT_CSP) -> list[tuple[str, str]]:
     return [
         ("Content-Security-Policy", csp),

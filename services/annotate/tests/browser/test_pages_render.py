@@ -66,5 +66,13 @@ async def test_pages_render_cleanly(live_server, store, browser) -> None:
     await page.goto(f"{base}/metrics")
     assert int(await page.text_content("#annotator-table tbody td.num")) == matched
     await page.screenshot(path=str(seed.artifact("page-metrics-labelled.png")), full_page=True)
+    # a phone's width: the top bar wrapped nowhere and every page scrolled sideways (sign-out off-screen at 375px)
+    await page.set_viewport_size({"width": 375, "height": 800})
+    for url in (f"{live_server.url}/", base, f"{base}/records", f"{live_server.url}/team"):
+        await page.goto(url)
+        widths = await page.evaluate("() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+        assert widths[0] <= widths[1], (url, widths)
+        assert await page.locator("form[action='/logout'] button, .topbar-actions button").first.is_visible()
+    await page.screenshot(path=str(seed.artifact("page-annotate-375.png")), full_page=True)
     assert not [p for p in problems if "favicon" not in p], problems
     await page.close()

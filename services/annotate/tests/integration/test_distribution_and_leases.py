@@ -132,3 +132,17 @@ async def test_a_lease_remembered_by_one_replica_stays_correct_when_another_answ
     assert await deps.queue.lease_state(spec.id, user_id, first_id) == (False, True), "answered: no longer vouched for"
     await replica_b.release(spec.id, second_id, user_id)  # the user let go of it through B
     assert await replica_b.lease_state(spec.id, user_id, second_id) == (False, False)
+
+
+async def test_an_answer_to_a_record_deleted_while_open_is_not_found(annotate: Annotate) -> None:
+    """The lease still vouched for the record: the answer was stored (and its event published) for a record that no
+    longer existed, and the annotator was shown the next record without a word."""
+    dataset = await annotate.dataset()
+    [record, other] = await annotate.records(dataset, ["doomed", "next"])
+    annotator = await annotate.member("gone1")
+    assert (await annotator.get(f"{URL}/queue/next")).json()["id"] == record
+    assert (await annotate.owner.delete(f"{URL}/records/{record}")).status_code == 204
+    answer = await annotator.put(f"{URL}/records/{record}/response", json={"values": {"sentiment": "pos"}})
+    assert answer.status_code == 404, answer.text
+    assert await annotate.deps.responses.for_records([record]) == []
+    assert (await annotator.get(f"{URL}/queue/next")).json()["id"] == other

@@ -24,6 +24,14 @@ async def test_signed_out_pages_redirect_to_login(web_app) -> None:
         assert response.headers["location"] == "/login?next=%2Fdatasets%2Fdefault%2Fx"
         fragment = await client.get("/", headers=HX)
         assert fragment.status_code == 401 and fragment.headers["HX-Redirect"].startswith("/login")
+        # a fragment or a form POST returns to the page the user was on, never to itself (a bare fragment, a 405)
+        page = "http://annotate.test/datasets/default/x?record=r1"
+        poll = await client.get("/datasets/default/x/training", headers={**HX, "HX-Current-URL": page})
+        assert poll.headers["HX-Redirect"] == "/login?next=%2Fdatasets%2Fdefault%2Fx%3Frecord%3Dr1"
+        submit = await client.post("/datasets/default/x/records/r1/response", headers={"Referer": page})
+        assert submit.status_code == 303 and submit.headers["location"] == "/login?next=%2Fdatasets%2Fdefault%2Fx%3Frecord%3Dr1"
+        elsewhere = await client.post("/datasets/default/x/records/r1/response", headers={"Referer": "https://evil.example/p"})
+        assert elsewhere.headers["location"] == "/login?next=%2F"
 
 
 async def test_login_page_has_strict_security_headers_and_no_inline_script(web_app) -> None:
@@ -311,6 +319,9 @@ async def test_signing_in_from_the_monitor_dashboard_returns_to_it(embedded_stac
                                     ("http://127.0.0.1:8003@evil.example/", "/"), ("/datasets", "/datasets")):
                 page = await client.get("/login", params={"next": wanted})
                 assert f'name="next" value="{landing}"' in page.text.replace("&amp;", "&"), (wanted, landing)
+                # browsers apply form-action to where the form's POST redirects: Chromium blocked the way back
+                form_action = page.headers["content-security-policy"].split("form-action")[1].split(";")[0].split()
+                assert form_action == (["'self'", "http://127.0.0.1:8003"] if landing.startswith("http") else ["'self'"])
                 token = seed.LOGIN_CSRF.search(page.text).group(1)
                 answer = await client.post("/login", data={"username": seed.OWNER[0], "password": seed.OWNER[1],
                                                            "csrf_token": token, "next": wanted})

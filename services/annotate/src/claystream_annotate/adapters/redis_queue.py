@@ -145,6 +145,11 @@ class RedisQueue:
             await self._redis.zadd(self._q(dataset_id), dict(entries), xx=True)
 
     async def remove(self, dataset_id: str, record_ids: Sequence[str]) -> None:
+        """Out of the queue (completed, deleted): no lease this process granted vouches for them any more, and
+        ``lease_state`` no longer calls them held, so an answer to a record deleted while open reads the record."""
+        gone = set(record_ids)
+        for key in [k for k, (record, _) in self._granted.items() if k[0] == dataset_id and record in gone]:
+            del self._granted[key]
         for start in range(0, len(record_ids), CHUNK):
             await self._redis.zrem(self._q(dataset_id), *record_ids[start:start + CHUNK])
 
@@ -175,15 +180,16 @@ class RedisQueue:
         return claimed
 
     async def lease_state(self, dataset_id: str, user_id: str, record_id: str) -> tuple[bool, bool]:
-        """(the record is the caller's current one, the caller answered it already)."""
+        """(the record is the caller's current one and still queued, the caller answered it already)."""
         granted = self._granted.get((dataset_id, user_id))
         if granted is not None and granted[0] == record_id and time.monotonic() < granted[1]:
             return True, False
         async with self._redis.pipeline(transaction=False) as pipe:
             pipe.get(self._cur(dataset_id, user_id))
             pipe.sismember(self._ans(dataset_id, user_id), record_id)
-            current, answered = await pipe.execute()
-        return current == record_id, bool(answered)
+            pipe.zscore(self._q(dataset_id), record_id)  # a deleted (or completed) record is no longer vouched for
+            current, answered, queued = await pipe.execute()
+        return current == record_id and queued is not None, bool(answered)
 
     async def record_answered(self, dataset_id: str, user_id: str, record_ids: Sequence[str], *, dequeue: bool) -> None:
         """The caller answered these: never offer them again to them; ``dequeue`` drops them for

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from fastapi import Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -35,9 +35,20 @@ STATUS_FOR: list[tuple[type[AnnotateError], int, str]] = [
 ]
 
 
+def return_path(request: Request) -> str:
+    """Where to come back after signing in: the page itself for a plain GET; for an htmx fragment or a form POST the
+    page the user was on (``HX-Current-URL``, else the same-origin ``Referer``), never the fragment or POST route
+    (signing in then landed on a bare fragment or on a 405)."""
+    if request.method == "GET" and request.headers.get("HX-Request") != "true":
+        return request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    page = urlsplit(request.headers.get("HX-Current-URL") or request.headers.get("referer") or "")
+    if page.netloc and page.netloc != request.url.netloc:
+        return "/"
+    return (page.path or "/") + (f"?{page.query}" if page.query else "")
+
+
 def login_redirect(request: Request) -> Response:
-    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    location = f"/login?next={quote(target, safe='')}"
+    location = f"/login?next={quote(return_path(request), safe='')}"
     if request.headers.get("HX-Request") == "true":
         return Response(status_code=401, headers={"HX-Redirect": location})
     return RedirectResponse(location, status_code=303)

@@ -7,6 +7,7 @@ from typing import Annotated
 from urllib.parse import urlsplit
 
 from claystream_common.web_sessions import csrf_matches, new_csrf_token
+from claystream_webui.security import csp_with_form_targets
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
@@ -60,6 +61,8 @@ def _login_page(request: Request, *, next_url: str, error: str | None = None, us
     response.set_cookie(
         LOGIN_CSRF_COOKIE, token, max_age=3600, httponly=True, samesite="strict", secure=settings.secure_cookies, path="/login"
     )
+    if next_url != "/" and not next_url.startswith("/"):  # back to a trusted origin: the form's POST redirects there
+        response.headers["Content-Security-Policy"] = csp_with_form_targets([origin(next_url) or ""])
     return response
 
 
