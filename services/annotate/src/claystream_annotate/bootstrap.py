@@ -35,6 +35,7 @@ from claystream_annotate.adapters.mongo_users import MongoUserStore, MongoWorksp
 from claystream_annotate.adapters.http_webhooks import HttpWebhookSender
 from claystream_annotate.adapters.mongo_webhooks import MongoWebhookDeliveries, MongoWebhookSubscriptions
 from claystream_annotate.adapters.redis_queue import RedisCounters, RedisLoginLimiter, RedisQueue
+from claystream_annotate.adapters.redis_relay_lock import RedisRelayLock
 from claystream_annotate.adapters.vector_sources import HttpTrainerEmbeddings, MongoStoredVectors, RedisGenerations
 from claystream_annotate.config import AnnotateSettings
 from claystream_annotate.services.vector_index import VectorIndex
@@ -146,6 +147,7 @@ def build_deps(settings: AnnotateSettings, *, publisher: EventPublisher | None =
         poll_s=settings.outbox_poll_s,
         linger_s=settings.outbox_linger_s,
         service=settings.service_name,
+        lock=RedisRelayLock(redis),
     )
     return Deps(
         settings=settings,

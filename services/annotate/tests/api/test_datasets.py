@@ -94,3 +94,30 @@ async def test_settings_that_do_not_fit_are_refused_not_dropped(annotate: Annota
     await annotate.dataset(name="fits", trainer={"question": "sentiment", "text_field": "text"})
     patched = await annotate.owner.patch(f"{url}/fits", json={"guidlines": "x"})
     assert patched.status_code == 422 and "guidlines" in patched.text
+
+
+async def test_two_admins_editing_one_dataset_lose_neither_change(annotate: Annotate) -> None:
+    """Each replica served the update's read from its 2 s cache and wrote the whole document back: an admin adding a
+    label on one replica and another changing the guidelines on the other a moment later lost the label (and with
+    it the rule that labels are never dropped)."""
+    from claystream_annotate.adapters.mongo_datasets import MongoDatasetStore
+    from claystream_annotate.services.datasets import update_dataset
+    from claystream_annotate.services.principals import Principal, Role
+    from claystream_common.mongo import mongo_database
+
+    await annotate.dataset()
+    one = annotate.deps.datasets
+    other = MongoDatasetStore(mongo_database(annotate.deps.mongo, annotate.deps.settings))  # a second replica
+    admin = Principal(user_id="root", username="root", role=Role.OWNER, workspaces=None)
+    for store in (one, other):
+        assert await store.get("default", "reviews") is not None  # both caches warm
+    label = [{"name": "sentiment", "type": "label", "labels": ["pos", "neg", "mixed"]}]
+    await update_dataset({"questions": label}, actor=admin, workspace="default", name="reviews", datasets=one)
+    await update_dataset({"guidelines": "new"}, actor=admin, workspace="default", name="reviews", datasets=other)
+    stored = (await annotate.owner.get(f"{BASE}/default/datasets/reviews")).json()
+    assert stored["guidelines"] == "new" and stored["questions"][0]["labels"] == ["pos", "neg", "mixed"], stored
+    # a write based on a read another edit overtook is refused, not applied over it
+    stale = await other.get("default", "reviews", fresh=True)
+    await update_dataset({"guidelines": "newer"}, actor=admin, workspace="default", name="reviews", datasets=one)
+    assert stale is not None and not await other.replace({**stale, "guidelines": "stale"}, expected_revision=stale.get("revision"))
+    assert (await annotate.owner.get(f"{BASE}/default/datasets/reviews")).json()["guidelines"] == "newer"

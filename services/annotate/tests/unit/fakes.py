@@ -10,7 +10,7 @@ from typing import Any
 
 from claystream_annotate.services.ports import ResponseDoc, StoredBatch, User
 from claystream_annotate.services.queue import queue_score
-from fakes_misc import FakeCounters, FakeModelEvents, FakeQuarantine, Wake  # noqa: F401 - one import place for tests
+from fakes_misc import FakeCounters, FakeDatasets, FakeModelEvents, FakeQuarantine, Wake  # noqa: F401 - one import place for tests
 
 
 class FakeUsers:
@@ -73,29 +73,6 @@ class FakeLimiter:
 
     async def succeeded(self, username: str, client_ip: str) -> None:
         self.failures.pop((username.lower(), client_ip), None)
-
-
-class FakeDatasets:
-    def __init__(self) -> None:
-        self.documents: dict[str, dict[str, Any]] = {}
-
-    async def insert(self, document: dict[str, Any]) -> None:
-        self.documents[document["_id"]] = copy.deepcopy(document)
-
-    async def get(self, workspace: str, name: str) -> dict[str, Any] | None:
-        return next((copy.deepcopy(d) for d in self.documents.values() if d["workspace"] == workspace and d["name"] == name), None)
-
-    async def get_by_id(self, dataset_id: str) -> dict[str, Any] | None:
-        return copy.deepcopy(self.documents.get(dataset_id))
-
-    async def list(self, workspaces: Sequence[str] | None) -> list[dict[str, Any]]:
-        return [copy.deepcopy(d) for d in self.documents.values() if workspaces is None or d["workspace"] in workspaces]
-
-    async def replace(self, document: dict[str, Any]) -> None:
-        self.documents[document["_id"]] = copy.deepcopy(document)
-
-    async def delete(self, dataset_id: str) -> bool:
-        return self.documents.pop(dataset_id, None) is not None
 
 
 class FakeRecords:

@@ -1,7 +1,8 @@
-"""Smaller fakes of annotate's ports: counters, model events, the relay's wake-up, the outbox quarantine."""
+"""Smaller fakes of annotate's ports: datasets, counters, model events, the relay's wake-up, the outbox quarantine."""
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from typing import Any
 
@@ -58,3 +59,29 @@ class Wake:
 
     def wake(self) -> None:
         self.woken += 1
+
+
+class FakeDatasets:
+    def __init__(self) -> None:
+        self.documents: dict[str, dict[str, Any]] = {}
+
+    async def insert(self, document: dict[str, Any]) -> None:
+        self.documents[document["_id"]] = copy.deepcopy(document)
+
+    async def get(self, workspace: str, name: str, *, fresh: bool = False) -> dict[str, Any] | None:
+        return next((copy.deepcopy(d) for d in self.documents.values() if d["workspace"] == workspace and d["name"] == name), None)
+
+    async def get_by_id(self, dataset_id: str) -> dict[str, Any] | None:
+        return copy.deepcopy(self.documents.get(dataset_id))
+
+    async def list(self, workspaces: Sequence[str] | None) -> list[dict[str, Any]]:
+        return [copy.deepcopy(d) for d in self.documents.values() if workspaces is None or d["workspace"] in workspaces]
+
+    async def replace(self, document: dict[str, Any], *, expected_revision: int | None) -> bool:
+        if self.documents.get(document["_id"], {}).get("revision") != expected_revision:
+            return False
+        self.documents[document["_id"]] = copy.deepcopy(document)
+        return True
+
+    async def delete(self, dataset_id: str) -> bool:
+        return self.documents.pop(dataset_id, None) is not None

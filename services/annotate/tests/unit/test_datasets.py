@@ -143,3 +143,21 @@ async def test_a_label_stored_before_the_blank_label_rule_does_not_block_later_u
         await update_dataset({"questions": [{"name": "s", "type": "label", "labels": ["a", "Sci-Fi ", " b"]}]},
                              actor=admin(), workspace="ws", name="reviews", datasets=world.datasets)
     assert caught.value.field == "questions.0.labels" and "' b'" in caught.value.reason
+
+
+async def test_an_update_overtaken_by_another_edit_is_a_conflict_not_a_silent_overwrite(world: World) -> None:
+    from fakes import FakeDatasets
+
+    class Overtaken(FakeDatasets):
+        """Another admin's edit lands between this update's read and its write."""
+
+        async def replace(self, document, *, expected_revision):  # type: ignore[no-untyped-def]
+            stored = self.documents[document["_id"]]
+            self.documents[document["_id"]] = {**stored, "guidelines": "theirs", "revision": (stored.get("revision") or 0) + 1}
+            return await super().replace(document, expected_revision=expected_revision)
+
+    datasets = Overtaken()
+    await create_dataset(dict(BODY), actor=admin(), workspace="ws", datasets=datasets, counters=world.counters, queue=world.queue)
+    with pytest.raises(Conflict, match="changed by someone else"):
+        await update_dataset({"min_submitted": 2}, actor=admin(), workspace="ws", name="reviews", datasets=datasets)
+    assert next(iter(datasets.documents.values()))["guidelines"] == "theirs"

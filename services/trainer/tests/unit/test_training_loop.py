@@ -301,3 +301,23 @@ async def test_a_training_cut_off_by_a_stop_keeps_its_labels_and_the_next_start_
     assert runs == ["refresh"] and (await ports.registry.champion(DS)).version == "v1"
     assert (await ports.counters.read(DS))["refresh"] == 0
     await restarted.close()
+
+
+async def test_a_training_asked_for_with_post_train_is_stopped_when_its_dataset_is_deleted(tmp_path):
+    """POST /train started a loose task the scheduler did not know: deleting the dataset left it running; it failed on
+    the dropped embedding cache, published training.failed for the deleted dataset and recreated its counters."""
+    ports = make_ports(tmp_path)
+    ports.specs.specs[DS] = spec_for(DS, ["positive", "negative"], refresh_every=1000, finetune_every=1000)
+    await seed(ports, ["positive", "negative"], 10, 0)
+    started = asyncio.Event()
+
+    async def endless(dataset, kind, run_id):  # type: ignore[no-untyped-def]
+        started.set()
+        await asyncio.sleep(3600)  # a fine-tune takes minutes
+
+    scheduler = TrainingScheduler(ports, endless, SchedulerConfig(debounce_s=0.01, lease_s=5, finetune_enabled=True))
+    task = scheduler.run_now(DS, "finetune")
+    await asyncio.wait_for(started.wait(), 5)
+    await asyncio.wait_for(scheduler.stop_dataset(DS), 5)  # what dataset.deleted does first
+    assert task.done() and ports.lock.held == {}
+    await scheduler.close()

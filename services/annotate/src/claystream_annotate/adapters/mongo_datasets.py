@@ -32,8 +32,11 @@ class MongoDatasetStore:
             raise Conflict(f"dataset {document.get('name')} exists already") from None
         self._cache.clear()
 
-    async def get(self, workspace: str, name: str) -> dict[str, Any] | None:
-        document = await self._cache.get((workspace, name), lambda: self._datasets.find_one({"workspace": workspace, "name": name}))
+    async def get(self, workspace: str, name: str, *, fresh: bool = False) -> dict[str, Any] | None:
+        if fresh:
+            document = await self._datasets.find_one({"workspace": workspace, "name": name})
+        else:
+            document = await self._cache.get((workspace, name), lambda: self._datasets.find_one({"workspace": workspace, "name": name}))
         return dict(document) if document is not None else None
 
     async def get_by_id(self, dataset_id: str) -> dict[str, Any] | None:
@@ -45,9 +48,11 @@ class MongoDatasetStore:
         documents = [d async for d in self._datasets.find(query)]
         return sorted(documents, key=lambda d: (d.get("workspace", ""), d.get("name", "")))
 
-    async def replace(self, document: dict[str, Any]) -> None:
-        await self._datasets.replace_one({"_id": document["_id"]}, document)
+    async def replace(self, document: dict[str, Any], *, expected_revision: int | None) -> bool:
+        """Compare and swap on ``revision`` (missing on documents written before it: None matches them)."""
+        result = await self._datasets.replace_one({"_id": document["_id"], "revision": expected_revision}, document)
         self._cache.clear()
+        return result.matched_count == 1
 
     async def delete(self, dataset_id: str) -> bool:
         result = await self._datasets.delete_one({"_id": dataset_id})

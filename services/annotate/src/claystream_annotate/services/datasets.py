@@ -166,7 +166,7 @@ async def update_dataset(
     changes: dict[str, Any], *, actor: Principal, workspace: str, name: str, datasets: DatasetStore
 ) -> DatasetSpec:
     actor.require(workspace, Role.ADMIN)
-    document = await datasets.get(workspace, name)
+    document = await datasets.get(workspace, name, fresh=True)  # a cached copy (2 s, per replica) lost edits
     if document is None:
         raise NotFound(f"dataset {name} not found in workspace {workspace}")
     _refuse_unknown_settings(changes)
@@ -191,7 +191,10 @@ async def update_dataset(
         "created_at": document.get("created_at"),
         "updated_at": datetime.now(UTC),
     }
-    await datasets.replace(replacement)
+    replacement["revision"] = (document.get("revision") or 0) + 1
+    if not await datasets.replace(replacement, expected_revision=document.get("revision")):
+        # another edit landed between this read and this write: writing the whole document would undo it
+        raise Conflict(f"dataset {name} was changed by someone else meanwhile; reload it and apply the change again")
     return spec
 
 

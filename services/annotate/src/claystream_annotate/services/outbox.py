@@ -31,6 +31,7 @@ from prometheus_client import Counter, Gauge
 
 from claystream_annotate.services.ports import (
     Counters,
+    PassLock,
     QuarantinedEvent,
     QuarantineStore,
     QueueStore,
@@ -47,6 +48,8 @@ OUTBOX_QUARANTINED = Counter(
 )
 # below the producer's 1 MiB request limit, with room for headers and the record batch framing
 MAX_EVENT_BYTES = 900_000
+BUSY_RETRY_S = 0.01  # another replica holds the relay pass: ask again this soon
+BUSY_WAIT_S = 2.0  # ... for at most this long (a pass takes milliseconds; a dead holder's lease expires in 10 s)
 # broker answers that say "this message can never go" (anything else is an outage: retry later)
 PERMANENT_PUBLISH_ERRORS = ("MessageSizeTooLargeError", "RecordTooLargeError", "RecordListTooLargeError", "InvalidMessageError", "CorruptRecordException")
 
@@ -73,6 +76,7 @@ class OutboxRelay:
         poll_s: float = 1.0,
         linger_s: float = 0.005,
         service: str = "annotate",
+        lock: PassLock | None = None,
     ) -> None:
         self._responses = responses
         self._records = records
@@ -88,6 +92,7 @@ class OutboxRelay:
         self._service = service
         self._wake = asyncio.Event()
         self._pass = asyncio.Lock()  # one pass at a time in a process: a second caller finds the entries cleared
+        self._lock = lock  # ... and across replicas (None: this process is the only relay)
         self._task: asyncio.Task[None] | None = None
         self.published = 0
         self.quarantined = 0
@@ -127,7 +132,25 @@ class OutboxRelay:
         same entries twice: harmless to the idempotent consumers, but wasted).
         """
         async with self._pass:
-            return await self._drain_once()
+            if self._lock is None:
+                return await self._drain_once()
+            if not await self._acquire_pass():  # another replica held it all along: the next pass will do
+                self._wake.set()
+                return 0
+            try:
+                return await self._drain_once()
+            finally:
+                await self._lock.release()
+
+    async def _acquire_pass(self) -> bool:
+        """The cross-replica lease, waiting a little for another replica's pass (milliseconds) to end."""
+        assert self._lock is not None
+        deadline = asyncio.get_running_loop().time() + BUSY_WAIT_S
+        while not await self._lock.acquire():
+            if asyncio.get_running_loop().time() > deadline:
+                return False
+            await asyncio.sleep(BUSY_RETRY_S)
+        return True
 
     async def _drain_once(self) -> int:
         documents = await self._responses.with_pending_outbox(self._batch)

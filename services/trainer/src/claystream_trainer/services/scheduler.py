@@ -16,6 +16,7 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from claystream_common.datasets import TrainerSettings as DatasetTrainerSettings
 from claystream_common.events import TrainingFailed, new_event
@@ -67,6 +68,7 @@ class TrainingScheduler:
         self._config = config
         self._timers: dict[DatasetKey, asyncio.Task[None]] = {}
         self._running: dict[DatasetKey, asyncio.Task[None]] = {}
+        self._forced: dict[DatasetKey, set[asyncio.Task[Any]]] = {}  # POST /train runs: stopped with the rest
         # a poke that came while a check was running: the context (trace) to check again in when it ends
         self._owed: dict[DatasetKey, contextvars.Context] = {}
         self.outcomes: list[RunOutcome] = []
@@ -97,6 +99,23 @@ class TrainingScheduler:
             owed = self._owed.pop(dataset, None)
             if owed is not None:
                 owed.run(self.poke, dataset)
+
+    def run_now(self, dataset: DatasetKey, kind: TrainingKind) -> asyncio.Task[Any]:
+        """A training asked for (``POST /train``), in the background; like the scheduler's own runs it is cancelled
+        when its dataset is deleted (it went on, failed on the dropped cache, and recreated the deleted counters)."""
+        task = asyncio.create_task(self.check_and_run(dataset, force=kind), name=f"train-now:{dataset}")
+        forced = self._forced.setdefault(dataset, set())
+        forced.add(task)
+        task.add_done_callback(forced.discard)
+        return task
+
+    def _tasks(self, dataset: DatasetKey | None = None) -> list[asyncio.Task[Any]]:
+        keys = [dataset] if dataset is not None else list({*self._timers, *self._running, *self._forced})
+        tasks: list[asyncio.Task[Any]] = []
+        for key in keys:
+            tasks += [t for t in (self._timers.get(key), self._running.get(key)) if t is not None]
+            tasks += list(self._forced.get(key, ()))
+        return tasks
 
     async def check_and_run(self, dataset: DatasetKey, *, force: TrainingKind | None = None) -> RunOutcome | None:
         with _TRACER.start_as_current_span("trainer threshold check", attributes={
@@ -188,7 +207,10 @@ class TrainingScheduler:
     async def stop_dataset(self, dataset: DatasetKey) -> None:
         """Cancel the dataset's pending check and running training, and wait until they ended."""
         self._owed.pop(dataset, None)
-        tasks = [t for t in (self._timers.pop(dataset, None), self._running.pop(dataset, None)) if t is not None]
+        tasks = self._tasks(dataset)
+        self._timers.pop(dataset, None)
+        self._running.pop(dataset, None)
+        self._forced.pop(dataset, None)
         for task in tasks:
             task.cancel()
         for task in tasks:
@@ -196,11 +218,11 @@ class TrainingScheduler:
                 await task
 
     async def wait_idle(self) -> None:
-        for task in list(self._timers.values()) + list(self._running.values()):
+        for task in self._tasks():
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
 
     async def close(self) -> None:
-        for task in list(self._timers.values()) + list(self._running.values()):
+        for task in self._tasks():
             task.cancel()
         await self.wait_idle()

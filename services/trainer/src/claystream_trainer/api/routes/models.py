@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 
 from claystream_common.datasets import NAME_PATTERN, DatasetSpec
@@ -116,7 +115,5 @@ async def train(body: TrainRequest, principal: AdminDep, deps: DepsDep, dataset:
         check_trainable(await load_training_data(key, spec, ports=deps.ports), spec.trainer.min_per_label)
     except NotEnoughLabels as error:
         raise HTTPException(409, detail={"field": "dataset", "reason": str(error)}) from None
-    task = asyncio.create_task(deps.scheduler.check_and_run(key, force=body.kind))
-    deps.background.add(task)
-    task.add_done_callback(deps.background.discard)
+    deps.scheduler.run_now(key, body.kind)
     return TrainAccepted(dataset=dataset, kind=body.kind, accepted=True)
