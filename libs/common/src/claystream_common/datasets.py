@@ -72,6 +72,8 @@ class MetadataPropertySpec(BaseModel):
 
 MAX_VECTOR_DIMENSIONS = 4096
 MAX_LABELS = 500  # a question's labels (or options): every answer is checked against them, and the page shows them
+# how many of each a dataset may declare: every record's page renders them all, every answer and filter checks them
+MAX_SETTINGS = {"fields": 100, "questions": 100, "metadata_properties": 200, "vectors": 20}
 # The vector field every dataset has without declaring it: the trainer's sentence embeddings of the records
 # (served by the trainer's ``/embeddings`` API); a dataset cannot declare a field of that name.
 TRAINER_EMBEDDINGS = "trainer_embeddings"
@@ -139,7 +141,12 @@ class DatasetSpec(BaseModel):
         labels on a question, a blank label or one with spaces around it, an empty list of allowed terms, trainer
         settings naming a question the trainer cannot learn or a missing field.  Not checked when a stored dataset is
         read, so none written before stops loading; ``before`` (the stored settings of an update): a label it had
-        already is not judged again, since it can be neither dropped nor renamed."""
+        already is not judged again, since it can be neither dropped nor renamed.  At most ``MAX_SETTINGS`` fields,
+        questions, metadata properties and vector fields (5,000 questions were accepted)."""
+        for setting, most in MAX_SETTINGS.items():
+            declared = len(getattr(self, setting))
+            if declared > most and (before is None or declared > len(getattr(before, setting))):
+                return setting, f"at most {most}, not {declared}"
         for index, question in enumerate(self.questions):
             if len(question.labels) > MAX_LABELS:
                 return f"questions.{index}.labels", f"at most {MAX_LABELS} labels, not {len(question.labels)}"

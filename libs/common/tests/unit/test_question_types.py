@@ -177,3 +177,16 @@ def test_a_blank_label_or_one_with_spaces_around_it_is_refused_when_written(labe
                                        "questions": [{"name": "q", "type": "label", "labels": labels}]})
     field, reason = spec.settings_problem() or ("", "")
     assert field == "questions.0.labels" and "blank nor start or end with a space" in reason
+
+
+def test_a_dataset_declares_a_bounded_number_of_fields_and_questions() -> None:
+    def spec(**counts: int) -> DatasetSpec:
+        return DatasetSpec.model_validate({
+            "id": "d", "workspace": "w", "name": "n",
+            "fields": [{"name": f"f{i}"} for i in range(counts.get("fields", 1))],
+            "questions": [{"name": f"q{i}", "type": "text"} for i in range(counts.get("questions", 1))]})
+
+    assert spec(fields=100, questions=100).settings_problem() is None
+    assert spec(questions=5000).settings_problem() == ("questions", "at most 100, not 5000")
+    assert spec(fields=101).settings_problem() == ("fields", "at most 100, not 101")
+    assert spec(questions=101).settings_problem(before=spec(questions=101)) is None  # stored before the cap: editable
