@@ -38,6 +38,8 @@ PREDICTION = {"request_id": "q1", "model": "sentiment", "text": "great", "predic
         # the monitor's key is workspace|model|version: names that would merge two models into one are refused
         (PREDICTION | {"model": "p|q"}, [{"index": 0, "field": "model", "reason": "may not contain '|'"}]),
         (PREDICTION | {"model_version": "q|v1"}, [{"index": 0, "field": "model_version", "reason": "may not contain '|'"}]),
+        (PREDICTION | {"model": "p\u202eq"}, [{"index": 0, "field": "model", "reason": "may not contain control or formatting characters"}]),
+        (PREDICTION | {"model_version": "v1\n"}, [{"index": 0, "field": "model_version", "reason": "may not contain control or formatting characters"}]),
         (PREDICTION | {"model_version": "-"}, [{"index": 0, "field": "model_version",
                                                 "reason": "'-' stands for no version: leave model_version out instead"}]),
     ],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import UTC, datetime
 from typing import Any
 
@@ -33,6 +34,9 @@ def _model_names(i: int, item: dict[str, Any], errors: list[dict[str, Any]]) -> 
         value = item.get(key)
         if isinstance(value, str) and "|" in value:
             errors.append(item_error(i, key, "may not contain '|'"))
+        elif isinstance(value, str) and any(unicodedata.category(c) in ("Cc", "Cf") for c in value):
+            # NUL, newlines, right-to-left overrides: a name shown on the dashboard must read as what it is
+            errors.append(item_error(i, key, "may not contain control or formatting characters"))
     if item.get("model_version") == "-":
         errors.append(item_error(i, "model_version", "'-' stands for no version: leave model_version out instead"))
 
