@@ -61,6 +61,7 @@ def build_apps(stack: Any, db: str, models_dir: str) -> dict[str, FastAPI]:
     from claystream_monitor.main import create_app as monitor_app
     from claystream_trainer.config import TrainerSettings
     from claystream_trainer.main import create_app as trainer_app
+    from claystream_trainer.predict_main import create_app as predict_app
 
     return {
         "annotate": annotate_app(_settings(
@@ -72,6 +73,8 @@ def build_apps(stack: Any, db: str, models_dir: str) -> dict[str, FastAPI]:
                                          finetune_enabled="false", models_dir=models_dir)),
         "monitor": monitor_app(_settings(MonitorSettings, stack, "monitor", db, embedder="none", consumers_enabled="false",
                                          session_max_age_s=str(SESSION_MAX_AGE_S))),
+        "predict": predict_app(_settings(TrainerSettings, stack, "predict", db, embedder="hashing", models_dir=models_dir,
+                                         service_name="predict")),
     }
 
 

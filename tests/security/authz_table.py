@@ -85,9 +85,10 @@ def matches(expected: str, answer: httpx.Response) -> bool:
 PASSWORDS = {"owner": "owner-password-1"}
 DATASET_BODY = {"fields": [{"name": "text"}], "questions": [{"name": "sentiment", "type": "label", "labels": ["pos", "neg"]}]}
 ANSWER = {"status": "submitted", "values": {"sentiment": "pos"}}
-OPERATOR = {f"{service} GET {path}": Rule("operator") for service in ("annotate", "ingest", "trainer", "monitor")
+SERVICES = ("annotate", "ingest", "trainer", "monitor", "predict")
+OPERATOR = {f"{service} GET {path}": Rule("operator") for service in SERVICES
             for path in ("/metrics", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json")}
-PROBES = {f"{service} GET {path}": Rule("public") for service in ("annotate", "ingest", "trainer", "monitor")
+PROBES = {f"{service} GET {path}": Rule("public") for service in SERVICES
           for path in ("/healthz", "/readyz")}
 W = "/api/v1/workspaces/{workspace}"
 D = W + "/datasets/{dataset}"
@@ -236,6 +237,8 @@ ROUTES: dict[str, Rule] = {
     "trainer GET /api/v1/models/{dataset}/versions/{version}": Rule("machine_nomodel"),
     "trainer GET /api/v1/models/{dataset}/versions/{version}/metrics": Rule("machine_nomodel"),
     "trainer POST /api/v1/models/{dataset}/predict": Rule("machine_nomodel", body={"texts": ["a fine film"]}),
+    # the predict replicas serve the same route on the same rules
+    "predict POST /api/v1/models/{dataset}/predict": Rule("machine_nomodel", body={"texts": ["a fine film"]}),
     "trainer POST /api/v1/models/{dataset}/versions/{version}/promote": Rule("machine_admin_nomodel"),
     "trainer POST /api/v1/models/{dataset}/rollback": Rule("machine_admin_conflict"),
     # the matrix's dataset has no labels: an allowed caller is told so (409), the others get 401 / 403
