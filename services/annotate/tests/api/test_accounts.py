@@ -119,3 +119,12 @@ async def test_an_admin_changes_no_account_that_belongs_to_a_workspace_they_do_n
         assert answer.status_code == 403 and "elsewhere" not in answer.text, (path, answer.status_code, answer.text)
     assert (await shared.get("/api/v1/me")).status_code == 200  # still signed in, password unchanged
     assert (await annotate.owner.put(f"{BASE}/default/users/{shared_id}/password", json={"new_password": "owner-set-password"})).status_code == 204
+
+
+async def test_a_username_that_differs_from_another_only_in_case_is_taken_on_the_real_store(annotate: Annotate) -> None:
+    await annotate.member("casey")
+    for lookalike in ("Casey", "CASEY", "cAsEy"):
+        answer = await annotate.owner.post(f"{BASE}/default/users", json={"username": lookalike, "password": "a-long-password-1", "role": "annotator"})
+        assert answer.status_code == 409, (lookalike, answer.text)
+    other = await annotate.owner.post(f"{BASE}/default/users", json={"username": "case.y", "password": "a-long-password-1", "role": "annotator"})
+    assert other.status_code == 201, other.text  # a regex character in a name is a character, not a pattern

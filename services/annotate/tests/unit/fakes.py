@@ -21,8 +21,9 @@ class FakeUsers:
         user = self.users.get(user_id)
         return replace(user) if user else None
 
-    async def by_username(self, username: str) -> User | None:
-        return next((replace(u) for u in self.users.values() if u.username == username), None)
+    async def by_username(self, username: str, *, any_case: bool = False) -> User | None:
+        same = (lambda u: u.username.lower() == username.lower()) if any_case else (lambda u: u.username == username)
+        return next((replace(u) for u in self.users.values() if same(u)), None)
 
     async def insert(self, user: User) -> None:
         self.users[user.id] = replace(user)

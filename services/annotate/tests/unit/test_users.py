@@ -124,3 +124,10 @@ async def test_a_username_is_ascii_so_none_reads_like_another(lookalike: str) ->
         await create_user(username=lookalike, password="correct horse", role="annotator", workspaces_list=["ws"],
                           users=users, workspaces=spaces)
     assert caught.value.field == "username" and "ASCII" in caught.value.reason
+
+
+async def test_a_username_differing_from_another_only_in_case_is_taken() -> None:
+    users, spaces = FakeUsers(), FakeWorkspaces("ws")
+    await create_user(username="owner", password="correct horse", role="admin", workspaces_list=["ws"], users=users, workspaces=spaces)
+    with pytest.raises(Conflict):
+        await create_user(username="Owner", password="correct horse", role="annotator", workspaces_list=["ws"], users=users, workspaces=spaces)

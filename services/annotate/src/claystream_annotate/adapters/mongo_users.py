@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import asdict, replace
 from datetime import UTC, datetime
@@ -74,8 +75,9 @@ class MongoUserStore:
             session_epoch=user.session_epoch, ended_sessions=tuple(user.ended_sessions),
         )
 
-    async def by_username(self, username: str) -> User | None:
-        document = await self._users.find_one({"username": username})
+    async def by_username(self, username: str, *, any_case: bool = False) -> User | None:
+        wanted: Any = {"$regex": f"^{re.escape(username)}$", "$options": "i"} if any_case else username
+        document = await self._users.find_one({"username": wanted})
         return _user(document) if document else None
 
     async def insert(self, user: User) -> None:

@@ -97,7 +97,7 @@ async def create_user(
     for name in workspaces_list:
         if not await workspaces.exists(name):
             raise Invalid("workspaces", f"workspace {name} does not exist")
-    if await users.by_username(username) is not None:
+    if await users.by_username(username, any_case=True) is not None:  # "Owner" beside "owner" reads as the owner
         raise Conflict(f"username {username} is taken")
     user = User(
         id=uuid.uuid4().hex,
