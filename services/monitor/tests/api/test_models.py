@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, datetime
 
 import httpx
@@ -16,18 +17,25 @@ from claystream_monitor.services.ports import ModelKey
 TOKEN = "api-test-service-token-0123456789"
 
 
-@pytest.fixture
-async def client(embedded_stack, unique_name, monkeypatch):  # type: ignore[no-untyped-def]
+@contextlib.asynccontextmanager
+async def monitor_client(embedded_stack, unique_name, monkeypatch, base_url: str = "http://monitor", **extra: str):  # type: ignore[no-untyped-def]
+    """The monitor in-process on the embedded stack (no consumers), and an HTTP client on it."""
     env = service_env(embedded_stack, "CLAYSTREAM_MONITOR_", unique_name, consumers_enabled="false", service_token=TOKEN,
-                      embedder="none")
+                      embedder="none", **extra)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     app = create_app(load_settings(MonitorSettings))
     async with (
         app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://monitor") as http,
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=base_url) as http,
     ):
         http.app = app  # type: ignore[attr-defined]
+        yield http
+
+
+@pytest.fixture
+async def client(embedded_stack, unique_name, monkeypatch):  # type: ignore[no-untyped-def]
+    async with monitor_client(embedded_stack, unique_name, monkeypatch) as http:
         yield http
 
 
@@ -111,15 +119,8 @@ async def test_a_model_is_reached_by_workspace_and_by_a_name_holding_a_slash(cli
 async def test_a_signed_out_browser_is_sent_to_annotate_s_public_address(embedded_stack, unique_name, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """In compose and Kubernetes annotate_url is the service address (http://annotate:8000): the sign-in redirect and
     the nav link sent browsers to a host only the services resolve."""
-    env = service_env(embedded_stack, "CLAYSTREAM_MONITOR_", unique_name, consumers_enabled="false", service_token=TOKEN,
-                      embedder="none", annotate_url="http://annotate:8000", annotate_public_url="http://localhost:8000")
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    app = create_app(load_settings(MonitorSettings))
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://localhost:8003") as http,
-    ):
+    async with monitor_client(embedded_stack, unique_name, monkeypatch, base_url="http://localhost:8003",
+                              annotate_url="http://annotate:8000", annotate_public_url="http://localhost:8000") as http:
         answer = await http.get("/dashboard")
     assert answer.status_code == 303
     assert answer.headers["location"] == "http://localhost:8000/login?next=http%3A%2F%2Flocalhost%3A8003%2Fdashboard"
