@@ -11,46 +11,27 @@ class TransientError(Exception):
     """A dependency is briefly unavailable: retry with backoff, never dead-letter for it."""
 
 
-def is_infrastructure_error(error: BaseException) -> bool:
-    """Connection-level failures of Mongo, Redis or Kafka: retried until the dependency is back."""
-    if isinstance(error, TransientError):
-        return True
-    try:
-        from pymongo.errors import AutoReconnect, ConnectionFailure, NetworkTimeout, ServerSelectionTimeoutError
+def unavailable_stores() -> dict[type[BaseException], str]:
+    """Connection-level failures of the stores, by the store's name: one list for the consumer runner's retries and
+    the services' 503 answers (pymongo's ``AutoReconnect``, ``NetworkTimeout`` and ``ServerSelectionTimeoutError``
+    are subclasses of ``ConnectionFailure``)."""
+    from pymongo.errors import ConnectionFailure
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
 
-        if isinstance(error, AutoReconnect | ConnectionFailure | NetworkTimeout | ServerSelectionTimeoutError):
-            return True
-    except ImportError:  # pragma: no cover
-        pass
-    try:
-        from redis.exceptions import ConnectionError as RedisConnectionError
-        from redis.exceptions import TimeoutError as RedisTimeoutError
-
-        if isinstance(error, RedisConnectionError | RedisTimeoutError):
-            return True
-    except ImportError:  # pragma: no cover
-        pass
-    from claystream_common.kafka.producer import PublishError
-
-    return isinstance(error, PublishError | ConnectionError | TimeoutError)
+    return {ConnectionFailure: "MongoDB", RedisConnectionError: "Redis", RedisTimeoutError: "Redis"}
 
 
 def unavailable_dependency(error: BaseException) -> str | None:
     """The store a request could not reach ("MongoDB", "Redis"), or None when ``error`` is no connection-level
     failure of one (bad data, a bug: those stay what they are)."""
-    try:
-        from pymongo.errors import ConnectionFailure
+    return next((name for kind, name in unavailable_stores().items() if isinstance(error, kind)), None)
 
-        if isinstance(error, ConnectionFailure):  # also AutoReconnect, NetworkTimeout, ServerSelectionTimeoutError
-            return "MongoDB"
-    except ImportError:  # pragma: no cover
-        pass
-    try:
-        from redis.exceptions import ConnectionError as RedisConnectionError
-        from redis.exceptions import TimeoutError as RedisTimeoutError
 
-        if isinstance(error, RedisConnectionError | RedisTimeoutError):
-            return "Redis"
-    except ImportError:  # pragma: no cover
-        pass
-    return None
+def is_infrastructure_error(error: BaseException) -> bool:
+    """Connection-level failures of Mongo, Redis or Kafka: retried until the dependency is back."""
+    if isinstance(error, TransientError) or unavailable_dependency(error) is not None:
+        return True
+    from claystream_common.kafka.producer import PublishError
+
+    return isinstance(error, PublishError | ConnectionError | TimeoutError)

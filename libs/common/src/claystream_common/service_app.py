@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import gc
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 
@@ -12,7 +12,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-from claystream_common.errors import unavailable_dependency
+from claystream_common.errors import unavailable_dependency, unavailable_stores
 from claystream_common.logs import setup_logging
 from claystream_common.metrics import READY, HttpMetrics, metrics_response
 from claystream_common.request_guards import BodyLimit, OperatorOnly
@@ -91,14 +91,6 @@ async def dependency_unavailable(request: Request, error: Exception) -> Response
     return JSONResponse({"detail": detail}, status_code=503, headers=headers)
 
 
-def unavailable_error_classes() -> tuple[type[Exception], ...]:
-    from pymongo.errors import ConnectionFailure
-    from redis.exceptions import ConnectionError as RedisConnectionError
-    from redis.exceptions import TimeoutError as RedisTimeoutError
-
-    return ConnectionFailure, RedisConnectionError, RedisTimeoutError
-
-
 def create_service_app(
     settings: BaseAppSettings,
     *,
@@ -143,7 +135,7 @@ def create_service_app(
 
     app = FastAPI(title=title, version="0.1.0", description=description, lifespan=lifespan)
     app.add_exception_handler(RequestValidationError, request_invalid)
-    for error_class in unavailable_error_classes():
+    for error_class in unavailable_stores():
         app.add_exception_handler(error_class, dependency_unavailable)
     app.add_middleware(OperatorOnly, settings=settings)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, per_path=body_limits or {})

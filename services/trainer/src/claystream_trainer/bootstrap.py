@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -52,7 +51,6 @@ class Deps:
     scheduler: TrainingScheduler
     worker: EmbeddingWorker
     auth: Authenticator
-    background: set[asyncio.Task[Any]] = field(default_factory=set)
     closers: list[Callable[[], None]] = field(default_factory=list)
 
 
@@ -91,12 +89,9 @@ def build_deps(settings: TrainerSettings, *, finetuner: Any | None = None) -> De
     champions = ChampionCache(ports, ttl_s=settings.champion_cache_s)
     student = StudentSetup(config=StudentConfig(min_pool=settings.student_min_pool),
                            rows=PoolRowCache(), max_pool=settings.student_max_pool) if settings.student_enabled else None
-    background: set[asyncio.Task[Any]] = set()
 
     def retrain_student(dataset: DatasetKey) -> None:  # the pool now has the new body's vectors
-        task = asyncio.create_task(scheduler.check_and_run(dataset, force="refresh"), name=f"student:{dataset}")
-        background.add(task)
-        task.add_done_callback(background.discard)
+        scheduler.run_now(dataset, "refresh")  # the scheduler's: stopped with its dataset, and at shutdown
 
     # small batches: predict shares the body (one forward pass at a time) and waits at most one batch
     worker = EmbeddingWorker(ports, champions, batch_size=settings.embed_batch_size * 2,
@@ -143,7 +138,7 @@ def build_deps(settings: TrainerSettings, *, finetuner: Any | None = None) -> De
         ))
     return Deps(settings=settings, mongo=mongo, redis=redis, producer=producer,
                 kafka=KafkaRuntime(producer, runners), ports=ports, champions=champions,
-                scheduler=scheduler, worker=worker, background=background, closers=[close_store],
+                scheduler=scheduler, worker=worker, closers=[close_store],
                 auth=Authenticator(service_token=settings.service_token, api_keys=MongoApiKeyLookup(db)))
 
 
@@ -168,8 +163,6 @@ async def start_deps(deps: Deps) -> None:
 async def close_deps(deps: Deps) -> None:
     await deps.scheduler.close()
     await deps.worker.stop()
-    for task in list(deps.background):
-        task.cancel()
     await deps.kafka.stop()
     await deps.redis.aclose()
     await deps.mongo.close()

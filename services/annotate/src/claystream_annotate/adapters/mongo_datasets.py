@@ -33,10 +33,10 @@ class MongoDatasetStore:
         self._cache.clear()
 
     async def get(self, workspace: str, name: str, *, fresh: bool = False) -> dict[str, Any] | None:
-        if fresh:
-            document = await self._datasets.find_one({"workspace": workspace, "name": name})
-        else:
-            document = await self._cache.get((workspace, name), lambda: self._datasets.find_one({"workspace": workspace, "name": name}))
+        def read() -> Any:
+            return self._datasets.find_one({"workspace": workspace, "name": name})
+
+        document = await (read() if fresh else self._cache.get((workspace, name), read))
         return dict(document) if document is not None else None
 
     async def get_by_id(self, dataset_id: str) -> dict[str, Any] | None:

@@ -114,10 +114,9 @@ class EmbeddingWorker:
                     probabilities = await asyncio.to_thread(
                         loaded.head.probabilities, texts=[texts[chunk[i]] for i in pending],
                         vectors=np.asarray(vectors)[pending])
-                    ids = [chunk[i] for i in pending]
-                    await publish_suggestions(dataset, loaded.entry, loaded.head, ids, probabilities,
-                                              publisher=self._ports.publisher,
-                                              traces=await self._ports.records.traces(dataset, ids))
+                    await publish_suggestions(dataset, loaded.entry, loaded.head,
+                                              [chunk[i] for i in pending], probabilities,
+                                              publisher=self._ports.publisher, records=self._ports.records)
         if done and loaded is not None and self._on_stale_student is not None:
             student = loaded.head.student
             if student is not None and student.teacher_key != embedder.key:

@@ -206,4 +206,4 @@ async def promote_and_suggest(dataset: DatasetKey, loaded: LoadedModel, previous
             return 0
         probabilities = head.embedding_head.predict_proba(np.stack([cached[r] for r in ids]))
     return await publish_suggestions(dataset, entry, head, ids, probabilities, publisher=ports.publisher,
-                                     batch=batch, traces=await ports.records.traces(dataset, ids))
+                                     batch=batch, records=ports.records)

@@ -44,7 +44,7 @@ def safe_next(value: str | None, trusted: Collection[str] = ()) -> str:
         return "/"
     if value.startswith("/") and not value.startswith("//"):
         return value
-    return value if origin(value) is not None and origin(value) in trusted else "/"
+    return value if origin(value) in trusted else "/"
 
 
 def trusted_origins(request: Request) -> frozenset[str]:
@@ -61,7 +61,7 @@ def _login_page(request: Request, *, next_url: str, error: str | None = None, us
     response.set_cookie(
         LOGIN_CSRF_COOKIE, token, max_age=3600, httponly=True, samesite="strict", secure=settings.secure_cookies, path="/login"
     )
-    if next_url != "/" and not next_url.startswith("/"):  # back to a trusted origin: the form's POST redirects there
+    if not next_url.startswith("/"):  # back to a trusted origin: the form's POST redirects there
         response.headers["Content-Security-Policy"] = csp_with_form_targets([origin(next_url) or ""])
     return response
 
